@@ -1,0 +1,1 @@
+"""Tiltak engine: BPMN from Camunda Modeler executed by SpiffWorkflow, persisted with SQLAlchemy. No Flask."""

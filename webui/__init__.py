@@ -1,0 +1,1 @@
+"""Tiltak: the Flask web UI (built on engine and forms)."""
