@@ -1,1 +1,4 @@
-"""Tiltak engine: BPMN from Camunda Modeler executed by SpiffWorkflow, persisted with SQLAlchemy. No Flask."""
+"""Tiltak engine: Camunda Modeler BPMN executed by SpiffWorkflow, persisted with SQLAlchemy.
+
+No Flask, no forms: the web UI and the command line sit on top of it.
+"""

@@ -1,0 +1,99 @@
+"""Connecting to the database: SQLite under instance/ by default, PostgreSQL in production.
+
+`Database.transaction()` is the one transaction helper: every command commits as a whole
+or not at all, and a lost race surfaces as a `Conflict`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from .errors import Conflict
+from .models import Base
+
+DEFAULT_URL = "sqlite:///instance/tiltak.sqlite3"
+
+
+def database_url() -> str:
+    return os.environ.get("TILTAK_DATABASE_URL", DEFAULT_URL)
+
+
+class Database:
+    def __init__(self, url: str | None = None):
+        self.url = url or database_url()
+        if self.url.startswith("postgresql://"):
+            self.url = "postgresql+psycopg://" + self.url[len("postgresql://"):]
+        if self.url.startswith("sqlite:///") and not self.url.startswith("sqlite:///:memory:"):
+            Path(self.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        kwargs = {"future": True}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        self.engine = create_engine(self.url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    def drop_schema(self) -> None:
+        Base.metadata.drop_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except StaleDataError:
+            session.rollback()
+            raise Conflict("the instance was changed by someone else meanwhile; "
+                           "reload and try again") from None
+        except IntegrityError as err:
+            session.rollback()
+            if "history_events" in str(err.orig) or "uq" in str(err.orig).lower() or \
+                    "unique" in str(err.orig).lower():
+                raise Conflict("a concurrent change got there first; reload and try again") \
+                    from None
+            raise
+        except OperationalError as err:
+            session.rollback()
+            if "locked" in str(err.orig):
+                raise Conflict("the database is busy with a concurrent change; try again") \
+                    from None
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn) -> None:
+    # Take the write lock at BEGIN, so two writers queue instead of failing mid-way.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

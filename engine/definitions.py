@@ -1,0 +1,227 @@
+"""Deployments and process definitions: versioned per key (and tenant), stored once.
+
+Deploying identical content again is a no-op; a changed file becomes the next version,
+and running instances stay on the version they started with. Called processes are bound
+when an instance starts, including the clinic (tenant) variants of each called process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import DefinitionError, NotFound
+from .history import record_deployment, sha256
+from .models import Deployment, ProcessDefinition, Resource
+from .parsing import parse_bpmn
+from .serialization import REGISTRY, SPEC_FORMAT
+from .specs import variant_name
+
+KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".form": "form"}
+
+
+def kind_of(name: str) -> str | None:
+    lower = name.lower()
+    if lower.endswith(".bpmn20.xml"):
+        return "bpmn"
+    return KINDS.get(Path(lower).suffix)
+
+
+def collect_files(paths: list[str]) -> dict[str, bytes]:
+    """Read files and folders (recursively) given on the command line."""
+    files: dict[str, bytes] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and kind_of(child.name):
+                    files[str(child.relative_to(path.parent))] = child.read_bytes()
+        elif path.is_file():
+            if not kind_of(path.name):
+                raise DefinitionError("not a .bpmn, .dmn or .form file", file=raw)
+            files[path.name] = path.read_bytes()
+        else:
+            raise NotFound(f"no such file or folder: {raw}")
+    if not files:
+        raise DefinitionError("nothing to deploy: no .bpmn, .dmn or .form files found")
+    return files
+
+
+@dataclass
+class Deployed:
+    key: str
+    tenant: str
+    version: int
+    definition_id: int
+    created: bool
+    kind: str = "process"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "tenant": self.tenant or None, "version": self.version,
+                "id": self.definition_id, "new": self.created, "kind": self.kind}
+
+
+def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetime,
+           tenant: str = "", name: str = "") -> list[Deployed]:
+    by_kind: dict[str, dict[str, bytes]] = {"bpmn": {}, "dmn": {}, "form": {}}
+    for filename, data in files.items():
+        kind = kind_of(filename)
+        if kind is None:
+            raise DefinitionError("not a .bpmn, .dmn or .form file", file=filename)
+        by_kind[kind][filename] = data
+    forms = {fn: _parse_form(fn, data) for fn, data in by_kind["form"].items()}
+    processes = parse_bpmn(by_kind["bpmn"], by_kind["dmn"]) if by_kind["bpmn"] else {}
+
+    deployment = Deployment(name=name or ", ".join(sorted(files)), tenant=tenant,
+                            deployed_at=at, deployed_by=actor)
+    session.add(deployment)
+    session.flush()
+    results: list[Deployed] = []
+    for filename, data in files.items():
+        kind = kind_of(filename)
+        form_id = forms[filename].get("id") if kind == "form" else None
+        if kind == "form" and _same_form_deployed(session, form_id, tenant, data):
+            results.append(Deployed(form_id or filename, tenant, 0, 0, False, "form"))
+            continue
+        session.add(Resource(deployment_id=deployment.id, name=filename, kind=kind,
+                             form_id=form_id, tenant=tenant, sha256=sha256(_text(data)),
+                             content=_text(data)))
+        if kind == "form":
+            results.append(Deployed(form_id or filename, tenant, 0, 0, True, "form"))
+    for key, parsed in processes.items():
+        spec_json = json.dumps({
+            "format": SPEC_FORMAT, "spec": REGISTRY.convert(parsed.spec),
+            "embedded": {n: REGISTRY.convert(s) for n, s in parsed.embedded_specs.items()},
+        }, sort_keys=True, separators=(",", ":"))
+        content_hash = sha256(spec_json)
+        latest = latest_definition(session, key, tenant)
+        if latest is not None and latest.content_hash == content_hash:
+            results.append(Deployed(key, tenant, latest.version, latest.id, False))
+            continue
+        definition = ProcessDefinition(
+            key=key, tenant=tenant, version=(latest.version + 1) if latest else 1,
+            name=parsed.name, deployment_id=deployment.id,
+            resource_name=parsed.spec.file or "", content_hash=content_hash, spec=spec_json,
+            called=sorted(parsed.called), starter_groups=parsed.starter_groups,
+            start_form=parsed.start_form, timer_start=parsed.timer_start, deployed_at=at)
+        session.add(definition)
+        session.flush()
+        results.append(Deployed(key, tenant, definition.version, definition.id, True))
+    record_deployment(session, actor, at, {
+        "deployment_id": deployment.id, "tenant": tenant or None,
+        "files": {fn: sha256(_text(data)) for fn, data in sorted(files.items())},
+        "definitions": [r.as_dict() for r in results],
+    })
+    return results
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DefinitionError("file is not UTF-8 text") from None
+
+
+def _parse_form(filename: str, data: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(_text(data))
+    except json.JSONDecodeError as err:
+        raise DefinitionError(f"not valid JSON: {err.msg}", file=filename, line=err.lineno) \
+            from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
+        raise DefinitionError("not a Camunda Form (no 'components' list)", file=filename)
+    return doc
+
+
+def _same_form_deployed(session: Session, form_id: str | None, tenant: str, data: bytes) -> bool:
+    if not form_id:
+        return False
+    latest = session.scalars(select(Resource).where(Resource.form_id == form_id,
+                                                    Resource.tenant == tenant)
+                             .order_by(Resource.id.desc()).limit(1)).first()
+    return latest is not None and latest.sha256 == sha256(_text(data))
+
+
+def latest_definition(session: Session, key: str, tenant: str = "") -> ProcessDefinition | None:
+    return session.scalars(select(ProcessDefinition)
+                           .where(ProcessDefinition.key == key, ProcessDefinition.tenant == tenant)
+                           .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+
+
+def definition_to_start(session: Session, key: str, tenant: str = "") -> ProcessDefinition:
+    definition = latest_definition(session, key, tenant) or \
+        (latest_definition(session, key, "") if tenant else None)
+    if definition is None:
+        known = sorted(set(session.scalars(select(ProcessDefinition.key))))
+        hint = f"; deployed: {', '.join(known)}" if known else "; nothing is deployed yet"
+        raise NotFound(f"unknown process key '{key}'{hint}")
+    return definition
+
+
+def bind_called(session: Session, definition: ProcessDefinition) -> dict[str, int]:
+    """Latest default and tenant variants of every process this definition calls."""
+    bindings: dict[str, int] = {}
+    pending = [(definition.key, list(definition.called))]
+    while pending:
+        caller, called = pending.pop()
+        for key in called:
+            if key in bindings:
+                continue
+            latest_per_tenant = select(ProcessDefinition.tenant,
+                                       func.max(ProcessDefinition.version).label("v")) \
+                .where(ProcessDefinition.key == key).group_by(ProcessDefinition.tenant).subquery()
+            rows = session.scalars(select(ProcessDefinition).join(
+                latest_per_tenant, (ProcessDefinition.tenant == latest_per_tenant.c.tenant)
+                & (ProcessDefinition.version == latest_per_tenant.c.v)
+            ).where(ProcessDefinition.key == key)).all()
+            if not any(row.tenant == "" for row in rows):
+                raise NotFound(f"process '{caller}' calls '{key}', which is not deployed "
+                               "(deploy it first)")
+            for row in rows:
+                bindings[variant_name(key, row.tenant or None)] = row.id
+                pending.append((key, list(row.called)))
+    return bindings
+
+
+class SpecCache:
+    """Deserialized specs by content hash: parsed once per process, shared by instances."""
+
+    def __init__(self):
+        self._specs: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+        cached = self._specs.get(definition.content_hash)
+        if cached is None:
+            dct = json.loads(definition.spec)
+            if dct.get("format") != SPEC_FORMAT:
+                raise DefinitionError(f"definition {definition.id} has an unknown spec format")
+            cached = (REGISTRY.restore(dct["spec"]),
+                      {n: REGISTRY.restore(s) for n, s in dct["embedded"].items()})
+            with self._lock:
+                self._specs[definition.content_hash] = cached
+        return cached
+
+
+def form_document(session: Session, form_ref: str, tenant: str = "",
+                  deployment_id: int | None = None) -> dict[str, Any] | None:
+    """A deployed Camunda Form by its id (binding latest, tenant first) or file name."""
+    query = select(Resource).where(Resource.kind == "form")
+    if deployment_id is not None:
+        query = query.where(Resource.deployment_id == deployment_id)
+    candidates = session.scalars(query.where((Resource.form_id == form_ref)
+                                             | (Resource.name == form_ref)
+                                             | Resource.name.endswith("/" + form_ref))
+                                 .order_by(Resource.id.desc())).all()
+    for wanted in (tenant, ""):
+        for resource in candidates:
+            if resource.tenant == wanted:
+                return json.loads(resource.content)
+    return None

@@ -1,0 +1,62 @@
+"""Injected ids and time for SpiffWorkflow, so that a replay produces the same state.
+
+SpiffWorkflow gives each task a random uuid4 and stamps state changes with the wall
+clock. Inside `deterministic(...)`, task ids come from the instance id and a counter
+stored with the instance, and timestamps from the engine's injected clock.
+"""
+
+from __future__ import annotations
+
+import time as _real_time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import SpiffWorkflow.task as _spiff_task
+
+from .clock import Clock
+
+_NAMESPACE = uuid.UUID("6f1c3c9e-6a8e-4d7e-9a51-1f0b9a2d7c11")
+
+
+class IdSource:
+    def __init__(self, instance_id: str, counter: int):
+        self.instance_id = instance_id
+        self.counter = counter
+
+    def __call__(self) -> uuid.UUID:
+        self.counter += 1
+        return uuid.uuid5(_NAMESPACE, f"{self.instance_id}/{self.counter}")
+
+
+_ids: ContextVar[IdSource | None] = ContextVar("tiltak_ids", default=None)
+_clock: ContextVar[Clock | None] = ContextVar("tiltak_clock", default=None)
+
+
+def _task_uuid() -> uuid.UUID:
+    source = _ids.get()
+    return source() if source is not None else uuid.uuid4()
+
+
+class _TaskTime:
+    """Stands in for the `time` module inside SpiffWorkflow.task."""
+
+    @staticmethod
+    def time() -> float:
+        clock = _clock.get()
+        return clock.now().timestamp() if clock is not None else _real_time.time()
+
+
+_spiff_task.uuid4 = _task_uuid
+_spiff_task.time = _TaskTime
+
+
+@contextmanager
+def deterministic(ids: IdSource, clock: Clock) -> Iterator[IdSource]:
+    id_token, clock_token = _ids.set(ids), _clock.set(clock)
+    try:
+        yield ids
+    finally:
+        _ids.reset(id_token)
+        _clock.reset(clock_token)

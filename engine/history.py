@@ -1,0 +1,71 @@
+"""The append-only history: one event per command, chained by hashes.
+
+Each event carries actor, time (from the injected clock), element, the data of the
+command, the resulting state's hash and the previous event's hash. Nothing is updated
+or deleted; a correction is a new event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import HistoryEvent, ProcessInstance
+from .serialization import data_to_json
+
+GENESIS = "0" * 64
+DEPLOYMENT_STREAM = "deployments"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def event_hash(stream: str, seq: int, type_: str, actor: str, at: datetime,
+               element_id: str | None, task_id: str | None, data: str, state_hash: str,
+               prev_hash: str) -> str:
+    body = json.dumps([stream, seq, type_, actor, at.isoformat(), element_id, task_id, data,
+                       state_hash, prev_hash], separators=(",", ":"), ensure_ascii=False)
+    return sha256(body)
+
+
+def record(session: Session, instance: ProcessInstance, type_: str, actor: str, at: datetime,
+           data: dict[str, Any], *, element_id: str | None = None, task_id: str | None = None,
+           state_hash: str = "") -> HistoryEvent:
+    """Append an event to the instance's chain and advance the instance's chain head."""
+    seq = instance.event_count + 1
+    prev = instance.last_hash or GENESIS
+    text = data_to_json(data)
+    event = HistoryEvent(stream=instance.id, seq=seq, instance_id=instance.id, type=type_,
+                         actor=actor, at=at, element_id=element_id, task_id=task_id, data=text,
+                         state_hash=state_hash, prev_hash=prev)
+    event.hash = event_hash(instance.id, seq, type_, actor, at, element_id, task_id, text,
+                            state_hash, prev)
+    instance.event_count = seq
+    instance.last_hash = event.hash
+    session.add(event)
+    return event
+
+
+def record_deployment(session: Session, actor: str, at: datetime, data: dict[str, Any]) -> None:
+    last = session.scalars(select(HistoryEvent).where(HistoryEvent.stream == DEPLOYMENT_STREAM)
+                           .order_by(HistoryEvent.seq.desc()).limit(1)).first()
+    seq = (last.seq + 1) if last else 1
+    prev = last.hash if last else GENESIS
+    text = data_to_json(data)
+    event = HistoryEvent(stream=DEPLOYMENT_STREAM, seq=seq, instance_id=None, type="deploy",
+                         actor=actor, at=at, element_id=None, task_id=None, data=text,
+                         state_hash="", prev_hash=prev)
+    event.hash = event_hash(DEPLOYMENT_STREAM, seq, "deploy", actor, at, None, None, text, "",
+                            prev)
+    session.add(event)
+
+
+def events_of(session: Session, instance_id: str) -> list[HistoryEvent]:
+    return list(session.scalars(select(HistoryEvent).where(HistoryEvent.stream == instance_id)
+                                .order_by(HistoryEvent.seq)))

@@ -1,0 +1,169 @@
+"""Database tables: definitions on one side, instances and their projections on the other.
+
+Specs are stored once per deployed definition; an instance row holds only its own state.
+Open human tasks, candidate groups, message subscriptions and the next timer are indexed
+projections, so a worklist or a timer sweep never deserializes a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON,
+                           list[Any]: JSON}
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tenant: Mapped[str] = mapped_column(String(100), default="")
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(100))
+
+
+class Resource(Base):
+    """A deployed file (BPMN, DMN, Camunda Form) exactly as the process owner saved it."""
+
+    __tablename__ = "resources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10))
+    form_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    tenant: Mapped[str] = mapped_column(String(100), default="")
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content: Mapped[str] = mapped_column(Text)
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "tenant", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    tenant: Mapped[str] = mapped_column(String(100), default="")
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(300))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    resource_name: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[str] = mapped_column(Text)
+    called: Mapped[list[Any]] = mapped_column(default=list)
+    starter_groups: Mapped[list[Any]] = mapped_column(default=list)
+    start_form: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timer_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    deployed_at: Mapped[datetime]
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[str] = mapped_column(Text)
+    bindings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    id_counter: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(100))
+    ended_at: Mapped[datetime | None]
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """An open user task: the worklist reads only this table and task_candidates."""
+
+    __tablename__ = "human_tasks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
+    candidate_groups: Mapped[list[Any]] = mapped_column(default=list)
+    candidate_users: Mapped[list[Any]] = mapped_column(default=list)
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    follow_up_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    form: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class TaskCandidate(Base):
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_task_candidates_kind_value", "kind", "value"),)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    kind: Mapped[str] = mapped_column(String(5), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class MessageSubscription(Base):
+    __tablename__ = "message_subscriptions"
+    __table_args__ = (Index("ix_message_subscriptions_name_key", "message_name", "business_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    message_name: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+
+
+class HistoryEvent(Base):
+    """Append-only: one row per command, chained by hashes per instance."""
+
+    __tablename__ = "history_events"
+    __table_args__ = (UniqueConstraint("stream", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(60))
+    seq: Mapped[int]
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    data: Mapped[str] = mapped_column(Text)
+    state_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(10), default="nb")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UserGroup(Base):
+    __tablename__ = "user_groups"
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"),
+                                           primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)

@@ -1,0 +1,243 @@
+"""The one place that turns BPMN/DMN files into SpiffWorkflow process specs.
+
+A `CamundaParser` subclass that keeps what Camunda 7 process owners write in the Modeler
+(assignee, candidates, due dates, priority, forms, mappings, called tenants) in each task
+spec's `extensions`, matching attributes by namespace URI rather than prefix, and that
+refuses what would not run: other script languages, missing called processes, bad XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
+from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CallActivityParser
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from . import expressions
+from .errors import DefinitionError
+from .sandbox import ScriptError, compile_script
+from .specs import TenantCallActivity
+from .xml import parse_xml
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NAMESPACES = ("http://camunda.org/schema/1.0/bpmn", "http://activiti.org/bpmn")
+PYTHON_FORMATS = {"python", "python3", "py"}
+
+
+def _camunda_name(tag_or_attr: str) -> str | None:
+    """'{camunda-uri}assignee' -> 'assignee'; None for other namespaces."""
+    if tag_or_attr.startswith("{"):
+        uri, _, local = tag_or_attr[1:].partition("}")
+        if uri in CAMUNDA_NAMESPACES:
+            return local
+    return None
+
+
+def _normalise_camunda_namespace(root: etree._Element) -> None:
+    """Rewrite the old activiti.org namespace to camunda.org, so SpiffWorkflow sees one."""
+    old, new = CAMUNDA_NAMESPACES[1], CAMUNDA_NAMESPACES[0]
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag.startswith("{" + old + "}"):
+            el.tag = "{" + new + "}" + el.tag[len(old) + 2:]
+        for key in [k for k in el.attrib if k.startswith("{" + old + "}")]:
+            el.attrib["{" + new + "}" + key[len(old) + 2:]] = el.attrib.pop(key)
+
+
+def capture_extensions(node: etree._Element) -> dict[str, Any]:
+    """Everything Camunda-specific on one flow node, as plain JSON-able data."""
+    ext: dict[str, Any] = {}
+    for key, value in node.attrib.items():
+        name = _camunda_name(key)
+        if name:
+            ext[name] = value
+    docs = node.find(f"{{{BPMN_NS}}}documentation")
+    if docs is not None and docs.text:
+        ext["documentation"] = docs.text.strip()
+    ee = node.find(f"{{{BPMN_NS}}}extensionElements")
+    if ee is None:
+        return ext
+    for child in ee:
+        name = _camunda_name(child.tag) if isinstance(child.tag, str) else None
+        if name == "formData":
+            ext["formData"] = [_form_field(f) for f in child if _camunda_name(f.tag) == "formField"]
+        elif name == "properties":
+            ext["properties"] = {p.get("name"): p.get("value") for p in child}
+        elif name == "inputOutput":
+            ext["inputOutput"] = {
+                "inputs": [{"name": p.get("name"), "value": (p.text or "").strip()}
+                           for p in child if _camunda_name(p.tag) == "inputParameter"],
+                "outputs": [{"name": p.get("name"), "value": (p.text or "").strip()}
+                            for p in child if _camunda_name(p.tag) == "outputParameter"],
+            }
+        elif name in ("in", "out"):
+            ext.setdefault(f"{name}Mappings", []).append(
+                {_camunda_name(k) or k: v for k, v in child.attrib.items()})
+    return ext
+
+
+def _form_field(node: etree._Element) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "id": node.get("id"), "label": node.get("label"), "type": node.get("type"),
+        "defaultValue": node.get("defaultValue"), "datePattern": node.get("datePattern"),
+        "values": [], "validation": [], "properties": {},
+    }
+    for child in node:
+        name = _camunda_name(child.tag) if isinstance(child.tag, str) else None
+        if name == "value":
+            result["values"].append({"id": child.get("id"), "name": child.get("name")})
+        elif name == "validation":
+            result["validation"] = [{"name": c.get("name"), "config": c.get("config")}
+                                    for c in child]
+        elif name == "properties":
+            result["properties"] = {p.get("id"): p.get("value") for p in child}
+    return result
+
+
+class TiltakParser(CamundaParser):
+    """CamundaParser whose call activities pick a tenant (clinic) variant at run time."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("callActivity"): (CallActivityParser, TenantCallActivity),
+    }
+
+
+@dataclass
+class ParsedProcess:
+    key: str
+    name: str
+    spec: Any
+    called: set[str] = field(default_factory=set)
+    embedded_specs: dict[str, Any] = field(default_factory=dict)
+    starter_groups: list[str] = field(default_factory=list)
+    start_form: dict[str, Any] = field(default_factory=dict)
+    timer_start: bool = False
+
+
+def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = None
+               ) -> dict[str, ParsedProcess]:
+    """Parse BPMN (and the DMN files they use) together; return every executable process.
+
+    Called processes need not be among `files`: they are resolved against deployed
+    definitions at start time. Raises DefinitionError naming file and element.
+    """
+    parser = TiltakParser()
+    containers: dict[str, tuple[str, etree._Element]] = {}
+    for filename, data in (dmn_files or {}).items():
+        try:
+            parser.add_dmn_xml(parse_xml(data, filename).getroot(), filename=filename)
+        except ValidationException as err:
+            raise _definition_error(err, filename) from None
+    for filename, data in files.items():
+        root = parse_xml(data, filename).getroot()
+        if root.tag != f"{{{BPMN_NS}}}definitions":
+            raise DefinitionError("not a BPMN 2.0 file (root element must be bpmn:definitions)",
+                                  file=filename)
+        _normalise_camunda_namespace(root)
+        _check_scripts(root, filename)
+        for el in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess",
+                            f"{{{BPMN_NS}}}transaction"):
+            containers[el.get("id")] = (filename, el)
+        try:
+            parser.add_bpmn_xml(root, filename=filename)
+        except ValidationException as err:
+            raise _definition_error(err, filename) from None
+
+    result: dict[str, ParsedProcess] = {}
+    for key in parser.get_process_ids():
+        if key not in containers or containers[key][1].tag != f"{{{BPMN_NS}}}process":
+            continue
+        filename, node = containers[key]
+        try:
+            spec = parser.get_spec(key)
+        except ValidationException as err:
+            raise _definition_error(err, filename) from None
+        except SpiffWorkflowException as err:
+            raise DefinitionError(str(err), file=filename, element=key) from None
+        process = ParsedProcess(key=key, name=node.get("name") or key, spec=spec)
+        try:
+            subs = parser.get_subprocess_specs(key, require_call_activity_specs=False)
+        except ValidationException as err:
+            raise _definition_error(err, filename) from None
+        process.embedded_specs = {
+            name: sub for name, sub in subs.items()
+            if sub is not None and name in containers
+            and containers[name][1].tag != f"{{{BPMN_NS}}}process"}
+        for sub in [spec, *process.embedded_specs.values()]:
+            _decorate(sub, containers, process)
+        for attr, value in node.attrib.items():
+            if _camunda_name(attr) == "candidateStarterGroups":
+                process.starter_groups = [g.strip() for g in value.split(",") if g.strip()]
+        result[key] = process
+    return result
+
+
+def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
+    """Attach captured extensions to every task spec of `spec` and its embedded subprocesses."""
+    _, container = containers[spec.name]
+    nodes = {el.get("id"): el for el in container.iter()
+             if isinstance(el.tag, str) and el.get("id")}
+    for task_spec in spec.task_specs.values():
+        bpmn_id = getattr(task_spec, "bpmn_id", None) or task_spec.name.removesuffix(" [child]")
+        node = nodes.get(bpmn_id)
+        if node is None:
+            continue
+        task_spec.extensions = capture_extensions(node)
+        local = etree.QName(node).localname
+        if local == "startEvent" and node.getparent() is container and \
+                container.tag == f"{{{BPMN_NS}}}process":
+            process.start_form = task_spec.extensions
+            if node.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None:
+                process.timer_start = True
+        if isinstance(task_spec, UserTaskMixin) or local == "userTask":
+            _check_expressions(task_spec.extensions, node, container)
+        if isinstance(task_spec, SubWorkflowTask):
+            if local == "callActivity":
+                process.called.add(task_spec.spec)
+
+
+def _check_expressions(ext: dict, node: etree._Element, container: etree._Element) -> None:
+    for key in ("assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate"):
+        text = ext.get(key)
+        if text and expressions.is_expression(text):
+            try:
+                expressions.referenced_variables(text)
+            except expressions.ExpressionError as err:
+                raise DefinitionError(f"camunda:{key}: {err}",
+                                      file=container.base, element=node.get("id")) from None
+
+
+def _check_scripts(root: etree._Element, filename: str) -> None:
+    for node in root.iter(f"{{{BPMN_NS}}}scriptTask"):
+        fmt = (node.get("scriptFormat") or "").strip().lower()
+        if fmt not in PYTHON_FORMATS:
+            raise DefinitionError(
+                f"script format '{node.get('scriptFormat') or ''}' is not supported; "
+                "only scriptFormat=\"python\" runs here", file=filename, element=node.get("id"))
+        script = node.find(f"{{{BPMN_NS}}}script")
+        if script is None or not (script.text or "").strip():
+            if node.get(f"{{{CAMUNDA_NAMESPACES[0]}}}resource"):
+                raise DefinitionError("external script resources are not supported",
+                                      file=filename, element=node.get("id"))
+            raise DefinitionError("script task has no script", file=filename,
+                                  element=node.get("id"))
+        try:
+            compile_script(script.text)
+        except ScriptError as err:
+            raise DefinitionError(f"script does not compile: {err}", file=filename,
+                                  element=node.get("id")) from None
+
+
+def _definition_error(err: ValidationException, filename: str) -> DefinitionError:
+    message = str(err).split("\n")[0]
+    return DefinitionError(message, file=err.file_name or filename, element=err.id or None,
+                           line=err.line_number or None)

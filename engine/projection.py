@@ -1,0 +1,141 @@
+"""Read models derived from a workflow after each command.
+
+Open human tasks (with assignee, candidates, due date evaluated from the Camunda
+attributes), the instance's next timer, message subscriptions and its variables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+FORM_KEYS = ("formKey", "formRef", "formRefBinding", "formRefVersion", "formData")
+
+
+@dataclass
+class TaskView:
+    id: str
+    element_id: str
+    name: str
+    definition_id: int
+    assignee: str | None = None
+    candidate_groups: list[str] = field(default_factory=list)
+    candidate_users: list[str] = field(default_factory=list)
+    due_at: datetime | None = None
+    follow_up_at: datetime | None = None
+    priority: int = 50
+    form: dict[str, Any] = field(default_factory=dict)
+
+
+def element_id(task) -> str:
+    spec = task.task_spec
+    return getattr(spec, "bpmn_id", None) or spec.name.removesuffix(" [child]")
+
+
+def element_name(task) -> str:
+    return getattr(task.task_spec, "bpmn_name", None) or element_id(task)
+
+
+def open_human_tasks(workflow, owner: dict[int, int], evaluate) -> list[TaskView]:
+    """Every READY manual task, with its Camunda attributes evaluated in its own data."""
+    views = []
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        ext = getattr(task.task_spec, "extensions", None) or {}
+
+        def value(name: str, task=task, ext=ext) -> Any:
+            text = ext.get(name)
+            return evaluate(task, text) if text else None
+
+        form = {k: ext[k] for k in FORM_KEYS if k in ext}
+        if ext.get("documentation"):
+            form["documentation"] = ext["documentation"]
+        priority = value("priority")
+        views.append(TaskView(
+            id=str(task.id), element_id=element_id(task), name=element_name(task),
+            definition_id=owner[id(task.workflow.spec)],
+            assignee=_text_or_none(value("assignee")),
+            candidate_groups=_names(value("candidateGroups")),
+            candidate_users=_names(value("candidateUsers")),
+            due_at=as_deadline(value("dueDate")),
+            follow_up_at=as_deadline(value("followUpDate")),
+            priority=int(priority) if priority not in (None, "") else 50,
+            form=form,
+        ))
+    return views
+
+
+def next_timer(workflow) -> datetime | None:
+    """The earliest due time of any waiting timer (boundary, intermediate or in a subprocess)."""
+    due: list[datetime] = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):
+            value = value.get("next")
+        if isinstance(value, str):
+            try:
+                due.append(as_deadline(value))
+            except ValueError:
+                continue
+    return min(due) if due else None
+
+
+def message_names(workflow) -> list[tuple[str, str]]:
+    """(message name, element id) of every waiting message catch event."""
+    result = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            result.append((definition.name, element_id(task)))
+    return result
+
+
+def variables(workflow) -> dict[str, Any]:
+    """The process variables as the top-level process sees them now."""
+    if workflow.is_completed() and workflow.last_task is not None \
+            and workflow.last_task.workflow is workflow:
+        return dict(workflow.last_task.data)
+    latest = None
+    for task in workflow.get_tasks(state=TaskState.FINISHED_MASK | TaskState.READY
+                                   | TaskState.WAITING | TaskState.STARTED,
+                                   skip_subprocesses=True):
+        if latest is None or task.last_state_change >= latest.last_state_change:
+            latest = task
+    return dict(latest.data) if latest is not None else dict(workflow.data)
+
+
+def as_deadline(value: Any) -> datetime | None:
+    """A due date from a date (end of that day, UTC), a datetime or an ISO string."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(23, 59, 59), tzinfo=UTC)
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        if len(text) == 10:
+            return as_deadline(date.fromisoformat(text))
+        return as_deadline(datetime.fromisoformat(text))
+    raise ValueError(f"not a date: {value!r}")
+
+
+def _names(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, (list, tuple, set)):
+        return sorted({str(v).strip() for v in value if str(v).strip()})
+    return sorted({part.strip() for part in str(value).split(",") if part.strip()})
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value).strip() or None if value not in (None, "") else None
+
+

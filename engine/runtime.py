@@ -1,0 +1,450 @@
+"""The engine's commands: start, claim, unclaim, complete, message, cancel, and reads.
+
+Every command runs in one transaction: the workflow state, the task projection, the
+next timer, the subscriptions and the history event commit together or not at all.
+The command line, the web UI and the scheduler all call these same functions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from SpiffWorkflow.bpmn.event import BpmnEvent
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from . import definitions, history, projection
+from .clock import Clock, SystemClock
+from .database import Database
+from .determinism import IdSource, deterministic
+from .errors import (
+    ExecutionError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TaskNotOpen,
+)
+from .models import (
+    HistoryEvent,
+    HumanTask,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+)
+from .scripting import CamundaScriptEngine
+from .serialization import plain, state_from_json, state_to_json
+from .users import groups_of
+
+MAX_STEP_ROUNDS = 1000
+OPERATOR = "system"
+
+
+class FormValidator(Protocol):
+    """Validates submitted values against a task's (or start event's) form.
+
+    `form` holds the Camunda form attributes (formKey/formRef/formData...), `lookup`
+    finds a deployed Camunda Form document by id, `context` is the current data. Returns
+    typed values; raises InvalidInput listing every bad field.
+    """
+
+    def __call__(self, form: dict[str, Any], submitted: dict[str, Any], context: dict[str, Any],
+                 lookup: Callable[[str], dict | None]) -> dict[str, Any]: ...
+
+
+def refuse_unvalidated(form, submitted, context, lookup):
+    if submitted:
+        raise InvalidInput("no form validator is configured; values cannot be accepted")
+    return {}
+
+
+@dataclass
+class Loaded:
+    row: ProcessInstance
+    workflow: Any
+    owner: dict[int, int]
+    ids: IdSource
+
+
+class Engine:
+    def __init__(self, database: Database, *, clock: Clock | None = None,
+                 validator: FormValidator = refuse_unvalidated,
+                 context_variables: Callable[[], dict[str, Any]] | None = None,
+                 new_id: Callable[[], str] | None = None):
+        self.db = database
+        self.clock = clock or SystemClock()
+        self.validator = validator
+        self.context_variables = context_variables or dict
+        self.new_id = new_id or (lambda: str(uuid.uuid4()))
+        self.specs = definitions.SpecCache()
+        self.script_engine = CamundaScriptEngine(self.clock)
+        self._assembled: dict[tuple, tuple[dict[str, Any], dict[int, int]]] = {}
+
+    # ----------------------------------------------------------------- deployment
+    def deploy(self, files: dict[str, bytes], *, actor: str = OPERATOR, tenant: str = "",
+               name: str = "") -> list[definitions.Deployed]:
+        with self.db.transaction() as session:
+            return definitions.deploy(session, files, actor=actor, at=self.clock.now(),
+                                      tenant=tenant, name=name)
+
+    # ----------------------------------------------------------------- commands
+    def start(self, process_key: str, *, actor: str, data: dict[str, Any] | None = None,
+              business_key: str | None = None, tenant: str = "") -> ProcessInstance:
+        submitted = dict(data or {})
+        with self.db.transaction() as session:
+            groups = groups_of(session, actor)
+            definition = definitions.definition_to_start(session, process_key, tenant)
+            if definition.starter_groups and not groups & set(definition.starter_groups):
+                raise PermissionDenied(
+                    f"user '{actor}' may not start '{process_key}' (allowed groups: "
+                    f"{', '.join(definition.starter_groups)})")
+            values = self._validate(session, definition, definition.start_form, submitted, {})
+            bindings = definitions.bind_called(session, definition)
+            instance_id = self.new_id()
+            now = self.clock.now()
+            row = ProcessInstance(id=instance_id, definition_id=definition.id,
+                                  process_key=definition.key, business_key=business_key,
+                                  status="running", state="", bindings=bindings, id_counter=0,
+                                  started_at=now, started_by=actor, event_count=0, last_hash="")
+            spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
+            ids = IdSource(instance_id, 0)
+            with deterministic(ids, self.clock):
+                from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+                workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+                start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
+                    workflow.task_tree
+                start.data.update(values)
+                self._advance(workflow)
+            loaded = Loaded(row, workflow, owner, ids)
+            session.add(row)
+            self._save(session, loaded, "start", actor, {
+                "process_key": definition.key, "version": definition.version,
+                "business_key": business_key, "data": values})
+            return row
+
+    def claim(self, task_id: str, *, actor: str) -> HumanTask:
+        with self.db.transaction() as session:
+            task = self._open_task(session, task_id)
+            self._authorise(session, task, actor)
+            if task.assignee and task.assignee != actor:
+                raise PermissionDenied(f"task '{task.name}' is already claimed by {task.assignee}")
+            row = self._lock_instance(session, task.instance_id)
+            task.assignee = actor
+            history.record(session, row, "claim", actor, self.clock.now(), {},
+                           element_id=task.element_id, task_id=task.id,
+                           state_hash=history.sha256(row.state))
+            session.flush()
+            return task
+
+    def unclaim(self, task_id: str, *, actor: str) -> HumanTask:
+        with self.db.transaction() as session:
+            task = self._open_task(session, task_id)
+            if task.assignee != actor:
+                raise PermissionDenied(f"task '{task.name}' is not claimed by {actor}")
+            row = self._lock_instance(session, task.instance_id)
+            task.assignee = None
+            history.record(session, row, "unclaim", actor, self.clock.now(), {},
+                           element_id=task.element_id, task_id=task.id,
+                           state_hash=history.sha256(row.state))
+            return task
+
+    def complete(self, task_id: str, *, actor: str,
+                 data: dict[str, Any] | None = None) -> ProcessInstance:
+        with self.db.transaction() as session:
+            task = self._open_task(session, task_id)
+            self._authorise(session, task, actor)
+            if task.assignee and task.assignee != actor:
+                raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
+                                       f"not to {actor}")
+            loaded = self._load(session, task.instance_id)
+            with deterministic(loaded.ids, self.clock):
+                spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
+                if spiff_task is None or spiff_task.state != TaskState.READY \
+                        or not spiff_task.task_spec.manual:
+                    raise TaskNotOpen(f"task {task_id} is no longer open")
+                definition = session.get(ProcessDefinition, task.definition_id)
+                values = self._validate(session, definition, task.form, dict(data or {}),
+                                        spiff_task.data)
+                spiff_task.data.update(values)
+                self._run(spiff_task)
+                self._advance(loaded.workflow)
+            self._save(session, loaded, "complete", actor, {"values": values},
+                       element_id=task.element_id, task_id=task.id)
+            return loaded.row
+
+    def message(self, name: str, *, actor: str = OPERATOR, business_key: str | None = None,
+                data: dict[str, Any] | None = None) -> ProcessInstance:
+        with self.db.transaction() as session:
+            query = select(MessageSubscription).where(MessageSubscription.message_name == name)
+            if business_key is not None:
+                query = query.where(MessageSubscription.business_key == business_key)
+            subscription = session.scalars(query.order_by(MessageSubscription.id).limit(1)).first()
+            if subscription is None:
+                where = f" with business key '{business_key}'" if business_key else ""
+                raise NotFound(f"no instance{where} is waiting for message '{name}'")
+            loaded = self._load(session, subscription.instance_id)
+            with deterministic(loaded.ids, self.clock):
+                try:
+                    loaded.workflow.send_event(
+                        BpmnEvent(MessageEventDefinition(name), dict(data or {})))
+                except WorkflowException as err:
+                    raise NotFound(str(err)) from None
+                self._advance(loaded.workflow)
+            self._save(session, loaded, "message", actor, {"name": name, "data": data or {}},
+                       element_id=subscription.element_id)
+            return loaded.row
+
+    def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> ProcessInstance:
+        with self.db.transaction() as session:
+            loaded = self._load(session, instance_id)
+            if loaded.row.status not in ("running", "error"):
+                raise TaskNotOpen(f"instance {instance_id} is already {loaded.row.status}")
+            with deterministic(loaded.ids, self.clock):
+                loaded.workflow.cancel()
+            loaded.row.status = "cancelled"
+            self._save(session, loaded, "cancel", actor, {"reason": reason})
+            return loaded.row
+
+    # ----------------------------------------------------------------- reads
+    def tasks(self, *, actor: str | None = None, instance_id: str | None = None
+              ) -> list[HumanTask]:
+        with self.db.transaction() as session:
+            query = select(HumanTask)
+            if instance_id is not None:
+                query = query.where(HumanTask.instance_id == instance_id)
+            if actor is not None:
+                query = query.where(visible_to(actor, groups_of(session, actor)))
+            return list(session.scalars(query.order_by(HumanTask.due_at.is_(None),
+                                                       HumanTask.due_at, HumanTask.created_at,
+                                                       HumanTask.id)))
+
+    def instance(self, instance_id: str) -> ProcessInstance:
+        with self.db.transaction() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"no process instance '{instance_id}'")
+            return row
+
+    def show(self, instance_id: str) -> dict[str, Any]:
+        with self.db.transaction() as session:
+            loaded = self._load(session, instance_id, lock=False)
+            definition = session.get(ProcessDefinition, loaded.row.definition_id)
+            open_tasks = session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == instance_id).order_by(HumanTask.created_at)).all()
+            row = loaded.row
+            return {
+                "id": row.id, "process_key": row.process_key, "version": definition.version,
+                "tenant": definition.tenant or None, "name": definition.name,
+                "business_key": row.business_key, "status": row.status,
+                "started_at": row.started_at.isoformat(), "started_by": row.started_by,
+                "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+                "error": row.error,
+                "next_timer_at": row.next_timer_at.isoformat() if row.next_timer_at else None,
+                "data": plain(projection.variables(loaded.workflow)),
+                "open_tasks": [task_summary(t) for t in open_tasks],
+                "called": {k: v for k, v in sorted(row.bindings.items())},
+            }
+
+    def history(self, instance_id: str) -> list[HistoryEvent]:
+        with self.db.transaction() as session:
+            if session.get(ProcessInstance, instance_id) is None:
+                raise NotFound(f"no process instance '{instance_id}'")
+            return history.events_of(session, instance_id)
+
+    def form_document(self, form_ref: str, definition_id: int | None = None) -> dict | None:
+        with self.db.transaction() as session:
+            definition = session.get(ProcessDefinition, definition_id) if definition_id else None
+            return definitions.form_document(session, form_ref, definition.tenant
+                                             if definition else "")
+
+    def task_context(self, task: HumanTask) -> dict[str, Any]:
+        """The data a task's form is filled in against (for rendering and defaults)."""
+        with self.db.transaction() as session:
+            loaded = self._load(session, task.instance_id, lock=False)
+            spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
+            data = dict(spiff_task.data) if spiff_task is not None else {}
+            return {**self.context_variables(), **data}
+
+    # ----------------------------------------------------------------- internals
+    def _validate(self, session: Session, definition: ProcessDefinition | None,
+                  form: dict[str, Any], submitted: dict[str, Any],
+                  context: dict[str, Any]) -> dict[str, Any]:
+        tenant = definition.tenant if definition else ""
+
+        def lookup(form_ref: str) -> dict | None:
+            return definitions.form_document(session, form_ref, tenant)
+
+        return self.validator(form or {}, submitted, {**self.context_variables(), **context},
+                              lookup)
+
+    def _specs_for(self, session: Session, definition: ProcessDefinition,
+                   bindings: dict[str, int]) -> tuple[Any, dict[str, Any], dict[int, int]]:
+        spec, embedded = self.specs.get(definition)
+        key = (definition.id, tuple(sorted(bindings.items())))
+        cached = self._assembled.get(key)
+        if cached is None:
+            subprocess_specs = dict(embedded)
+            owner = {id(spec): definition.id}
+            owner.update({id(s): definition.id for s in embedded.values()})
+            for name, definition_id in bindings.items():
+                called = session.get(ProcessDefinition, definition_id)
+                called_spec, called_embedded = self.specs.get(called)
+                subprocess_specs[name] = called_spec
+                owner[id(called_spec)] = definition_id
+                for sub_name, sub in called_embedded.items():
+                    subprocess_specs.setdefault(sub_name, sub)
+                    owner[id(sub)] = definition_id
+            cached = (subprocess_specs, owner)
+            self._assembled[key] = cached
+        return spec, cached[0], cached[1]
+
+    def _lock_instance(self, session: Session, instance_id: str) -> ProcessInstance:
+        query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+        if self.db.dialect == "postgresql":
+            query = query.with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            raise NotFound(f"no process instance '{instance_id}'")
+        return row
+
+    def _load(self, session: Session, instance_id: str, *, lock: bool = True) -> Loaded:
+        row = self._lock_instance(session, instance_id) if lock else \
+            session.get(ProcessInstance, instance_id)
+        if row is None:
+            raise NotFound(f"no process instance '{instance_id}'")
+        definition = session.get(ProcessDefinition, row.definition_id)
+        spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
+        workflow = state_from_json(row.state, spec, subprocess_specs, self.script_engine)
+        return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
+
+    def _advance(self, workflow) -> None:
+        """Run automatic tasks until only human tasks and waiting events remain."""
+        for _ in range(MAX_STEP_ROUNDS):
+            try:
+                workflow.refresh_timers()
+                workflow.do_engine_steps()
+            except WorkflowTaskException as err:
+                raise self._execution_error(err) from None
+            except SpiffWorkflowException as err:
+                raise ExecutionError(str(err).split("\n")[0]) from None
+            if not workflow.get_tasks(state=TaskState.READY, manual=False):
+                return
+        raise ExecutionError(f"the process did not settle after {MAX_STEP_ROUNDS} rounds")
+
+    def _run(self, spiff_task) -> None:
+        try:
+            spiff_task.run()
+        except WorkflowTaskException as err:
+            raise self._execution_error(err) from None
+
+    @staticmethod
+    def _execution_error(err: WorkflowTaskException) -> ExecutionError:
+        task = getattr(err, "task", None)
+        element = projection.element_id(task) if task is not None else None
+        message = getattr(err, "error_msg", None) or str(err).split("\n")[0]
+        return ExecutionError(message, element=element)
+
+    def _save(self, session: Session, loaded: Loaded, event_type: str, actor: str,
+              data: dict[str, Any], *, element_id: str | None = None,
+              task_id: str | None = None) -> None:
+        row, workflow = loaded.row, loaded.workflow
+        now = self.clock.now()
+        try:
+            views = projection.open_human_tasks(workflow, loaded.owner,
+                                                self.script_engine.evaluate)
+        except WorkflowTaskException as err:
+            raise self._execution_error(err) from None
+        except ValueError as err:
+            raise ExecutionError(f"bad due date: {err}") from None
+        row.state = state_to_json(workflow)
+        row.id_counter = loaded.ids.counter
+        if row.status == "running" and workflow.is_completed():
+            row.status = "completed"
+        if row.status != "running" and row.ended_at is None:
+            row.ended_at = now
+        row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
+        session.flush()
+        self._sync_tasks(session, row, views, now)
+        self._sync_subscriptions(session, row, workflow)
+        history.record(session, row, event_type, actor, now, data, element_id=element_id,
+                       task_id=task_id, state_hash=history.sha256(row.state))
+
+    def _sync_tasks(self, session: Session, row: ProcessInstance,
+                    views: list[projection.TaskView], now) -> None:
+        existing = {t.id: t for t in session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == row.id))}
+        wanted = {v.id: v for v in views}
+        gone = [tid for tid in existing if tid not in wanted]
+        if gone:
+            session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
+            session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
+        for view in views:
+            if view.id in existing:
+                continue
+            session.add(HumanTask(
+                id=view.id, instance_id=row.id, definition_id=view.definition_id,
+                process_key=row.process_key, element_id=view.element_id, name=view.name,
+                assignee=view.assignee, candidate_groups=view.candidate_groups,
+                candidate_users=view.candidate_users, due_at=view.due_at,
+                follow_up_at=view.follow_up_at, priority=view.priority, form=view.form,
+                created_at=now))
+            session.flush()
+            for group in view.candidate_groups:
+                session.add(TaskCandidate(task_id=view.id, kind="group", value=group))
+            for user in view.candidate_users:
+                session.add(TaskCandidate(task_id=view.id, kind="user", value=user))
+
+    def _sync_subscriptions(self, session: Session, row: ProcessInstance, workflow) -> None:
+        session.execute(delete(MessageSubscription).where(
+            MessageSubscription.instance_id == row.id))
+        if row.status != "running":
+            return
+        for name, element in projection.message_names(workflow):
+            session.add(MessageSubscription(instance_id=row.id, message_name=name,
+                                            business_key=row.business_key, element_id=element))
+
+    def _open_task(self, session: Session, task_id: str) -> HumanTask:
+        task = session.get(HumanTask, task_id)
+        if task is not None:
+            return task
+        done = session.scalars(select(HistoryEvent).where(
+            HistoryEvent.task_id == task_id, HistoryEvent.type == "complete")).first()
+        if done is not None:
+            raise TaskNotOpen(f"task {task_id} was already completed by {done.actor} "
+                              f"at {done.at.isoformat()}")
+        raise NotFound(f"no open task '{task_id}'")
+
+    def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
+        groups = groups_of(session, actor)
+        if task.assignee == actor or actor in task.candidate_users or \
+                groups & set(task.candidate_groups):
+            return
+        raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
+                               f"({task.element_id})")
+
+
+def visible_to(actor: str, groups: set[str]):
+    """SQL condition: tasks assigned to the user, or unclaimed and offered to them."""
+    offered = select(TaskCandidate.task_id).where(or_(
+        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(sorted(groups) or [""]),
+        (TaskCandidate.kind == "user") & (TaskCandidate.value == actor)))
+    return or_(HumanTask.assignee == actor, HumanTask.id.in_(offered))
+
+
+def task_summary(task: HumanTask) -> dict[str, Any]:
+    return {"id": task.id, "element_id": task.element_id, "name": task.name,
+            "assignee": task.assignee, "candidate_groups": task.candidate_groups,
+            "due": task.due_at.isoformat() if task.due_at else None}
+
+
+@contextmanager
+def _noop() -> Iterator[None]:
+    yield

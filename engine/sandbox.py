@@ -1,0 +1,116 @@
+"""Python script tasks run compiled by RestrictedPython, with a time limit.
+
+No imports, no files, no dunder access; a script sees the task's data as variables and
+whatever it assigns becomes task data. Other script languages are refused at deploy time.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+import time
+from functools import lru_cache
+from typing import Any
+
+from RestrictedPython import compile_restricted, limited_builtins, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+
+DEFAULT_TIME_LIMIT = 2.0
+
+
+class ScriptError(Exception):
+    """A script that does not compile, breaks a rule, fails or runs too long."""
+
+
+class ScriptTimeout(ScriptError):
+    pass
+
+
+_INPLACE = {
+    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
+    "|=": operator.ior, "&=": operator.iand,
+}
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    if op not in _INPLACE:
+        raise ScriptError(f"operator {op} is not allowed")
+    return _INPLACE[op](x, y)
+
+
+_BUILTINS = dict(safe_builtins)
+_BUILTINS.update(limited_builtins)
+_BUILTINS.update({
+    name: getattr(__import__("builtins"), name)
+    for name in ("dict", "list", "set", "frozenset", "sum", "min", "max", "any", "all",
+                 "enumerate", "map", "filter", "reversed")
+})
+_BUILTINS.pop("__import__", None)
+
+_GLOBALS = {
+    "__builtins__": _BUILTINS,
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplacevar,
+}
+
+
+@lru_cache(maxsize=512)
+def compile_script(source: str, name: str = "<script>"):
+    """Compile once per text; raise ScriptError with the line of the first problem."""
+    try:
+        return compile_restricted(source, filename=name, mode="exec")
+    except SyntaxError as err:
+        raise ScriptError(f"line {err.lineno}: {err.msg}") from None
+
+
+def run_script(source: str, variables: dict[str, Any], *,
+               time_limit: float = DEFAULT_TIME_LIMIT) -> dict[str, Any]:
+    """Run `source` with `variables` as its namespace; return the variables it changed or added."""
+    code = compile_script(source)
+    # One namespace as globals, so comprehensions see the task's variables.
+    namespace = {**_GLOBALS, **variables}
+    before = {k: id(v) for k, v in variables.items()}
+    deadline = time.monotonic() + time_limit
+
+    def tracer(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise ScriptTimeout(f"script ran longer than {time_limit:g} s")
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        exec(code, namespace)  # noqa: S102 - RestrictedPython bytecode
+    except ScriptError:
+        raise
+    except Exception as err:  # the script's own failure, reported to the process owner
+        line = _line_of(err)
+        where = f"line {line}: " if line else ""
+        raise ScriptError(f"{where}{type(err).__name__}: {err}") from None
+    finally:
+        sys.settrace(previous)
+    return {k: v for k, v in namespace.items()
+            if not k.startswith("_") and (k not in before or before[k] != id(v)
+                                          or isinstance(v, (list, dict, set)))}
+
+
+def _line_of(err: BaseException) -> int | None:
+    tb = err.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<script>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,41 @@
+"""Task spec classes the engine adds to SpiffWorkflow's.
+
+`TenantCallActivity` implements Camunda's `camunda:calledElementTenantId`: a clinic
+(tenant) may deploy its own variant of a called process; the call uses it when it
+exists and the default otherwise (routine step 6).
+"""
+
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity
+
+TENANT_SEPARATOR = "@"
+
+
+def variant_name(key: str, tenant: str | None) -> str:
+    return f"{key}{TENANT_SEPARATOR}{tenant}" if tenant else key
+
+
+class TenantCallActivity(CallActivity):
+    def called_spec_name(self, my_task) -> str:
+        tenant_expr = (getattr(self, "extensions", None) or {}).get("calledElementTenantId")
+        specs = my_task.workflow.top_workflow.subprocess_specs
+        if tenant_expr:
+            tenant = my_task.workflow.script_engine.evaluate(my_task, tenant_expr)
+            name = variant_name(self.spec, str(tenant) if tenant else None)
+            if name in specs:
+                return name
+        return self.spec
+
+    def start_workflow(self, my_task):
+        name = self.called_spec_name(my_task)
+        top = my_task.workflow.top_workflow
+        if name not in top.subprocess_specs:
+            my_task.error()
+            raise WorkflowTaskException(self.get_missing_subworkflow_error(my_task), task=my_task)
+        subworkflow = top.create_subprocess(my_task, name)
+        subworkflow.completed_event.connect(self._on_subworkflow_completed, my_task)
+        self.copy_data(my_task, subworkflow)
+        start = subworkflow.get_next_task(spec_name="Start")
+        start.run()

@@ -1,0 +1,57 @@
+"""Users and their groups; passwords hashed with argon2.
+
+The engine authorises by group: only the assignee, a candidate user or a member of a
+candidate group may claim or complete a task.
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound
+from .models import User, UserGroup
+
+_HASHER = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    if not user.password_hash:
+        return False
+    try:
+        return _HASHER.verify(user.password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def add_user(session: Session, name: str, groups: list[str], *, password: str | None = None,
+             display_name: str = "", email: str | None = None, language: str = "nb") -> User:
+    """Create the user or update their groups (and password, when one is given)."""
+    user = session.get(User, name)
+    if user is None:
+        user = User(name=name, display_name=display_name or name, email=email, language=language)
+        session.add(user)
+    elif display_name:
+        user.display_name = display_name
+    if password is not None:
+        user.password_hash = hash_password(password)
+    if email:
+        user.email = email
+    session.flush()
+    session.execute(delete(UserGroup).where(UserGroup.user_name == name))
+    for group in sorted(set(groups)):
+        session.add(UserGroup(user_name=name, group_name=group))
+    return user
+
+
+def groups_of(session: Session, name: str) -> set[str]:
+    """The user's groups; NotFound for an unknown user."""
+    if session.get(User, name) is None:
+        raise NotFound(f"unknown user '{name}'")
+    return set(session.scalars(select(UserGroup.group_name).where(UserGroup.user_name == name)))

@@ -1,0 +1,42 @@
+"""Script tasks run sandboxed: data in, assignments out; imports, dunders, files and
+endless loops are stopped with a clear message."""
+
+import pytest
+
+from engine.sandbox import ScriptError, ScriptTimeout, run_script
+
+
+def test_a_script_sees_task_data_and_its_assignments_become_data():
+    changed = run_script(
+        "mottakere = ['kpu-sekretariat-' + k for k in klinikker if k != klinikk]\nantall = len(mottakere)",
+        {"klinikker": ["kir", "med", "psyk"], "klinikk": "kir"})
+    assert changed["mottakere"] == ["kpu-sekretariat-med", "kpu-sekretariat-psyk"]
+    assert changed["antall"] == 2
+
+
+def test_a_script_may_build_and_mutate_dicts_and_lists():
+    changed = run_script("rad = dict(t, klinikk='kir')\nrad['n'] = 1\nliste = []\nliste.append(rad)",
+                         {"t": {"tittel": "Sjekkliste"}})
+    assert changed["liste"] == [{"tittel": "Sjekkliste", "klinikk": "kir", "n": 1}]
+
+
+@pytest.mark.parametrize("source", [
+    "import os",
+    "x = ().__class__.__bases__",
+    "open('/etc/passwd')",
+    "x = getattr(a, '__dict__')",
+    "__import__('os')",
+])
+def test_forbidden_things_are_refused(source):
+    with pytest.raises(ScriptError):
+        run_script(source, {"a": object()})
+
+
+def test_an_endless_loop_is_stopped_by_the_time_limit():
+    with pytest.raises(ScriptTimeout, match="longer than 0.2 s"):
+        run_script("while True:\n    pass", {}, time_limit=0.2)
+
+
+def test_a_failing_script_names_its_line():
+    with pytest.raises(ScriptError, match="line 2: KeyError"):
+        run_script("a = 1\nb = d['mangler']", {"d": {}})

@@ -1,0 +1,238 @@
+"""The `tiltak` command line: the operator's tool on the server (see ARCHITECTURE.md).
+
+It needs no password; `--as` names the user on whose behalf a command runs, and that
+user's permissions apply. Errors go to stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from engine.definitions import collect_files
+from engine.errors import TiltakError
+from engine.runtime import Engine
+from engine.serialization import data_from_json, plain
+from engine.users import add_user
+
+from . import services
+from .rendering import print_history, print_instance, print_tasks, task_json
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        engine = services.build_engine()
+        return args.handler(engine, args) or 0
+    except TiltakError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except json.JSONDecodeError as err:
+        print(f"error: --data is not valid JSON: {err.msg} at column {err.colno}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiltak", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    command("init", cmd_init, "create or upgrade the database")
+    p = command("deploy", cmd_deploy, "deploy BPMN/DMN/.form files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--tenant", default="", help="deploy as the variant of one clinic (tenant)")
+    p.add_argument("--as", dest="actor", default="system")
+    p.add_argument("--json", action="store_true")
+
+    users = command("users", None, "manage users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    p = users_sub.add_parser("add", help="create a user or update their groups")
+    p.set_defaults(handler=cmd_users_add)
+    p.add_argument("name")
+    p.add_argument("--groups", default="")
+    p.add_argument("--display-name", default="")
+    p.add_argument("--email")
+    p.add_argument("--password-stdin", action="store_true")
+
+    p = command("start", cmd_start, "start a process instance")
+    p.add_argument("process_key")
+    p.add_argument("--as", dest="actor", required=True)
+    p.add_argument("--data", default="{}", help="JSON object, @FILE or @- for stdin")
+    p.add_argument("--business-key")
+    p.add_argument("--tenant", default="")
+
+    p = command("tasks", cmd_tasks, "open tasks USER may work on (all without --as)")
+    p.add_argument("--as", dest="actor")
+    p.add_argument("--instance")
+    p.add_argument("--json", action="store_true")
+
+    for name, handler, help_ in (("claim", cmd_claim, "claim a task"),
+                                 ("unclaim", cmd_unclaim, "give a claimed task back")):
+        p = command(name, handler, help_)
+        p.add_argument("task_id")
+        p.add_argument("--as", dest="actor", required=True)
+
+    p = command("complete", cmd_complete, "complete a task with its form values")
+    p.add_argument("task_id")
+    p.add_argument("--as", dest="actor", required=True)
+    p.add_argument("--data", default="{}", help="JSON object, @FILE or @- for stdin")
+
+    p = command("message", cmd_message, "deliver a message to the instance waiting for it")
+    p.add_argument("name")
+    p.add_argument("--business-key")
+    p.add_argument("--data", default="{}", help="JSON object, @FILE or @- for stdin")
+    p.add_argument("--as", dest="actor", default="system")
+
+    p = command("cancel", cmd_cancel, "cancel a running instance")
+    p.add_argument("instance_id")
+    p.add_argument("--as", dest="actor", required=True)
+    p.add_argument("--reason", default="")
+
+    for name, handler, help_ in (("show", cmd_show, "show one instance"),
+                                 ("history", cmd_history, "the instance's history events")):
+        p = command(name, handler, help_)
+        p.add_argument("instance_id")
+        p.add_argument("--json", action="store_true")
+
+    command("demo", cmd_demo, "set up the demo: database, processes, users; print the worklist")
+    return parser
+
+
+def _data(text: str) -> dict[str, Any]:
+    """JSON given inline, as @FILE, or as @- for standard input."""
+    if text.startswith("@"):
+        source = text[1:]
+        text = sys.stdin.read() if source == "-" else _read(source)
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise TiltakError("--data must be a JSON object")
+    return value
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as err:
+        raise TiltakError(f"cannot read {path}: {err.strerror}") from None
+
+
+def cmd_init(engine: Engine, args) -> None:
+    engine.db.create_schema()
+    print(f"database ready: {engine.db.engine.url.render_as_string(hide_password=True)}")
+
+
+def cmd_deploy(engine: Engine, args) -> None:
+    results = engine.deploy(collect_files(args.paths), actor=args.actor, tenant=args.tenant)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+        return
+    for r in results:
+        tenant = f" [{r.tenant}]" if r.tenant else ""
+        if r.kind == "form":
+            print(f"form {r.key}{tenant}: {'deployed' if r.created else 'unchanged'}")
+        else:
+            state = "deployed" if r.created else "unchanged"
+            print(f"{r.key}{tenant} version {r.version}: {state}")
+
+
+def cmd_users_add(engine: Engine, args) -> None:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    with engine.db.transaction() as session:
+        add_user(session, args.name, groups, password=password,
+                 display_name=args.display_name, email=args.email)
+    print(f"user {args.name}: groups {', '.join(groups) or '(none)'}")
+
+
+def cmd_start(engine: Engine, args) -> None:
+    row = engine.start(args.process_key, actor=args.actor, data=_data(args.data),
+                       business_key=args.business_key, tenant=args.tenant)
+    print(json.dumps({"instance_id": row.id, "business_key": row.business_key}))
+
+
+def cmd_tasks(engine: Engine, args) -> None:
+    tasks = engine.tasks(actor=args.actor, instance_id=args.instance)
+    if args.json:
+        print(json.dumps([task_json(engine, t) for t in tasks], indent=2, ensure_ascii=False))
+    else:
+        print_tasks(tasks)
+
+
+def cmd_claim(engine: Engine, args) -> None:
+    task = engine.claim(args.task_id, actor=args.actor)
+    print(f"claimed: {task.name} ({task.id})")
+
+
+def cmd_unclaim(engine: Engine, args) -> None:
+    task = engine.unclaim(args.task_id, actor=args.actor)
+    print(f"unclaimed: {task.name} ({task.id})")
+
+
+def cmd_complete(engine: Engine, args) -> None:
+    row = engine.complete(args.task_id, actor=args.actor, data=_data(args.data))
+    print(json.dumps({"instance_id": row.id, "status": row.status}))
+
+
+def cmd_message(engine: Engine, args) -> None:
+    row = engine.message(args.name, actor=args.actor, business_key=args.business_key,
+                         data=_data(args.data))
+    print(json.dumps({"instance_id": row.id, "status": row.status}))
+
+
+def cmd_cancel(engine: Engine, args) -> None:
+    row = engine.cancel(args.instance_id, actor=args.actor, reason=args.reason)
+    print(json.dumps({"instance_id": row.id, "status": row.status}))
+
+
+def cmd_show(engine: Engine, args) -> None:
+    shown = engine.show(args.instance_id)
+    if args.json:
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+    else:
+        print_instance(shown)
+
+
+def cmd_history(engine: Engine, args) -> None:
+    events = engine.history(args.instance_id)
+    if args.json:
+        print(json.dumps([{
+            "seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at.isoformat(),
+            "element_id": e.element_id, "task_id": e.task_id,
+            "data": plain(data_from_json(e.data)), "state_hash": e.state_hash,
+            "prev_hash": e.prev_hash, "hash": e.hash} for e in events],
+            indent=2, ensure_ascii=False))
+    else:
+        print_history(events)
+
+
+def cmd_demo(engine: Engine, args) -> None:
+    engine.db.create_schema()
+    results = engine.deploy(collect_files([str(services.PROCESSES)]), actor="system")
+    users = services.load_demo_users(engine)
+    print(f"Database: {engine.db.engine.url.render_as_string(hide_password=True)}")
+    print("Deployed: " + ", ".join(f"{r.key} v{r.version}" for r in results
+                                   if r.kind == "process"))
+    print(f"\nDemo users (password for all: {users[0]['password']}):")
+    for user in users:
+        print(f"  {user['name']:8} {user['display_name']}  [{', '.join(user['groups'])}]")
+    print("\nOpen tasks:")
+    print_tasks(engine.tasks())
+    print("\nGo on, for example:\n"
+          "  tiltak start hendelsesanalyse-oppfolging --as frida --data @- "
+          "(see README for a full walk)\n"
+          "  tiltak tasks --as sigrid\n"
+          "  tiltak complete TASK_ID --as sigrid --data '{...}'")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Wiring: one engine per process, with the form validator and organisation data plugged in.
+
+Every caller (command line, web UI, scheduler) builds its engine here, so every path
+that completes a task validates the submitted values on the server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from forms.resolve import FormResolutionError, form_for
+from forms.validation import FormValidationError, validate_submission
+
+from engine.clock import Clock
+from engine.database import Database
+from engine.errors import InvalidInput
+from engine.runtime import Engine
+from engine.users import add_user
+
+from . import organisation
+
+DEMO_USERS = Path(__file__).parent / "demo" / "users.json"
+PROCESSES = Path(__file__).resolve().parent.parent / "processes"
+
+
+def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
+                  context: dict[str, Any], lookup) -> dict[str, Any]:
+    """The engine's FormValidator: Camunda form attributes -> field model -> typed values."""
+    try:
+        form = form_for(form_attrs, lookup)
+    except FormResolutionError as err:
+        raise InvalidInput(str(err)) from None
+    if form is None:
+        if submitted:
+            raise InvalidInput({key: "unknown field (this step has no form)" for key in submitted})
+        return {}
+    try:
+        return validate_submission(form, submitted, context=context)
+    except FormValidationError as err:
+        raise InvalidInput(dict(err.errors)) from None
+
+
+def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engine:
+    org = organisation.load()
+    return Engine(Database(url), clock=clock, validator=validate_form,
+                  context_variables=org.form_options)
+
+
+def load_demo_users(engine: Engine, *, passwords: bool = True) -> list[dict[str, Any]]:
+    """Create the demo users (hashing their passwords is slow; tests may skip it)."""
+    doc = json.loads(DEMO_USERS.read_text(encoding="utf-8"))
+    with engine.db.transaction() as session:
+        for user in doc["users"]:
+            add_user(session, user["name"], user["groups"],
+                     password=doc["password"] if passwords else None,
+                     display_name=user["display_name"])
+    return [{**u, "password": doc["password"]} for u in doc["users"]]
