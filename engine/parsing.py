@@ -8,12 +8,14 @@ refuses what would not run: other script languages, missing called processes, ba
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.camunda.parser import CamundaParser
@@ -192,6 +194,7 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
         if node is None:
             continue
         task_spec.extensions = capture_extensions(node)
+        _unwrap_collection(task_spec, node, container)
         local = etree.QName(node).localname
         if local == "startEvent" and node.getparent() is container and \
                 container.tag == f"{{{BPMN_NS}}}process":
@@ -203,6 +206,23 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
         if isinstance(task_spec, SubWorkflowTask):
             if local == "callActivity":
                 process.called.add(task_spec.spec)
+
+
+SIMPLE_REFERENCE = re.compile(r"^\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
+
+
+def _unwrap_collection(task_spec: Any, node: etree._Element, container: etree._Element) -> None:
+    """`camunda:collection="${klinikker}"` names a variable; SpiffWorkflow wants the bare name."""
+    for attr in ("data_output", "data_input", "output_item", "input_item"):
+        name = getattr(getattr(task_spec, attr, None), "bpmn_id", None)
+        if not expressions.is_expression(name):
+            continue
+        match = SIMPLE_REFERENCE.match(name)
+        if match is None:
+            raise DefinitionError(
+                f"multi-instance collection '{name}' must name one variable, like ${{liste}}",
+                file=container.base, element=node.get("id"))
+        setattr(task_spec, attr, TaskDataReference(match.group(1)))
 
 
 def _check_expressions(ext: dict, node: etree._Element, container: etree._Element) -> None:

@@ -7,6 +7,9 @@ exists and the default otherwise (routine step 6).
 
 from __future__ import annotations
 
+from copy import deepcopy
+from typing import Any
+
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 
@@ -39,3 +42,28 @@ class TenantCallActivity(CallActivity):
         self.copy_data(my_task, subworkflow)
         start = subworkflow.get_next_task(spec_name="Start")
         start.run()
+
+    def copy_data(self, my_task, subworkflow):
+        start = subworkflow.get_next_task(spec_name="Start")
+        start.set_data(**_mapped(self, "inMappings", my_task, dict(my_task.data)))
+
+    def update_data(self, my_task, subworkflow):
+        my_task.data.update(_mapped(self, "outMappings", my_task,
+                                    dict(subworkflow.last_task.data)))
+
+
+def _mapped(spec, kind: str, my_task, source: dict[str, Any]) -> dict[str, Any]:
+    """The variables one side of a call activity hands to the other, per Camunda mappings."""
+    result: dict[str, Any] = {}
+    engine = my_task.workflow.script_engine
+    for mapping in (getattr(spec, "extensions", None) or {}).get(kind, []):
+        target = mapping.get("target")
+        if mapping.get("variables") == "all":
+            result.update(deepcopy(source))
+        elif mapping.get("source") and target:
+            if mapping["source"] in source:
+                result[target] = deepcopy(source[mapping["source"]])
+        elif mapping.get("sourceExpression") and target:
+            result[target] = engine.evaluate(my_task, mapping["sourceExpression"],
+                                             external_context=source)
+    return result

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from walks import PROCESSES
 
 from engine.clock import FixedClock
 from engine.definitions import collect_files
 from tiltak import services
 
-ROOT = Path(__file__).resolve().parent.parent
-PROCESSES = ROOT / "processes"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 POSTGRES_URL = os.environ.get("TILTAK_TEST_POSTGRES_URL")
 
 

@@ -8,15 +8,17 @@ from engine.sandbox import ScriptError, ScriptTimeout, run_script
 
 def test_a_script_sees_task_data_and_its_assignments_become_data():
     changed = run_script(
-        "mottakere = ['kpu-sekretariat-' + k for k in klinikker if k != klinikk]\nantall = len(mottakere)",
+        "mottakere = ['kpu-sekretariat-' + k for k in klinikker if k != klinikk]\n"
+        "antall = len(mottakere)",
         {"klinikker": ["kir", "med", "psyk"], "klinikk": "kir"})
     assert changed["mottakere"] == ["kpu-sekretariat-med", "kpu-sekretariat-psyk"]
     assert changed["antall"] == 2
 
 
 def test_a_script_may_build_and_mutate_dicts_and_lists():
-    changed = run_script("rad = dict(t, klinikk='kir')\nrad['n'] = 1\nliste = []\nliste.append(rad)",
-                         {"t": {"tittel": "Sjekkliste"}})
+    changed = run_script(
+        "rad = dict(t, klinikk='kir')\nrad['n'] = 1\nliste = []\nliste.append(rad)",
+        {"t": {"tittel": "Sjekkliste"}})
     assert changed["liste"] == [{"tittel": "Sjekkliste", "klinikk": "kir", "n": 1}]
 
 

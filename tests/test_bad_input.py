@@ -1,0 +1,225 @@
+"""Bad input gets a clear error that says what and where, and changes nothing."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from walks import PROCESSES, START_DATA, task_for
+
+from engine.definitions import collect_files
+from engine.errors import (
+    Conflict,
+    DefinitionError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TaskNotOpen,
+)
+from engine.models import HistoryEvent, ProcessDefinition, ProcessInstance
+
+BPMN_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+             '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+             'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Defs" '
+             'targetNamespace="http://bpmn.io/schema/bpmn">')
+
+
+def process(body: str, key: str = "prosess") -> bytes:
+    return (f'{BPMN_HEAD}<bpmn:process id="{key}" isExecutable="true">{body}'
+            '</bpmn:process></bpmn:definitions>').encode()
+
+
+SCRIPT = ('<bpmn:startEvent id="Start"/><bpmn:sequenceFlow id="F1" sourceRef="Start" '
+          'targetRef="Script_Beregn"/><bpmn:scriptTask id="Script_Beregn" scriptFormat="{fmt}">'
+          '<bpmn:script>{script}</bpmn:script></bpmn:scriptTask>'
+          '<bpmn:sequenceFlow id="F2" sourceRef="Script_Beregn" targetRef="End"/>'
+          '<bpmn:endEvent id="End"/>')
+
+
+def count(engine, model) -> int:
+    with engine.db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("brutt.bpmn", BPMN_HEAD.encode() + b"<bpmn:process id='p'>", "brutt.bpmn"),
+    ("xxe.bpmn", b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                 + BPMN_HEAD.encode()[21:] + b"&x;</bpmn:definitions>", "DOCTYPE"),
+    ("latter.bpmn", b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "ha">'
+                    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+                    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><l>&c;</l>', "DOCTYPE"),
+    ("js.bpmn", process(SCRIPT.format(fmt="javascript", script="x = 1")), "javascript"),
+    ("import.bpmn", process(SCRIPT.format(fmt="python", script="import os")), "Script_Beregn"),
+    ("feil-uttrykk.bpmn", process(
+        '<bpmn:startEvent id="Start"/><bpmn:userTask id="Task_A" '
+        'camunda:assignee="${tiltak.}"/>'), "Task_A"),
+    ("ikke-bpmn.bpmn", b"<html><body>nei</body></html>", "not a BPMN 2.0 file"),
+])
+def test_a_bad_definition_is_refused_with_file_and_element(engine, name, content, message):
+    with pytest.raises(DefinitionError) as err:
+        engine.deploy({name: content}, actor="per")
+    assert message in str(err.value)
+    assert name in str(err.value)
+    assert count(engine, ProcessDefinition) == 0
+
+
+def test_the_line_of_a_syntax_error_is_named(engine):
+    content = BPMN_HEAD.encode() + b"\n\n<bpmn:process id='p'>\n</bpmn:proces>"
+    with pytest.raises(DefinitionError) as err:
+        engine.deploy({"linje.bpmn": content}, actor="per")
+    assert err.value.line == 4
+
+
+def test_an_unknown_process_key_lists_what_is_deployed(deployed):
+    with pytest.raises(NotFound) as err:
+        deployed.start("hendelsesanalyse", actor="frida", data=START_DATA)
+    assert "hendelsesanalyse-oppfolging" in str(err.value)
+    assert count(deployed, ProcessInstance) == 0
+
+
+def test_a_missing_called_process_is_named_and_nothing_starts(engine):
+    files = collect_files([str(PROCESSES / "hendelsesanalyse-oppfolging.bpmn"),
+                           str(PROCESSES / "dokumentasjon.form")])
+    engine.deploy(files, actor="per")
+    with pytest.raises(NotFound) as err:
+        engine.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    assert "klinikk-oppfolging" in str(err.value) and "not deployed" in str(err.value)
+    assert count(engine, ProcessInstance) == 0
+
+
+def test_redeploying_identical_files_is_a_no_op_and_a_change_is_a_new_version(deployed):
+    files = collect_files([str(PROCESSES)])
+    again = deployed.deploy(files, actor="per")
+    assert not any(d.created for d in again)
+    changed = {"tiltak.bpmn": files["tiltak.bpmn"].replace(
+        b"Gjennomf\xc3\xb8r tiltaket", b"Gjennomf\xc3\xb8r det vedtatte tiltaket")}
+    [result] = deployed.deploy(changed, actor="per")
+    assert (result.key, result.version, result.created) == ("tiltak", 2, True)
+
+
+@pytest.fixture
+def at_kpu(deployed):
+    """One clinic's instance waiting at step 3 (KPU review)."""
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                              data=dict(START_DATA, klinikker=["kir"]))
+    task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
+    deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+        {"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 3})
+    return instance, task_for(deployed, "kari", "Task_KpuBehandling", instance.id)
+
+
+@pytest.mark.parametrize("data, field, message", [
+    ({"kpu_motedato": "10.02.2026", "kpu_innspill": "OK"}, "kpu_motedato", "date"),
+    ({"kpu_motedato": "2026-02-10", "kpu_innspill": ""}, "kpu_innspill", "required"),
+    ({"kpu_motedato": "2026-02-10", "kpu_innspill": "OK", "kpu_slutter_seg_til": "kanskje"},
+     "kpu_slutter_seg_til", "boolean"),
+    ({"kpu_motedato": "2026-02-10", "kpu_innspill": "OK", "skjult": 1}, "skjult", "unknown"),
+])
+def test_a_wrong_form_value_is_refused_at_its_field(deployed, at_kpu, data, field, message):
+    instance, task = at_kpu
+    events = len(deployed.history(instance.id))
+    with pytest.raises(InvalidInput) as err:
+        deployed.complete(task.id, actor="kari", data=data)
+    assert field in err.value.errors
+    assert message in err.value.errors[field].lower()
+    assert len(deployed.history(instance.id)) == events
+    assert task_for(deployed, "kari", "Task_KpuBehandling", instance.id).id == task.id
+
+
+def test_values_out_of_range_are_refused_all_at_once(deployed):
+    with pytest.raises(InvalidInput) as err:
+        deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(
+            START_DATA, analyse_tittel="x" * 201, klinikker=["kir", "tannlege"]))
+    assert "200" in err.value.errors["analyse_tittel"]
+    assert "tannlege" in err.value.errors["klinikker"]
+    assert count(deployed, ProcessInstance) == 0
+
+
+def test_rows_cannot_be_added_where_the_form_fixes_them(deployed):
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                              data=dict(START_DATA, klinikker=["kir"]))
+    task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
+    with pytest.raises(InvalidInput) as err:
+        deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+            {"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 4})
+    assert "tiltak_vurdering" in err.value.errors
+
+
+def test_only_candidates_may_claim_or_complete(deployed, at_kpu):
+    instance, task = at_kpu
+    for outsider in ("henrik", "frida", "rita"):
+        with pytest.raises(PermissionDenied) as err:
+            deployed.complete(task.id, actor=outsider,
+                              data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+        assert outsider in str(err.value)
+        with pytest.raises(PermissionDenied):
+            deployed.claim(task.id, actor=outsider)
+    with pytest.raises(NotFound):
+        deployed.complete(task.id, actor="ukjent-bruker", data={})
+    deployed.claim(task.id, actor="kari")
+    assert [t.assignee for t in deployed.tasks(instance_id=instance.id)] == ["kari"]
+
+
+def test_a_task_completed_twice_says_by_whom(deployed, at_kpu):
+    instance, task = at_kpu
+    deployed.complete(task.id, actor="kari",
+                      data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+    events = len(deployed.history(instance.id))
+    with pytest.raises(TaskNotOpen) as err:
+        deployed.complete(task.id, actor="kari",
+                          data={"kpu_motedato": "2026-02-11", "kpu_innspill": "Igjen"})
+    assert "already completed by kari" in str(err.value)
+    assert len(deployed.history(instance.id)) == events
+
+
+def test_two_writers_racing_on_one_task_one_wins_and_nothing_is_lost(deployed, at_kpu):
+    instance, task = at_kpu
+    results: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def worker(name: str, innspill: str) -> None:
+        barrier.wait()
+        try:
+            deployed.complete(task.id, actor="kari",
+                              data={"kpu_motedato": "2026-02-10", "kpu_innspill": innspill})
+            results[name] = "ok"
+        except Conflict as err:
+            results[name] = err
+
+    threads = [threading.Thread(target=worker, args=(n, n)) for n in ("A", "B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [n for n, r in results.items() if r == "ok"]
+    assert len(winners) == 1, results
+    loser = next(r for r in results.values() if r != "ok")
+    assert isinstance(loser, Conflict)
+    assert deployed.show(instance.id)["data"].get("kpu_innspill") is None  # in the subprocess
+    completes = [e for e in deployed.history(instance.id) if e.type == "complete"]
+    assert [e.data["values"]["kpu_innspill"] for e in completes[-1:]] == winners
+    assert_chain_intact(deployed, instance.id)
+
+
+def test_a_stale_writer_gets_a_conflict_not_an_overwrite(deployed, at_kpu):
+    instance, task = at_kpu
+    with deployed.db.transaction() as session:
+        stale_row = session.get(ProcessInstance, instance.id)  # read, as a browser tab would
+    deployed.complete(task.id, actor="kari",
+                      data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+    stale_row.status = "error"
+    with pytest.raises(Conflict):
+        with deployed.db.transaction() as session:
+            session.merge(stale_row)
+    assert deployed.show(instance.id)["status"] == "running"
+    assert_chain_intact(deployed, instance.id)
+
+
+def assert_chain_intact(engine, instance_id: str) -> None:
+    with engine.db.transaction() as session:
+        events = session.scalars(select(HistoryEvent).where(HistoryEvent.stream == instance_id)
+                                 .order_by(HistoryEvent.seq)).all()
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        for before, after in zip(events, events[1:], strict=False):
+            assert after.prev_hash == before.hash

@@ -1,0 +1,109 @@
+"""Walks through the routines as their real users would, shared by tests and benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from engine.runtime import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCESSES = ROOT / "processes"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+SECRETARIAT = {"kir": "sigrid", "med": "magnus"}
+KPU = {"kir": "kari", "med": "henrik"}
+RESPONSIBLE = {"kir": "ola", "med": "nora"}
+
+START_DATA = {
+    "analyse_tittel": "Forsinket behandling av sepsis ved overflytting",
+    "dokumentasjon": "Endelig rapport fra hendelsesanalyse HA-2026-17, versjon 1.0",
+    "folgebrev": "Analysen foreslår tre tiltak for kirurgisk og medisinsk klinikk.",
+    "klinikker": ["kir", "med"],
+    "foreslatte_tiltak": [
+        {"tittel": "Sepsisscreening ved overflytting", "beskrivelse": "NEWS2 ved mottak"},
+        {"tittel": "Felles opplæring i sepsisforløpet", "beskrivelse": "Simulering"},
+        {"tittel": "Ny varslingsrutine mellom klinikkene", "beskrivelse": ""},
+    ],
+}
+
+
+def task_for(engine: Engine, user: str, element_id: str, instance_id: str | None = None):
+    """The one open task with this element id that `user` may work on."""
+    matches = [t for t in engine.tasks(actor=user)
+               if t.element_id == element_id
+               and (instance_id is None or t.instance_id == instance_id)]
+    assert matches, f"{user} has no open task {element_id}"
+    return matches[0]
+
+
+def review_rows(clinic: str) -> list[dict[str, Any]]:
+    """Step 2: two measures carried out with owner and deadline, one not, with a reason."""
+    owner = RESPONSIBLE[clinic]
+    return [
+        {"gjennomfores": "ja", "konkretisering": "NEWS2 skåres ved mottak fra annen klinikk",
+         "ansvarlig": owner, "frist": "2026-03-01"},
+        {"gjennomfores": "ja", "konkretisering": "Årlig simulering for begge klinikker",
+         "ansvarlig": owner, "frist": "2026-06-01"},
+        {"gjennomfores": "nei",
+         "begrunnelse": "Dekkes av eksisterende rutine for overflytting (I.5.2.4-8)"},
+    ]
+
+
+Observer = Callable[[str, str, str], None]
+
+
+def walk_six_step(engine: Engine, clinics: tuple[str, ...] = ("kir", "med"),
+                  business_key: str = "HA-2026-17", observe: Observer | None = None) -> str:
+    """Fagavdelingen starts; each clinic works steps 2-5; the incident closes at the end.
+
+    `observe(step, clinic, instance_id)` is called after each step so that a test can
+    look at the instance in between: reviewed, kpu_reviewed, minutes_sent (per clinic),
+    minutes_received (after both), measures_done and clinic_closed (per clinic).
+    """
+    def seen(step: str, clinic: str = "") -> None:
+        if observe is not None:
+            observe(step, clinic, instance.id)
+
+    data = dict(START_DATA, klinikker=list(clinics))
+    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida", data=data,
+                            business_key=business_key)
+    for clinic in clinics:
+        secretariat = SECRETARIAT[clinic]
+        task = task_for(engine, secretariat, "Task_VurderTiltak", instance.id)
+        engine.claim(task.id, actor=secretariat)
+        engine.complete(task.id, actor=secretariat,
+                        data={"tiltak_vurdering": review_rows(clinic)})
+        seen("reviewed", clinic)
+        task = task_for(engine, KPU[clinic], "Task_KpuBehandling", instance.id)
+        engine.complete(task.id, actor=KPU[clinic], data={
+            "kpu_motedato": "2026-02-10", "kpu_innspill": "KPU støtter tiltakene",
+            "kpu_slutter_seg_til": True})
+        seen("kpu_reviewed", clinic)
+        task = task_for(engine, secretariat, "Task_SendReferat", instance.id)
+        engine.complete(task.id, actor=secretariat, data={
+            "kpu_referat": f"Referat fra KPU {clinic}: tiltak 1 og 2 vedtatt, tiltak 3 ikke."})
+        seen("minutes_sent", clinic)
+    for clinic in clinics:
+        for task in [t for t in engine.tasks(actor=SECRETARIAT[clinic], instance_id=instance.id)
+                     if t.element_id == "Task_MottaReferat"]:
+            engine.complete(task.id, actor=SECRETARIAT[clinic],
+                            data={"referat_kvittert": True})
+    seen("minutes_received")
+    for clinic in clinics:
+        for task in [t for t in engine.tasks(actor=RESPONSIBLE[clinic], instance_id=instance.id)
+                     if t.element_id == "Task_GjennomforTiltak"]:
+            engine.complete(task.id, actor=RESPONSIBLE[clinic], data={
+                "gjennomfort_dato": date(2026, 2, 20).isoformat(),
+                "gjennomfort_beskrivelse": "Innført og kommunisert til alle vakter"})
+        for task in [t for t in engine.tasks(actor=SECRETARIAT[clinic], instance_id=instance.id)
+                     if t.element_id == "Task_KontrollerTiltak"]:
+            engine.complete(task.id, actor=SECRETARIAT[clinic],
+                            data={"tiltak_godkjent": True})
+        seen("measures_done", clinic)
+        task = task_for(engine, SECRETARIAT[clinic], "Task_BekreftAvslutning", instance.id)
+        engine.complete(task.id, actor=SECRETARIAT[clinic], data={"klinikk_avsluttet": True})
+        seen("clinic_closed", clinic)
+    return instance.id
