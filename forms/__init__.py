@@ -1,1 +1,1 @@
-"""Task forms: camunda:formData and Camunda Forms turned into one field model and validated with marshmallow."""
+"""Task forms: formData and Camunda Forms as one field model, validated with marshmallow."""

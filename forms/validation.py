@@ -1,0 +1,145 @@
+"""Server-side validation of submitted form values, whoever the caller.
+
+Walks the form level by level (top, groups with a path, rows of repeating lists):
+hidden fields (`conditional.hide`) are dropped and not required, read-only fields keep
+the value the process gave them, unknown keys are refused, and the marshmallow schema
+of each level types and checks the rest. Every error is collected, keyed by its path
+(`tiltak_vurdering[1].ansvarlig`), so the user sees them all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import ValidationError
+
+from .errors import FormValidationError
+from .feel import evaluate_feel
+from .model import Field, Form, flatten
+from .schema import check_number, schema_for
+
+EMPTY = (None, "", [])
+
+
+def validate_submission(form: Form, submitted: Mapping[str, Any],
+                        context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Typed values for `submitted`; raises FormValidationError listing every bad field."""
+    if not isinstance(submitted, Mapping):
+        raise FormValidationError({"": "the submitted data must be an object"})
+    level = _Level(dict(context or {}))
+    values = level.check(form.fields, dict(submitted), dict(context or {}), prefix="",
+                         scopes=[submitted, context or {}])
+    if level.errors:
+        raise FormValidationError(level.errors)
+    return values
+
+
+class _Level:
+    def __init__(self, context: dict[str, Any]):
+        self.context = context
+        self.errors: dict[str, str] = {}
+
+    def check(self, components: list[Field], submitted: dict[str, Any],
+              given: Mapping[str, Any], prefix: str, scopes: list[Mapping[str, Any]]
+              ) -> dict[str, Any]:
+        """Validate one level; `given` holds the values the process already has there."""
+        fields = [x for c in components for x in flatten(c)]
+        known = {f.path if f.type in ("group", "dynamiclist") else f.key for f in fields}
+        for key in submitted:
+            if key not in known:
+                self.errors[prefix + key] = "unknown field"
+        result: dict[str, Any] = {}
+        to_schema: list[Field] = []
+        for f in fields:
+            if f.hide and evaluate_feel(f.hide, [submitted, *scopes]) is True:
+                continue
+            if f.type == "group":
+                inner = submitted.get(f.path)
+                result[f.path] = self.check(
+                    f.components, inner if isinstance(inner, dict) else {},
+                    _mapping(given.get(f.path)), f"{prefix}{f.path}.", [submitted, *scopes])
+            elif f.type == "dynamiclist":
+                rows = self.rows(f, submitted, given, prefix, scopes)
+                if rows is not None:
+                    result[f.path] = rows
+            elif f.readonly:
+                if f.key in given:
+                    result[f.key] = given[f.key]
+            elif submitted.get(f.key) in EMPTY or (f.type == "checkbox" and f.required
+                                                   and submitted.get(f.key) is False):
+                if f.required:
+                    self.errors[prefix + f.key] = "must be checked" \
+                        if f.type == "checkbox" and f.key in submitted else "is required"
+                elif f.key in submitted:
+                    result[f.key] = submitted[f.key] if f.type in ("textfield", "textarea") \
+                        else ([] if f.type in ("checklist", "taglist") else None)
+            elif self.precheck(f, submitted[f.key], prefix):
+                to_schema.append(f)
+        if to_schema:
+            result.update(self.load(to_schema, submitted, prefix))
+        return result
+
+    def precheck(self, f: Field, value: Any, prefix: str) -> bool:
+        if f.type != "number":
+            return True
+        try:
+            check_number(value, f.integer)
+        except ValidationError as err:
+            self.errors[prefix + f.key] = _text(err.messages)
+            return False
+        return True
+
+    def load(self, fields: list[Field], submitted: dict[str, Any], prefix: str
+             ) -> dict[str, Any]:
+        schema = schema_for(fields, self.context)
+        data = {f.key: submitted[f.key] for f in fields}
+        try:
+            values = schema.load(data)
+        except ValidationError as err:
+            for key, messages in err.messages.items():
+                self.errors[prefix + key] = _text(messages)
+            values = err.valid_data or {}
+        for f in fields:
+            if f.type == "checkbox" and f.required and values.get(f.key) is False:
+                self.errors[prefix + f.key] = "must be checked"
+        return values
+
+    def rows(self, f: Field, submitted: dict[str, Any], given: Mapping[str, Any],
+             prefix: str, scopes: list[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+        path = prefix + f.path
+        raw = submitted.get(f.path)
+        existing = given.get(f.path) if isinstance(given.get(f.path), list) else None
+        if raw is None:
+            if f.required or (existing and not f.allow_add_remove):
+                self.errors[path] = "is required"
+            return existing
+        if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+            self.errors[path] = "must be a list of rows"
+            return None
+        if not f.allow_add_remove and existing is not None and len(raw) != len(existing):
+            self.errors[path] = f"must have exactly {len(existing)} rows, as given"
+            return None
+        if f.required and not raw:
+            self.errors[path] = "needs at least one row"
+        limit = f.validate.get("maxLength")
+        if limit is not None and len(raw) > int(limit):
+            self.errors[path] = f"at most {limit} rows"
+        before = existing or []
+        return [self.check(f.components, row, _mapping(before[i] if i < len(before) else None),
+                           f"{path}[{i}].", [row, *scopes])
+                for i, row in enumerate(raw)]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(messages: Any) -> str:
+    if isinstance(messages, str):
+        return messages
+    if isinstance(messages, list):
+        return "; ".join(_text(m) for m in messages)
+    if isinstance(messages, dict):
+        return "; ".join(dict.fromkeys(_text(m) for m in messages.values()))
+    return str(messages)
