@@ -11,15 +11,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict
-from .models import Base
 
 DEFAULT_URL = "sqlite:///instance/tiltak.sqlite3"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def database_url() -> str:
@@ -47,10 +50,13 @@ class Database:
         return self.engine.dialect.name
 
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Create or upgrade the schema to the newest Alembic revision."""
+        with self.engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
 
-    def drop_schema(self) -> None:
-        Base.metadata.drop_all(self.engine)
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -83,6 +89,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def alembic_config(connection=None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

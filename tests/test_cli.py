@@ -1,0 +1,105 @@
+"""The command-line contract of ARCHITECTURE.md, driven as an operator's script would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from walks import FIXTURES, PROCESSES, START_DATA
+
+
+@pytest.fixture
+def tiltak(database_url, tmp_path):
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
+
+    def run(*args: str, ok: bool = True, stdin: str | None = None):
+        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
+                                capture_output=True, text=True, input=stdin, cwd=tmp_path,
+                                timeout=120)
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+    run("init")
+    run("deploy", str(PROCESSES))
+    for name, groups in (("frida", "fagavdeling"), ("sigrid", "kpu-sekretariat-kir"),
+                         ("kari", "kpu-kir"), ("ola", "leder-kir-gastro")):
+        run("users", "add", name, "--groups", groups)
+    return run
+
+
+def test_start_tasks_complete_show_follow_the_contract(tiltak):
+    started = json.loads(tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida",
+                                "--business-key", "HA-2026-17", "--data", "@-",
+                                stdin=json.dumps(dict(START_DATA, klinikker=["kir"]))).stdout)
+    assert set(started) == {"instance_id", "business_key"}
+    assert started["business_key"] == "HA-2026-17"
+    instance_id = started["instance_id"]
+
+    tasks = json.loads(tiltak("tasks", "--as", "sigrid", "--json").stdout)
+    [task] = tasks
+    assert set(task) >= {"id", "instance_id", "process_key", "element_id", "name",
+                         "candidate_groups", "candidate_users", "assignee", "due", "form"}
+    assert task["instance_id"] == instance_id
+    assert task["process_key"] == "klinikk-oppfolging"
+    assert task["element_id"] == "Task_VurderTiltak"
+    assert task["candidate_groups"] == ["kpu-sekretariat-kir"]
+    [rows] = [f for f in task["form"]["fields"] if f["type"] == "dynamiclist"]
+    assert rows["key"] == "tiltak_vurdering"
+    for field in rows["components"]:
+        assert set(field) >= {"key", "label", "type", "required", "options", "validate",
+                              "components"}
+    choice = next(f for f in rows["components"] if f["key"] == "gjennomfores")
+    assert choice["options"] == [{"value": "ja", "label": "Ja"},
+                                 {"value": "nei", "label": "Nei"}]
+    assert json.loads(tiltak("tasks", "--as", "ola", "--json").stdout) == []
+
+    tiltak("claim", task["id"], "--as", "sigrid")
+    decision = {"tiltak_vurdering": [{"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 3}
+    done = json.loads(tiltak("complete", task["id"], "--as", "sigrid",
+                             "--data", json.dumps(decision)).stdout)
+    assert done == {"instance_id": instance_id, "status": "running"}
+
+    [kpu] = json.loads(tiltak("tasks", "--as", "kari", "--json").stdout)
+    fields = {f["key"]: f for f in kpu["form"]["fields"]}
+    assert fields["kpu_motedato"]["type"] == "datetime" and fields["kpu_motedato"]["required"]
+    assert fields["kpu_slutter_seg_til"]["type"] == "checkbox"
+
+    shown = json.loads(tiltak("show", instance_id, "--json").stdout)
+    assert set(shown) >= {"id", "process_key", "version", "status", "data", "open_tasks"}
+    assert (shown["id"], shown["process_key"], shown["version"], shown["status"]) == \
+        (instance_id, "hendelsesanalyse-oppfolging", 1, "running")
+    assert shown["data"]["klinikker"] == ["kir"]
+    assert [t["element_id"] for t in shown["open_tasks"]] == ["Task_KpuBehandling"]
+
+    history = json.loads(tiltak("history", instance_id, "--json").stdout)
+    assert [(e["type"], e["actor"]) for e in history] == \
+        [("start", "frida"), ("claim", "sigrid"), ("complete", "sigrid")]
+
+
+def test_errors_go_to_stderr_with_a_non_zero_exit(tiltak):
+    result = tiltak("start", "finnes-ikke", "--as", "frida", ok=False)
+    assert result.returncode == 4 and "finnes-ikke" in result.stderr and result.stdout == ""
+    result = tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida",
+                    "--data", "{ikke json", ok=False)
+    assert result.returncode == 2 and "not valid JSON" in result.stderr
+    result = tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida",
+                    "--data", json.dumps(dict(START_DATA, analyse_tittel="")), ok=False)
+    assert result.returncode == 2 and "analyse_tittel" in result.stderr
+    result = tiltak("start", "hendelsesanalyse-oppfolging", "--as", "ola",
+                    "--data", json.dumps(START_DATA), ok=False)
+    assert result.returncode == 5 and "fagavdeling" in result.stderr
+    result = tiltak("deploy", str(FIXTURES / "finnes-ikke.bpmn"), ok=False)
+    assert result.returncode != 0 and "finnes-ikke.bpmn" in result.stderr
+
+
+def test_a_clinic_variant_is_deployed_with_a_tenant(tiltak):
+    result = tiltak("deploy", str(FIXTURES / "klinikk-oppfolging-kir.bpmn"), "--tenant", "kir",
+                    "--json")
+    [deployed] = json.loads(result.stdout)
+    assert (deployed["key"], deployed["tenant"], deployed["new"]) == \
+        ("klinikk-oppfolging", "kir", True)
+    again = json.loads(tiltak("deploy", str(PROCESSES), "--json").stdout)
+    assert not any(d["new"] for d in again)
