@@ -225,3 +225,16 @@ def form_document(session: Session, form_ref: str, tenant: str = "",
             if resource.tenant == wanted:
                 return json.loads(resource.content)
     return None
+
+
+def definition_xml(session: Session, definition_id: int) -> str:
+    """The BPMN file a definition version was deployed from (for drawing its diagram)."""
+    definition = session.get(ProcessDefinition, definition_id)
+    if definition is None:
+        raise NotFound(f"no process definition {definition_id}")
+    resource = session.scalars(select(Resource).where(
+        Resource.deployment_id == definition.deployment_id,
+        Resource.name == definition.resource_name)).first()
+    if resource is None:
+        raise NotFound(f"the file of {definition.key} version {definition.version} is missing")
+    return resource.content

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -111,6 +112,9 @@ class HumanTask(Base):
     priority: Mapped[int] = mapped_column(Integer, default=50)
     form: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    # copied for filtering and display, so the worklist never needs the instance's state
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    clinic: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 class TaskCandidate(Base):
@@ -150,6 +154,24 @@ class HistoryEvent(Base):
     state_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Attachment(Base):
+    """A document attached to an instance (final analysis, KPU minutes), stored once."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    field: Mapped[str | None] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime]
 
 
 class User(Base):

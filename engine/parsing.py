@@ -145,6 +145,7 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
             raise DefinitionError("not a BPMN 2.0 file (root element must be bpmn:definitions)",
                                   file=filename)
         _normalise_camunda_namespace(root)
+        _check_reserved_ids(root, filename)
         _check_scripts(root, filename)
         for el in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess",
                             f"{{{BPMN_NS}}}transaction"):
@@ -185,7 +186,7 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
 
 def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
     """Attach captured extensions to every task spec of `spec` and its embedded subprocesses."""
-    _, container = containers[spec.name]
+    filename, container = containers[spec.name]
     nodes = {el.get("id"): el for el in container.iter()
              if isinstance(el.tag, str) and el.get("id")}
     for task_spec in spec.task_specs.values():
@@ -194,7 +195,7 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
         if node is None:
             continue
         task_spec.extensions = capture_extensions(node)
-        _unwrap_collection(task_spec, node, container)
+        _unwrap_collection(task_spec, node, filename)
         local = etree.QName(node).localname
         if local == "startEvent" and node.getparent() is container and \
                 container.tag == f"{{{BPMN_NS}}}process":
@@ -202,7 +203,7 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
             if node.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None:
                 process.timer_start = True
         if isinstance(task_spec, UserTaskMixin) or local == "userTask":
-            _check_expressions(task_spec.extensions, node, container)
+            _check_expressions(task_spec.extensions, node, filename)
         if isinstance(task_spec, SubWorkflowTask):
             if local == "callActivity":
                 process.called.add(task_spec.spec)
@@ -211,7 +212,7 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
 SIMPLE_REFERENCE = re.compile(r"^\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
 
 
-def _unwrap_collection(task_spec: Any, node: etree._Element, container: etree._Element) -> None:
+def _unwrap_collection(task_spec: Any, node: etree._Element, filename: str) -> None:
     """`camunda:collection="${klinikker}"` names a variable; SpiffWorkflow wants the bare name."""
     for attr in ("data_output", "data_input", "output_item", "input_item"):
         name = getattr(getattr(task_spec, attr, None), "bpmn_id", None)
@@ -221,11 +222,11 @@ def _unwrap_collection(task_spec: Any, node: etree._Element, container: etree._E
         if match is None:
             raise DefinitionError(
                 f"multi-instance collection '{name}' must name one variable, like ${{liste}}",
-                file=container.base, element=node.get("id"))
+                file=filename, element=node.get("id"))
         setattr(task_spec, attr, TaskDataReference(match.group(1)))
 
 
-def _check_expressions(ext: dict, node: etree._Element, container: etree._Element) -> None:
+def _check_expressions(ext: dict, node: etree._Element, filename: str) -> None:
     for key in ("assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate"):
         text = ext.get(key)
         if text and expressions.is_expression(text):
@@ -233,7 +234,21 @@ def _check_expressions(ext: dict, node: etree._Element, container: etree._Elemen
                 expressions.referenced_variables(text)
             except expressions.ExpressionError as err:
                 raise DefinitionError(f"camunda:{key}: {err}",
-                                      file=container.base, element=node.get("id")) from None
+                                      file=filename, element=node.get("id")) from None
+
+
+RESERVED_IDS = {"Start", "End", "Root"}
+
+
+def _check_reserved_ids(root: etree._Element, filename: str) -> None:
+    """SpiffWorkflow names its own internal tasks Start, End and Root; an element with
+    one of those ids would silently cut the process short."""
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.get("id") in RESERVED_IDS and \
+                node.tag.startswith(f"{{{BPMN_NS}}}"):
+            raise DefinitionError(f"the id '{node.get('id')}' is reserved; rename the element "
+                                  f"(for example {node.get('id')}Event_1)", file=filename,
+                                  element=node.get("id"))
 
 
 def _check_scripts(root: etree._Element, filename: str) -> None:

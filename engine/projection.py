@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -30,6 +31,8 @@ class TaskView:
     follow_up_at: datetime | None = None
     priority: int = 50
     form: dict[str, Any] = field(default_factory=dict)
+    clinic: str | None = None
+    process_key: str = ""
 
 
 def element_id(task) -> str:
@@ -65,6 +68,8 @@ def open_human_tasks(workflow, owner: dict[int, int], evaluate) -> list[TaskView
             follow_up_at=as_deadline(value("followUpDate")),
             priority=int(priority) if priority not in (None, "") else 50,
             form=form,
+            clinic=_text_or_none(task.data.get("klinikk")),
+            process_key=task.workflow.spec.name,
         ))
     return views
 
@@ -139,3 +144,34 @@ def _text_or_none(value: Any) -> str | None:
     return str(value).strip() or None if value not in (None, "") else None
 
 
+
+
+def progress(workflow, owner: dict[int, int]) -> list[dict[str, Any]]:
+    """For the diagram: each (sub)process's completed and active BPMN elements."""
+    result = [_progress_of(workflow, owner, None)]
+    for task_id, sub in workflow.subprocesses.items():
+        caller = workflow.get_task_from_id(task_id)
+        if caller is not None and isinstance(caller.task_spec, CallActivity):
+            result.append(_progress_of(sub, owner, caller))
+    return result
+
+
+def _progress_of(workflow, owner: dict[int, int], caller) -> dict[str, Any]:
+    done: set[str] = set()
+    active: set[str] = set()
+    for task in workflow.get_tasks(skip_subprocesses=True):
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue
+        if task.state == TaskState.COMPLETED:
+            done.add(bpmn_id)
+        elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.WAITING):
+            active.add(bpmn_id)
+    data = caller.data if caller is not None else {}
+    return {
+        "process_key": workflow.spec.name, "label": workflow.spec.description or
+        workflow.spec.name, "definition_id": owner.get(id(workflow.spec)),
+        "called_from": element_id(caller) if caller is not None else None,
+        "clinic": data.get("klinikk") if isinstance(data.get("klinikk"), str) else None,
+        "completed": sorted(done - active), "active": sorted(active),
+    }

@@ -13,15 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from SpiffWorkflow.bpmn.event import BpmnEvent
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import definitions, history, projection
+from . import attachments, definitions, history, projection, worklist
 from .clock import Clock, SystemClock
 from .database import Database
 from .determinism import IdSource, deterministic
@@ -33,19 +33,23 @@ from .errors import (
     TaskNotOpen,
 )
 from .models import (
+    Attachment,
     HistoryEvent,
     HumanTask,
     MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
     TaskCandidate,
+    User,
 )
 from .scripting import CamundaScriptEngine
 from .serialization import plain, state_from_json, state_to_json
-from .users import groups_of
+from .users import authenticate, groups_of
+from .worklist import WorklistPage, WorklistQuery, visible_to
 
 MAX_STEP_ROUNDS = 1000
 OPERATOR = "system"
+READ_ALL_GROUPS = {"revisor", "prosesseier"}
 
 
 class FormValidator(Protocol):
@@ -259,6 +263,81 @@ class Engine:
                 raise NotFound(f"no process instance '{instance_id}'")
             return history.events_of(session, instance_id)
 
+    def worklist(self, query: WorklistQuery) -> WorklistPage:
+        with self.db.transaction() as session:
+            return worklist.worklist(session, query, groups_of(session, query.actor),
+                                     self.clock.now())
+
+    def groups(self, user: str) -> set[str]:
+        with self.db.transaction() as session:
+            return groups_of(session, user)
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        with self.db.transaction() as session:
+            return authenticate(session, name, password)
+
+    def user(self, name: str) -> User | None:
+        with self.db.transaction() as session:
+            return session.get(User, name)
+
+    def may_view(self, actor: str, instance_id: str) -> bool:
+        """Readers: auditors and process owners see all; others the cases they work on."""
+        with self.db.transaction() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"no process instance '{instance_id}'")
+            groups = groups_of(session, actor)
+            if groups & READ_ALL_GROUPS or row.started_by == actor:
+                return True
+            took_part = session.scalar(select(HistoryEvent.id).where(
+                HistoryEvent.stream == instance_id, HistoryEvent.actor == actor).limit(1))
+            offered = session.scalar(select(HumanTask.id).where(
+                HumanTask.instance_id == instance_id, visible_to(actor, groups)).limit(1))
+            return took_part is not None or offered is not None
+
+    def attach(self, instance_id: str, *, actor: str, filename: str, content: bytes,
+               task_id: str | None = None, field: str | None = None) -> Attachment:
+        with self.db.transaction() as session:
+            row = self._lock_instance(session, instance_id)
+            task = self._open_task(session, task_id) if task_id else None
+            if task is not None:
+                if task.instance_id != instance_id:
+                    raise NotFound(f"task {task_id} does not belong to instance {instance_id}")
+                self._authorise(session, task, actor)
+            elif actor != row.started_by:
+                raise PermissionDenied(f"user '{actor}' may not add documents to this case")
+            stored = attachments.store(
+                session, instance_id=instance_id, filename=filename, content=content,
+                actor=actor, at=self.clock.now(), task_id=task_id, field=field,
+                element_id=task.element_id if task else None)
+            history.record(session, row, "attach", actor, self.clock.now(), {
+                "attachment_id": stored.id, "filename": stored.filename, "size": stored.size,
+                "sha256": stored.sha256, "field": field},
+                element_id=stored.element_id, task_id=task_id,
+                state_hash=history.sha256(row.state))
+            return stored
+
+    def attachments(self, instance_id: str) -> list[Attachment]:
+        with self.db.transaction() as session:
+            return attachments.of_instance(session, instance_id)
+
+    def attachment(self, attachment_id: int) -> Attachment:
+        with self.db.transaction() as session:
+            found = session.get(Attachment, attachment_id)
+            if found is None:
+                raise NotFound(f"no attachment {attachment_id}")
+            return found
+
+    def progress(self, instance_id: str) -> list[dict[str, Any]]:
+        """Per diagram (the process and each called process): done and active elements."""
+        with self.db.transaction() as session:
+            loaded = self._load(session, instance_id, lock=False)
+            return projection.progress(loaded.workflow, loaded.owner)
+
+    def definition_xml(self, definition_id: int) -> str:
+        with self.db.transaction() as session:
+            return definitions.definition_xml(session, definition_id)
+
     def form_document(self, form_ref: str, definition_id: int | None = None) -> dict | None:
         with self.db.transaction() as session:
             definition = session.get(ProcessDefinition, definition_id) if definition_id else None
@@ -391,11 +470,11 @@ class Engine:
                 continue
             session.add(HumanTask(
                 id=view.id, instance_id=row.id, definition_id=view.definition_id,
-                process_key=row.process_key, element_id=view.element_id, name=view.name,
+                process_key=view.process_key, element_id=view.element_id, name=view.name,
                 assignee=view.assignee, candidate_groups=view.candidate_groups,
                 candidate_users=view.candidate_users, due_at=view.due_at,
                 follow_up_at=view.follow_up_at, priority=view.priority, form=view.form,
-                created_at=now))
+                created_at=now, business_key=row.business_key, clinic=view.clinic))
             session.flush()
             for group in view.candidate_groups:
                 session.add(TaskCandidate(task_id=view.id, kind="group", value=group))
@@ -429,14 +508,6 @@ class Engine:
             return
         raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
                                f"({task.element_id})")
-
-
-def visible_to(actor: str, groups: set[str]):
-    """SQL condition: tasks assigned to the user, or unclaimed and offered to them."""
-    offered = select(TaskCandidate.task_id).where(or_(
-        (TaskCandidate.kind == "group") & TaskCandidate.value.in_(sorted(groups) or [""]),
-        (TaskCandidate.kind == "user") & (TaskCandidate.value == actor)))
-    return or_(HumanTask.assignee == actor, HumanTask.id.in_(offered))
 
 
 def task_summary(task: HumanTask) -> dict[str, Any]:

@@ -6,6 +6,7 @@ whatever it assigns becomes task data. Other script languages are refused at dep
 
 from __future__ import annotations
 
+import ast
 import operator
 import sys
 import time
@@ -69,6 +70,13 @@ _GLOBALS = {
 @lru_cache(maxsize=512)
 def compile_script(source: str, name: str = "<script>"):
     """Compile once per text; raise ScriptError with the line of the first problem."""
+    try:
+        tree = ast.parse(source, filename=name, mode="exec")
+    except SyntaxError as err:
+        raise ScriptError(f"line {err.lineno}: {err.msg}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise ScriptError(f"line {node.lineno}: imports are not allowed in scripts")
     try:
         return compile_restricted(source, filename=name, mode="exec")
     except SyntaxError as err:

@@ -18,12 +18,14 @@ from SpiffWorkflow.bpmn.serializer.config import NoneTask
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnSubWorkflowConverter,
     BpmnWorkflowConverter,
+    TaskConverter,
     WorkflowConverter,
 )
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.task import Task
 
 from .specs import TenantCallActivity
 
@@ -51,6 +53,20 @@ class StateConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class DeltaTaskConverter(TaskConverter):
+    """SpiffWorkflow 3.2 stores a task's data as a delta to its parent's, and a root
+    task's data whole, but leaves the values of both unconverted (a date breaks JSON)."""
+
+    def to_dict(self, task) -> dict[str, Any]:
+        dct = super().to_dict(task)
+        if dct.get("data"):
+            dct["data"] = self.registry.convert(self.registry.clean(dct["data"]))
+        delta = dct.get("delta")
+        if delta and delta.get("updates"):
+            delta["updates"] = self.registry.convert(self.registry.clean(delta["updates"]))
+        return dct
+
+
 class VariantSubWorkflowConverter(BpmnSubWorkflowConverter):
     """Remembers which variant (tenant) of a called process a subprocess runs."""
 
@@ -76,6 +92,7 @@ def _registry():
     config = dict(CAMUNDA_CONFIG)
     config.pop(BpmnWorkflow, None)
     config[BpmnSubWorkflow] = VariantSubWorkflowConverter
+    config[Task] = DeltaTaskConverter
     config[TenantCallActivity] = config[CallActivity]
     config[ServiceTask] = config[NoneTask]
     registry = BpmnWorkflowSerializer.configure(config)

@@ -55,3 +55,17 @@ def groups_of(session: Session, name: str) -> set[str]:
     if session.get(User, name) is None:
         raise NotFound(f"unknown user '{name}'")
     return set(session.scalars(select(UserGroup.group_name).where(UserGroup.user_name == name)))
+
+
+_DUMMY_HASH = None
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, or None (same work either way)."""
+    global _DUMMY_HASH
+    user = session.get(User, name)
+    if user is None or not user.active or not user.password_hash:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-password")
+        check_password(User(name="", password_hash=_DUMMY_HASH), password)
+        return None
+    return user if check_password(user, password) else None

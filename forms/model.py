@@ -1,27 +1,23 @@
-"""The field model both form sources are turned into, and its JSON shape for renderers.
+"""The one field model that both `camunda:formData` and Camunda Forms are turned into.
 
-Types use the Camunda Forms names. `to_json(context)` resolves option lists that come
-from the process data (`valuesKey`, `valuesExpression`) when a context is given.
+A `Form` is a list of `Field`s. Field types use the Camunda Forms names (textfield,
+textarea, number, checkbox, checklist, radio, select, datetime, taglist, group,
+dynamiclist, text). `to_json()` is what the command line and the API show.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .feel import Expression
-
-VALUE_TYPES = frozenset({"textfield", "textarea", "number", "checkbox", "checklist", "radio",
-                         "select", "datetime", "taglist"})
-TEXT_TYPES = frozenset({"textfield", "textarea"})
-OPTION_TYPES = frozenset({"checklist", "radio", "select", "taglist"})
-MULTI_OPTION_TYPES = frozenset({"checklist", "taglist"})
-CONTAINER_TYPES = frozenset({"group", "dynamiclist"})
-DATETIME_SUBTYPES = ("date", "time", "datetime")
+VALUE_TYPES = {"textfield", "textarea", "number", "checkbox", "checklist", "radio", "select",
+               "datetime", "taglist"}
+CONTAINER_TYPES = {"group", "dynamiclist"}
+CHOICE_TYPES = {"checklist", "radio", "select", "taglist"}
+MULTI_TYPES = {"checklist", "taglist"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Option:
     value: Any
     label: str
@@ -30,123 +26,85 @@ class Option:
         return {"value": self.value, "label": self.label}
 
 
-def options_from(items: Any) -> tuple[Option, ...] | None:
-    """Options from a list of `{"value", "label"}` objects or plain values; None if not a list."""
-    if not isinstance(items, list | tuple):
-        return None
-    options = []
-    for item in items:
-        if isinstance(item, Mapping):
-            value = item.get("value")
-            options.append(Option(value, str(item.get("label", value))))
-        else:
-            options.append(Option(item, str(item)))
-    return tuple(options)
-
-
-@dataclass(frozen=True)
+@dataclass
 class Field:
-    """One form component. Containers (group, dynamiclist) hold their fields in `components`.
-
-    `key` is the variable name; for a group it is its `path` (or the component id when the
-    group has no path and its fields stay at the level it sits on). `readonly_when` and
-    `hide` are FEEL conditions; `readonly` is the static flag.
-    """
-
-    key: str
+    key: str | None
     type: str
     label: str = ""
     required: bool = False
-    options: tuple[Option, ...] = ()
-    values_key: str | None = None
-    values_expression: Expression | None = None
-    minimum: int | float | None = None
-    maximum: int | float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
-    decimal_digits: int | None = None
-    subtype: str | None = None
-    date_pattern: str | None = None
-    text: str | None = None
-    default: Any = None
+    validate: dict[str, Any] = field(default_factory=dict)  # min max minLength maxLength pattern
+    options: list[Option] = field(default_factory=list)
+    values_key: str | None = None  # options taken from the context (Camunda Forms valuesKey)
+    components: list[Field] = field(default_factory=list)
     readonly: bool = False
-    readonly_when: Expression | None = None
-    hide: Expression | None = None
-    path: str | None = None
-    allow_add_remove: bool = True
-    components: tuple[Field, ...] = ()
+    hide: str | None = None  # FEEL expression of conditional.hide
+    subtype: str | None = None  # datetime: date, time, datetime
+    integer: bool = False  # number: whole numbers only
+    decimal_digits: int | None = None
+    default: Any = None
+    text: str | None = None  # text components
+    description: str | None = None
+    allow_add_remove: bool = True  # dynamiclist
+    path: str | None = None  # group and dynamiclist: where their values live
 
     @property
     def has_value(self) -> bool:
-        return self.type in VALUE_TYPES
+        return self.type in VALUE_TYPES and bool(self.key)
 
     @property
-    def nests_values(self) -> bool:
-        """True for a dynamiclist and a group with a path: their values sit under `key`."""
-        return self.type == "dynamiclist" or (self.type == "group" and bool(self.path))
+    def name(self) -> str | None:
+        """Where the value lives at its level: the key, or the path of a container."""
+        return self.path if self.type in CONTAINER_TYPES else self.key
 
-    @property
-    def integer_only(self) -> bool:
-        return self.type == "number" and self.decimal_digits == 0
+    def options_in(self, context: dict[str, Any] | None) -> list[Option]:
+        if self.values_key is None:
+            return self.options
+        raw = (context or {}).get(self.values_key) or []
+        return [_option(o) for o in raw]
 
-    def options_in(self, context: Mapping[str, Any] | None) -> tuple[Option, ...] | None:
-        """The options a value must be one of; None when they come from missing context."""
-        if self.values_key is not None:
-            return options_from((context or {}).get(self.values_key))
-        if self.values_expression is not None:
-            return options_from(self.values_expression.evaluate([context or {}]))
-        return self.options
-
-    def limits(self) -> dict[str, Any]:
-        named = {"min": self.minimum, "max": self.maximum, "minLength": self.min_length,
-                 "maxLength": self.max_length, "pattern": self.pattern}
-        return {name: value for name, value in named.items() if value is not None}
-
-    def to_json(self, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        options = self.options_in(context) if context is not None else self.options
+    def to_json(self, context: dict[str, Any] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = {
-            "key": self.key, "label": self.label, "type": self.type, "required": self.required,
-            "options": [option.to_json() for option in options or ()],
-            "validate": self.limits(),
-            "components": [field.to_json(context) for field in self.components],
-            "readonly": self.readonly_when.source if self.readonly_when else self.readonly,
-            "hide": self.hide.source if self.hide else None,
-            "default": self.default,
+            "key": self.name, "label": self.label, "type": self.type,
+            "required": self.required,
+            "options": [o.to_json() for o in self.options_in(context)],
+            "validate": dict(self.validate),
+            "components": [c.to_json(context) for c in self.components],
         }
+        extras = {"readonly": self.readonly or None, "hide": self.hide,
+                  "subtype": self.subtype, "default": self.default, "text": self.text,
+                  "description": self.description, "values_key": self.values_key}
+        result.update({k: v for k, v in extras.items() if v is not None})
         if self.type == "number":
-            result["decimal_digits"] = self.decimal_digits
-        if self.type == "datetime":
-            result["subtype"] = self.subtype
-        if self.type == "text":
-            result["text"] = self.text
-        if self.values_key is not None:
-            result["values_key"] = self.values_key
-        if self.values_expression is not None:
-            result["values_expression"] = self.values_expression.source
-        if self.type in CONTAINER_TYPES:
-            result["path"] = self.path
+            result["integer"] = self.integer
         if self.type == "dynamiclist":
             result["allow_add_remove"] = self.allow_add_remove
         return result
 
 
-@dataclass(frozen=True)
+@dataclass
 class Form:
-    fields: tuple[Field, ...]
+    fields: list[Field]
     id: str | None = None
+    source: str = ""  # "formData" or the Camunda Form id / file
 
-    def to_json(self, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """`{"fields": [...]}`; with a context, options from `valuesKey` are filled in."""
-        return {"fields": [field.to_json(context) for field in self.fields]}
+    def to_json(self, context: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = {"fields": [f.to_json(context) for f in self.fields]}
+        if self.id:
+            result["id"] = self.id
+        return result
+
+    def value_fields(self) -> list[Field]:
+        """Every field that carries a value, looking through groups without a path."""
+        return [x for f in self.fields for x in flatten(f)]
 
 
-def keys_at_level(fields: tuple[Field, ...]) -> set[str]:
-    """The value keys that belong at one level (fields of groups without a path included)."""
-    keys: set[str] = set()
-    for field in fields:
-        if field.type == "group" and not field.path:
-            keys |= keys_at_level(field.components)
-        elif field.has_value or field.nests_values:
-            keys.add(field.key)
-    return keys
+def flatten(f: Field) -> list[Field]:
+    if f.type == "group" and not f.path:
+        return [x for c in f.components for x in flatten(c)]
+    return [f] if f.has_value or f.type in CONTAINER_TYPES else []
+
+
+def _option(raw: Any) -> Option:
+    if isinstance(raw, dict):
+        return Option(raw.get("value"), str(raw.get("label", raw.get("value"))))
+    return Option(raw, str(raw))

@@ -45,7 +45,7 @@ class _Level:
               ) -> dict[str, Any]:
         """Validate one level; `given` holds the values the process already has there."""
         fields = [x for c in components for x in flatten(c)]
-        known = {f.path if f.type in ("group", "dynamiclist") else f.key for f in fields}
+        known = {f.name for f in fields}
         for key in submitted:
             if key not in known:
                 self.errors[prefix + key] = "unknown field"

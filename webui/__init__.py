@@ -1,1 +1,30 @@
-"""Tiltak: the Flask web UI (built on engine and forms)."""
+"""The caseworkers' web UI: a Flask app over the same engine and forms as the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from engine.runtime import Engine
+
+
+def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
+    from . import api, auth, errors, i18n, instances, security, start, tasks, vendor
+    from .settings import load_settings
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_settings())
+    app.config.update(config or {})
+    if engine is None:
+        from tiltak.services import build_engine
+        engine = build_engine(app.config["DATABASE_URL"])
+    app.extensions["tiltak_engine"] = engine
+    security.init_app(app)
+    auth.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    for module in (tasks, start, instances, vendor):
+        app.register_blueprint(module.bp)
+    api.init_app(app)
+    return app

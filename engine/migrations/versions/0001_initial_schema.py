@@ -1,8 +1,8 @@
-"""Initial schema: definitions, instances, tasks, history, users
+"""Initial schema: definitions, instances, tasks, history, attachments, users
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 06:44:27.286715
+Create Date: 2026-11-25 06:58:27.785103
 """
 
 import sqlalchemy as sa
@@ -157,6 +157,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_process_instances_status"), ["status"], unique=False)
 
     op.create_table(
+        "attachments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.String(length=36), nullable=False),
+        sa.Column("task_id", sa.String(length=36), nullable=True),
+        sa.Column("element_id", sa.String(length=200), nullable=True),
+        sa.Column("field", sa.String(length=200), nullable=True),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("uploaded_by", sa.String(length=100), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["process_instances.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_attachments_instance_id"), ["instance_id"], unique=False
+        )
+
+    op.create_table(
         "human_tasks",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("instance_id", sa.String(length=36), nullable=False),
@@ -172,6 +197,8 @@ def upgrade() -> None:
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("form", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("business_key", sa.String(length=200), nullable=True),
+        sa.Column("clinic", sa.String(length=100), nullable=True),
         sa.ForeignKeyConstraint(
             ["definition_id"],
             ["process_definitions.id"],
@@ -184,6 +211,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("human_tasks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_human_tasks_assignee"), ["assignee"], unique=False)
+        batch_op.create_index(batch_op.f("ix_human_tasks_clinic"), ["clinic"], unique=False)
         batch_op.create_index(batch_op.f("ix_human_tasks_due_at"), ["due_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_human_tasks_instance_id"), ["instance_id"], unique=False
@@ -239,9 +267,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_human_tasks_process_key"))
         batch_op.drop_index(batch_op.f("ix_human_tasks_instance_id"))
         batch_op.drop_index(batch_op.f("ix_human_tasks_due_at"))
+        batch_op.drop_index(batch_op.f("ix_human_tasks_clinic"))
         batch_op.drop_index(batch_op.f("ix_human_tasks_assignee"))
 
     op.drop_table("human_tasks")
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_attachments_instance_id"))
+
+    op.drop_table("attachments")
     with op.batch_alter_table("process_instances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_process_instances_status"))
         batch_op.drop_index(batch_op.f("ix_process_instances_process_key"))

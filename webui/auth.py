@@ -1,0 +1,116 @@
+"""Login with Flask-Login: passwords checked by the engine (argon2), sessions that expire.
+
+Single sign-on can replace `login` later: everything else only needs `current_user`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from engine.runtime import Engine
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+
+
+def engine() -> Engine:
+    return current_app.extensions["tiltak_engine"]
+
+
+@dataclass
+class WebUser(UserMixin):
+    name: str
+    display_name: str
+    language: str
+    groups: set[str] = field(default_factory=set)
+
+    def get_id(self) -> str:
+        return self.name
+
+    @property
+    def is_auditor(self) -> bool:
+        return "revisor" in self.groups
+
+
+class LoginForm(FlaskForm):
+    username = StringField("username", validators=[DataRequired(), Length(max=100)])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=200)])
+
+
+@login_manager.user_loader
+def load_user(name: str) -> WebUser | None:
+    user = engine().user(name)
+    if user is None or not user.active:
+        return None
+    return WebUser(user.name, user.display_name or user.name, user.language or "nb",
+                   engine().groups(user.name))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = engine().authenticate(form.username.data.strip(), form.password.data)
+        if user is not None:
+            session.clear()
+            session.permanent = True
+            login_user(load_user(user.name))
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("Wrong user name or password."), "error")
+    return render_template("login.html", form=form), 200 if request.method == "GET" else 401
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so a crafted link cannot send the user elsewhere."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//"):
+            return target
+    return url_for("tasks.worklist")
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def user_context():
+        return {"current_user": current_user}
