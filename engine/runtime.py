@@ -91,6 +91,7 @@ class Engine:
         self.specs = definitions.SpecCache()
         self.script_engine = CamundaScriptEngine(self.clock)
         self._assembled: dict[tuple, tuple[dict[str, Any], dict[int, int]]] = {}
+        self._definitions: dict[int, ProcessDefinition] = {}
 
     # ----------------------------------------------------------------- deployment
     def deploy(self, files: dict[str, bytes], *, actor: str = OPERATOR, tenant: str = "",
@@ -174,7 +175,7 @@ class Engine:
                 if spiff_task is None or spiff_task.state != TaskState.READY \
                         or not spiff_task.task_spec.manual:
                     raise TaskNotOpen(f"task {task_id} is no longer open")
-                definition = session.get(ProcessDefinition, task.definition_id)
+                definition = self._definition(session, task.definition_id)
                 values = self._validate(session, definition, task.form, dict(data or {}),
                                         spiff_task.data)
                 spiff_task.data.update(values)
@@ -240,7 +241,7 @@ class Engine:
     def show(self, instance_id: str) -> dict[str, Any]:
         with self.db.transaction() as session:
             loaded = self._load(session, instance_id, lock=False)
-            definition = session.get(ProcessDefinition, loaded.row.definition_id)
+            definition = self._definition(session, loaded.row.definition_id)
             open_tasks = session.scalars(select(HumanTask).where(
                 HumanTask.instance_id == instance_id).order_by(HumanTask.created_at)).all()
             row = loaded.row
@@ -340,7 +341,7 @@ class Engine:
 
     def form_document(self, form_ref: str, definition_id: int | None = None) -> dict | None:
         with self.db.transaction() as session:
-            definition = session.get(ProcessDefinition, definition_id) if definition_id else None
+            definition = self._definition(session, definition_id) if definition_id else None
             return definitions.form_document(session, form_ref, definition.tenant
                                              if definition else "")
 
@@ -374,7 +375,7 @@ class Engine:
             owner = {id(spec): definition.id}
             owner.update({id(s): definition.id for s in embedded.values()})
             for name, definition_id in bindings.items():
-                called = session.get(ProcessDefinition, definition_id)
+                called = self._definition(session, definition_id)
                 called_spec, called_embedded = self.specs.get(called)
                 subprocess_specs[name] = called_spec
                 owner[id(called_spec)] = definition_id
@@ -384,6 +385,17 @@ class Engine:
             cached = (subprocess_specs, owner)
             self._assembled[key] = cached
         return spec, cached[0], cached[1]
+
+    def _definition(self, session: Session, definition_id: int) -> ProcessDefinition:
+        """Deployed definitions never change, so each is read once per process."""
+        found = self._definitions.get(definition_id)
+        if found is None:
+            found = session.get(ProcessDefinition, definition_id)
+            if found is None:
+                raise NotFound(f"no process definition {definition_id}")
+            session.expunge(found)
+            self._definitions[definition_id] = found
+        return found
 
     def _lock_instance(self, session: Session, instance_id: str) -> ProcessInstance:
         query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
@@ -399,7 +411,7 @@ class Engine:
             session.get(ProcessInstance, instance_id)
         if row is None:
             raise NotFound(f"no process instance '{instance_id}'")
-        definition = session.get(ProcessDefinition, row.definition_id)
+        definition = self._definition(session, row.definition_id)
         spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
         workflow = state_from_json(row.state, spec, subprocess_specs, self.script_engine)
         return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
@@ -452,7 +464,7 @@ class Engine:
         row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
         session.flush()
         self._sync_tasks(session, row, views, now)
-        self._sync_subscriptions(session, row, workflow)
+        self._sync_subscriptions(session, row, workflow, new=event_type == "start")
         history.record(session, row, event_type, actor, now, data, element_id=element_id,
                        task_id=task_id, state_hash=history.sha256(row.state))
 
@@ -475,15 +487,16 @@ class Engine:
                 candidate_users=view.candidate_users, due_at=view.due_at,
                 follow_up_at=view.follow_up_at, priority=view.priority, form=view.form,
                 created_at=now, business_key=row.business_key, clinic=view.clinic))
-            session.flush()
             for group in view.candidate_groups:
                 session.add(TaskCandidate(task_id=view.id, kind="group", value=group))
             for user in view.candidate_users:
                 session.add(TaskCandidate(task_id=view.id, kind="user", value=user))
 
-    def _sync_subscriptions(self, session: Session, row: ProcessInstance, workflow) -> None:
-        session.execute(delete(MessageSubscription).where(
-            MessageSubscription.instance_id == row.id))
+    def _sync_subscriptions(self, session: Session, row: ProcessInstance, workflow,
+                            new: bool) -> None:
+        if not new:
+            session.execute(delete(MessageSubscription).where(
+                MessageSubscription.instance_id == row.id))
         if row.status != "running":
             return
         for name, element in projection.message_names(workflow):

@@ -52,9 +52,10 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
 
 def groups_of(session: Session, name: str) -> set[str]:
     """The user's groups; NotFound for an unknown user."""
-    if session.get(User, name) is None:
+    groups = set(session.scalars(select(UserGroup.group_name).where(UserGroup.user_name == name)))
+    if not groups and session.get(User, name) is None:
         raise NotFound(f"unknown user '{name}'")
-    return set(session.scalars(select(UserGroup.group_name).where(UserGroup.user_name == name)))
+    return groups
 
 
 _DUMMY_HASH = None
