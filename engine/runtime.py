@@ -281,6 +281,27 @@ class Engine:
         with self.db.transaction() as session:
             return session.get(User, name)
 
+    def open_task(self, task_id: str, *, actor: str) -> HumanTask:
+        """An open task the actor may work on; PermissionDenied or TaskNotOpen otherwise."""
+        with self.db.transaction() as session:
+            task = self._open_task(session, task_id)
+            self._authorise(session, task, actor)
+            return task
+
+    def startable(self, actor: str) -> list[ProcessDefinition]:
+        """The latest version of each process the actor's groups may start."""
+        with self.db.transaction() as session:
+            groups = groups_of(session, actor)
+            latest: dict[str, ProcessDefinition] = {}
+            for d in session.scalars(select(ProcessDefinition).where(
+                    ProcessDefinition.tenant == "").order_by(ProcessDefinition.version)):
+                latest[d.key] = d
+            return [d for d in latest.values() if groups & set(d.starter_groups or [])]
+
+    def latest(self, process_key: str) -> ProcessDefinition:
+        with self.db.transaction() as session:
+            return definitions.definition_to_start(session, process_key, "")
+
     def may_view(self, actor: str, instance_id: str) -> bool:
         """Readers: auditors and process owners see all; others the cases they work on."""
         with self.db.transaction() as session:

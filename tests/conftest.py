@@ -11,11 +11,12 @@ import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
-from walks import PROCESSES
 
 from engine.clock import FixedClock
 from engine.definitions import collect_files
 from tiltak import services
+
+from walks import PROCESSES
 
 POSTGRES_URL = os.environ.get("TILTAK_TEST_POSTGRES_URL")
 

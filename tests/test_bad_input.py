@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from sqlalchemy import func, select
-from walks import PROCESSES, START_DATA, task_for
 
 from engine.definitions import collect_files
 from engine.errors import (
@@ -19,6 +18,8 @@ from engine.errors import (
     TaskNotOpen,
 )
 from engine.models import HistoryEvent, ProcessDefinition, ProcessInstance
+
+from walks import PROCESSES, START_DATA, task_for
 
 BPMN_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
              '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from walks import FIXTURES, PROCESSES, START_DATA
 
 

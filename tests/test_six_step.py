@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
+from engine.definitions import collect_files
+from engine.errors import InvalidInput, PermissionDenied
+
 from walks import (
     FIXTURES,
     KPU,
@@ -14,9 +18,6 @@ from walks import (
     task_for,
     walk_six_step,
 )
-
-from engine.definitions import collect_files
-from engine.errors import InvalidInput, PermissionDenied
 
 
 def elements_open(engine, instance_id) -> list[str]:

@@ -103,7 +103,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("instance_id")
         p.add_argument("--json", action="store_true")
 
-    command("demo", cmd_demo, "set up the demo: database, processes, users; print the worklist")
+    p = command("demo", cmd_demo, "set up the demo: database, processes, users; print the worklist")
+    p.add_argument("--serve", action="store_true", help="then start the web UI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p = command("serve", cmd_serve, "the web UI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
     return parser
 
 
@@ -227,11 +233,22 @@ def cmd_demo(engine: Engine, args) -> None:
         print(f"  {user['name']:8} {user['display_name']}  [{', '.join(user['groups'])}]")
     print("\nOpen tasks:")
     print_tasks(engine.tasks())
+    if args.serve:
+        cmd_serve(engine, args)
+        return
     print("\nGo on, for example:\n"
+          "  tiltak serve                      (the web UI on http://127.0.0.1:5000)\n"
           "  tiltak start hendelsesanalyse-oppfolging --as frida --data @- "
           "(see README for a full walk)\n"
-          "  tiltak tasks --as sigrid\n"
-          "  tiltak complete TASK_ID --as sigrid --data '{...}'")
+          "  tiltak tasks --as sigrid")
+
+
+def cmd_serve(engine: Engine, args) -> None:
+    from webui import create_app
+
+    app = create_app(engine=engine)
+    print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from forms.resolve import FormResolutionError, form_for
-
 from engine.models import HistoryEvent, HumanTask
 from engine.runtime import Engine
+from forms.resolve import FormResolutionError, form_for
 
 
 def task_json(engine: Engine, task: HumanTask) -> dict[str, Any]:

@@ -10,14 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from forms.resolve import FormResolutionError, form_for
-from forms.validation import FormValidationError, validate_submission
-
 from engine.clock import Clock
 from engine.database import Database
 from engine.errors import InvalidInput
 from engine.runtime import Engine
 from engine.users import add_user
+from forms.resolve import FormResolutionError, form_for
+from forms.validation import FormValidationError, validate_submission
 
 from . import organisation
 

@@ -10,7 +10,7 @@ from engine.runtime import Engine
 
 
 def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
-    from . import api, auth, errors, i18n, instances, security, start, tasks, vendor
+    from . import api, auth, errors, filters, i18n, instances, security, start, tasks, vendor
     from .settings import load_settings
 
     app = Flask(__name__, instance_relative_config=False)
@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    filters.init_app(app)
     for module in (tasks, start, instances, vendor):
         app.register_blueprint(module.bp)
     api.init_app(app)

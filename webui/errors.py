@@ -6,7 +6,7 @@ from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from engine.errors import NotFound, PermissionDenied, TiltakError
+from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TiltakError
 
 
 def init_app(app: Flask) -> None:
@@ -39,6 +39,20 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(_err):
         return page(413, _("Too large"), _("The upload is too large."))
+
+    @app.errorhandler(InvalidInput)
+    def invalid(err):
+        if request.path.startswith("/api/"):
+            return {"code": 422, "status": "Invalid input", "errors": err.errors}, 422
+        return page(422, _("Could not be done"), str(err))
+
+    @app.errorhandler(Conflict)
+    def conflict(err):
+        return page(409, _("Changed meanwhile"), str(err))
+
+    @app.errorhandler(401)
+    def unauthorised(_err):
+        return page(401, _("Log in first"), _("You are not logged in."))
 
     @app.errorhandler(TiltakError)
     def tiltak_error(err):

@@ -1,0 +1,135 @@
+"""The JSON API under /api (flask-smorest, OpenAPI at /api/openapi.json).
+
+It calls the same engine and form functions as the pages and the command line, with the
+logged-in user's permissions. Requests must be JSON: a cross-site form post cannot be,
+which is why these endpoints need no CSRF token (the session cookie is also SameSite).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort, request
+from flask_login import current_user
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields
+
+from engine.serialization import plain
+from engine.worklist import WorklistQuery
+from tiltak.rendering import task_json
+
+from .auth import engine
+from .security import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api", description="Tasks and cases")
+
+
+class FieldSchema(Schema):
+    key = fields.String(allow_none=True)
+    label = fields.String()
+    type = fields.String()
+    required = fields.Boolean()
+    options = fields.List(fields.Dict())
+    validate = fields.Dict()
+    components = fields.List(fields.Dict())
+
+
+class FormSchema(Schema):
+    fields = fields.List(fields.Nested(FieldSchema))
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    instance_id = fields.String()
+    process_key = fields.String()
+    element_id = fields.String()
+    name = fields.String()
+    candidate_groups = fields.List(fields.String())
+    candidate_users = fields.List(fields.String())
+    assignee = fields.String(allow_none=True)
+    due = fields.String(allow_none=True)
+    form = fields.Nested(FormSchema)
+
+
+class CompleteSchema(Schema):
+    data = fields.Dict(load_default=dict)
+
+
+class StartSchema(Schema):
+    data = fields.Dict(load_default=dict)
+    business_key = fields.String(load_default=None, allow_none=True)
+
+
+class InstanceSchema(Schema):
+    id = fields.String()
+    process_key = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    business_key = fields.String(allow_none=True)
+    data = fields.Dict()
+    open_tasks = fields.List(fields.Dict())
+
+
+@bp.before_request
+def require_login():
+    if not current_user.is_authenticated:
+        abort(401)
+    if request.method == "POST" and not request.is_json:
+        abort(415)
+
+
+@bp.get("/tasks")
+@bp.response(200, TaskSchema(many=True))
+def list_tasks():
+    page = engine().worklist(WorklistQuery(actor=current_user.name, per_page=200,
+                                           page=int(request.args.get("page", 1))))
+    return [task_json(engine(), t) for t in page.tasks]
+
+
+@bp.post("/tasks/<task_id>/claim")
+@bp.response(200, TaskSchema)
+def claim(task_id: str):
+    engine().claim(task_id, actor=current_user.name)
+    return task_json(engine(), engine().open_task(task_id, actor=current_user.name))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@bp.response(204)
+def unclaim(task_id: str):
+    engine().unclaim(task_id, actor=current_user.name)
+
+
+@bp.post("/tasks/<task_id>/complete")
+@bp.arguments(CompleteSchema)
+@bp.response(200, InstanceSchema)
+def complete(body: dict[str, Any], task_id: str):
+    row = engine().complete(task_id, actor=current_user.name, data=body["data"])
+    return _instance(row.id)
+
+
+@bp.post("/processes/<process_key>/instances")
+@bp.arguments(StartSchema)
+@bp.response(201, InstanceSchema)
+def start(body: dict[str, Any], process_key: str):
+    row = engine().start(process_key, actor=current_user.name, data=body["data"],
+                         business_key=body.get("business_key"))
+    return _instance(row.id)
+
+
+@bp.get("/instances/<instance_id>")
+@bp.response(200, InstanceSchema)
+def instance(instance_id: str):
+    if not engine().may_view(current_user.name, instance_id):
+        abort(403)
+    return _instance(instance_id)
+
+
+def _instance(instance_id: str) -> dict[str, Any]:
+    shown = engine().show(instance_id)
+    return {**shown, "data": plain(shown["data"])}
+
+
+def init_app(app: Flask) -> None:
+    api = Api(app, spec_kwargs={"info": {"description": __doc__.splitlines()[0]}})
+    api.register_blueprint(bp)
+    csrf.exempt(bp)

@@ -1,0 +1,54 @@
+"""The instance page: diagram with done and active steps, tasks, data, history, documents."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+from flask_login import current_user, login_required
+
+from engine.errors import NotFound, PermissionDenied
+
+from .auth import engine
+
+bp = Blueprint("instances", __name__)
+
+
+def _may_view(instance_id: str) -> None:
+    if not engine().may_view(current_user.name, instance_id):
+        raise PermissionDenied("you may not see this case")
+
+
+@bp.get("/instances/<instance_id>")
+@login_required
+def show(instance_id: str):
+    _may_view(instance_id)
+    shown = engine().show(instance_id)
+    diagrams = engine().progress(instance_id)
+    events = engine().history(instance_id)
+    return render_template("instance.html", instance=shown, diagrams=diagrams, events=events,
+                           attachments=engine().attachments(instance_id))
+
+
+@bp.get("/instances/<instance_id>/diagram/<int:definition_id>.bpmn")
+@login_required
+def diagram(instance_id: str, definition_id: int):
+    _may_view(instance_id)
+    if definition_id not in {d["definition_id"] for d in engine().progress(instance_id)}:
+        raise NotFound("this diagram does not belong to the case")
+    return Response(engine().definition_xml(definition_id), mimetype="application/xml")
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def download(attachment_id: int):
+    attachment = engine().attachment(attachment_id)
+    _may_view(attachment.instance_id)
+    response = Response(attachment.content, mimetype=attachment.content_type)
+    response.headers["Content-Disposition"] = _disposition(attachment.filename)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _disposition(filename: str) -> str:
+    from urllib.parse import quote
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

@@ -1,0 +1,144 @@
+"""The worklist and the task page: claim, unclaim, fill in the form, attach documents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine.errors import Conflict, InvalidInput, TaskNotOpen
+from engine.serialization import plain
+from engine.worklist import DUE_FILTERS, SCOPES, SORTS, WorklistQuery
+
+from .auth import engine
+from .form_input import from_post
+from .forms_view import form_view, task_form
+
+bp = Blueprint("tasks", __name__)
+PER_PAGE = 25
+HIDDEN_DATA = ("klinikkvalg", "enhetsvalg")
+
+
+@bp.get("/")
+@login_required
+def worklist():
+    args = request.args
+    query = WorklistQuery(
+        actor=current_user.name,
+        scope=args.get("scope") if args.get("scope") in SCOPES else "all",
+        process_key=args.get("process") or None, clinic=args.get("clinic") or None,
+        text=(args.get("q") or "").strip()[:100] or None,
+        due=args.get("due") if args.get("due") in DUE_FILTERS else None,
+        sort=args.get("sort") if args.get("sort") in SORTS else "due",
+        page=_page(args.get("page")), per_page=PER_PAGE)
+    page = engine().worklist(query)
+    now = engine().clock.now()
+    return render_template("worklist.html", page=page, query=query, now=now,
+                           soon=now + timedelta(days=3),
+                           clinics=engine().context_variables().get("klinikkvalg", []))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    try:
+        task = engine().claim(task_id, actor=current_user.name)
+        flash(_("You took the task “%(name)s”.", name=task.name), "info")
+    except Conflict as err:
+        flash(str(err), "error")
+        return redirect(url_for("tasks.worklist"))
+    return redirect(url_for("tasks.task_page", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id: str):
+    task = engine().unclaim(task_id, actor=current_user.name)
+    flash(_("You gave back the task “%(name)s”.", name=task.name), "info")
+    return redirect(url_for("tasks.worklist"))
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task_page(task_id: str):
+    try:
+        task = engine().open_task(task_id, actor=current_user.name)
+    except TaskNotOpen as err:
+        flash(str(err), "warning")
+        return redirect(url_for("tasks.worklist"))
+    context = engine().task_context(task)
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = context
+    if request.method == "POST":
+        try:
+            form = task_form(engine(), task)
+        except ValueError as err:
+            abort(400, str(err))
+        submitted = from_post(form.fields, request.form) if form else {}
+        try:
+            instance = engine().complete(task_id, actor=current_user.name, data=submitted)
+        except TaskNotOpen as err:
+            flash(_("This task was already completed: %(reason)s", reason=str(err)),
+                  "warning")
+            return redirect(url_for("tasks.worklist"))
+        except InvalidInput as err:
+            errors = err.errors
+            data = overlay(context, submitted)
+        except Conflict as err:
+            flash(str(err), "error")
+            data = overlay(context, submitted)
+        else:
+            flash(_("Done: “%(name)s”.", name=task.name), "success")
+            if instance.status == "completed":
+                flash(_("The case is closed."), "success")
+            return redirect(url_for("tasks.worklist"))
+    view = form_view(lambda: task_form(engine(), task), context, data, errors)
+    shown = {k: v for k, v in plain(context).items() if k not in HIDDEN_DATA}
+    return render_template("task.html", task=task, view=view, data=shown,
+                           attachments=engine().attachments(task.instance_id),
+                           documentation=(task.form or {}).get("documentation")), \
+        422 if errors else 200
+
+
+@bp.post("/tasks/<task_id>/attachments")
+@login_required
+def upload(task_id: str):
+    task = engine().open_task(task_id, actor=current_user.name)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a file first."), "error")
+    else:
+        try:
+            stored = engine().attach(task.instance_id, actor=current_user.name,
+                                     filename=upload.filename, content=upload.read(),
+                                     task_id=task.id, field=request.form.get("kind") or None)
+            flash(_("Attached “%(name)s”.", name=stored.filename), "success")
+        except InvalidInput as err:
+            flash("; ".join(err.errors.values()), "error")
+    return redirect(url_for("tasks.task_page", task_id=task_id))
+
+
+def overlay(context: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
+    """What the user typed over what the case holds, row by row for repeating lists."""
+    result = dict(context)
+    for key, value in submitted.items():
+        before = context.get(key)
+        if isinstance(value, list) and isinstance(before, list) and \
+                all(isinstance(v, dict) for v in value):
+            result[key] = [overlay(before[i] if i < len(before) and isinstance(before[i], dict)
+                                   else {}, row) for i, row in enumerate(value)]
+        elif isinstance(value, dict) and isinstance(before, dict):
+            result[key] = overlay(before, value)
+        else:
+            result[key] = value
+    return result
+
+
+def _page(text: str | None) -> int:
+    try:
+        return max(1, int(text or 1))
+    except ValueError:
+        return 1
