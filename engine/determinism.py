@@ -12,7 +12,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
 import SpiffWorkflow.task as _spiff_task
 
 from .clock import Clock
@@ -48,8 +50,21 @@ class _TaskTime:
         return clock.now().timestamp() if clock is not None else _real_time.time()
 
 
+class _TimerDatetime(datetime):
+    """Stands in for `datetime` inside SpiffWorkflow's timers: `now()` is the injected clock."""
+
+    @classmethod
+    def now(cls, tz=None):
+        clock = _clock.get()
+        if clock is None:
+            return datetime.now(tz)
+        moment = clock.now()
+        return moment.astimezone(tz) if tz is not None else moment
+
+
 _spiff_task.uuid4 = _task_uuid
 _spiff_task.time = _TaskTime
+_spiff_timer.datetime = _TimerDatetime
 
 
 @contextmanager

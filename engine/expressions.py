@@ -490,6 +490,8 @@ class _Context:
             return self.now()
         if name == "dateTime" and not args:
             return DateTimeValue(self.now())
+        if name == "dateTime" and len(args) == 1:
+            return DateTimeValue(self.moment(args[0]))
         if name == "today" and not args:
             return self.now().date()
         if name == "date" and len(args) == 1 and isinstance(args[0], str):
@@ -498,6 +500,19 @@ class _Context:
             except ValueError:
                 self.fail(f"not a date: {args[0]!r}")
         self.fail(f"unknown function {name}()")
+
+    def moment(self, value: Any) -> datetime:
+        """`dateTime(tiltak.frist)`: a date is its midnight (UTC), text is read as ISO-8601."""
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                self.fail(f"not a date or time: {value!r}")
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        self.fail(f"dateTime() needs a date, not {_describe(value)}")
 
     def method(self, obj: Any, name: str, args: list[Any]) -> Any:
         if isinstance(obj, DateTimeValue):

@@ -174,6 +174,39 @@ class Attachment(Base):
     uploaded_at: Mapped[datetime]
 
 
+class Notification(Base):
+    """A message to one user (reminder, escalation), shown in the app and e-mailed."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(100), index=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class OutboxMail(Base):
+    """E-mail waiting to be sent; retried with backoff, never lost on a crash."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (Index("ix_outbox_mail_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    to_address: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending sent failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+
 class User(Base):
     __tablename__ = "users"
     name: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -19,13 +19,13 @@ from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.camunda.parser import CamundaParser
-from SpiffWorkflow.camunda.parser.task_spec import CallActivityParser
+from SpiffWorkflow.camunda.parser.task_spec import CallActivityParser, CamundaTaskParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import expressions
 from .errors import DefinitionError
 from .sandbox import ScriptError, compile_script
-from .specs import TenantCallActivity
+from .specs import NOTIFY_TOPIC, CamundaServiceTask, TenantCallActivity
 from .xml import parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -110,6 +110,7 @@ class TiltakParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("callActivity"): (CallActivityParser, TenantCallActivity),
+        full_tag("serviceTask"): (CamundaTaskParser, CamundaServiceTask),
     }
 
 
@@ -204,6 +205,13 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
                 process.timer_start = True
         if isinstance(task_spec, UserTaskMixin) or local == "userTask":
             _check_expressions(task_spec.extensions, node, filename)
+        if local == "serviceTask" and not (
+                task_spec.extensions.get("type") == "external"
+                and task_spec.extensions.get("topic") == NOTIFY_TOPIC):
+            raise DefinitionError(
+                f"a {local} runs here only as camunda:type=\"external\" with "
+                f"camunda:topic=\"{NOTIFY_TOPIC}\" (a notification)", file=filename,
+                element=node.get("id"))
         if isinstance(task_spec, SubWorkflowTask):
             if local == "callActivity":
                 process.called.add(task_spec.spec)

@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import attachments, definitions, history, projection, worklist
+from . import attachments, definitions, history, notifications, projection, worklist
 from .clock import Clock, SystemClock
 from .database import Database
 from .determinism import IdSource, deterministic
@@ -217,6 +217,58 @@ class Engine:
             loaded.row.status = "cancelled"
             self._save(session, loaded, "cancel", actor, {"reason": reason})
             return loaded.row
+
+    def fire_timers(self, instance_id: str) -> bool:
+        """Fire the instance's due timers, if no one else is doing it; one transaction.
+
+        The row is locked (SKIP LOCKED on PostgreSQL, the write lock on SQLite) and the due
+        time re-read under the lock, so each timer fires exactly once however many workers
+        sweep. A failure becomes an incident on the instance instead of a silent retry.
+        """
+        now = self.clock.now()
+        try:
+            with self.db.transaction() as session:
+                query = select(ProcessInstance).where(
+                    ProcessInstance.id == instance_id, ProcessInstance.status == "running",
+                    ProcessInstance.next_timer_at <= now)
+                if self.db.dialect == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                row = session.scalars(query).first()
+                if row is None:
+                    return False
+                due = row.next_timer_at
+                loaded = self._load_row(session, row)
+                with deterministic(loaded.ids, self.clock):
+                    self._advance(loaded.workflow)
+                self._save(session, loaded, "timer", OPERATOR,
+                           {"due": due.isoformat() if due else None})
+                return True
+        except ExecutionError as err:
+            self._incident(instance_id, err)
+            return False
+
+    def _incident(self, instance_id: str, err: ExecutionError) -> None:
+        with self.db.transaction() as session:
+            row = self._lock_instance(session, instance_id)
+            if row.status != "running":
+                return
+            row.status, row.error, row.next_timer_at = "error", str(err), None
+            history.record(session, row, "incident", OPERATOR, self.clock.now(),
+                           {"error": str(err), "element_id": err.element},
+                           element_id=err.element, state_hash=history.sha256(row.state))
+
+    def retry(self, instance_id: str, *, actor: str) -> ProcessInstance:
+        """Put a failed instance back: its timers are due again at once."""
+        with self.db.transaction() as session:
+            row = self._lock_instance(session, instance_id)
+            if row.status != "error":
+                raise TaskNotOpen(f"instance {instance_id} has no incident to retry")
+            loaded = self._load_row(session, row)
+            row.status, row.error = "running", None
+            row.next_timer_at = projection.next_timer(loaded.workflow) or self.clock.now()
+            history.record(session, row, "retry", actor, self.clock.now(), {},
+                           state_hash=history.sha256(row.state))
+            return row
 
     # ----------------------------------------------------------------- reads
     def tasks(self, *, actor: str | None = None, instance_id: str | None = None
@@ -432,6 +484,9 @@ class Engine:
             session.get(ProcessInstance, instance_id)
         if row is None:
             raise NotFound(f"no process instance '{instance_id}'")
+        return self._load_row(session, row)
+
+    def _load_row(self, session: Session, row: ProcessInstance) -> Loaded:
         definition = self._definition(session, row.definition_id)
         spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
         workflow = state_from_json(row.state, spec, subprocess_specs, self.script_engine)
@@ -476,6 +531,7 @@ class Engine:
             raise self._execution_error(err) from None
         except ValueError as err:
             raise ExecutionError(f"bad due date: {err}") from None
+        self._queue_notifications(session, row, workflow, now)
         row.state = state_to_json(workflow)
         row.id_counter = loaded.ids.counter
         if row.status == "running" and workflow.is_completed():
@@ -488,6 +544,16 @@ class Engine:
         self._sync_subscriptions(session, row, workflow, new=event_type == "start")
         history.record(session, row, event_type, actor, now, data, element_id=element_id,
                        task_id=task_id, state_hash=history.sha256(row.state))
+
+    def _queue_notifications(self, session: Session, row: ProcessInstance, workflow,
+                             now) -> None:
+        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+            pending = task.internal_data.get("notification")
+            if pending and not pending.get("queued"):
+                notifications.queue(session, instance_id=row.id,
+                                    element_id=projection.element_id(task),
+                                    values=plain(pending["values"]), at=now)
+                pending["queued"] = True
 
     def _sync_tasks(self, session: Session, row: ProcessInstance,
                     views: list[projection.TaskView], now) -> None:

@@ -7,10 +7,12 @@ evaluator; python script tasks run in the RestrictedPython sandbox. Never `eval`
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from . import expressions
 from .clock import Clock
@@ -37,9 +39,12 @@ class CamundaScriptEngine(PythonScriptEngine):
             return text
         variables = task.data if external_context is None else {**task.data, **external_context}
         try:
-            return expressions.evaluate(text, variables, now=self.clock.now)
+            value = expressions.evaluate(text, variables, now=self.clock.now)
         except expressions.ExpressionError as err:
             raise WorkflowTaskException(str(err), task=task, exception=err) from None
+        if _is_timer_text(task, expression):
+            return timer_text(value)
+        return value
 
     def execute(self, task, script, external_context=None) -> bool:
         variables = task.data if external_context is None else {**task.data, **external_context}
@@ -49,3 +54,17 @@ class CamundaScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(f"script failed: {err}", task=task, exception=err) from None
         task.data.update(changed)
         return True
+
+
+def _is_timer_text(task, expression: str) -> bool:
+    definition = getattr(task.task_spec, "event_definition", None)
+    return isinstance(definition, TimerEventDefinition) and definition.expression == expression
+
+
+def timer_text(value: Any) -> Any:
+    """SpiffWorkflow reads timer values as ISO-8601 text; a `${...}` may give a date."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat()
+    return value

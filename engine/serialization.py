@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
 
-from .specs import TenantCallActivity
+from .specs import CamundaServiceTask, TenantCallActivity
 
 STATE_FORMAT = "tiltak-state/1"
 SPEC_FORMAT = "tiltak-spec/1"
@@ -95,6 +95,7 @@ def _registry():
     config[Task] = DeltaTaskConverter
     config[TenantCallActivity] = config[CallActivity]
     config[ServiceTask] = config[NoneTask]
+    config[CamundaServiceTask] = config[NoneTask]
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(date, lambda v: {"value": v.isoformat()},
                       lambda v: date.fromisoformat(v["value"]))

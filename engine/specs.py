@@ -11,7 +11,7 @@ from copy import deepcopy
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.specs.defaults import CallActivity
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
 
 TENANT_SEPARATOR = "@"
 
@@ -67,3 +67,24 @@ def _mapped(spec, kind: str, my_task, source: dict[str, Any]) -> dict[str, Any]:
             result[target] = engine.evaluate(my_task, mapping["sourceExpression"],
                                              external_context=source)
     return result
+
+
+NOTIFY_TOPIC = "varsel"
+
+
+class CamundaServiceTask(ServiceTask):
+    """A Camunda external service task. Topic `varsel` is handled here: its input
+    parameters (recipient, template, values) are evaluated and kept on the task, and the
+    engine queues the notification in the same transaction as the state."""
+
+    def _run_hook(self, my_task):
+        ext = getattr(self, "extensions", None) or {}
+        if ext.get("type") != "external" or ext.get("topic") != NOTIFY_TOPIC:
+            raise WorkflowTaskException(
+                f"service task {self.bpmn_id}: only external tasks with topic "
+                f"'{NOTIFY_TOPIC}' run here", task=my_task)
+        engine = my_task.workflow.script_engine
+        values = {p["name"]: engine.evaluate(my_task, p["value"])
+                  for p in (ext.get("inputOutput") or {}).get("inputs", [])}
+        my_task.internal_data["notification"] = {"values": values, "queued": False}
+        return True

@@ -107,9 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", action="store_true", help="then start the web UI")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
-    p = command("serve", cmd_serve, "the web UI")
+    p = command("serve", cmd_serve, "the web UI (and the scheduler, on SQLite)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p = command("worker", cmd_worker, "the scheduler only: fires timers, sends mail")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between sweeps")
+    p = command("retry", cmd_retry, "retry an instance whose timer failed (an incident)")
+    p.add_argument("instance_id")
+    p.add_argument("--as", dest="actor", required=True)
     return parser
 
 
@@ -247,8 +252,29 @@ def cmd_serve(engine: Engine, args) -> None:
     from webui import create_app
 
     app = create_app(engine=engine)
+    scheduler = None
+    if services.embedded_scheduler(engine):
+        scheduler = services.scheduler(engine)
+        scheduler.start()
     print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    try:
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+def cmd_worker(engine: Engine, args) -> None:
+    print(f"worker: sweeping timers every {args.interval:g} s (Ctrl+C stops it)", flush=True)
+    try:
+        services.scheduler(engine, interval=args.interval, blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+def cmd_retry(engine: Engine, args) -> None:
+    row = engine.retry(args.instance_id, actor=args.actor)
+    print(json.dumps({"instance_id": row.id, "status": row.status}))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,16 @@ that completes a task validates the submitted values on the server.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from engine.clock import Clock
 from engine.database import Database
 from engine.errors import InvalidInput
+from engine.notifications import SmtpSettings
 from engine.runtime import Engine
+from engine.timers import Scheduler
 from engine.users import add_user
 from forms.resolve import FormResolutionError, form_for
 from forms.validation import FormValidationError, validate_submission
@@ -54,5 +57,28 @@ def load_demo_users(engine: Engine, *, passwords: bool = True) -> list[dict[str,
         for user in doc["users"]:
             add_user(session, user["name"], user["groups"],
                      password=doc["password"] if passwords else None,
-                     display_name=user["display_name"])
+                     display_name=user["display_name"], email=user.get("email"),
+                     language=user.get("language", "nb"))
     return [{**u, "password": doc["password"]} for u in doc["users"]]
+
+
+def smtp_settings() -> SmtpSettings | None:
+    """SMTP from TILTAK_SMTP_HOST/PORT/SENDER/USER/PASSWORD/STARTTLS; none: no e-mail."""
+    host = os.environ.get("TILTAK_SMTP_HOST")
+    if not host:
+        return None
+    return SmtpSettings(host=host, port=int(os.environ.get("TILTAK_SMTP_PORT", "25")),
+                        sender=os.environ.get("TILTAK_SMTP_SENDER", "tiltak@localhost"),
+                        username=os.environ.get("TILTAK_SMTP_USER") or None,
+                        password=os.environ.get("TILTAK_SMTP_PASSWORD") or None,
+                        starttls=os.environ.get("TILTAK_SMTP_STARTTLS") == "1")
+
+
+def embedded_scheduler(engine: Engine) -> bool:
+    """`tiltak serve` runs the scheduler itself on SQLite, or when TILTAK_SCHEDULER=1."""
+    wanted = os.environ.get("TILTAK_SCHEDULER")
+    return wanted == "1" if wanted is not None else engine.db.dialect == "sqlite"
+
+
+def scheduler(engine: Engine, *, interval: float = 1.0, blocking: bool = False) -> Scheduler:
+    return Scheduler(engine, interval=interval, smtp=smtp_settings(), blocking=blocking)

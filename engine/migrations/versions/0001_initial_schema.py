@@ -1,8 +1,8 @@
-"""Initial schema: definitions, instances, tasks, history, attachments, users
+"""Initial schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 06:58:27.785103
+Create Date: 2026-11-25 07:28:19.729882
 """
 
 import sqlalchemy as sa
@@ -49,6 +49,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_history_events_task_id"), ["task_id"], unique=False)
 
     op.create_table(
+        "notifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_name", sa.String(length=100), nullable=False),
+        sa.Column("instance_id", sa.String(length=36), nullable=True),
+        sa.Column("element_id", sa.String(length=200), nullable=True),
+        sa.Column("template", sa.String(length=100), nullable=False),
+        sa.Column("language", sa.String(length=10), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notifications_instance_id"), ["instance_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_notifications_user_name"), ["user_name"], unique=False)
+
+    op.create_table(
         "users",
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
@@ -58,6 +78,29 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "outbox_mail",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notification_id", sa.Integer(), nullable=True),
+        sa.Column("to_address", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("outbox_mail", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_mail_status_next", ["status", "next_attempt_at"], unique=False
+        )
+
     op.create_table(
         "process_definitions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -297,7 +340,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_process_definitions_key"))
 
     op.drop_table("process_definitions")
+    with op.batch_alter_table("outbox_mail", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_mail_status_next")
+
+    op.drop_table("outbox_mail")
     op.drop_table("users")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notifications_user_name"))
+        batch_op.drop_index(batch_op.f("ix_notifications_instance_id"))
+
+    op.drop_table("notifications")
     with op.batch_alter_table("history_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_history_events_task_id"))
         batch_op.drop_index(batch_op.f("ix_history_events_instance_id"))

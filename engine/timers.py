@@ -1,0 +1,89 @@
+"""The scheduler: fires due timers and sends the mail outbox, on any number of machines.
+
+A sweep reads the ids of running instances whose `next_timer_at` has passed (an indexed
+range scan, so instances that are not due cost nothing) and fires each in its own
+transaction through `Engine.fire_timers`, which takes the row lock and re-checks the due
+time. Timers that came due while everything was down fire on the first sweep after a
+start. APScheduler runs the sweep in `tiltak worker` and inside `tiltak serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select
+
+from .models import ProcessInstance
+from .notifications import SmtpSettings, deliver
+from .runtime import Engine
+
+log = logging.getLogger("tiltak.timers")
+
+
+@dataclass
+class SweepResult:
+    due: int
+    fired: int
+
+
+def sweep(engine: Engine, batch: int = 200) -> SweepResult:
+    """Fire every due timer once; returns how many were due and how many this call fired."""
+    total_due = total_fired = 0
+    while True:
+        now = engine.clock.now()
+        with engine.db.transaction() as session:
+            ids = list(session.scalars(
+                select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now,
+                                                 ProcessInstance.status == "running")
+                .order_by(ProcessInstance.next_timer_at).limit(batch)))
+        fired = sum(1 for instance_id in ids if engine.fire_timers(instance_id))
+        total_due += len(ids)
+        total_fired += fired
+        if len(ids) < batch or fired == 0:
+            return SweepResult(total_due, total_fired)
+
+
+class Scheduler:
+    """Runs the timer sweep every `interval` seconds and the outbox every `mail_interval`."""
+
+    def __init__(self, engine: Engine, *, interval: float = 1.0, mail_interval: float = 5.0,
+                 smtp: SmtpSettings | None = None, blocking: bool = False):
+        self.engine = engine
+        self.smtp = smtp
+        kind = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler = kind(job_defaults={"coalesce": True, "max_instances": 1,
+                                            "misfire_grace_time": None})
+        self.scheduler.add_job(self.run_sweep, "interval", seconds=interval, id="timers",
+                               next_run_time=_now())
+        if smtp is not None:
+            self.scheduler.add_job(self.run_outbox, "interval", seconds=mail_interval,
+                                   id="outbox", next_run_time=_now())
+
+    def run_sweep(self) -> None:
+        try:
+            result = sweep(self.engine)
+            if result.fired:
+                log.info("fired timers of %d instances", result.fired)
+        except Exception:  # a broken sweep must not stop the scheduler; it is logged
+            log.exception("timer sweep failed")
+
+    def run_outbox(self) -> None:
+        try:
+            deliver(self.engine.db, self.smtp, self.engine.clock.now())
+        except Exception:
+            log.exception("sending mail failed")
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)
+
+
+def _now():
+    from datetime import datetime
+    return datetime.now(UTC)
