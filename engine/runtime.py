@@ -547,9 +547,10 @@ class Engine:
 
     def _queue_notifications(self, session: Session, row: ProcessInstance, workflow,
                              now) -> None:
-        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+        # a state filter would stop at finished subtrees, so look at every task
+        for task in workflow.get_tasks():
             pending = task.internal_data.get("notification")
-            if pending and not pending.get("queued"):
+            if pending and not pending.get("queued") and task.state == TaskState.COMPLETED:
                 notifications.queue(session, instance_id=row.id,
                                     element_id=projection.element_id(task),
                                     values=plain(pending["values"]), at=now)

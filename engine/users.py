@@ -31,11 +31,13 @@ def check_password(user: User, password: str) -> bool:
 
 
 def add_user(session: Session, name: str, groups: list[str], *, password: str | None = None,
-             display_name: str = "", email: str | None = None, language: str = "nb") -> User:
+             display_name: str = "", email: str | None = None,
+             language: str | None = None) -> User:
     """Create the user or update their groups (and password, when one is given)."""
     user = session.get(User, name)
     if user is None:
-        user = User(name=name, display_name=display_name or name, email=email, language=language)
+        user = User(name=name, display_name=display_name or name, email=email,
+                    language=language or "nb")
         session.add(user)
     elif display_name:
         user.display_name = display_name
@@ -43,6 +45,8 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
         user.password_hash = hash_password(password)
     if email:
         user.email = email
+    if language:
+        user.language = language
     session.flush()
     session.execute(delete(UserGroup).where(UserGroup.user_name == name))
     for group in sorted(set(groups)):

@@ -1,0 +1,180 @@
+"""Timers that enforce deadlines, with a moved clock: reminders, escalation, incidents."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from engine.definitions import collect_files
+from engine.models import Notification, OutboxMail, ProcessInstance
+from engine.notifications import SmtpSettings, deliver
+from engine.timers import sweep
+from engine.users import add_user
+
+from walks import FIXTURES, START_DATA, task_for
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpSettings(host="127.0.0.1", port=port, sender="tiltak@sykehuset.example"), inbox
+    controller.stop()
+
+
+def at_measure(engine, frist: str = "2026-03-01") -> str:
+    """One clinic, one measure for ola with a deadline; returns the instance id."""
+    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
+                            data=dict(START_DATA, klinikker=["kir"]))
+    task = task_for(engine, "sigrid", "Task_VurderTiltak", instance.id)
+    engine.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+        {"gjennomfores": "ja", "konkretisering": "NEWS2 ved mottak", "ansvarlig": "ola",
+         "frist": frist},
+        {"gjennomfores": "nei", "begrunnelse": "Dekket"},
+        {"gjennomfores": "nei", "begrunnelse": "Dekket"}]})
+    engine.complete(task_for(engine, "kari", "Task_KpuBehandling", instance.id).id,
+                    actor="kari", data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+    engine.complete(task_for(engine, "sigrid", "Task_SendReferat", instance.id).id,
+                    actor="sigrid", data={"kpu_referat": "Referat"})
+    return instance.id
+
+
+def notes(engine):
+    with engine.db.transaction() as session:
+        return [(n.user_name, n.template, n.language, n.subject)
+                for n in session.scalars(select(Notification).order_by(Notification.id))]
+
+
+def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, clock, smtp):
+    settings, inbox = smtp
+    engine = deployed
+    with engine.db.transaction() as session:  # the surgical clinic's leader reads Swedish
+        add_user(session, "kirsten", ["leder-kir"], email="kirsten@sykehuset.example",
+                 language="sv")
+    instance_id = at_measure(engine)
+    assert engine.instance(instance_id).next_timer_at.replace(tzinfo=UTC) == \
+        datetime(2026, 2, 22, tzinfo=UTC)
+    assert sweep(engine).fired == 0
+
+    clock.set(datetime(2026, 2, 22, 0, 0, 1, tzinfo=UTC))
+    assert sweep(engine).fired == 1
+    assert sweep(engine).fired == 0  # once only
+    [(user, template, language, subject)] = notes(engine)
+    assert (user, template, language) == ("ola", "paminnelse", "nb")
+    assert "NEWS2 ved mottak" in subject or "Sepsisscreening" in subject
+    assert deliver(engine.db, settings, clock.now()) == {"sent": 1, "failed": 0}
+    [(to, message)] = inbox.messages
+    assert to == ["ola@sykehuset.example"] and "2026-03-01" in message
+
+    clock.set(datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC))
+    assert sweep(engine).fired == 1
+    escalation = notes(engine)[-1]
+    assert escalation[:3] == ("kirsten", "eskalering", "sv")
+    assert "Tidsgränsen har passerat" in escalation[3]
+    deliver(engine.db, settings, clock.now())
+    assert inbox.messages[-1][0] == ["kirsten@sykehuset.example"]
+    assert "mats@sykehuset.example" not in str(inbox.messages)  # not the other clinic's leader
+
+    task = task_for(engine, "ola", "Task_GjennomforTiltak", instance_id)
+    assert task.due_at.replace(tzinfo=UTC) < clock.now()
+    engine.complete(task.id, actor="ola", data={"gjennomfort_dato": "2026-03-02",
+                                                "gjennomfort_beskrivelse": "Innført nå"})
+    assert engine.instance(instance_id).next_timer_at is None
+    types = [e.type for e in engine.history(instance_id)]
+    assert types.count("timer") == 2
+
+
+def test_mail_that_cannot_be_sent_is_retried_with_backoff_then_marked_failed(deployed, clock):
+    engine = deployed
+    at_measure(engine)
+    clock.set(datetime(2026, 2, 22, 0, 0, 1, tzinfo=UTC))
+    sweep(engine)
+    with socket.socket() as probe:  # a port where nobody listens
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    nowhere = SmtpSettings(host="127.0.0.1", port=closed, timeout=2)
+    assert deliver(engine.db, nowhere, clock.now()) == {"sent": 0, "failed": 0}
+    with engine.db.transaction() as session:
+        mail = session.scalars(select(OutboxMail)).one()
+        assert mail.attempts == 1 and mail.status == "pending"
+        assert mail.next_attempt_at.replace(tzinfo=UTC) == clock.now() + timedelta(seconds=30)
+    assert deliver(engine.db, nowhere, clock.now()) == {"sent": 0, "failed": 0}  # not yet due
+    for _ in range(10):
+        clock.advance(hours=2)
+        deliver(engine.db, nowhere, clock.now())
+    with engine.db.transaction() as session:
+        mail = session.scalars(select(OutboxMail)).one()
+        assert mail.status == "failed" and mail.attempts == 8
+        assert "Connection" in mail.last_error or "refused" in mail.last_error
+
+
+def deploy_fixture(engine, name: str) -> None:
+    engine.deploy(collect_files([str(FIXTURES / name)]), actor="per")
+
+
+def test_a_failing_timer_becomes_an_incident_and_others_go_on(engine, clock):
+    deploy_fixture(engine, "timer-feil.bpmn")
+    deploy_fixture(engine, "kort-timer.bpmn")
+    with engine.db.transaction() as session:
+        add_user(session, "system", [])
+    bad = engine.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
+    good = engine.start("kort-timer", actor="system")
+    clock.advance(minutes=2)
+    result = sweep(engine)
+    assert result.due == 2 and result.fired == 1
+    shown = engine.show(bad.id)
+    assert shown["status"] == "error" and "Script_Del" in (shown["error"] or "") + \
+        str([e.element_id for e in engine.history(bad.id)])
+    assert engine.show(good.id)["status"] == "completed"
+    assert [e.type for e in engine.history(bad.id)][-1] == "incident"
+    assert sweep(engine).due == 0  # never retried in silence
+    engine.retry(bad.id, actor="per")
+    assert sweep(engine).due == 1
+    assert [e.type for e in engine.history(bad.id)][-2:] == ["retry", "incident"]
+
+
+def test_concurrent_sweepers_fire_every_timer_exactly_once(engine, clock):
+    deploy_fixture(engine, "kort-timer.bpmn")
+    with engine.db.transaction() as session:
+        add_user(session, "system", [])
+    ids = [engine.start("kort-timer", actor="system").id for _ in range(40)]
+    clock.advance(seconds=10)
+    threads = [threading.Thread(target=sweep, args=(engine,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for instance_id in ids:
+        assert [e.type for e in engine.history(instance_id)].count("timer") == 1
+    with engine.db.transaction() as session:
+        statuses = set(session.scalars(select(ProcessInstance.status)))
+    assert statuses == {"completed"}
+
+
+def test_timers_that_came_due_while_down_fire_at_the_next_start(engine, clock):
+    deploy_fixture(engine, "kort-timer.bpmn")
+    with engine.db.transaction() as session:
+        add_user(session, "system", [])
+    instance = engine.start("kort-timer", actor="system")
+    clock.advance(days=3)  # everything was down for three days
+    assert sweep(engine).fired == 1
+    assert engine.show(instance.id)["status"] == "completed"
