@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -27,14 +28,9 @@ def _postgres_url(schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    """A database URL for each backend: SQLite always, PostgreSQL when configured."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tiltak.sqlite3'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("TILTAK_TEST_POSTGRES_URL is not set")
+@contextmanager
+def postgres_schema():
+    """A fresh schema on the PostgreSQL server, dropped afterwards; yields its URL."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
@@ -45,6 +41,26 @@ def database_url(request, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """A database URL for each backend: SQLite always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tiltak.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("TILTAK_TEST_POSTGRES_URL is not set")
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url():
+    if not POSTGRES_URL:
+        pytest.skip("TILTAK_TEST_POSTGRES_URL is not set")
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
