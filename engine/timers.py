@@ -36,9 +36,10 @@ def sweep(engine: Engine, batch: int = 200) -> SweepResult:
     while True:
         now = engine.clock.now()
         with engine.db.transaction() as session:
+            # next_timer_at is set only on running instances; the index on it alone serves
+            # this range scan (fire_timers re-checks the status under the row lock)
             ids = list(session.scalars(
-                select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now,
-                                                 ProcessInstance.status == "running")
+                select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now)
                 .order_by(ProcessInstance.next_timer_at).limit(batch)))
         fired = sum(1 for instance_id in ids if engine.fire_timers(instance_id))
         total_due += len(ids)
