@@ -37,6 +37,7 @@ from .models import (
     HistoryEvent,
     HumanTask,
     MessageSubscription,
+    Notification,
     ProcessDefinition,
     ProcessInstance,
     TaskCandidate,
@@ -353,6 +354,20 @@ class Engine:
     def latest(self, process_key: str) -> ProcessDefinition:
         with self.db.transaction() as session:
             return definitions.definition_to_start(session, process_key, "")
+
+    def notifications(self, user: str, *, unread_only: bool = False,
+                      limit: int = 100) -> list[Notification]:
+        with self.db.transaction() as session:
+            query = select(Notification).where(Notification.user_name == user)
+            if unread_only:
+                query = query.where(Notification.read_at.is_(None))
+            return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+    def mark_read(self, user: str) -> None:
+        with self.db.transaction() as session:
+            for note in session.scalars(select(Notification).where(
+                    Notification.user_name == user, Notification.read_at.is_(None))):
+                note.read_at = self.clock.now()
 
     def may_view(self, actor: str, instance_id: str) -> bool:
         """Readers: auditors and process owners see all; others the cases they work on."""

@@ -16,7 +16,7 @@ from engine.notifications import SmtpSettings, deliver
 from engine.timers import sweep
 from engine.users import add_user
 
-from walks import FIXTURES, START_DATA, task_for
+from walks import FIXTURES, at_measure, task_for
 
 
 class Inbox:
@@ -39,23 +39,6 @@ def smtp():
     controller.start()
     yield SmtpSettings(host="127.0.0.1", port=port, sender="tiltak@sykehuset.example"), inbox
     controller.stop()
-
-
-def at_measure(engine, frist: str = "2026-03-01") -> str:
-    """One clinic, one measure for ola with a deadline; returns the instance id."""
-    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                            data=dict(START_DATA, klinikker=["kir"]))
-    task = task_for(engine, "sigrid", "Task_VurderTiltak", instance.id)
-    engine.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
-        {"gjennomfores": "ja", "konkretisering": "NEWS2 ved mottak", "ansvarlig": "ola",
-         "frist": frist},
-        {"gjennomfores": "nei", "begrunnelse": "Dekket"},
-        {"gjennomfores": "nei", "begrunnelse": "Dekket"}]})
-    engine.complete(task_for(engine, "kari", "Task_KpuBehandling", instance.id).id,
-                    actor="kari", data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
-    engine.complete(task_for(engine, "sigrid", "Task_SendReferat", instance.id).id,
-                    actor="sigrid", data={"kpu_referat": "Referat"})
-    return instance.id
 
 
 def notes(engine):

@@ -10,7 +10,7 @@ import pytest
 from engine.users import add_user
 from webui import create_app
 
-from walks import START_DATA, task_for
+from walks import START_DATA, at_measure, task_for
 
 PASSWORD = "riktig-passord"
 
@@ -137,3 +137,42 @@ def test_documents_are_stored_with_a_hash_and_downloaded_safely(app, deployed):
     other = app.test_client()
     login(other, "ola")
     assert other.get(f"/attachments/{stored.id}").status_code == 403
+
+
+def test_a_reminder_appears_in_the_app_and_only_process_owners_retry_incidents(app, deployed,
+                                                                               clock):
+    from datetime import UTC, datetime
+
+    from engine.timers import sweep
+    at_measure(deployed)
+    clock.set(datetime(2026, 2, 22, 0, 0, 1, tzinfo=UTC))
+    sweep(deployed)
+    with deployed.db.transaction() as session:
+        add_user(session, "per", ["prosesseier"], password=PASSWORD)
+    client = app.test_client()
+    login(client, "ola")
+    unread = re.compile(r'/notifications">[^<]*<span class="badge overdue">1</span>')
+    assert unread.search(client.get("/").get_data(as_text=True))  # one unread
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "Påminnelse" in page and "Sepsisscreening ved overflytting" in page
+    assert not unread.search(client.get("/").get_data(as_text=True))  # read now
+
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                              data=dict(START_DATA, klinikker=["kir"]))
+    with deployed.db.transaction() as session:  # an incident, as a failing timer leaves it
+        from engine.models import ProcessInstance
+        row = session.get(ProcessInstance, instance.id)
+        row.status, row.error = "error", "script failed: division by zero"
+    reader = app.test_client()
+    login(reader, "rita")
+    response = reader.post(f"/instances/{instance.id}/retry",
+                           data={"csrf_token": token(reader, f"/instances/{instance.id}")})
+    assert response.status_code == 403
+    owner = app.test_client()
+    login(owner, "per")
+    page = owner.get(f"/instances/{instance.id}").get_data(as_text=True)
+    assert "division by zero" in page
+    response = owner.post(f"/instances/{instance.id}/retry",
+                          data={"csrf_token": token(owner, f"/instances/{instance.id}")})
+    assert response.status_code == 302
+    assert deployed.show(instance.id)["status"] == "running"

@@ -22,6 +22,7 @@ from engine.definitions import collect_files
 from engine.models import HistoryEvent, ProcessInstance
 from engine.users import add_user
 from tiltak import services
+
 from walks import FIXTURES
 
 TIMERS = 1000

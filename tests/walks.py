@@ -107,3 +107,20 @@ def walk_six_step(engine: Engine, clinics: tuple[str, ...] = ("kir", "med"),
         engine.complete(task.id, actor=SECRETARIAT[clinic], data={"klinikk_avsluttet": True})
         seen("clinic_closed", clinic)
     return instance.id
+
+
+def at_measure(engine, frist: str = "2026-03-01") -> str:
+    """One clinic, one measure for ola with a deadline; returns the instance id."""
+    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
+                            data=dict(START_DATA, klinikker=["kir"]))
+    task = task_for(engine, "sigrid", "Task_VurderTiltak", instance.id)
+    engine.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+        {"gjennomfores": "ja", "konkretisering": "NEWS2 ved mottak", "ansvarlig": "ola",
+         "frist": frist},
+        {"gjennomfores": "nei", "begrunnelse": "Dekket"},
+        {"gjennomfores": "nei", "begrunnelse": "Dekket"}]})
+    engine.complete(task_for(engine, "kari", "Task_KpuBehandling", instance.id).id,
+                    actor="kari", data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+    engine.complete(task_for(engine, "sigrid", "Task_SendReferat", instance.id).id,
+                    actor="sigrid", data={"kpu_referat": "Referat"})
+    return instance.id

@@ -10,7 +10,19 @@ from engine.runtime import Engine
 
 
 def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
-    from . import api, auth, errors, filters, i18n, instances, security, start, tasks, vendor
+    from . import (
+        api,
+        auth,
+        errors,
+        filters,
+        i18n,
+        instances,
+        notices,
+        security,
+        start,
+        tasks,
+        vendor,
+    )
     from .settings import load_settings
 
     app = Flask(__name__, instance_relative_config=False)
@@ -27,5 +39,6 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     filters.init_app(app)
     for module in (tasks, start, instances, vendor):
         app.register_blueprint(module.bp)
+    notices.init_app(app)
     api.init_app(app)
     return app

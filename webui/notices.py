@@ -1,0 +1,43 @@
+"""In-app notifications (reminders, escalations) and incident handling on a case."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine.errors import PermissionDenied
+
+from .auth import engine
+
+bp = Blueprint("notices", __name__)
+RETRY_GROUPS = {"prosesseier"}
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    notes = engine().notifications(current_user.name)
+    engine().mark_read(current_user.name)
+    return render_template("notifications.html", notes=notes)
+
+
+@bp.post("/instances/<instance_id>/retry")
+@login_required
+def retry(instance_id: str):
+    if not current_user.groups & RETRY_GROUPS:
+        raise PermissionDenied(_("Only process owners may retry a failed case."))
+    engine().retry(instance_id, actor=current_user.name)
+    flash(_("The case will be tried again."), "success")
+    return redirect(url_for("instances.show", instance_id=instance_id))
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def unread():
+        if not current_user.is_authenticated:
+            return {}
+        return {"unread_count": len(engine().notifications(current_user.name,
+                                                           unread_only=True, limit=99))}
