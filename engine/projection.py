@@ -12,6 +12,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -35,6 +36,22 @@ class TaskView:
     process_key: str = ""
 
 
+def tasks_in(workflow, state: int, manual: bool | None = None) -> list:
+    """Tasks in `state`, found in every branch. SpiffWorkflow's own state filter does not
+    descend below tasks in an earlier state, so it misses e.g. the catch events behind an
+    event-based gateway on a boundary path; we filter ourselves."""
+    return [t for t in workflow.get_tasks() if t.state & state
+            and (manual is None or t.task_spec.manual == manual)]
+
+
+def _definitions(task) -> list:
+    """The events a waiting task waits for (an event-based gateway waits for several)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
 def element_id(task) -> str:
     spec = task.task_spec
     return getattr(spec, "bpmn_id", None) or spec.name.removesuffix(" [child]")
@@ -47,7 +64,7 @@ def element_name(task) -> str:
 def open_human_tasks(workflow, owner: dict[int, int], evaluate) -> list[TaskView]:
     """Every READY manual task, with its Camunda attributes evaluated in its own data."""
     views = []
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in tasks_in(workflow, TaskState.READY, manual=True):
         ext = getattr(task.task_spec, "extensions", None) or {}
 
         def value(name: str, task=task, ext=ext) -> Any:
@@ -77,9 +94,8 @@ def open_human_tasks(workflow, owner: dict[int, int], evaluate) -> list[TaskView
 def next_timer(workflow) -> datetime | None:
     """The earliest due time of any waiting timer (boundary, intermediate or in a subprocess)."""
     due: list[datetime] = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, TimerEventDefinition):
+    for task in tasks_in(workflow, TaskState.WAITING):
+        if not any(isinstance(d, TimerEventDefinition) for d in _definitions(task)):
             continue
         value = task.internal_data.get("event_value")
         if isinstance(value, dict):
@@ -95,10 +111,10 @@ def next_timer(workflow) -> datetime | None:
 def message_names(workflow) -> list[tuple[str, str]]:
     """(message name, element id) of every waiting message catch event."""
     result = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, MessageEventDefinition):
-            result.append((definition.name, element_id(task)))
+    for task in tasks_in(workflow, TaskState.WAITING):
+        for definition in _definitions(task):
+            if isinstance(definition, MessageEventDefinition):
+                result.append((definition.name, element_id(task)))
     return result
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
@@ -200,7 +200,8 @@ class Engine:
             with deterministic(loaded.ids, self.clock):
                 try:
                     loaded.workflow.send_event(
-                        BpmnEvent(MessageEventDefinition(name), dict(data or {})))
+                        BpmnEvent(MessageEventDefinition(name),
+                                  {"payload": dict(data or {}), "result_var": "melding"}))
                 except WorkflowException as err:
                     raise NotFound(str(err)) from None
                 self._advance(loaded.workflow)
@@ -517,7 +518,7 @@ class Engine:
                 raise self._execution_error(err) from None
             except SpiffWorkflowException as err:
                 raise ExecutionError(str(err).split("\n")[0]) from None
-            if not workflow.get_tasks(state=TaskState.READY, manual=False):
+            if not projection.tasks_in(workflow, TaskState.READY, manual=False):
                 return
         raise ExecutionError(f"the process did not settle after {MAX_STEP_ROUNDS} rounds")
 

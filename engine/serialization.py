@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 from .specs import CamundaServiceTask, TenantCallActivity
 
@@ -50,6 +51,12 @@ class StateConverter(BpmnWorkflowConverter):
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
         workflow.bpmn_events = self.registry.restore(dct.get("bpmn_events", []))
+        # SpiffWorkflow re-registers waiting catch events only; an event-based gateway
+        # waits too, and must hear its message after a reload
+        for task in workflow.get_tasks():
+            if task.state == TaskState.WAITING and \
+                    getattr(task.task_spec, "event_definition", None) is not None:
+                workflow.event_manager.add_task(task)
         return workflow
 
 

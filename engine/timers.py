@@ -55,6 +55,9 @@ class Scheduler:
                  smtp: SmtpSettings | None = None, blocking: bool = False):
         self.engine = engine
         self.smtp = smtp
+        # a sweep still running when the next is due is skipped on purpose; don't log it
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.ERROR)
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = kind(job_defaults={"coalesce": True, "max_instances": 1,
                                             "misfire_grace_time": None})

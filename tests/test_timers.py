@@ -161,3 +161,48 @@ def test_timers_that_came_due_while_down_fire_at_the_next_start(engine, clock):
     clock.advance(days=3)  # everything was down for three days
     assert sweep(engine).fired == 1
     assert engine.show(instance.id)["status"] == "completed"
+
+
+def times_done(engine, instance_id: str, element_id: str) -> int:
+    """How often an element has run (a reminder branch keeps its own data in SpiffWorkflow)."""
+    from SpiffWorkflow.util.task import TaskState
+    with engine.db.transaction() as session:
+        workflow = engine._load(session, instance_id, lock=False).workflow
+        return sum(1 for t in workflow.get_tasks() if t.task_spec.name == element_id
+                   and t.state == TaskState.COMPLETED)
+
+
+@pytest.mark.parametrize("answer", [True, False], ids=["message-first", "timer-first"])
+def test_every_timer_form_the_modeler_writes(engine, clock, answer):
+    """A literal date, a non-interrupting cycle (R3/PT1H), an interrupting duration from
+    an expression, and a timer racing a message behind an event-based gateway."""
+    deploy_fixture(engine, "timerformer.bpmn")
+    with engine.db.transaction() as session:
+        add_user(session, "frida", ["fagavdeling"])
+    instance = engine.start("timerformer", actor="frida", data={"frist": "PT4H30M",
+                                                                "purringer": 0})
+    assert engine.instance(instance.id).next_timer_at.replace(tzinfo=UTC) == \
+        datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 1, 6, 8, 0, 1, tzinfo=UTC))
+    sweep(engine)
+    assert [t.element_id for t in engine.tasks(instance_id=instance.id)] == ["Task_Behandle"]
+    for hour in (1, 2, 3, 4):
+        clock.set(datetime(2026, 1, 6, 8 + hour, 0, 2, tzinfo=UTC))
+        sweep(engine)
+        assert times_done(engine, instance.id, "Script_Tell") == min(hour, 3)
+        assert engine.tasks(instance_id=instance.id)  # non-interrupting: still open
+    clock.set(datetime(2026, 1, 6, 12, 30, 2, tzinfo=UTC))
+    sweep(engine)
+    assert engine.tasks(instance_id=instance.id) == []  # the deadline interrupted the task
+    if answer:
+        engine.message("svar-mottatt", actor="system")
+        ended = "End_Svar"
+    else:
+        clock.advance(days=2, seconds=1)
+        sweep(engine)
+        ended = "End_Utlopt"
+    shown = engine.show(instance.id)
+    assert shown["status"] == "completed"
+    [diagram] = engine.progress(instance.id)
+    assert ended in diagram["completed"]
+    assert ({"End_Svar", "End_Utlopt"} - {ended}).isdisjoint(diagram["completed"])
