@@ -68,7 +68,7 @@ class ProcessDefinition(Base):
     called: Mapped[list[Any]] = mapped_column(default=list)
     starter_groups: Mapped[list[Any]] = mapped_column(default=list)
     start_form: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    timer_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    timer_start: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     deployed_at: Mapped[datetime]
 
 
@@ -154,6 +154,19 @@ class HistoryEvent(Base):
     state_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class TimerStart(Base):
+    """When the next instance of a process with a timer start event is due."""
+
+    __tablename__ = "timer_starts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    tenant: Mapped[str] = mapped_column(String(100), default="")
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    next_at: Mapped[datetime] = mapped_column(index=True)
+    remaining: Mapped[int]  # instances still to start; -1 for a cycle without end
+    interval_seconds: Mapped[float | None]
 
 
 class Attachment(Base):

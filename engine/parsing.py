@@ -123,7 +123,7 @@ class ParsedProcess:
     embedded_specs: dict[str, Any] = field(default_factory=dict)
     starter_groups: list[str] = field(default_factory=list)
     start_form: dict[str, Any] = field(default_factory=dict)
-    timer_start: bool = False
+    timer_start: dict[str, str] | None = None  # kind and text of a timer start event
 
 
 def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = None
@@ -201,8 +201,10 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
         if local == "startEvent" and node.getparent() is container and \
                 container.tag == f"{{{BPMN_NS}}}process":
             process.start_form = task_spec.extensions
-            if node.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None:
-                process.timer_start = True
+            definition = getattr(task_spec, "event_definition", None)
+            if node.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None and definition:
+                process.timer_start = {"kind": type(definition).__name__,
+                                       "expression": definition.expression}
         if isinstance(task_spec, UserTaskMixin) or local == "userTask":
             _check_expressions(task_spec.extensions, node, filename)
         if local == "serviceTask" and not (

@@ -14,14 +14,24 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import attachments, definitions, history, notifications, projection, worklist
+from . import (
+    attachments,
+    definitions,
+    history,
+    notifications,
+    projection,
+    timer_starts,
+    worklist,
+)
 from .clock import Clock, SystemClock
 from .database import Database
 from .determinism import IdSource, deterministic
@@ -41,6 +51,7 @@ from .models import (
     ProcessDefinition,
     ProcessInstance,
     TaskCandidate,
+    TimerStart,
     User,
 )
 from .scripting import CamundaScriptEngine
@@ -98,8 +109,13 @@ class Engine:
     def deploy(self, files: dict[str, bytes], *, actor: str = OPERATOR, tenant: str = "",
                name: str = "") -> list[definitions.Deployed]:
         with self.db.transaction() as session:
-            return definitions.deploy(session, files, actor=actor, at=self.clock.now(),
-                                      tenant=tenant, name=name)
+            results = definitions.deploy(session, files, actor=actor, at=self.clock.now(),
+                                         tenant=tenant, name=name)
+            for result in results:
+                if result.created and result.kind == "process":
+                    timer_starts.schedule(session, session.get(ProcessDefinition,
+                                                               result.definition_id), self.clock)
+            return results
 
     # ----------------------------------------------------------------- commands
     def start(self, process_key: str, *, actor: str, data: dict[str, Any] | None = None,
@@ -113,28 +129,59 @@ class Engine:
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
                     f"{', '.join(definition.starter_groups)})")
             values = self._validate(session, definition, definition.start_form, submitted, {})
-            bindings = definitions.bind_called(session, definition)
-            instance_id = self.new_id()
-            now = self.clock.now()
-            row = ProcessInstance(id=instance_id, definition_id=definition.id,
-                                  process_key=definition.key, business_key=business_key,
-                                  status="running", state="", bindings=bindings, id_counter=0,
-                                  started_at=now, started_by=actor, event_count=0, last_hash="")
-            spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
-            ids = IdSource(instance_id, 0)
-            with deterministic(ids, self.clock):
-                from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-                workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-                start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
-                    workflow.task_tree
-                start.data.update(values)
+            return self._create(session, definition, actor, values, business_key)
+
+    def _create(self, session: Session, definition: ProcessDefinition, actor: str,
+                values: dict[str, Any], business_key: str | None, *,
+                by_timer: bool = False) -> ProcessInstance:
+        bindings = definitions.bind_called(session, definition)
+        instance_id = self.new_id()
+        now = self.clock.now()
+        row = ProcessInstance(id=instance_id, definition_id=definition.id,
+                              process_key=definition.key, business_key=business_key,
+                              status="running", state="", bindings=bindings, id_counter=0,
+                              started_at=now, started_by=actor, event_count=0, last_hash="")
+        spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
+        ids = IdSource(instance_id, 0)
+        with deterministic(ids, self.clock):
+            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+            start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
+                workflow.task_tree
+            start.data.update(values)
+            self._advance(workflow)
+            if by_timer:  # the timer that started it has fired: pass its start event
+                for task in projection.tasks_in(workflow, TaskState.WAITING):
+                    if isinstance(task.task_spec, StartEvent):
+                        task._ready()
+                        self._run(task)
+                        if not task.children:  # a cycle adds its path only when it fires
+                            for output in task.task_spec.outputs:
+                                child = task._add_child(output, TaskState.FUTURE)
+                                child.task_spec._update(child)
                 self._advance(workflow)
-            loaded = Loaded(row, workflow, owner, ids)
-            session.add(row)
-            self._save(session, loaded, "start", actor, {
-                "process_key": definition.key, "version": definition.version,
-                "business_key": business_key, "data": values})
-            return row
+        loaded = Loaded(row, workflow, owner, ids)
+        session.add(row)
+        self._save(session, loaded, "start", actor, {
+            "process_key": definition.key, "version": definition.version,
+            "business_key": business_key, "data": values, "by_timer": by_timer or None})
+        return row
+
+    def fire_timer_start(self, schedule_id: int) -> bool:
+        """Start the one instance a due timer start event asks for; False if not due or
+        another worker has it."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            query = select(TimerStart).where(TimerStart.id == schedule_id,
+                                             TimerStart.next_at <= now)
+            if self.db.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            schedule = session.scalars(query).first()
+            if schedule is None:
+                return False
+            definition = self._definition(session, schedule.definition_id)
+            self._create(session, definition, OPERATOR, {}, None, by_timer=True)
+            timer_starts.move_on(session, schedule)
+            return True
 
     def claim(self, task_id: str, *, actor: str) -> HumanTask:
         with self.db.transaction() as session:

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from .models import ProcessInstance
+from .models import ProcessInstance, TimerStart
 from .notifications import SmtpSettings, deliver
 from .runtime import Engine
 
@@ -32,6 +32,27 @@ class SweepResult:
 
 def sweep(engine: Engine, batch: int = 200) -> SweepResult:
     """Fire every due timer once; returns how many were due and how many this call fired."""
+    started = start_due_instances(engine)
+    result = _fire_due(engine, batch)
+    return SweepResult(result.due + started.due, result.fired + started.fired)
+
+
+def start_due_instances(engine: Engine) -> SweepResult:
+    """Timer start events: one new instance per due cycle (missed cycles one by one)."""
+    due = fired = 0
+    while True:
+        now = engine.clock.now()
+        with engine.db.transaction() as session:
+            ids = list(session.scalars(select(TimerStart.id).where(TimerStart.next_at <= now)))
+        if not ids:
+            return SweepResult(due, fired)
+        started = sum(1 for schedule_id in ids if engine.fire_timer_start(schedule_id))
+        due, fired = due + len(ids), fired + started
+        if started == 0:
+            return SweepResult(due, fired)
+
+
+def _fire_due(engine: Engine, batch: int) -> SweepResult:
     total_due = total_fired = 0
     while True:
         now = engine.clock.now()

@@ -206,3 +206,28 @@ def test_every_timer_form_the_modeler_writes(engine, clock, answer):
     [diagram] = engine.progress(instance.id)
     assert ended in diagram["completed"]
     assert ({"End_Svar", "End_Utlopt"} - {ended}).isdisjoint(diagram["completed"])
+
+
+def count_instances(engine, key: str) -> int:
+    with engine.db.transaction() as session:
+        return len(session.scalars(select(ProcessInstance.id).where(
+            ProcessInstance.process_key == key)).all())
+
+
+def test_a_timer_start_cycle_starts_one_instance_per_cycle_and_no_more(engine, clock):
+    deploy_fixture(engine, "periodisk.bpmn")  # R3/PT1H, deployed at 08:00
+    key = "periodisk-gjennomgang"
+    assert sweep(engine).fired == 0 and count_instances(engine, key) == 0
+    clock.advance(hours=1, seconds=1)
+    sweep(engine)
+    sweep(engine)
+    assert count_instances(engine, key) == 1
+    [task] = engine.tasks(actor="per")
+    assert task.element_id == "Task_Gjennomga"
+    clock.advance(hours=10)  # two cycles missed while down: both start, then it ends
+    sweep(engine)
+    assert count_instances(engine, key) == 3
+    clock.advance(days=1)
+    sweep(engine)
+    assert count_instances(engine, key) == 3
+    assert len(engine.tasks(actor="per")) == 3

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 07:28:19.729882
+Create Date: 2026-11-25 07:39:09.081427
 """
 
 import sqlalchemy as sa
@@ -115,7 +115,7 @@ def upgrade() -> None:
         sa.Column("called", sa.JSON(), nullable=False),
         sa.Column("starter_groups", sa.JSON(), nullable=False),
         sa.Column("start_form", sa.JSON(), nullable=False),
-        sa.Column("timer_start", sa.Boolean(), nullable=False),
+        sa.Column("timer_start", sa.JSON(), nullable=True),
         sa.Column("deployed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["deployment_id"],
@@ -198,6 +198,24 @@ def upgrade() -> None:
             batch_op.f("ix_process_instances_process_key"), ["process_key"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_process_instances_status"), ["status"], unique=False)
+
+    op.create_table(
+        "timer_starts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("process_key", sa.String(length=200), nullable=False),
+        sa.Column("tenant", sa.String(length=100), nullable=False),
+        sa.Column("definition_id", sa.Integer(), nullable=False),
+        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("remaining", sa.Integer(), nullable=False),
+        sa.Column("interval_seconds", sa.Double(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["definition_id"],
+            ["process_definitions.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("timer_starts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_timer_starts_next_at"), ["next_at"], unique=False)
 
     op.create_table(
         "attachments",
@@ -318,6 +336,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_attachments_instance_id"))
 
     op.drop_table("attachments")
+    with op.batch_alter_table("timer_starts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_timer_starts_next_at"))
+
+    op.drop_table("timer_starts")
     with op.batch_alter_table("process_instances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_process_instances_status"))
         batch_op.drop_index(batch_op.f("ix_process_instances_process_key"))
