@@ -5,6 +5,9 @@ Tests and replay move a `FixedClock`; production uses `SystemClock`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -33,3 +36,33 @@ class FixedClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+_frozen: ContextVar[datetime | None] = ContextVar("tiltak_command_time", default=None)
+
+
+class CommandClock:
+    """The engine's clock: inside a command, time stands still at the command's moment.
+
+    Every timestamp one command writes (task state changes, timer due times, the history
+    event) is then the same instant, so replaying the command at that instant rebuilds
+    the same state byte for byte.
+    """
+
+    def __init__(self, base: Clock):
+        self.base = base
+
+    def now(self) -> datetime:
+        return _frozen.get() or self.base.now()
+
+    @contextmanager
+    def frozen(self) -> Iterator[datetime]:
+        moment = _frozen.get() or self.base.now()
+        token = _frozen.set(moment)
+        try:
+            yield moment
+        finally:
+            _frozen.reset(token)
+
+    def __getattr__(self, name: str):  # set/advance of a FixedClock underneath
+        return getattr(self.base, name)

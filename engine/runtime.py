@@ -7,6 +7,7 @@ The command line, the web UI and the scheduler all call these same functions.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from . import (
     timer_starts,
     worklist,
 )
-from .clock import Clock, SystemClock
+from .clock import Clock, CommandClock, SystemClock
 from .database import Database
 from .determinism import IdSource, deterministic
 from .errors import (
@@ -90,13 +91,22 @@ class Loaded:
     ids: IdSource
 
 
+def command(method):
+    """One command: its own frozen moment (see CommandClock)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self.clock.frozen():
+            return method(self, *args, **kwargs)
+    return run
+
+
 class Engine:
     def __init__(self, database: Database, *, clock: Clock | None = None,
                  validator: FormValidator = refuse_unvalidated,
                  context_variables: Callable[[], dict[str, Any]] | None = None,
                  new_id: Callable[[], str] | None = None):
         self.db = database
-        self.clock = clock or SystemClock()
+        self.clock = CommandClock(clock or SystemClock())
         self.validator = validator
         self.context_variables = context_variables or dict
         self.new_id = new_id or (lambda: str(uuid.uuid4()))
@@ -106,6 +116,7 @@ class Engine:
         self._definitions: dict[int, ProcessDefinition] = {}
 
     # ----------------------------------------------------------------- deployment
+    @command
     def deploy(self, files: dict[str, bytes], *, actor: str = OPERATOR, tenant: str = "",
                name: str = "") -> list[definitions.Deployed]:
         with self.db.transaction() as session:
@@ -118,6 +129,7 @@ class Engine:
             return results
 
     # ----------------------------------------------------------------- commands
+    @command
     def start(self, process_key: str, *, actor: str, data: dict[str, Any] | None = None,
               business_key: str | None = None, tenant: str = "") -> ProcessInstance:
         submitted = dict(data or {})
@@ -163,9 +175,11 @@ class Engine:
         session.add(row)
         self._save(session, loaded, "start", actor, {
             "process_key": definition.key, "version": definition.version,
+            "definition_id": definition.id, "bindings": bindings,
             "business_key": business_key, "data": values, "by_timer": by_timer or None})
         return row
 
+    @command
     def fire_timer_start(self, schedule_id: int) -> bool:
         """Start the one instance a due timer start event asks for; False if not due or
         another worker has it."""
@@ -183,6 +197,7 @@ class Engine:
             timer_starts.move_on(session, schedule)
             return True
 
+    @command
     def claim(self, task_id: str, *, actor: str) -> HumanTask:
         with self.db.transaction() as session:
             task = self._open_task(session, task_id)
@@ -197,6 +212,7 @@ class Engine:
             session.flush()
             return task
 
+    @command
     def unclaim(self, task_id: str, *, actor: str) -> HumanTask:
         with self.db.transaction() as session:
             task = self._open_task(session, task_id)
@@ -209,6 +225,7 @@ class Engine:
                            state_hash=history.sha256(row.state))
             return task
 
+    @command
     def complete(self, task_id: str, *, actor: str,
                  data: dict[str, Any] | None = None) -> ProcessInstance:
         with self.db.transaction() as session:
@@ -233,6 +250,7 @@ class Engine:
                        element_id=task.element_id, task_id=task.id)
             return loaded.row
 
+    @command
     def message(self, name: str, *, actor: str = OPERATOR, business_key: str | None = None,
                 data: dict[str, Any] | None = None) -> ProcessInstance:
         with self.db.transaction() as session:
@@ -256,6 +274,7 @@ class Engine:
                        element_id=subscription.element_id)
             return loaded.row
 
+    @command
     def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> ProcessInstance:
         with self.db.transaction() as session:
             loaded = self._load(session, instance_id)
@@ -267,6 +286,7 @@ class Engine:
             self._save(session, loaded, "cancel", actor, {"reason": reason})
             return loaded.row
 
+    @command
     def fire_timers(self, instance_id: str) -> bool:
         """Fire the instance's due timers, if no one else is doing it; one transaction.
 
@@ -306,6 +326,7 @@ class Engine:
                            {"error": str(err), "element_id": err.element},
                            element_id=err.element, state_hash=history.sha256(row.state))
 
+    @command
     def retry(self, instance_id: str, *, actor: str) -> ProcessInstance:
         """Put a failed instance back: its timers are due again at once."""
         with self.db.transaction() as session:
@@ -432,6 +453,7 @@ class Engine:
                 HumanTask.instance_id == instance_id, visible_to(actor, groups)).limit(1))
             return took_part is not None or offered is not None
 
+    @command
     def attach(self, instance_id: str, *, actor: str, filename: str, content: bytes,
                task_id: str | None = None, field: str | None = None) -> Attachment:
         with self.db.transaction() as session:
