@@ -64,5 +64,14 @@ class CommandClock:
         finally:
             _frozen.reset(token)
 
+    @contextmanager
+    def at(self, moment: datetime) -> Iterator[datetime]:
+        """Stand still at a given moment (replaying a recorded command)."""
+        token = _frozen.set(moment)
+        try:
+            yield moment
+        finally:
+            _frozen.reset(token)
+
     def __getattr__(self, name: str):  # set/advance of a FixedClock underneath
         return getattr(self.base, name)

@@ -191,3 +191,14 @@ def _progress_of(workflow, owner: dict[int, int], caller) -> dict[str, Any]:
         "clinic": data.get("klinikk") if isinstance(data.get("klinikk"), str) else None,
         "completed": sorted(done - active), "active": sorted(active),
     }
+
+
+def take_notifications(workflow) -> list[tuple[str, dict[str, Any]]]:
+    """Notifications raised by `varsel` tasks since the last save, marked as taken."""
+    taken = []
+    for task in tasks_in(workflow, TaskState.COMPLETED):
+        pending = task.internal_data.get("notification")
+        if pending and not pending.get("queued"):
+            pending["queued"] = True
+            taken.append((element_id(task), pending["values"]))
+    return taken

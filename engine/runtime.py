@@ -156,21 +156,7 @@ class Engine:
         spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
         ids = IdSource(instance_id, 0)
         with deterministic(ids, self.clock):
-            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-            start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
-                workflow.task_tree
-            start.data.update(values)
-            self._advance(workflow)
-            if by_timer:  # the timer that started it has fired: pass its start event
-                for task in projection.tasks_in(workflow, TaskState.WAITING):
-                    if isinstance(task.task_spec, StartEvent):
-                        task._ready()
-                        self._run(task)
-                        if not task.children:  # a cycle adds its path only when it fires
-                            for output in task.task_spec.outputs:
-                                child = task._add_child(output, TaskState.FUTURE)
-                                child.task_spec._update(child)
-                self._advance(workflow)
+            workflow = self.begin(spec, subprocess_specs, values, by_timer=by_timer)
         loaded = Loaded(row, workflow, owner, ids)
         session.add(row)
         self._save(session, loaded, "start", actor, {
@@ -180,6 +166,44 @@ class Engine:
         return row
 
     @command
+    def begin(self, spec, subprocess_specs: dict[str, Any], values: dict[str, Any], *,
+              by_timer: bool = False):
+        """A new workflow run up to its first wait (also used by replay)."""
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
+            workflow.task_tree
+        start.data.update(values)
+        self._advance(workflow)
+        if by_timer:  # the timer that started it has fired: pass its start event
+            for task in projection.tasks_in(workflow, TaskState.WAITING):
+                if isinstance(task.task_spec, StartEvent):
+                    task._ready()
+                    self._run(task)
+                    if not task.children:  # a cycle adds its path only when it fires
+                        for output in task.task_spec.outputs:
+                            child = task._add_child(output, TaskState.FUTURE)
+                            child.task_spec._update(child)
+            self._advance(workflow)
+        return workflow
+
+    def complete_in(self, workflow, task_id: str, values: dict[str, Any]) -> None:
+        """Complete one READY manual task of a loaded workflow and run on (also replay)."""
+        spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+        if spiff_task is None or spiff_task.state != TaskState.READY \
+                or not spiff_task.task_spec.manual:
+            raise TaskNotOpen(f"task {task_id} is no longer open")
+        spiff_task.data.update(values)
+        self._run(spiff_task)
+        self._advance(workflow)
+
+    def message_in(self, workflow, name: str, data: dict[str, Any] | None) -> None:
+        try:
+            workflow.send_event(BpmnEvent(MessageEventDefinition(name),
+                                          {"payload": dict(data or {}), "result_var": "melding"}))
+        except WorkflowException as err:
+            raise NotFound(str(err)) from None
+        self._advance(workflow)
+
     def fire_timer_start(self, schedule_id: int) -> bool:
         """Start the one instance a due timer start event asks for; False if not due or
         another worker has it."""
@@ -243,9 +267,7 @@ class Engine:
                 definition = self._definition(session, task.definition_id)
                 values = self._validate(session, definition, task.form, dict(data or {}),
                                         spiff_task.data)
-                spiff_task.data.update(values)
-                self._run(spiff_task)
-                self._advance(loaded.workflow)
+                self.complete_in(loaded.workflow, task.id, values)
             self._save(session, loaded, "complete", actor, {"values": values},
                        element_id=task.element_id, task_id=task.id)
             return loaded.row
@@ -263,13 +285,7 @@ class Engine:
                 raise NotFound(f"no instance{where} is waiting for message '{name}'")
             loaded = self._load(session, subscription.instance_id)
             with deterministic(loaded.ids, self.clock):
-                try:
-                    loaded.workflow.send_event(
-                        BpmnEvent(MessageEventDefinition(name),
-                                  {"payload": dict(data or {}), "result_var": "melding"}))
-                except WorkflowException as err:
-                    raise NotFound(str(err)) from None
-                self._advance(loaded.workflow)
+                self.message_in(loaded.workflow, name, data)
             self._save(session, loaded, "message", actor, {"name": name, "data": data or {}},
                        element_id=subscription.element_id)
             return loaded.row
@@ -632,14 +648,9 @@ class Engine:
 
     def _queue_notifications(self, session: Session, row: ProcessInstance, workflow,
                              now) -> None:
-        # a state filter would stop at finished subtrees, so look at every task
-        for task in workflow.get_tasks():
-            pending = task.internal_data.get("notification")
-            if pending and not pending.get("queued") and task.state == TaskState.COMPLETED:
-                notifications.queue(session, instance_id=row.id,
-                                    element_id=projection.element_id(task),
-                                    values=plain(pending["values"]), at=now)
-                pending["queued"] = True
+        for element, values in projection.take_notifications(workflow):
+            notifications.queue(session, instance_id=row.id, element_id=element,
+                                values=plain(values), at=now)
 
     def _sync_tasks(self, session: Session, row: ProcessInstance,
                     views: list[projection.TaskView], now) -> None:

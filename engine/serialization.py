@@ -66,12 +66,26 @@ class DeltaTaskConverter(TaskConverter):
 
     def to_dict(self, task) -> dict[str, Any]:
         dct = super().to_dict(task)
+        # task data in one canonical order (sorted keys), so that the same state always
+        # has the same hash however its data arrived; replay compares these hashes.
+        # (The task list itself keeps its order: parents must be restored first.)
         if dct.get("data"):
-            dct["data"] = self.registry.convert(self.registry.clean(dct["data"]))
+            dct["data"] = _sorted(self.registry.convert(self.registry.clean(dct["data"])))
         delta = dct.get("delta")
         if delta and delta.get("updates"):
-            delta["updates"] = self.registry.convert(self.registry.clean(delta["updates"]))
+            delta["updates"] = _sorted(
+                self.registry.convert(self.registry.clean(delta["updates"])))
+        if delta and delta.get("deletions"):  # a set in SpiffWorkflow: give it one order
+            delta["deletions"] = sorted(delta["deletions"])
         return dct
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 class VariantSubWorkflowConverter(BpmnSubWorkflowConverter):

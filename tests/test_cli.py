@@ -78,6 +78,8 @@ def test_start_tasks_complete_show_follow_the_contract(tiltak):
     history = json.loads(tiltak("history", instance_id, "--json").stdout)
     assert [(e["type"], e["actor"]) for e in history] == \
         [("start", "frida"), ("claim", "sigrid"), ("complete", "sigrid")]
+    verified = tiltak("verify", "--all")
+    assert "1 of 1 instances verify clean" in verified.stdout
 
 
 def test_errors_go_to_stderr_with_a_non_zero_exit(tiltak):

@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p = command("worker", cmd_worker, "the scheduler only: fires timers, sends mail")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between sweeps")
+    p = command("verify", cmd_verify,
+                "check every instance's hash chain and replay it from its events")
+    p.add_argument("instance_id", nargs="?")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
     p = command("retry", cmd_retry, "retry an instance whose timer failed (an incident)")
     p.add_argument("instance_id")
     p.add_argument("--as", dest="actor", required=True)
@@ -270,6 +275,30 @@ def cmd_worker(engine: Engine, args) -> None:
         services.scheduler(engine, interval=args.interval, blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
         pass
+
+
+def cmd_verify(engine: Engine, args) -> int:
+    from engine.replay import verify_all, verify_instance
+
+    if bool(args.instance_id) == bool(args.all):
+        print("error: give an INSTANCE_ID or --all", file=sys.stderr)
+        return 2
+    if args.instance_id:
+        verdicts = [verify_instance(engine, args.instance_id)]
+    else:
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 100 == 0:
+                print(f"\rverified {done}/{total}", end="\n" if done == total else "",
+                      file=sys.stderr, flush=True)
+        verdicts = verify_all(engine, progress)
+    failed = [v for v in verdicts if not v.ok]
+    if args.json:
+        print(json.dumps([v.as_dict() for v in verdicts], indent=2))
+    else:
+        for v in failed:
+            print(f"{v.instance_id}: event {v.seq} ({v.event_type or '-'}): {v.problem}")
+        print(f"{len(verdicts) - len(failed)} of {len(verdicts)} instances verify clean")
+    return 9 if failed else 0
 
 
 def cmd_retry(engine: Engine, args) -> None:
