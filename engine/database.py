@@ -87,6 +87,12 @@ class Database:
         finally:
             session.close()
 
+    def lock_free(self, query):
+        """The query's rows locked for this transaction, skipping rows another worker holds
+        (PostgreSQL); SQLite's BEGIN IMMEDIATE already serialises writers."""
+        return query.with_for_update(skip_locked=True) if self.dialect == "postgresql" \
+            else query
+
     def dispose(self) -> None:
         self.engine.dispose()
 

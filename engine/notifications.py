@@ -117,11 +117,8 @@ def deliver(db, smtp: SmtpSettings, now: datetime, batch: int = 50) -> dict[str,
             .order_by(OutboxMail.next_attempt_at).limit(batch)))
     for mail_id in ids:
         with db.transaction() as session:
-            query = select(OutboxMail).where(OutboxMail.id == mail_id,
-                                             OutboxMail.status == "pending")
-            if db.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            mail = session.scalars(query).first()
+            mail = session.scalars(db.lock_free(select(OutboxMail).where(
+                OutboxMail.id == mail_id, OutboxMail.status == "pending"))).first()
             if mail is None:
                 continue
             try:

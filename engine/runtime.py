@@ -188,10 +188,7 @@ class Engine:
 
     def complete_in(self, workflow, task_id: str, values: dict[str, Any]) -> None:
         """Complete one READY manual task of a loaded workflow and run on (also replay)."""
-        spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
-        if spiff_task is None or spiff_task.state != TaskState.READY \
-                or not spiff_task.task_spec.manual:
-            raise TaskNotOpen(f"task {task_id} is no longer open")
+        spiff_task = ready_task(workflow, task_id)
         spiff_task.data.update(values)
         self._run(spiff_task)
         self._advance(workflow)
@@ -209,11 +206,8 @@ class Engine:
         another worker has it."""
         now = self.clock.now()
         with self.db.transaction() as session:
-            query = select(TimerStart).where(TimerStart.id == schedule_id,
-                                             TimerStart.next_at <= now)
-            if self.db.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            schedule = session.scalars(query).first()
+            schedule = session.scalars(self.db.lock_free(select(TimerStart).where(
+                TimerStart.id == schedule_id, TimerStart.next_at <= now))).first()
             if schedule is None:
                 return False
             definition = self._definition(session, schedule.definition_id)
@@ -260,10 +254,7 @@ class Engine:
                                        f"not to {actor}")
             loaded = self._load(session, task.instance_id)
             with deterministic(loaded.ids, self.clock):
-                spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
-                if spiff_task is None or spiff_task.state != TaskState.READY \
-                        or not spiff_task.task_spec.manual:
-                    raise TaskNotOpen(f"task {task_id} is no longer open")
+                spiff_task = ready_task(loaded.workflow, task.id)
                 definition = self._definition(session, task.definition_id)
                 values = self._validate(session, definition, task.form, dict(data or {}),
                                         spiff_task.data)
@@ -313,12 +304,9 @@ class Engine:
         now = self.clock.now()
         try:
             with self.db.transaction() as session:
-                query = select(ProcessInstance).where(
+                row = session.scalars(self.db.lock_free(select(ProcessInstance).where(
                     ProcessInstance.id == instance_id, ProcessInstance.status == "running",
-                    ProcessInstance.next_timer_at <= now)
-                if self.db.dialect == "postgresql":
-                    query = query.with_for_update(skip_locked=True)
-                row = session.scalars(query).first()
+                    ProcessInstance.next_timer_at <= now))).first()
                 if row is None:
                     return False
                 due = row.next_timer_at
@@ -705,6 +693,15 @@ class Engine:
             return
         raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
                                f"({task.element_id})")
+
+
+def ready_task(workflow, task_id: str):
+    """The READY manual task with this id; TaskNotOpen when it is gone or done."""
+    spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+    if spiff_task is None or spiff_task.state != TaskState.READY \
+            or not spiff_task.task_spec.manual:
+        raise TaskNotOpen(f"task {task_id} is no longer open")
+    return spiff_task
 
 
 def task_summary(task: HumanTask) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -83,10 +83,10 @@ class Scheduler:
         self.scheduler = kind(job_defaults={"coalesce": True, "max_instances": 1,
                                             "misfire_grace_time": None})
         self.scheduler.add_job(self.run_sweep, "interval", seconds=interval, id="timers",
-                               next_run_time=_now())
+                               next_run_time=datetime.now(UTC))
         if smtp is not None:
             self.scheduler.add_job(self.run_outbox, "interval", seconds=mail_interval,
-                                   id="outbox", next_run_time=_now())
+                                   id="outbox", next_run_time=datetime.now(UTC))
 
     def run_sweep(self) -> None:
         try:

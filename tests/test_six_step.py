@@ -15,6 +15,7 @@ from walks import (
     RESPONSIBLE,
     SECRETARIAT,
     START_DATA,
+    at_measure,
     task_for,
     walk_six_step,
 )
@@ -144,17 +145,6 @@ def test_the_start_form_is_checked_and_only_fagavdelingen_may_start(deployed):
 
 def test_due_dates_are_stored_as_the_end_of_the_deadline_day(deployed):
     engine = deployed
-    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                            data=dict(START_DATA, klinikker=["kir"]))
-    task = task_for(engine, "sigrid", "Task_VurderTiltak", instance.id)
-    engine.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
-        {"gjennomfores": "ja", "konkretisering": "Innfør NEWS2", "ansvarlig": "ola",
-         "frist": "2026-03-01"},
-        {"gjennomfores": "nei", "begrunnelse": "Dekket"},
-        {"gjennomfores": "nei", "begrunnelse": "Dekket"}]})
-    engine.complete(task_for(engine, "kari", "Task_KpuBehandling", instance.id).id,
-                    actor="kari", data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
-    engine.complete(task_for(engine, "sigrid", "Task_SendReferat", instance.id).id,
-                    actor="sigrid", data={"kpu_referat": "Referat"})
+    at_measure(engine, frist="2026-03-01")
     [measure] = [t for t in engine.tasks(actor="ola") if t.element_id == "Task_GjennomforTiltak"]
     assert measure.due_at.replace(tzinfo=UTC) == datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)

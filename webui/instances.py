@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Blueprint, Response, render_template
 from flask_login import current_user, login_required
 
@@ -49,6 +51,5 @@ def download(attachment_id: int):
 
 
 def _disposition(filename: str) -> str:
-    from urllib.parse import quote
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
