@@ -9,7 +9,7 @@ the one each event recorded, so even a history rewritten with fresh hashes is ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -91,12 +91,37 @@ def check_chain(events: list[HistoryEvent], head: tuple[str, int]
     return None
 
 
+@dataclass
+class Step:
+    """An instance as it stood after one event, rebuilt from the history alone."""
+
+    event: HistoryEvent
+    workflow: Any
+    owner: dict[int, int]
+    state: str
+    problem: str | None = None
+
+
 def replay(engine, instance_id: str, events: list[HistoryEvent]) -> tuple[int, str, str] | None:
+    """The first event whose replay fails or gives a different state, else None."""
     if not events or events[0].type != "start":
         return 1, events[0].type if events else "", "the history does not begin with a start"
+    for step in replay_steps(engine, instance_id, events):
+        if step.problem is not None:
+            return step.event.seq, step.event.type, step.problem
+    return None
+
+
+def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterator[Step]:
+    """Re-execute the events one by one; yields the state after each and stops at a fault.
+
+    A faulty step carries `problem`: the event cannot be replayed, or its recorded state
+    hash differs from the replayed state's.
+    """
     ids = IdSource(instance_id, 0)
     state = ""
     workflow = specs = None
+    owner: dict[int, int] = {}
     for event in events:
         data = data_from_json(event.data)
         moment = _utc(event.at)
@@ -107,8 +132,11 @@ def replay(engine, instance_id: str, events: list[HistoryEvent]) -> tuple[int, s
                     with engine.db.transaction() as session:
                         definition = engine._definition(session, data["definition_id"])
                         specs = engine._specs_for(session, definition, data["bindings"])
+                    owner = specs[2]
                     workflow = engine.begin(specs[0], specs[1], data["data"],
                                             by_timer=bool(data.get("by_timer")))
+                elif specs is None:
+                    raise ValueError("the history does not begin with a start")
                 elif event.type in UNCHANGED:
                     pass
                 else:
@@ -122,12 +150,14 @@ def replay(engine, instance_id: str, events: list[HistoryEvent]) -> tuple[int, s
                     elif event.type == "cancel":
                         workflow.cancel()
                     else:
-                        return event.seq, event.type, f"unknown event type '{event.type}'"
+                        raise ValueError(f"unknown event type '{event.type}'")
                 if event.type not in UNCHANGED:
                     projection.take_notifications(workflow)
                     state = state_to_json(workflow)
         except (TiltakError, KeyError, TypeError, ValueError) as err:
-            return event.seq, event.type, f"cannot be replayed: {err}"
+            yield Step(event, workflow, owner, state, f"cannot be replayed: {err}")
+            return
         if history.sha256(state) != event.state_hash:
-            return event.seq, event.type, "replaying it gives a different state"
-    return None
+            yield Step(event, workflow, owner, state, "replaying it gives a different state")
+            return
+        yield Step(event, workflow, owner, state)
