@@ -94,6 +94,18 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class InstanceClinic(Base):
+    """A clinic an instance concerns, taken from its start data when it is created.
+
+    The auditors' search filters on it without reading any workflow state.
+    """
+
+    __tablename__ = "instance_clinics"
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), primary_key=True)
+    clinic: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
 class HumanTask(Base):
     """An open user task: the worklist reads only this table and task_candidates."""
 
@@ -235,3 +247,65 @@ class UserGroup(Base):
     user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"),
                                            primary_key=True)
     group_name: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+
+
+class TaskRecord(Base):
+    """Every human task that was ever open, kept when it closes: the indicators read it.
+
+    `indicator` is the task's `indikator` extension property from the diagram (e.g.
+    `tiltak`, `tilbakemelding`, `lovpalagt-varsel`, `undersokelse`), so a process owner
+    decides in the Modeler which tasks count for which figure.
+    """
+
+    __tablename__ = "task_records"
+    __table_args__ = (Index("ix_task_records_indicator_ended", "indicator", "ended_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    indicator: Mapped[str | None] = mapped_column(String(100))
+    clinic: Mapped[str | None] = mapped_column(String(100))
+    unit: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # completed or cancelled
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class CaseFacts(Base):
+    """What a case is about, from its process variables after every command.
+
+    Kept for the indicators and for visibility (anonymous reporter, sensitive case), so
+    neither ever deserializes a workflow.
+    """
+
+    __tablename__ = "case_facts"
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"),
+                                             primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    clinic: Mapped[str | None] = mapped_column(String(100), index=True)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    serious: Mapped[bool | None] = mapped_column(Boolean)
+    risk_class: Mapped[str | None] = mapped_column(String(20))
+    expertise: Mapped[bool | None] = mapped_column(Boolean)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Receipt(Base):
+    """A reporter's receipt: the code (stored hashed) that fetches the feedback on a report.
+
+    An anonymous reporter's name is recorded nowhere; an e-mail address for the feedback
+    is kept here only, never in the case's data, so the handlers do not see it.
+    """
+
+    __tablename__ = "receipts"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"),
+                                             unique=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(10), default="nb")
+    feedback: Mapped[str | None] = mapped_column(Text)
+    feedback_at: Mapped[datetime | None]

@@ -48,6 +48,14 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
                "reported done. Responsible: {ansvarlig}.\n"),
     },
 }
+TEXTS["tilbakemelding"] = {
+    "nb": ("Tilbakemelding på meldingen din {sak}",
+           "Hei {navn},\n\ntakk for at du meldte fra. Dette er gjort med saken:\n\n{tekst}\n"),
+    "sv": ("Återkoppling på din anmälan {sak}",
+           "Hej {navn},\n\ntack för att du anmälde. Detta har gjorts i ärendet:\n\n{tekst}\n"),
+    "en": ("Feedback on your report {sak}",
+           "Hello {navn},\n\nthank you for reporting. This is what was done:\n\n{tekst}\n"),
+}
 GENERIC = {"nb": ("Melding fra Tiltak", "Hei {navn},\n\n{tekst}\n"),
            "sv": ("Meddelande från Tiltak", "Hej {navn},\n\n{tekst}\n"),
            "en": ("Message from Tiltak", "Hello {navn},\n\n{tekst}\n")}

@@ -27,9 +27,13 @@ from sqlalchemy.orm import Session
 from . import (
     attachments,
     definitions,
+    facts,
     history,
+    indicators,
     notifications,
     projection,
+    reporting,
+    search,
     timer_starts,
     worklist,
 )
@@ -52,6 +56,7 @@ from .models import (
     ProcessDefinition,
     ProcessInstance,
     TaskCandidate,
+    TaskRecord,
     TimerStart,
     User,
 )
@@ -136,12 +141,22 @@ class Engine:
         with self.db.transaction() as session:
             groups = groups_of(session, actor)
             definition = definitions.definition_to_start(session, process_key, tenant)
-            if definition.starter_groups and not groups & set(definition.starter_groups):
+            allowed = set(definition.starter_groups)
+            if (allowed and not groups & allowed) or ("revisor" in groups
+                                                      and not groups & allowed):
                 raise PermissionDenied(
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
-                    f"{', '.join(definition.starter_groups)})")
+                    f"{', '.join(definition.starter_groups) or 'none'})")
             values = self._validate(session, definition, definition.start_form, submitted, {})
-            return self._create(session, definition, actor, values, business_key)
+            if not reporting.takes_receipt(values):
+                return self._create(session, definition, actor, values, business_key)
+            values, email = reporting.without_contact(values)
+            reporter = reporting.ANONYMOUS if reporting.is_anonymous(values) else actor
+            row = self._create(session, definition, reporter, values, business_key)
+            user = session.get(User, actor)
+            row.receipt_code = reporting.issue(session, row.id, email,
+                                               user.language if user else "nb")
+            return row
 
     def _create(self, session: Session, definition: ProcessDefinition, actor: str,
                 values: dict[str, Any], business_key: str | None, *,
@@ -163,6 +178,7 @@ class Engine:
             "process_key": definition.key, "version": definition.version,
             "definition_id": definition.id, "bindings": bindings,
             "business_key": business_key, "data": values, "by_timer": by_timer or None})
+        search.record_clinics(session, instance_id, values)
         return row
 
     @command
@@ -173,6 +189,8 @@ class Engine:
         start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
             workflow.task_tree
         start.data.update(values)
+        if by_timer:
+            timer_starts.fired_once(workflow, self.clock.now())
         self._advance(workflow)
         if by_timer:  # the timer that started it has fired: pass its start event
             for task in projection.tasks_in(workflow, TaskState.WAITING):
@@ -236,6 +254,10 @@ class Engine:
             task = self._open_task(session, task_id)
             if task.assignee != actor:
                 raise PermissionDenied(f"task '{task.name}' is not claimed by {actor}")
+            if not task.candidate_groups and not task.candidate_users:
+                raise PermissionDenied(
+                    f"task '{task.name}' was assigned to {actor} by the process and has no "
+                    "group to give it back to; a process owner can reassign it")
             row = self._lock_instance(session, task.instance_id)
             task.assignee = None
             history.record(session, row, "unclaim", actor, self.clock.now(), {},
@@ -261,6 +283,10 @@ class Engine:
                 self.complete_in(loaded.workflow, task.id, values)
             self._save(session, loaded, "complete", actor, {"values": values},
                        element_id=task.element_id, task_id=task.id)
+            record = session.get(TaskRecord, task.id)
+            if record is not None and record.indicator == reporting.FEEDBACK_INDICATOR:
+                reporting.deliver_feedback(session, loaded.row,
+                                           values.get(reporting.FEEDBACK_FIELD), self.clock.now())
             return loaded.row
 
     @command
@@ -285,6 +311,10 @@ class Engine:
     def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> ProcessInstance:
         with self.db.transaction() as session:
             loaded = self._load(session, instance_id)
+            if actor not in (OPERATOR, loaded.row.started_by) and \
+                    "prosesseier" not in groups_of(session, actor):
+                raise PermissionDenied(f"user '{actor}' may not cancel this case: only the "
+                                       "person who started it and process owners may")
             if loaded.row.status not in ("running", "error"):
                 raise TaskNotOpen(f"instance {instance_id} is already {loaded.row.status}")
             with deterministic(loaded.ids, self.clock):
@@ -390,6 +420,17 @@ class Engine:
                 raise NotFound(f"no process instance '{instance_id}'")
             return history.events_of(session, instance_id)
 
+    def find_instances(self, filter: search.InstanceFilter | None = None, limit: int = 50,
+                       offset: int = 0) -> tuple[list[search.InstanceRow], int]:
+        """The auditors' search: one page of matching instances and the total (SQL only)."""
+        with self.db.transaction() as session:
+            return search.find_instances(session, filter, limit=limit, offset=offset)
+
+    def find_instance_ids(self, filter: search.InstanceFilter | None = None) -> list[str]:
+        """Every matching instance's id, oldest first (to export all that a search finds)."""
+        with self.db.transaction() as session:
+            return search.matching_ids(session, filter)
+
     def worklist(self, query: WorklistQuery) -> WorklistPage:
         with self.db.transaction() as session:
             return worklist.worklist(session, query, groups_of(session, query.actor),
@@ -424,6 +465,31 @@ class Engine:
                 latest[d.key] = d
             return [d for d in latest.values() if groups & set(d.starter_groups or [])]
 
+    def indicators(self, *, start=None, end=None, by: str = "clinic") -> list:
+        """The dashboard's figures per clinic or unit, and for all (engine/indicators.py)."""
+        with self.db.transaction() as session:
+            return indicators.compute(session, now=self.clock.now(), start=start, end=end,
+                                      by=by)
+
+    def receipt(self, code: str) -> dict[str, Any]:
+        """What a reporter may know about their report, given its receipt code."""
+        with self.db.transaction() as session:
+            found = reporting.find(session, code)
+            if found is None:
+                raise NotFound("no report has this receipt code")
+            row = session.get(ProcessInstance, found.instance_id)
+            definition = self._definition(session, row.definition_id)
+            return {"process": definition.name, "business_key": row.business_key,
+                    "reported_at": row.started_at, "status": row.status,
+                    "closed_at": row.ended_at, "feedback": found.feedback,
+                    "feedback_at": found.feedback_at}
+
+    def process_names(self) -> dict[str, str]:
+        """Each deployed process key with the name of its latest version."""
+        with self.db.transaction() as session:
+            return {d.key: d.name for d in session.scalars(
+                select(ProcessDefinition).order_by(ProcessDefinition.version))}
+
     def latest(self, process_key: str) -> ProcessDefinition:
         with self.db.transaction() as session:
             return definitions.definition_to_start(session, process_key, "")
@@ -443,13 +509,19 @@ class Engine:
                 note.read_at = self.clock.now()
 
     def may_view(self, actor: str, instance_id: str) -> bool:
-        """Readers: auditors and process owners see all; others the cases they work on."""
+        """Readers: auditors and process owners see all; others the cases they work on.
+
+        A sensitive case is seen only by those who handle it, and by auditors."""
         with self.db.transaction() as session:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
                 raise NotFound(f"no process instance '{instance_id}'")
             groups = groups_of(session, actor)
-            if groups & READ_ALL_GROUPS or row.started_by == actor:
+            if facts.is_sensitive(session, instance_id):
+                # a sensitive case: its handlers and auditors, not every process owner
+                if "revisor" in groups:
+                    return True
+            elif groups & READ_ALL_GROUPS or row.started_by == actor:
                 return True
             took_part = session.scalar(select(HistoryEvent.id).where(
                 HistoryEvent.stream == instance_id, HistoryEvent.actor == actor).limit(1))
@@ -629,7 +701,9 @@ class Engine:
             row.ended_at = now
         row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
         session.flush()
-        self._sync_tasks(session, row, views, now)
+        self._sync_tasks(session, row, views, now,
+                         (task_id, actor) if event_type == "complete" and task_id else None)
+        facts.record_case(session, row, projection.variables(workflow))
         self._sync_subscriptions(session, row, workflow, new=event_type == "start")
         history.record(session, row, event_type, actor, now, data, element_id=element_id,
                        task_id=task_id, state_hash=history.sha256(row.state))
@@ -641,7 +715,8 @@ class Engine:
                                 values=plain(values), at=now)
 
     def _sync_tasks(self, session: Session, row: ProcessInstance,
-                    views: list[projection.TaskView], now) -> None:
+                    views: list[projection.TaskView], now,
+                    completed: tuple[str, str] | None) -> None:
         existing = {t.id: t for t in session.scalars(
             select(HumanTask).where(HumanTask.instance_id == row.id))}
         wanted = {v.id: v for v in views}
@@ -649,9 +724,11 @@ class Engine:
         if gone:
             session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
             session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
+            facts.record_closed(session, gone, now, completed)
         for view in views:
             if view.id in existing:
                 continue
+            facts.record_opened(session, row, view, now)
             session.add(HumanTask(
                 id=view.id, instance_id=row.id, definition_id=view.definition_id,
                 process_key=view.process_key, element_id=view.element_id, name=view.name,

@@ -39,6 +39,9 @@ class StateConverter(BpmnWorkflowConverter):
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct = WorkflowConverter.to_dict(self, workflow)
+        # a finished workflow's data is its last task's, in the order values arrived;
+        # sorted like task data so the same state always hashes the same
+        dct["data"] = _sorted(dct.get("data") or {})
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
@@ -93,6 +96,7 @@ class VariantSubWorkflowConverter(BpmnSubWorkflowConverter):
 
     def to_dict(self, workflow) -> dict[str, Any]:
         dct = super().to_dict(workflow)
+        dct["data"] = _sorted(dct.get("data") or {})
         for key, spec in workflow.top_workflow.subprocess_specs.items():
             if spec is workflow.spec:
                 dct["spec"] = key

@@ -5,6 +5,11 @@ a version with a timer start event writes a schedule row (replacing the previous
 version's, as Camunda does), and the sweep starts one instance per due time, moving the
 schedule on in the same transaction: one instance per cycle, no more, on any number of
 workers. Cycles missed while everything was down are started on the next sweeps.
+
+As in Camunda, a version's first instance is due at the first cycle after its
+deployment (a cycle anchored at an earlier date, R/2026-01-15T08:00:00+01:00/P4M, does
+not start the terms before it), and years and months are calendar steps from the
+anchor date (15 May, 15 September, 15 January), not a fixed number of seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +17,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from dateutil.relativedelta import relativedelta
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -49,6 +60,10 @@ def schedule(session: Session, definition: ProcessDefinition, clock: Clock) -> N
     if not definition.timer_start:
         return
     due, count, interval = first_due(definition.timer_start, clock)
+    now = _utc(clock.now())
+    while count != 0 and interval and due < now:  # cycles before this deployment
+        due = following(definition.timer_start, due, interval)
+        count -= 1 if count > 0 else 0
     if count == 0:
         return
     session.add(TimerStart(process_key=definition.key, tenant=definition.tenant,
@@ -63,7 +78,62 @@ def move_on(session: Session, row: TimerStart) -> None:
         return
     if row.remaining > 0:
         row.remaining -= 1
-    row.next_at = _utc(row.next_at) + timedelta(seconds=row.interval_seconds)
+    definition = session.get(ProcessDefinition, row.definition_id)
+    row.next_at = following(definition.timer_start if definition else None,
+                            _utc(row.next_at), row.interval_seconds)
+
+
+def following(timer: dict[str, Any] | None, current: datetime, interval: float) -> datetime:
+    """The cycle after `current`: a period of years or months is counted in calendar
+    steps from the cycle's anchor date; any other period is a fixed number of seconds."""
+    calendar = _calendar(timer, current)
+    if calendar is None:
+        return current + timedelta(seconds=interval)
+    anchor, period = calendar
+    step = 1
+    while anchor + period * step <= current:
+        step += 1
+    return anchor + period * step
+
+
+def _calendar(timer: dict[str, Any] | None, current: datetime
+              ) -> tuple[datetime, relativedelta] | None:
+    """(anchor, period) of a cycle whose period has years or months, else None."""
+    if not timer or timer.get("kind") != "CycleTimerEventDefinition":
+        return None
+    try:
+        text = str(timer_text(expressions.evaluate(timer["expression"], {},
+                                                   now=lambda: current)))
+        parts = text.upper().replace("--", "/").split("/")[1:]
+        periods = [p for p in parts if p.startswith("P")]
+        parsed = TimerEventDefinition.parse_iso_duration(periods[0])
+        if not any(parsed.get(unit) for unit in ("years", "months")) or \
+                any(isinstance(parsed.get(unit), float) for unit in ("years", "months")):
+            return None
+        anchor = current
+        if len(periods) < len(parts):  # R/2026-01-15T08:00:00+01:00/P4M, or ending at
+            anchor = _utc(TimerEventDefinition.parse_iso_recurring_interval(text)[1])
+        return anchor, relativedelta(**parsed)
+    except (ValueError, TypeError, IndexError, expressions.ExpressionError):
+        return None
+
+
+def fired_once(workflow: Any, now: datetime) -> None:
+    """A new instance the scheduler starts for one due cycle: its timer start event is
+    made due exactly once. Left to itself, SpiffWorkflow would evaluate the cycle again
+    inside the instance and, for a cycle anchored at a past date, start one path for
+    every cycle since that date."""
+    moment = now - timedelta(microseconds=1)
+    for task in workflow.get_tasks(state=TaskState.FUTURE):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(task.task_spec, StartEvent) or \
+                not isinstance(definition, TimerEventDefinition):
+            continue
+        if isinstance(definition, CycleTimerEventDefinition):
+            value: Any = {"cycles": 1, "next": moment.isoformat(), "duration": 0}
+        else:
+            value = moment.isoformat()
+        task._set_internal_data(event_value=value)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
 from .models import User, UserGroup
 
 _HASHER = PasswordHasher()
@@ -30,10 +30,16 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
+# the name the engine writes for a reporter who stays anonymous: no person may have it
+RESERVED_NAMES = {"anonym"}
+
+
 def add_user(session: Session, name: str, groups: list[str], *, password: str | None = None,
              display_name: str = "", email: str | None = None,
              language: str | None = None) -> User:
     """Create the user or update their groups (and password, when one is given)."""
+    if name.strip().lower() in RESERVED_NAMES:
+        raise InvalidInput({"name": f"'{name}' is reserved (it stands for no person)"})
     user = session.get(User, name)
     if user is None:
         user = User(name=name, display_name=display_name or name, email=email,

@@ -71,6 +71,8 @@ class _Level:
                 if f.required:
                     self.errors[prefix + f.key] = "must be checked" \
                         if f.type == "checkbox" and f.key in submitted else "is required"
+                elif f.type == "checkbox":  # an unticked box is false, sent or not
+                    result[f.key] = False
                 elif f.key in submitted:
                     result[f.key] = submitted[f.key] if f.type in ("textfield", "textarea") \
                         else ([] if f.type in ("checklist", "taglist") else None)

@@ -230,3 +230,24 @@ def assert_chain_intact(engine, instance_id: str) -> None:
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         for before, after in zip(events, events[1:], strict=False):
             assert after.prev_hash == before.hash
+
+
+def test_a_task_the_process_assigned_cannot_be_dropped_into_nobodys_hands(deployed):
+    from walks import at_measure
+    instance_id = at_measure(deployed)
+    task = task_for(deployed, "ola", "Task_GjennomforTiltak", instance_id)
+    with pytest.raises(PermissionDenied, match="assigned to ola by the process"):
+        deployed.unclaim(task.id, actor="ola")
+    assert task_for(deployed, "ola", "Task_GjennomforTiltak", instance_id).assignee == "ola"
+
+
+def test_only_the_starter_and_process_owners_may_cancel_a_case(deployed):
+    first = deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    second = deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    for outsider in ("sigrid", "rita"):
+        with pytest.raises(PermissionDenied, match="may not cancel"):
+            deployed.cancel(first.id, actor=outsider)
+    assert deployed.instance(first.id).status == "running"
+    assert deployed.cancel(first.id, actor="frida").status == "cancelled"
+    assert deployed.cancel(second.id, actor="per", reason="registrert to ganger").status \
+        == "cancelled"

@@ -278,10 +278,12 @@ def test_empty_string_is_missing_for_required_fields(kpu_form):
     assert errors == {"kpu_motedato": "is required", "antall_deltakere": "is required"}
 
 
-def test_absent_optional_fields_stay_absent(kpu_form):
+def test_absent_optional_fields_stay_absent_but_an_unticked_box_is_false(kpu_form):
+    """As on the web page, where an unticked checkbox is simply not sent."""
     values = validate_submission(kpu_form, {"kpu_motedato": "2026-03-05",
                                             "antall_deltakere": 3})
-    assert values == {"kpu_motedato": dt.date(2026, 3, 5), "antall_deltakere": 3}
+    assert values == {"kpu_motedato": dt.date(2026, 3, 5), "antall_deltakere": 3,
+                      "kpu_slutter_seg_til": False}
 
 
 def test_form_data_readonly_keeps_the_process_value():

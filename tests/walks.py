@@ -109,10 +109,10 @@ def walk_six_step(engine: Engine, clinics: tuple[str, ...] = ("kir", "med"),
     return instance.id
 
 
-def at_measure(engine, frist: str = "2026-03-01") -> str:
+def at_measure(engine, frist: str = "2026-03-01", business_key: str | None = None) -> str:
     """One clinic, one measure for ola with a deadline; returns the instance id."""
     instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                            data=dict(START_DATA, klinikker=["kir"]))
+                            data=dict(START_DATA, klinikker=["kir"]), business_key=business_key)
     task = task_for(engine, "sigrid", "Task_VurderTiltak", instance.id)
     engine.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
         {"gjennomfores": "ja", "konkretisering": "NEWS2 ved mottak", "ansvarlig": "ola",

@@ -12,12 +12,15 @@ from engine.runtime import Engine
 def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
     from . import (
         api,
+        audit,
         auth,
+        dashboard,
         errors,
         filters,
         i18n,
         instances,
         notices,
+        receipts,
         security,
         start,
         tasks,
@@ -37,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     i18n.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for module in (tasks, start, instances, vendor):
+    for module in (tasks, start, instances, audit, dashboard, receipts, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
     api.init_app(app)

@@ -32,9 +32,11 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from engine.runtime import Engine
+from engine.runtime import READ_ALL_GROUPS, Engine
 
 bp = Blueprint("auth", __name__)
+INDICATOR_GROUPS = {"prosesseier", "revisor", "ledelse", "kvalitetsavdeling"}
+INDICATOR_PREFIXES = ("kpu-", "leder-")
 login_manager = LoginManager()
 
 
@@ -55,6 +57,17 @@ class WebUser(UserMixin):
     @property
     def is_auditor(self) -> bool:
         return "revisor" in self.groups
+
+    @property
+    def sees_indicators(self) -> bool:
+        """Managers, quality committees, process owners and auditors see the dashboard."""
+        return bool(self.groups & INDICATOR_GROUPS) or \
+            any(g.startswith(INDICATOR_PREFIXES) for g in self.groups)
+
+    @property
+    def reads_all(self) -> bool:
+        """Auditors and process owners read every case (and change none, for auditors)."""
+        return bool(self.groups & READ_ALL_GROUPS)
 
 
 class LoginForm(FlaskForm):

@@ -1,8 +1,11 @@
-"""Template helpers: a tiny, escaped markdown for form text and the current locale."""
+"""Template helpers: a tiny, escaped markdown for form text, readable JSON, the locale."""
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import date
+from typing import Any
 
 from flask import Flask
 from flask_babel import get_locale
@@ -27,6 +30,17 @@ def simple_markdown(text: str | None) -> Markup:
     return Markup("".join(blocks))
 
 
+def readable_json(value: Any) -> str:
+    """Nested case data as people read it: letters as typed (æøå), dates as YYYY-MM-DD.
+
+    Returned as plain text, so the template escapes it like any other value.
+    """
+    def text(item: Any) -> str:
+        return item.isoformat() if isinstance(item, date) else str(item)
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=text)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["simple_markdown"] = simple_markdown
+    app.jinja_env.filters["readable_json"] = readable_json
     app.jinja_env.globals["get_locale"] = get_locale

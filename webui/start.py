@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -41,15 +50,20 @@ def start_page(process_key: str):
         except InvalidInput as err:
             errors = err.errors
         else:
+            reporter = instance.started_by  # `anonym` when the reporter asked for it
             for upload in request.files.getlist("file"):
                 if upload and upload.filename:
                     try:
-                        engine().attach(instance.id, actor=current_user.name,
+                        engine().attach(instance.id, actor=reporter,
                                         filename=upload.filename, content=upload.read(),
                                         field="dokumentasjon")
                     except InvalidInput as err:
                         flash(_("The case was started, but a file was refused: %(why)s",
                                 why="; ".join(err.errors.values())), "error")
+            code = getattr(instance, "receipt_code", None)
+            if code:
+                session["receipt_code"] = code
+                return redirect(url_for("receipts.issued"))
             flash(_("The case was started."), "success")
             return redirect(url_for("instances.show", instance_id=instance.id))
     view = form_view(lambda: start_form(engine(), definition), context, data, errors)

@@ -1,0 +1,177 @@
+"""The indicators of the regional plans, counted with queries on the task and case tables.
+
+Which tasks count for what is decided in the diagrams (`indikator` property on a user
+task), and what a case is about comes from its facts (engine/facts.py); no workflow is
+ever loaded. Every figure is given per clinic (or unit) and for all together, over a
+period [start, end) of when things were due or ended:
+
+- expertise: serious cases whose investigation ended in the period, and how many of
+  them had subject-matter expertise on the team (seed 003: target 100 %);
+- overdue measures: measure tasks open now past their deadline (not period-bound);
+- measures on time: measure tasks due in the period (and by now), done by the deadline;
+- feedback: cases closed in the period, of routines with a feedback task, and how many
+  of them gave the reporter feedback;
+- closing time: days from report to closing for those cases (median, 90th percentile);
+- notifications on time: statutory notifications due in the period (and by now), sent
+  by the deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, true
+from sqlalchemy.orm import Session
+
+from .models import CaseFacts, ProcessInstance, TaskRecord
+
+MEASURE = "tiltak"
+FEEDBACK = "tilbakemelding"
+NOTIFICATION = "lovpalagt-varsel"
+INVESTIGATION = "undersokelse"
+ALL = ""  # the group holding everything
+TARGETS = {"expertise": 1.0}
+
+
+@dataclass
+class Share:
+    part: int = 0
+    whole: int = 0
+
+    @property
+    def value(self) -> float | None:
+        return self.part / self.whole if self.whole else None
+
+    def add(self, part: int, whole: int) -> None:
+        self.part += part
+        self.whole += whole
+
+
+@dataclass
+class Figures:
+    group: str
+    expertise: Share = field(default_factory=Share)
+    overdue_measures: int = 0
+    measures_on_time: Share = field(default_factory=Share)
+    feedback: Share = field(default_factory=Share)
+    notifications_on_time: Share = field(default_factory=Share)
+    closing_days: list[float] = field(default_factory=list)
+
+    @property
+    def closing_median(self) -> float | None:
+        return percentile(self.closing_days, 50)
+
+    @property
+    def closing_p90(self) -> float | None:
+        return percentile(self.closing_days, 90)
+
+    def as_dict(self) -> dict[str, Any]:
+        def share(s: Share) -> dict[str, Any]:
+            return {"part": s.part, "whole": s.whole, "value": s.value}
+        return {"group": self.group, "expertise": share(self.expertise),
+                "overdue_measures": self.overdue_measures,
+                "measures_on_time": share(self.measures_on_time),
+                "feedback": share(self.feedback),
+                "notifications_on_time": share(self.notifications_on_time),
+                "closed": len(self.closing_days), "closing_median_days": self.closing_median,
+                "closing_p90_days": self.closing_p90}
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least p % at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))  # ceiling
+    return ordered[int(rank) - 1]
+
+
+def compute(session: Session, *, now: datetime, start: datetime | None = None,
+            end: datetime | None = None, by: str = "clinic") -> list[Figures]:
+    """One row per clinic (or unit) that has anything to count, then the total row."""
+    if by not in ("clinic", "unit"):
+        raise ValueError(f"cannot group by '{by}': use clinic or unit")
+    rows: dict[str, Figures] = {}
+
+    def row(group: str | None) -> Figures:
+        key = group or "?"
+        if key not in rows:
+            rows[key] = Figures(key)
+        return rows[key]
+
+    task_group = TaskRecord.clinic if by == "clinic" else TaskRecord.unit
+    case_group = CaseFacts.clinic if by == "clinic" else CaseFacts.unit
+
+    def within(column):
+        conditions = []
+        if start is not None:
+            conditions.append(column >= start)
+        if end is not None:
+            conditions.append(column < end)
+        return and_(true(), *conditions)
+
+    # expertise in investigations of serious cases
+    for group, whole, part in session.execute(
+            select(case_group, func.count(func.distinct(CaseFacts.instance_id)),
+                   func.count(func.distinct(case((CaseFacts.expertise.is_(True),
+                                                  CaseFacts.instance_id)))))
+            .join(TaskRecord, TaskRecord.instance_id == CaseFacts.instance_id)
+            .where(TaskRecord.indicator == INVESTIGATION, TaskRecord.outcome == "completed",
+                   CaseFacts.serious.is_(True), within(TaskRecord.ended_at))
+            .group_by(case_group)):
+        row(group).expertise.add(part, whole)
+
+    # measures open past their deadline now
+    for group, count in session.execute(
+            select(task_group, func.count()).where(
+                TaskRecord.indicator == MEASURE, TaskRecord.ended_at.is_(None),
+                TaskRecord.due_at < now).group_by(task_group)):
+        row(group).overdue_measures += count
+
+    # measures and statutory notifications due in the period: done by the deadline?
+    for indicator, attribute in ((MEASURE, "measures_on_time"),
+                                 (NOTIFICATION, "notifications_on_time")):
+        on_time = case((and_(TaskRecord.outcome == "completed",
+                             TaskRecord.ended_at <= TaskRecord.due_at), 1), else_=0)
+        for group, whole, part in session.execute(
+                select(task_group, func.count(), func.sum(on_time)).where(
+                    TaskRecord.indicator == indicator, TaskRecord.due_at.is_not(None),
+                    TaskRecord.due_at <= now, within(TaskRecord.due_at),
+                    (TaskRecord.outcome.is_(None)) | (TaskRecord.outcome != "cancelled"))
+                .group_by(task_group)):
+            getattr(row(group), attribute).add(int(part or 0), whole)
+
+    # cases closed in the period, of routines that give feedback
+    with_feedback = select(TaskRecord.process_key).where(
+        TaskRecord.indicator == FEEDBACK).distinct()
+    fed_back = select(TaskRecord.instance_id).where(
+        TaskRecord.indicator == FEEDBACK, TaskRecord.outcome == "completed")
+    for group, started, ended, got in session.execute(
+            select(case_group, ProcessInstance.started_at, ProcessInstance.ended_at,
+                   ProcessInstance.id.in_(fed_back))
+            .join(CaseFacts, CaseFacts.instance_id == ProcessInstance.id)
+            .where(ProcessInstance.status == "completed",
+                   ProcessInstance.process_key.in_(with_feedback),
+                   within(ProcessInstance.ended_at))):
+        figures = row(group)
+        figures.feedback.add(1 if got else 0, 1)
+        figures.closing_days.append((ended - started).total_seconds() / 86400)
+
+    total = Figures(ALL)
+    for figures in rows.values():
+        total.expertise.add(figures.expertise.part, figures.expertise.whole)
+        total.overdue_measures += figures.overdue_measures
+        total.measures_on_time.add(figures.measures_on_time.part,
+                                   figures.measures_on_time.whole)
+        total.feedback.add(figures.feedback.part, figures.feedback.whole)
+        total.notifications_on_time.add(figures.notifications_on_time.part,
+                                        figures.notifications_on_time.whole)
+        total.closing_days.extend(figures.closing_days)
+    return [rows[k] for k in sorted(rows)] + [total]
+
+
+def by_group(figures: list[Figures]) -> dict[str, Figures]:
+    return {f.group: f for f in figures}
+

@@ -1,0 +1,89 @@
+"""The reporter's side of a report: anonymity, a receipt code, and feedback that reaches them.
+
+A report form that has the field `anonym` (or `epost_tilbakemelding`) gets a receipt:
+a random code, shown once, stored only as a hash. If the reporter asked to stay
+anonymous, the case and its history name the reporter as `anonym` and nothing else
+records who it was. An e-mail address for the feedback is moved out of the case data
+into the receipt, so the handlers never see it. When a task marked
+`indikator=tilbakemelding` is completed, its `tilbakemelding` text is kept with the
+receipt (the reporter reads it with the code) and sent: by e-mail to the receipt's
+address, and as a notification to a reporter who is not anonymous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import notifications
+from .models import OutboxMail, ProcessInstance, Receipt
+
+ANONYMOUS = "anonym"
+ANONYMOUS_FIELD = "anonym"
+EMAIL_FIELD = "epost_tilbakemelding"
+FEEDBACK_FIELD = "tilbakemelding"
+FEEDBACK_INDICATOR = "tilbakemelding"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+
+
+def takes_receipt(values: dict[str, Any]) -> bool:
+    return ANONYMOUS_FIELD in values or EMAIL_FIELD in values
+
+
+def is_anonymous(values: dict[str, Any]) -> bool:
+    return values.get(ANONYMOUS_FIELD) is True
+
+
+def without_contact(values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The case data without the reporter's e-mail address, and the address."""
+    rest = {k: v for k, v in values.items() if k != EMAIL_FIELD}
+    email = values.get(EMAIL_FIELD)
+    return rest, (email.strip() or None) if isinstance(email, str) else None
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def code_hash(code: str) -> str:
+    normal = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(normal.encode("ascii", "ignore")).hexdigest()
+
+
+def issue(session: Session, instance_id: str, email: str | None, language: str) -> str:
+    code = new_code()
+    session.add(Receipt(code_hash=code_hash(code), instance_id=instance_id, email=email,
+                        language=language))
+    return code
+
+
+def find(session: Session, code: str) -> Receipt | None:
+    return session.get(Receipt, code_hash(code)) if code and code.strip() else None
+
+
+def deliver_feedback(session: Session, row: ProcessInstance, text: str | None,
+                     at: datetime) -> None:
+    """Keep the feedback with the receipt and send it to the reporter."""
+    text = (text or "").strip()
+    if not text:
+        return
+    receipt = session.scalars(select(Receipt).where(Receipt.instance_id == row.id)).first()
+    title = row.business_key or ""
+    if receipt is not None:
+        receipt.feedback, receipt.feedback_at = text, at
+        if receipt.email:
+            subject, body = notifications.render(
+                "tilbakemelding", receipt.language or "nb",
+                {"tekst": text, "sak": title, "navn": ""})
+            session.add(OutboxMail(to_address=receipt.email, subject=subject, body=body,
+                                   status="pending", attempts=0, next_attempt_at=at))
+    if row.started_by != ANONYMOUS:
+        notifications.queue(session, instance_id=row.id, element_id=None, at=at, values={
+            "mottaker": row.started_by, "mal": "tilbakemelding", "tekst": text,
+            "sak": title})

@@ -1,0 +1,128 @@
+"""Reporting as people expect: anyone reports, may stay anonymous, still gets feedback;
+a sensitive case is seen by its handlers only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from engine.definitions import collect_files
+from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.models import HistoryEvent, Notification, OutboxMail, TaskRecord
+from engine.users import add_user
+
+from walks import FIXTURES, task_for
+
+REPORT = {"hva_skjedde": "Pasient falt på badet", "klinikk": "kir"}
+
+
+@pytest.fixture
+def reporting(engine):
+    engine.deploy(collect_files([str(FIXTURES / "melding.bpmn")]), actor="per")
+    return engine
+
+
+def handle(engine, instance_id, feedback="Vi har satt opp sklisikre matter."):
+    task = task_for(engine, "kirsten", "Task_Vurder", instance_id)
+    engine.complete(task.id, actor="kirsten", data={"alvorlig": False})
+    task = task_for(engine, "kirsten", "Task_Tilbakemelding", instance_id)
+    engine.complete(task.id, actor="kirsten", data={"tilbakemelding": feedback})
+
+
+def everything_recorded(engine, instance_id) -> str:
+    shown = engine.show(instance_id)
+    with engine.db.transaction() as session:
+        events = session.scalars(select(HistoryEvent).where(
+            HistoryEvent.stream == instance_id)).all()
+        text = " ".join(f"{e.actor} {e.data}" for e in events)
+    return f"{shown} {text}"
+
+
+def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(reporting):
+    row = reporting.start("melding", actor="ola", data=dict(
+        REPORT, anonym=True, epost_tilbakemelding="privat@example.org"))
+    code = row.receipt_code
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
+    recorded = everything_recorded(reporting, row.id)
+    assert "ola" not in recorded and "privat@example.org" not in recorded
+    assert reporting.instance(row.id).started_by == "anonym"
+    assert not reporting.may_view("ola", row.id)
+    assert reporting.receipt(code.lower())["feedback"] is None
+
+    handle(reporting, row.id)
+    seen = reporting.receipt(code.replace("-", " "))
+    assert seen["feedback"] == "Vi har satt opp sklisikre matter."
+    assert seen["status"] == "completed"
+    with reporting.db.transaction() as session:
+        mail = session.scalars(select(OutboxMail).where(
+            OutboxMail.to_address == "privat@example.org")).one()
+        assert "sklisikre" in mail.body and "Tilbakemelding" in mail.subject
+        assert session.scalars(select(Notification).where(
+            Notification.user_name == "ola")).all() == []
+    with pytest.raises(NotFound):
+        reporting.receipt("AAAA-BBBB-CCCC")
+
+
+def test_a_named_reporter_gets_the_feedback_as_a_notification(reporting):
+    row = reporting.start("melding", actor="ola", data=dict(REPORT, anonym=False))
+    assert reporting.instance(row.id).started_by == "ola"
+    handle(reporting, row.id, "Rutinen er endret.")
+    notes = reporting.notifications("ola")
+    assert [n.template for n in notes] == ["tilbakemelding"]
+    assert "Rutinen er endret." in notes[0].body
+    with reporting.db.transaction() as session:
+        record = session.scalars(select(TaskRecord).where(
+            TaskRecord.instance_id == row.id,
+            TaskRecord.element_id == "Task_Tilbakemelding")).one()
+        assert (record.indicator, record.outcome, record.completed_by) == \
+            ("tilbakemelding", "completed", "kirsten")
+
+
+def test_a_sensitive_case_is_seen_by_its_handlers_and_auditors_only(reporting):
+    row = reporting.start("melding", actor="ola", data=dict(REPORT, sensitiv=True))
+    assert reporting.may_view("kirsten", row.id)  # the leader who handles it
+    assert reporting.may_view("rita", row.id)  # an auditor
+    assert not reporting.may_view("per", row.id)  # a process owner reads all, but not this
+    assert not reporting.may_view("frida", row.id)
+    plain = reporting.start("melding", actor="ola", data=REPORT)
+    assert reporting.may_view("per", plain.id)
+
+
+def test_anyone_may_report_but_not_an_auditor_and_nobody_is_called_anonym(reporting):
+    assert reporting.start("melding", actor="frida", data=REPORT).started_by == "frida"
+    with pytest.raises(PermissionDenied):
+        reporting.start("melding", actor="rita", data=REPORT)
+    with reporting.db.transaction() as session, pytest.raises(InvalidInput, match="reserved"):
+        add_user(session, "Anonym", ["ansatt"])
+
+
+def test_the_reporter_sees_the_code_once_and_reads_the_feedback_with_it(reporting, tmp_path):
+    from webui import create_app
+    with reporting.db.transaction() as session:
+        add_user(session, "ola", ["leder-kir-gastro", "ansatt"], password="riktig-passord")
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=reporting)
+    client = app.test_client()
+
+    def token(path):
+        page = client.get(path).get_data(as_text=True)
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/login", data={"csrf_token": token("/login"), "username": "ola",
+                                "password": "riktig-passord"})
+    response = client.post("/start/melding", data={
+        "csrf_token": token("/start/melding"), "hva_skjedde": "Feil medisin gitt",
+        "klinikk": "kir", "anonym": "true"})
+    assert response.status_code == 302 and response.location.endswith("/kvittering/ny")
+    page = client.get("/kvittering/ny").get_data(as_text=True)
+    code = re.search(r'id="receipt-code">([A-Z2-9-]+)<', page).group(1)
+    assert code not in client.get("/kvittering/ny").get_data(as_text=True)  # shown once
+    instance_id = reporting.tasks(actor="kirsten")[0].instance_id
+    assert reporting.instance(instance_id).started_by == "anonym"
+    handle(reporting, instance_id, "Takk, dobbeltkontroll er innført.")
+    page = client.post("/kvittering/", data={"csrf_token": token("/kvittering/"),
+                                               "code": code}).get_data(as_text=True)
+    assert "Takk, dobbeltkontroll er innført." in page
+    wrong = client.post("/kvittering/", data={"csrf_token": token("/kvittering/"),
+                                               "code": "AAAA-BBBB-CCCC"})
+    assert wrong.status_code == 404
