@@ -309,3 +309,14 @@ class Receipt(Base):
     language: Mapped[str] = mapped_column(String(10), default="nb")
     feedback: Mapped[str | None] = mapped_column(Text)
     feedback_at: Mapped[datetime | None]
+
+
+class AccessLog(Base):
+    """Who read a sensitive case, when and which page: append-only, shown to auditors."""
+
+    __tablename__ = "access_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    user_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    what: Mapped[str] = mapped_column(String(50))

@@ -48,7 +48,9 @@ from .errors import (
     TaskNotOpen,
 )
 from .models import (
+    AccessLog,
     Attachment,
+    CaseFacts,
     HistoryEvent,
     HumanTask,
     MessageSubscription,
@@ -470,6 +472,27 @@ class Engine:
         with self.db.transaction() as session:
             return indicators.compute(session, now=self.clock.now(), start=start, end=end,
                                       by=by)
+
+    def record_read(self, instance_id: str, *, actor: str, what: str) -> None:
+        """Log that `actor` read a sensitive case (other cases are not logged)."""
+        with self.db.transaction() as session:
+            if facts.is_sensitive(session, instance_id):
+                session.add(AccessLog(instance_id=instance_id, user_name=actor,
+                                      at=self.clock.now(), what=what))
+
+    def sensitive_among(self, instance_ids: list[str]) -> set[str]:
+        with self.db.transaction() as session:
+            found: set[str] = set()
+            for start in range(0, len(instance_ids), 500):
+                found.update(session.scalars(select(CaseFacts.instance_id).where(
+                    CaseFacts.instance_id.in_(instance_ids[start:start + 500]),
+                    CaseFacts.sensitive.is_(True))))
+            return found
+
+    def reads(self, instance_id: str) -> list[AccessLog]:
+        with self.db.transaction() as session:
+            return list(session.scalars(select(AccessLog).where(
+                AccessLog.instance_id == instance_id).order_by(AccessLog.id)))
 
     def receipt(self, code: str) -> dict[str, Any]:
         """What a reporter may know about their report, given its receipt code."""

@@ -126,3 +126,37 @@ def test_the_reporter_sees_the_code_once_and_reads_the_feedback_with_it(reportin
     wrong = client.post("/kvittering/", data={"csrf_token": token("/kvittering/"),
                                                "code": "AAAA-BBBB-CCCC"})
     assert wrong.status_code == 404
+
+
+def test_every_read_of_a_sensitive_case_is_logged_and_process_owners_cannot_audit_it(
+        reporting, tmp_path):
+    from webui import create_app
+    with reporting.db.transaction() as session:
+        for name, groups in (("rita", ["revisor"]), ("per", ["prosesseier", "ansatt"])):
+            add_user(session, name, groups, password="riktig-passord")
+    sensitive = reporting.start("melding", actor="ola", data=dict(REPORT, sensitiv=True))
+    plain = reporting.start("melding", actor="ola", data=REPORT)
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=reporting)
+
+    def client_for(user):
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        client.post("/login", data={"csrf_token": token, "username": user,
+                                    "password": "riktig-passord"})
+        return client
+    rita, per = client_for("rita"), client_for("per")
+    assert rita.get(f"/audit/{sensitive.id}").status_code == 200
+    assert rita.get(f"/audit/{sensitive.id}/report").status_code == 200
+    assert per.get(f"/audit/{sensitive.id}").status_code == 403
+    assert per.get(f"/instances/{sensitive.id}").status_code == 403
+    assert sensitive.id not in per.get("/audit/").get_data(as_text=True)
+    assert plain.id in per.get("/audit/").get_data(as_text=True)
+    assert sensitive.id not in per.get("/audit/export.csv").get_data(as_text=True)
+    assert sensitive.id in rita.get("/audit/export.csv").get_data(as_text=True)
+    assert per.get(f"/audit/{plain.id}").status_code == 200
+    assert [(r.user_name, r.what) for r in reporting.reads(sensitive.id)] == \
+        [("rita", "audit"), ("rita", "report")]
+    assert reporting.reads(plain.id) == []
+    page = rita.get(f"/audit/{sensitive.id}").get_data(as_text=True)
+    assert page.count('<section class="card reads">') == 1 and page.count("<td>rita</td>") == 3

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, render_template, request, stream_w
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, PermissionDenied
 from engine.replay import verify_instance
 from engine.serialization import data_from_json
 from engine.stepping import case_at
@@ -40,6 +40,8 @@ def search():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = engine().find_instances(wanted, limit=PAGE_SIZE,
                                           offset=(page - 1) * PAGE_SIZE)
+    hidden = _hidden([r.id for r in rows])
+    rows = [r for r in rows if r.id not in hidden]
     return render_template("audit_search.html", rows=rows, total=total, page=page,
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
                            wanted=wanted, statuses=STATUSES,
@@ -47,17 +49,28 @@ def search():
                            clinics=engine().context_variables().get("klinikkvalg", []))
 
 
+def _may_read(instance_id: str, what: str) -> None:
+    """Sensitive cases: auditors yes, process owners no; every read of one is logged."""
+    if not engine().may_view(current_user.name, instance_id):
+        raise PermissionDenied(_("This case is sensitive: only its handlers and auditors "
+                                 "may read it."))
+    engine().record_read(instance_id, actor=current_user.name, what=what)
+
+
 @bp.get("/<instance_id>")
 def case(instance_id: str):
+    _may_read(instance_id, "audit")
     events = engine().history(instance_id)
     seq = request.args.get("step", len(events), type=int) or len(events)
     at = case_at(engine(), instance_id, seq)
     return render_template("audit_case.html", instance=engine().show(instance_id),
-                           events=events, at=at, verdict=verify_instance(engine(), instance_id))
+                           events=events, at=at, verdict=verify_instance(engine(), instance_id),
+                           reads=engine().reads(instance_id))
 
 
 @bp.get("/<instance_id>/report")
 def report(instance_id: str):
+    _may_read(instance_id, "report")
     events = engine().history(instance_id)
     last = case_at(engine(), instance_id, len(events))
     return render_template("audit_report.html", instance=engine().show(instance_id),
@@ -69,7 +82,7 @@ def report(instance_id: str):
 
 @bp.get("/<instance_id>/export.<fmt>")
 def export_case(instance_id: str, fmt: str):
-    engine().instance(instance_id)
+    _may_read(instance_id, f"export {fmt}")
     return _export([instance_id], fmt, instance_id)
 
 
@@ -77,7 +90,13 @@ def export_case(instance_id: str, fmt: str):
 def export_found(fmt: str):
     wanted = _filter_from(request.args)
     ids = engine().find_instance_ids(wanted)
-    return _export(ids, fmt, "tiltak-cases")
+    hidden = _hidden(ids)
+    return _export([i for i in ids if i not in hidden], fmt, "tiltak-cases")
+
+
+def _hidden(ids: list[str]) -> set[str]:
+    """Sensitive cases, which only auditors (and their handlers) read."""
+    return set() if current_user.is_auditor else engine().sensitive_among(ids)
 
 
 def _details(event) -> dict:

@@ -23,6 +23,7 @@ def _may_view(instance_id: str) -> None:
 @login_required
 def show(instance_id: str):
     _may_view(instance_id)
+    engine().record_read(instance_id, actor=current_user.name, what="case")
     shown = engine().show(instance_id)
     diagrams = engine().progress(instance_id)
     events = engine().history(instance_id)
@@ -45,6 +46,8 @@ def diagram(instance_id: str, definition_id: int):
 def download(attachment_id: int):
     attachment = engine().attachment(attachment_id)
     _may_view(attachment.instance_id)
+    engine().record_read(attachment.instance_id, actor=current_user.name,
+                         what=f"document {attachment_id}")
     response = Response(attachment.content, mimetype=attachment.content_type)
     response.headers["Content-Disposition"] = _disposition(attachment.filename)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -337,6 +337,24 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "access_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.String(length=36), nullable=False),
+        sa.Column("user_name", sa.String(length=100), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("what", sa.String(length=50), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["process_instances.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("access_log", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_access_log_instance_id"), ["instance_id"], unique=False
+        )
+
+    op.create_table(
         "receipts",
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("instance_id", sa.String(length=36), nullable=False),
@@ -406,6 +424,10 @@ def downgrade() -> None:
 
     op.drop_table("task_records")
     op.drop_table("receipts")
+    with op.batch_alter_table("access_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_access_log_instance_id"))
+
+    op.drop_table("access_log")
     with op.batch_alter_table("message_subscriptions", schema=None) as batch_op:
         batch_op.drop_index("ix_message_subscriptions_name_key")
         batch_op.drop_index(batch_op.f("ix_message_subscriptions_instance_id"))
