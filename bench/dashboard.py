@@ -103,7 +103,7 @@ def main() -> None:
         print(f"  page {label:26} {ms:8.1f}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "dashboard.json").write_text(json.dumps(result, indent=2))
+    (out / f"dashboard-{result['database']}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,18 @@ class Deployed:
                 "id": self.definition_id, "new": self.created, "kind": self.kind}
 
 
+NAME_LENGTH = 200  # deployments.name
+
+
+def deployment_name(name: str, files: dict[str, bytes]) -> str:
+    """The given name, or the file names; shortened to fit when a folder has many files."""
+    text = name or ", ".join(sorted(files))
+    if len(text) <= NAME_LENGTH:
+        return text
+    suffix = f" ... ({len(files)} files)"
+    return text[:NAME_LENGTH - len(suffix)].rstrip(", ") + suffix
+
+
 def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetime,
            tenant: str = "", name: str = "") -> list[Deployed]:
     by_kind: dict[str, dict[str, bytes]] = {"bpmn": {}, "dmn": {}, "form": {}}
@@ -79,7 +91,7 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
     forms = {fn: _parse_form(fn, data) for fn, data in by_kind["form"].items()}
     processes = parse_bpmn(by_kind["bpmn"], by_kind["dmn"]) if by_kind["bpmn"] else {}
 
-    deployment = Deployment(name=name or ", ".join(sorted(files)), tenant=tenant,
+    deployment = Deployment(name=deployment_name(name, files), tenant=tenant,
                             deployed_at=at, deployed_by=actor)
     session.add(deployment)
     session.flush()

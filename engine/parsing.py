@@ -3,7 +3,8 @@
 A `CamundaParser` subclass that keeps what Camunda 7 process owners write in the Modeler
 (assignee, candidates, due dates, priority, forms, mappings, called tenants) in each task
 spec's `extensions`, matching attributes by namespace URI rather than prefix, and that
-refuses what would not run: other script languages, missing called processes, bad XML.
+refuses what would not run: other script languages, missing called processes, bad XML,
+decision tables whose FEEL cells do not parse.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.camunda.parser import CamundaParser
-from SpiffWorkflow.camunda.parser.task_spec import CallActivityParser, CamundaTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (
+    BusinessRuleTaskParser,
+    CallActivityParser,
+    CamundaTaskParser,
+)
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import expressions
+from . import decisions, expressions
 from .errors import DefinitionError
 from .sandbox import ScriptError, compile_script
-from .specs import NOTIFY_TOPIC, CamundaServiceTask, TenantCallActivity
+from .specs import NOTIFY_TOPIC, CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .xml import parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -104,13 +109,25 @@ def _form_field(node: etree._Element) -> dict[str, Any]:
     return result
 
 
+class DecisionTaskParser(BusinessRuleTaskParser):
+    """SpiffWorkflow's parser always builds its own BusinessRuleTask; build ours."""
+
+    def create_task(self):
+        engine = self.process_parser.parser.get_engine(self.get_decision_ref(self.node),
+                                                       self.node)
+        return self.spec_class(self.spec, self.bpmn_id, dmnEngine=engine,
+                               **self.bpmn_attributes)
+
+
 class TiltakParser(CamundaParser):
-    """CamundaParser whose call activities pick a tenant (clinic) variant at run time."""
+    """CamundaParser whose call activities pick a tenant (clinic) variant at run time and
+    whose business rule tasks evaluate FEEL."""
 
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("callActivity"): (CallActivityParser, TenantCallActivity),
         full_tag("serviceTask"): (CamundaTaskParser, CamundaServiceTask),
+        full_tag("businessRuleTask"): (DecisionTaskParser, CamundaBusinessRuleTask),
     }
 
 
@@ -140,6 +157,7 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
             parser.add_dmn_xml(parse_xml(data, filename).getroot(), filename=filename)
         except ValidationException as err:
             raise _definition_error(err, filename) from None
+        _check_decisions(parser, filename)
     for filename, data in files.items():
         root = parse_xml(data, filename).getroot()
         if root.tag != f"{{{BPMN_NS}}}definitions":
@@ -148,6 +166,7 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
         _normalise_camunda_namespace(root)
         _check_reserved_ids(root, filename)
         _check_scripts(root, filename)
+        _check_decision_refs(root, filename)
         for el in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess",
                             f"{{{BPMN_NS}}}transaction"):
             containers[el.get("id")] = (filename, el)
@@ -280,6 +299,40 @@ def _check_scripts(root: etree._Element, filename: str) -> None:
         except ScriptError as err:
             raise DefinitionError(f"script does not compile: {err}", file=filename,
                                   element=node.get("id")) from None
+
+
+def _check_decisions(parser: TiltakParser, filename: str) -> None:
+    """Parse the decision table of a DMN file and every FEEL cell in it now."""
+    for dmn in parser.dmn_parsers.values():
+        if dmn.filename != filename:
+            continue
+        try:
+            dmn.parse()
+            for aggregated in dmn.xpath(".//dmn:decisionTable[@aggregation]"):
+                raise decisions.DecisionError(
+                    f"aggregation {aggregated.get('aggregation')} is not supported")
+            for table in dmn.decision.decisionTables:
+                decisions.check(table)
+        except ValidationException as err:
+            raise _definition_error(err, filename) from None
+        except decisions.DecisionError as err:
+            raise DefinitionError(str(err), file=filename, element=dmn.bpmn_id) from None
+
+
+def _check_decision_refs(root: etree._Element, filename: str) -> None:
+    """A business rule task runs here only as a camunda:decisionRef to a DMN table."""
+    for node in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        attrs = {_camunda_name(k): v for k, v in node.attrib.items() if _camunda_name(k)}
+        if not attrs.get("decisionRef"):
+            raise DefinitionError("a business rule task needs camunda:decisionRef (the id "
+                                  "of a decision in a deployed DMN file)", file=filename,
+                                  element=node.get("id"))
+        mapping = attrs.get("mapDecisionResult")
+        if mapping and mapping not in decisions.RESULT_MAPPINGS:
+            raise DefinitionError(
+                f"camunda:mapDecisionResult '{mapping}' is not one of "
+                f"{', '.join(sorted(decisions.RESULT_MAPPINGS))}", file=filename,
+                element=node.get("id"))
 
 
 def _definition_error(err: ValidationException, filename: str) -> DefinitionError:

@@ -25,10 +25,11 @@ from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .specs import CamundaServiceTask, TenantCallActivity
+from .specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 
 STATE_FORMAT = "tiltak-state/1"
 SPEC_FORMAT = "tiltak-spec/1"
@@ -121,6 +122,7 @@ def _registry():
     config[TenantCallActivity] = config[CallActivity]
     config[ServiceTask] = config[NoneTask]
     config[CamundaServiceTask] = config[NoneTask]
+    config[CamundaBusinessRuleTask] = config[BusinessRuleTask]
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(date, lambda v: {"value": v.isoformat()},
                       lambda v: date.fromisoformat(v["value"]))

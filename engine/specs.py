@@ -2,7 +2,8 @@
 
 `TenantCallActivity` implements Camunda's `camunda:calledElementTenantId`: a clinic
 (tenant) may deploy its own variant of a called process; the call uses it when it
-exists and the default otherwise (routine step 6).
+exists and the default otherwise (routine step 6). `CamundaBusinessRuleTask` evaluates
+its decision table as FEEL (engine/decisions.py) and stores the result as Camunda does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
+
+from . import decisions
 
 TENANT_SEPARATOR = "@"
 
@@ -87,4 +91,22 @@ class CamundaServiceTask(ServiceTask):
         values = {p["name"]: engine.evaluate(my_task, p["value"])
                   for p in (ext.get("inputOutput") or {}).get("inputs", [])}
         my_task.internal_data["notification"] = {"values": values, "queued": False}
+        return True
+
+
+class CamundaBusinessRuleTask(BusinessRuleTask):
+    """`camunda:decisionRef`: the decision table's cells are FEEL, not Python, and the
+    result goes to `camunda:resultVariable` as `camunda:mapDecisionResult` says."""
+
+    def _run_hook(self, my_task):
+        ext = getattr(self, "extensions", None) or {}
+        table = self.dmnEngine.decision_table
+        try:
+            results = decisions.decide(table, my_task.data)
+            my_task.data.update(decisions.result_variables(
+                results, ext.get("resultVariable"), ext.get("mapDecisionResult"),
+                collect=(table.hit_policy or "").upper() in ("COLLECT", "RULE ORDER")))
+        except decisions.DecisionError as err:
+            raise WorkflowTaskException(f"decision '{table.name or table.id}': {err}",
+                                        task=my_task) from None
         return True

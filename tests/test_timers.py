@@ -47,6 +47,11 @@ def notes(engine):
                 for n in session.scalars(select(Notification).order_by(Notification.id))]
 
 
+def fired(engine, instance_id) -> int:
+    """Timers fired in this case (the management review's cycle may fire meanwhile)."""
+    return [e.type for e in engine.history(instance_id)].count("timer")
+
+
 def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, clock, smtp):
     settings, inbox = smtp
     engine = deployed
@@ -59,7 +64,8 @@ def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, 
     assert sweep(engine).fired == 0
 
     clock.set(datetime(2026, 2, 22, 0, 0, 1, tzinfo=UTC))
-    assert sweep(engine).fired == 1
+    sweep(engine)
+    assert fired(engine, instance_id) == 1
     assert sweep(engine).fired == 0  # once only
     [(user, template, language, subject)] = notes(engine)
     assert (user, template, language) == ("ola", "paminnelse", "nb")
@@ -69,7 +75,8 @@ def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, 
     assert to == ["ola@sykehuset.example"] and "2026-03-01" in message
 
     clock.set(datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC))
-    assert sweep(engine).fired == 1
+    sweep(engine)
+    assert fired(engine, instance_id) == 2
     escalation = notes(engine)[-1]
     assert escalation[:3] == ("kirsten", "eskalering", "sv")
     assert "Tidsgränsen har passerat" in escalation[3]

@@ -36,7 +36,9 @@ def events(engine, instance_id):
 def test_an_untouched_history_verifies_clean(walked):
     engine, closed, reminded = walked
     verdicts = verify_all(engine)
-    assert [v.ok for v in verdicts] == [True, True], [v.as_dict() for v in verdicts]
+    # every instance, also those other routines' timers started meanwhile
+    assert {closed, reminded} <= {v.instance_id for v in verdicts}
+    assert all(v.ok for v in verdicts), [v.as_dict() for v in verdicts]
     assert verify_instance(engine, closed).events > 20
     assert "timer" in [e.type for e in events(engine, reminded)]
 

@@ -1,0 +1,108 @@
+"""The replay's shortcuts change nothing: the fast state writer writes the serializer's
+bytes, the fast task walk finds SpiffWorkflow's tasks in its order, verdicts are the same
+in worker processes, and a fast path that misses falls back to the engine's way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from random_walk import Model, walk
+from sqlalchemy import update
+
+from engine import history, projection, replay
+from engine.models import HistoryEvent
+from engine.serialization import state_to_json
+from engine.timers import sweep
+
+from walks import PROCESSES, at_measure, walk_six_step
+
+
+@pytest.fixture
+def walked(deployed, clock):
+    """Two six-step cases (two clinics, one), and one whose measure timed out."""
+    ids = [walk_six_step(deployed), walk_six_step(deployed, clinics=("med",),
+                                                  business_key="HA-2026-18")]
+    ids.append(at_measure(deployed))
+    clock.set(datetime(2026, 2, 22, 0, 0, 1, tzinfo=UTC))
+    sweep(deployed)
+    clock.set(datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC))
+    sweep(deployed)
+    return deployed, ids
+
+
+def steps(engine, instance_id):
+    return replay.replay_steps(engine, instance_id, engine.history(instance_id))
+
+
+def test_the_fast_writer_and_task_walk_match_the_reference_at_every_step(walked):
+    engine, ids = walked
+    seen = 0
+    for instance_id in ids:
+        for step in steps(engine, instance_id):
+            assert step.problem is None, step.problem
+            assert replay._StateWriter().write(step.workflow) == state_to_json(step.workflow)
+            assert [t.id for t in projection.every_task(step.workflow)] == \
+                [t.id for t in step.workflow.get_tasks()]
+            seen += 1
+    assert seen > 30
+
+
+def test_the_shortcuts_match_on_random_walks(deployed, clock):
+    """The same along seeded random paths: timers, messages, cancellations, claims (up
+    to where a walk's replay may fail for reasons of its own)."""
+    model = Model.of_folder(PROCESSES)
+    for process in model.startable:
+        for seed in range(20260105, 20260113):
+            instance_id = walk(deployed, clock, process, seed, model).instance_id
+            for step in steps(deployed, instance_id):
+                if step.problem is not None:  # not this test's concern (test_random_paths)
+                    break
+                assert replay._StateWriter().write(step.workflow) == \
+                    state_to_json(step.workflow), (seed, step.event.seq)
+                assert [t.id for t in projection.every_task(step.workflow)] == \
+                    [t.id for t in step.workflow.get_tasks()], (seed, step.event.seq)
+
+
+def test_verdicts_are_the_same_in_worker_processes(walked):
+    engine, ids = walked
+    events = engine.history(ids[0])
+    with engine.db.transaction() as session:
+        session.execute(update(HistoryEvent).where(HistoryEvent.id == events[9].id)
+                        .values(actor="mallory"))
+    alone = replay.verify_all(engine)
+    verdicts = {v.instance_id: v for v in alone}
+    assert [verdicts[i].ok for i in ids] == [False, True, True]
+    assert verdicts[ids[0]].seq == 10 and "altered" in verdicts[ids[0]].problem
+    shown = []
+    together = replay.verify_all(engine, lambda done, total: shown.append((done, total)),
+                                 jobs=2)
+    assert together == alone
+    assert len(alone) >= 3 and shown[-1] == (len(alone), len(alone))
+
+
+def test_a_missed_fast_path_falls_back_to_the_engines_way(walked, monkeypatch):
+    """With a writer that never gets it right, every step goes the reference way: clean
+    histories still verify, and a rewritten one is still caught where it was changed."""
+    engine, ids = walked
+    monkeypatch.setattr(replay._StateWriter, "write", lambda self, workflow: "{}")
+    assert all(v.ok for v in replay.verify_all(engine))
+
+    chain = engine.history(ids[1])
+    index = next(i for i, e in enumerate(chain) if e.element_id == "Task_KpuBehandling")
+    with engine.db.transaction() as session:
+        rows = session.query(HistoryEvent).filter(HistoryEvent.stream == ids[1]) \
+            .order_by(HistoryEvent.seq).all()
+        rows[index].data = rows[index].data.replace("KPU støtter tiltakene", "KPU avviser")
+        previous = rows[index - 1].hash
+        for row in rows[index:]:
+            row.prev_hash = previous
+            row.hash = history.event_hash(row.stream, row.seq, row.type, row.actor,
+                                          replay._utc(row.at), row.element_id, row.task_id,
+                                          row.data, row.state_hash, row.prev_hash)
+            previous = row.hash
+        from engine.models import ProcessInstance
+        session.get(ProcessInstance, ids[1]).last_hash = previous
+    verdict = replay.verify_instance(engine, ids[1])
+    assert not verdict.ok and verdict.seq == index + 1
+    assert "different state" in verdict.problem

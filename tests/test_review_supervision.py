@@ -1,0 +1,406 @@
+"""The periodic management review and the follow-up of orders from external supervision,
+walked by their real users with a moved clock, on SQLite and PostgreSQL.
+
+`ledelsens-gjennomgang` is started by the timer cycle drawn on its start event (one
+review per cycle); `tilsyn-oppfolging` by the quality department when an order arrives,
+and its reminder and escalation are timers on the order's deadline.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from engine.definitions import collect_files
+from engine.errors import InvalidInput, PermissionDenied
+from engine.models import Deployment, ProcessInstance, TaskRecord
+from engine.replay import verify_all
+from engine.timers import sweep
+from engine.worklist import WorklistQuery
+
+from walks import PROCESSES, task_for
+
+REVIEW = "ledelsens-gjennomgang"
+ORDER = "tilsyn-oppfolging"
+QUALITY, MANAGEMENT = "tone", "are"  # kvalitetsavdeling, ledelse
+YEARLY_DUE = datetime(2026, 2, 2, 7, 0, tzinfo=UTC)  # R/2026-02-02T08:00:00+01:00/P1Y
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and not moment.tzinfo else moment
+
+
+def reviews(engine) -> list[str]:
+    with engine.db.transaction() as session:
+        return list(session.scalars(select(ProcessInstance.id).where(
+            ProcessInstance.process_key == REVIEW).order_by(ProcessInstance.started_at)))
+
+
+def open_elements(engine, instance_id: str) -> list[str]:
+    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
+
+
+def replays_ok(engine) -> None:
+    bad = [v.as_dict() for v in verify_all(engine) if not v.ok]
+    assert not bad, bad
+
+
+def test_the_folder_with_both_routines_deploys_under_a_name_that_fits(deployed):
+    """processes/ now holds more file names than the deployment's name column (200
+    characters on PostgreSQL) takes; the name is shortened, the deployment succeeds."""
+    with deployed.db.transaction() as session:
+        [name] = session.scalars(select(Deployment.name)).all()
+    files = collect_files([str(PROCESSES)])
+    assert len(", ".join(files)) > 200 and len(name) <= 200
+    assert name.startswith("processes/") and name.endswith(f"({len(files)} files)")
+    assert ORDER in {d.key for d in deployed.startable(QUALITY)}
+    assert deployed.latest(REVIEW).timer_start["kind"] == "CycleTimerEventDefinition"
+
+
+# ------------------------------------------------------------------ the review's cycle
+def test_the_review_starts_once_per_cycle_at_the_date_in_the_diagram(deployed, clock):
+    engine = deployed
+    assert sweep(engine).fired == 0 and reviews(engine) == []
+    clock.set(datetime(2026, 2, 2, 6, 59, 59, tzinfo=UTC))
+    assert sweep(engine).fired == 0 and reviews(engine) == []
+
+    clock.set(datetime(2026, 2, 2, 7, 0, 1, tzinfo=UTC))
+    assert sweep(engine).fired == 1
+    assert sweep(engine).fired == 0
+    [first] = reviews(engine)
+    [task] = engine.tasks(actor=QUALITY)
+    assert (task.element_id, task.instance_id) == ("Task_ForberedGjennomgang", first)
+    assert task.candidate_groups == ["kvalitetsavdeling"]
+    assert utc(task.due_at) == datetime(2026, 2, 23, 7, 0, 1, tzinfo=UTC)  # 21 days
+    assert engine.tasks(actor="ola") == []  # not offered to everyone
+    assert engine.show(first)["started_by"] == "system"
+
+    clock.set(datetime(2027, 2, 2, 7, 0, 1, tzinfo=UTC))
+    sweep(engine)
+    sweep(engine)
+    assert len(reviews(engine)) == 2
+    clock.set(datetime(2029, 2, 3, 12, 0, tzinfo=UTC))  # down over two review dates
+    sweep(engine)
+    assert len(reviews(engine)) == 4
+    for review in reviews(engine):  # one path each, however late it was started
+        assert open_elements(engine, review) == ["Task_ForberedGjennomgang"]
+    clock.set(datetime(2029, 12, 31, tzinfo=UTC))
+    assert sweep(engine).fired == 0
+    replays_ok(engine)
+
+
+def tertial_version() -> dict[str, bytes]:
+    """What the start event's documentation tells a process owner to do: a new cycle."""
+    path = PROCESSES / f"{REVIEW}.bpmn"
+    text = path.read_text(encoding="utf-8")
+    changed, count = re.subn(r"<bpmn:timeCycle([^>]*)>[^<]*</bpmn:timeCycle>",
+                             r"<bpmn:timeCycle\1>R/2026-01-15T08:00:00+01:00/P4M"
+                             r"</bpmn:timeCycle>", text)
+    assert count == 1
+    return {path.name: changed.encode("utf-8")}
+
+
+def test_a_tertial_cycle_keeps_its_day_and_starts_no_term_before_it_was_deployed(
+        deployed, clock):
+    engine = deployed
+    clock.set(datetime(2026, 6, 1, 9, 0, tzinfo=UTC))  # the yearly review of 2 Feb is due
+    [version] = engine.deploy(tertial_version(), actor="per")
+    assert version.created and version.version == 2
+    assert sweep(engine).fired == 0  # neither 15 January nor 15 May, nor the yearly one
+
+    terms = [datetime(2026, 9, 15, 7, 0, tzinfo=UTC), datetime(2027, 1, 15, 7, 0, tzinfo=UTC),
+             datetime(2027, 5, 15, 7, 0, tzinfo=UTC), datetime(2027, 9, 15, 7, 0, tzinfo=UTC)]
+    for started, term in enumerate(terms):
+        clock.set(term.replace(hour=6, minute=59, second=59))
+        sweep(engine)
+        assert len(reviews(engine)) == started, f"started before {term}"
+        clock.set(term.replace(second=1))
+        sweep(engine)
+        assert len(reviews(engine)) == started + 1, f"not started at {term}"
+        if term.month == 1:  # the old yearly date (2 February) has no review any more
+            clock.set(datetime(term.year, 2, 2, 7, 0, 1, tzinfo=UTC))
+            sweep(engine)
+            assert len(reviews(engine)) == started + 1
+    for review in reviews(engine):
+        assert engine.show(review)["version"] == 2
+        assert open_elements(engine, review) == ["Task_ForberedGjennomgang"]
+    replays_ok(engine)
+
+
+# ------------------------------------------------------------------ the review, walked
+INDICATORS = {
+    "periode": "2025", "antall_meldte_hendelser": 1843, "antall_alvorlige_hendelser": 7,
+    "andel_tiltak_i_tide": 71.5, "antall_forfalte_tiltak": 23, "andel_tilbakemelding": 64,
+    "median_dager_til_lukking": 19, "andel_varsler_i_tide": 100, "andel_sakkompetanse": 86,
+    "apne_tilsynspalegg": 1,
+    "vurdering": "Styringssystemet fungerer, men tilbakemelding til melder og tiltak innen "
+                 "fristen ligger under målet.",
+}
+DECIDED = [
+    {"tittel": "Fast tilbakemelding til melder innen 14 dager",
+     "beskrivelse": "Mal og rutine i meldesystemet", "ansvarlig": "ola",
+     "frist": "2026-04-01", "klinikk": "kir"},
+    {"tittel": "Sakkompetanse i alle undersøkelser av alvorlige hendelser",
+     "ansvarlig": "nora", "frist": "2026-05-01", "klinikk": "med"},
+]
+
+
+def started_review(engine, clock) -> str:
+    clock.set(datetime(2026, 2, 2, 7, 0, 1, tzinfo=UTC))
+    sweep(engine)
+    [review] = reviews(engine)
+    return review
+
+
+def prepared_and_decided(engine, clock, review: str, decisions: dict) -> None:
+    """The quality department prepares the figures, management meets and decides."""
+    clock.set(datetime(2026, 2, 12, 10, 0, tzinfo=UTC))
+    task = task_for(engine, QUALITY, "Task_ForberedGjennomgang", review)
+    with pytest.raises(InvalidInput) as err:
+        engine.complete(task.id, actor=QUALITY,
+                        data={**INDICATORS, "andel_tiltak_i_tide": 140, "vurdering": ""})
+    assert set(err.value.errors) == {"andel_tiltak_i_tide", "vurdering"}
+    engine.claim(task.id, actor=QUALITY)
+    engine.complete(task.id, actor=QUALITY, data=INDICATORS)
+
+    clock.set(datetime(2026, 2, 16, 13, 0, tzinfo=UTC))
+    meeting = task_for(engine, MANAGEMENT, "Task_Ledelsesmote", review)
+    assert utc(meeting.due_at) == datetime(2026, 2, 26, 10, 0, tzinfo=UTC)  # 14 days
+    shown = engine.task_context(meeting)
+    assert shown["periode"] == "2025" and shown["antall_forfalte_tiltak"] == 23
+    with pytest.raises(PermissionDenied):
+        engine.complete(meeting.id, actor=QUALITY, data=decisions)
+    engine.complete(meeting.id, actor=MANAGEMENT, data={
+        "motedato": "2026-02-16", "styringssystemet_fungerer": "delvis",
+        "deltakere": "Administrerende direktør, fagdirektør, klinikksjefer, kvalitetssjef",
+        "konklusjon": "Tilbakemelding og frister må følges tettere opp i linjen.",
+        **decisions})
+
+
+def report(engine, review: str, expected_measures: int) -> None:
+    task = task_for(engine, QUALITY, "Task_Oppsummer", review)
+    shown = engine.task_context(task)
+    assert shown["antall_tiltak"] == expected_measures
+    engine.complete(task.id, actor=QUALITY, data={
+        "rapport": "Gjennomgangen er behandlet i ledergruppen; vedtatte tiltak er fulgt opp.",
+        "rapportert_til": ["styret", "ledergruppen"],
+        "innspill_neste": "Følg tilbakemeldingsandelen per klinikk."})
+
+
+def test_management_review_decides_measures_that_run_through_the_measure_lifecycle(
+        deployed, clock):
+    engine = deployed
+    review = started_review(engine, clock)
+    prepared_and_decided(engine, clock, review, {"vedtatte_tiltak": DECIDED})
+
+    # each decided measure is assigned to its owner with its deadline and clinic
+    measures = {t.assignee: t for t in engine.tasks(instance_id=review)
+                if t.element_id == "Task_GjennomforTiltak"}
+    assert set(measures) == {"ola", "nora"}
+    assert utc(measures["ola"].due_at) == datetime(2026, 4, 1, 23, 59, 59, tzinfo=UTC)
+    assert (measures["ola"].clinic, measures["nora"].clinic) == ("kir", "med")
+    assert engine.task_context(measures["nora"])["tiltak"]["beskrivelse"] == ""
+    assert not [t for t in engine.tasks(actor=QUALITY) if t.element_id == "Task_Oppsummer"]
+
+    for owner, secretariat in (("ola", "sigrid"), ("nora", "magnus")):
+        engine.complete(measures[owner].id, actor=owner, data={
+            "gjennomfort_dato": "2026-03-20", "gjennomfort_beskrivelse": "Innført i alle enheter"})
+        control = task_for(engine, secretariat, "Task_KontrollerTiltak", review)
+        engine.complete(control.id, actor=secretariat, data={"tiltak_godkjent": True})
+        assert engine.show(review)["status"] == "running"
+
+    report(engine, review, 2)
+    shown = engine.show(review)
+    assert shown["status"] == "completed" and shown["open_tasks"] == []
+    who = [(e.element_id, e.actor) for e in engine.history(review) if e.type == "complete"]
+    assert who[:2] == [("Task_ForberedGjennomgang", QUALITY), ("Task_Ledelsesmote", MANAGEMENT)]
+    assert who[-1] == ("Task_Oppsummer", QUALITY)
+    assert engine.history(review)[0].actor == "system"  # started by the timer
+    replays_ok(engine)
+
+
+@pytest.mark.parametrize("decisions", [{"vedtatte_tiltak": []}, {}],
+                         ids=["empty-list", "list-left-out"])
+def test_a_review_without_measures_goes_straight_to_the_report_and_closes(
+        deployed, clock, decisions):
+    engine = deployed
+    review = started_review(engine, clock)
+    prepared_and_decided(engine, clock, review, decisions)
+    assert open_elements(engine, review) == ["Task_Oppsummer"]
+    report(engine, review, 0)
+    assert engine.show(review)["status"] == "completed"
+    replays_ok(engine)
+
+
+# ------------------------------------------------------------------ supervision orders
+ORDER_DATA = {
+    "tilsynsmyndighet": "statsforvalteren", "saksnummer": "2025/4711",
+    "tema": "Legemiddelhåndtering ved Gastrokirurgisk avdeling",
+    "palegg": "Virksomheten må sikre at legemiddelsamstemming gjøres ved innleggelse.",
+    "vedtaksdato": "2026-01-02", "frist": "2026-03-01", "klinikk": "kir",
+}
+
+
+def start_order(engine, **changes) -> str:
+    return engine.start(ORDER, actor=QUALITY, data={**ORDER_DATA, **changes},
+                        business_key=ORDER_DATA["saksnummer"]).id
+
+
+def plan(engine, order: str, measures: list[dict]) -> None:
+    task = task_for(engine, "kirsten", "Task_Tiltaksplan", order)
+    engine.complete(task.id, actor="kirsten", data={
+        "arsaker": "Rutinen for samstemming var ikke kjent for nyansatte.",
+        "planlagte_tiltak": measures})
+
+
+def carry_out_measures(engine, order: str) -> None:
+    for task in [t for t in engine.tasks(instance_id=order)
+                 if t.element_id == "Task_GjennomforTiltak"]:
+        engine.complete(task.id, actor=task.assignee, data={
+            "gjennomfort_dato": "2026-01-20", "gjennomfort_beskrivelse": "Gjort og dokumentert"})
+    for task in [t for t in engine.tasks(instance_id=order)
+                 if t.element_id == "Task_KontrollerTiltak"]:
+        engine.complete(task.id, actor="sigrid", data={"tiltak_godkjent": True})
+
+
+def reply(engine, order: str, sent: str) -> None:
+    task = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
+    engine.complete(task.id, actor=QUALITY, data={
+        "redegjorelse": "Samstemming er innført og revidert i alle enheter.",
+        "svar_dato": sent, "svar_referanse": "26/00123-4", "svar_godkjent": True})
+
+
+def decide(engine, order: str, **decision) -> None:
+    task = task_for(engine, QUALITY, "Task_Avgjorelse", order)
+    engine.complete(task.id, actor=QUALITY, data=decision)
+
+
+def timer_events_after_sweep(engine, instance_id: str) -> int:
+    """Sweep (which may also start a management review) and count the order's timers."""
+    sweep(engine)
+    return [e.type for e in engine.history(instance_id)].count("timer")
+
+
+def notes(engine, user: str, template: str) -> list:
+    return [n for n in engine.notifications(user) if n.template == template]
+
+
+def test_only_the_quality_department_registers_an_order_and_its_deadline_is_required(
+        deployed):
+    engine = deployed
+    with pytest.raises(PermissionDenied) as err:
+        engine.start(ORDER, actor="ola", data=ORDER_DATA)
+    assert "kvalitetsavdeling" in str(err.value)
+    with pytest.raises(InvalidInput) as err:
+        engine.start(ORDER, actor=QUALITY, data={**ORDER_DATA, "frist": "",
+                                                 "klinikk": "tannlege"})
+    assert set(err.value.errors) == {"frist", "klinikk"}
+
+
+def test_an_order_is_planned_carried_out_answered_and_closed_by_the_authority(deployed,
+                                                                            clock):
+    engine = deployed
+    order = start_order(engine)
+    assert utc(engine.instance(order).next_timer_at) == datetime(2026, 2, 15, tzinfo=UTC)
+
+    # the clinic's leader plans; the task is listed under the order's process
+    page = engine.worklist(WorklistQuery(actor="kirsten", process_key=ORDER))
+    [planning] = page.tasks
+    assert planning.element_id == "Task_Tiltaksplan" and planning.clinic == "kir"
+    assert page.process_names[ORDER] == "Oppfølging av pålegg fra tilsynsmyndighet"
+    assert engine.tasks(actor="mats") == []  # the other clinic's leader
+    plan(engine, order, [
+        {"tittel": "Samstemming ved innleggelse", "ansvarlig": "ola", "frist": "2026-02-01"},
+        {"tittel": "Opplæring av nyansatte", "beskrivelse": "E-læring", "ansvarlig": "ola",
+         "frist": "2026-02-10"}])
+    measures = [t for t in engine.tasks(actor="ola") if t.instance_id == order]
+    assert sorted(t.due_at.date() for t in measures) == [date(2026, 2, 1), date(2026, 2, 10)]
+    assert not [t for t in engine.tasks(actor=QUALITY) if t.element_id == "Task_SvarTilsyn"]
+
+    clock.set(datetime(2026, 1, 20, 10, 0, tzinfo=UTC))
+    carry_out_measures(engine, order)
+    answer = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
+    assert utc(answer.due_at) == datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)
+    reply(engine, order, "2026-01-25")
+    decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-02-10")
+
+    shown = engine.show(order)
+    assert shown["status"] == "completed" and shown["next_timer_at"] is None
+    [diagram] = [d for d in engine.progress(order) if d["process_key"] == ORDER]
+    assert "End_Lukket" in diagram["completed"]
+    assert not notes(engine, "kirsten", "tilsyn-paminnelse")
+    assert not notes(engine, MANAGEMENT, "tilsyn-eskalering")
+    with engine.db.transaction() as session:
+        [record] = session.scalars(select(TaskRecord).where(
+            TaskRecord.instance_id == order, TaskRecord.element_id == "Task_SvarTilsyn")).all()
+        assert (record.indicator, record.outcome) == ("tilsynssvar", "completed")
+    replays_ok(engine)
+
+
+def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_starts_a_new_round(
+        deployed, clock):
+    engine = deployed
+    order = start_order(engine)
+    plan(engine, order, [{"tittel": "Samstemming ved innleggelse", "ansvarlig": "ola",
+                          "frist": "2026-02-10"}])
+    clock.set(datetime(2026, 1, 20, 10, 0, tzinfo=UTC))
+    carry_out_measures(engine, order)  # done; only the reply is left
+
+    clock.set(datetime(2026, 2, 14, 23, 59, 59, tzinfo=UTC))
+    assert timer_events_after_sweep(engine, order) == 0
+    clock.set(datetime(2026, 2, 15, 0, 0, 1, tzinfo=UTC))  # 14 days before the deadline
+    assert timer_events_after_sweep(engine, order) == 1
+    assert timer_events_after_sweep(engine, order) == 1  # once only
+    [reminder] = notes(engine, "kirsten", "tilsyn-paminnelse")
+    assert "2025/4711" in reminder.body and "2026-03-01" in reminder.body
+    assert not notes(engine, "mats", "tilsyn-paminnelse")
+    assert not notes(engine, MANAGEMENT, "tilsyn-eskalering")
+    assert open_elements(engine, order) == ["Task_SvarTilsyn"]  # still to be done
+
+    clock.set(datetime(2026, 3, 1, 23, 0, tzinfo=UTC))  # the deadline day is not over
+    assert timer_events_after_sweep(engine, order) == 1
+    clock.set(datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC))
+    assert timer_events_after_sweep(engine, order) == 2
+    [escalation] = notes(engine, MANAGEMENT, "tilsyn-eskalering")
+    assert "Fristen er passert" in escalation.body and "2025/4711" in escalation.body
+    answer = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
+    assert utc(answer.due_at) < clock.now()  # overdue in the worklist
+
+    clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    reply(engine, order, "2026-03-04")
+    task = task_for(engine, QUALITY, "Task_Avgjorelse", order)
+    with pytest.raises(InvalidInput) as err:  # a new round needs the new deadline
+        engine.complete(task.id, actor=QUALITY, data={"avgjorelse": "ny_runde",
+                                                      "avgjorelse_dato": "2026-04-02"})
+    assert set(err.value.errors) == {"ny_frist", "nye_merknader"}
+    clock.set(datetime(2026, 4, 2, 9, 0, tzinfo=UTC))
+    decide(engine, order, avgjorelse="ny_runde", avgjorelse_dato="2026-04-02",
+           ny_frist="2026-06-01",
+           nye_merknader="Dokumenter at samstemming faktisk gjøres: send revisjonsresultater.")
+
+    # a new round: the leader plans again against the new deadline and the remarks
+    planning = task_for(engine, "kirsten", "Task_Tiltaksplan", order)
+    shown = engine.task_context(planning)
+    assert shown["runde"] == 2 and str(shown["frist"]) == "2026-06-01"
+    assert shown["merknader"].startswith("Dokumenter at samstemming")
+    assert utc(engine.instance(order).next_timer_at) == datetime(2026, 5, 18, tzinfo=UTC)
+    plan(engine, order, [])  # the audit already done answers the remarks
+    answer = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
+    assert utc(answer.due_at) == datetime(2026, 6, 1, 23, 59, 59, tzinfo=UTC)
+    clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=UTC))
+    reply(engine, order, "2026-04-20")
+    decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-05-05")
+
+    shown = engine.show(order)
+    assert shown["status"] == "completed" and shown["next_timer_at"] is None
+    assert len(notes(engine, "kirsten", "tilsyn-paminnelse")) == 1  # none in round two
+    assert len(notes(engine, MANAGEMENT, "tilsyn-eskalering")) == 1
+    assert (shown["data"]["opprinnelig_frist"], shown["data"]["frist"]) == \
+        ("2026-03-01", "2026-06-01")
+    completed = [e.element_id for e in engine.history(order) if e.type == "complete"]
+    assert completed.count("Task_Tiltaksplan") == 2 and completed.count("Task_SvarTilsyn") == 2
+    assert [e.type for e in engine.history(order)].count("timer") == 2
+    replays_ok(engine)
