@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -80,6 +81,7 @@ def test_start_tasks_complete_show_follow_the_contract(tiltak):
         [("start", "frida"), ("claim", "sigrid"), ("complete", "sigrid")]
     verified = tiltak("verify", "--all")
     assert "1 of 1 instances verify clean" in verified.stdout
+    assert re.search(r"verified 1/1, \d+/s in [\d.]+ s", verified.stderr)  # the progress
 
 
 def test_errors_go_to_stderr_with_a_non_zero_exit(tiltak):
