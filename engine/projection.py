@@ -171,8 +171,10 @@ def variables(workflow) -> dict[str, Any]:
             and workflow.last_task.workflow is workflow:
         return dict(workflow.last_task.data)
     latest = None
-    for task in workflow.get_tasks(state=TaskState.FINISHED_MASK | TaskState.READY
-                                   | TaskState.WAITING | TaskState.STARTED,
+    # not cancelled tasks: a boundary timer cancelled by the command that completed its
+    # task changes state last but holds the data from before the task
+    for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.ERROR
+                                   | TaskState.READY | TaskState.WAITING | TaskState.STARTED,
                                    skip_subprocesses=True):
         if latest is None or task.last_state_change >= latest.last_state_change:
             latest = task

@@ -10,7 +10,10 @@ workable with the demo organisation - lives in one table, `VALUE_HINTS`.
 
 The decision branches come from the BPMN files: every outgoing sequence flow of each
 exclusive, inclusive and event-based gateway, and every boundary event. A walk reports
-the ones its instance took, read from the task tree of the final workflow.
+the ones its instance took, read from the task tree of the final workflow. A process
+marked `camunda:isStartableInTasklist="false"` is started only by the processes that
+call it; while none of the files calls it, no walk can reach it and its branches are
+not counted.
 
 A walk depends only on the deployed processes, the process key and the seed: the clock
 is set to the same moment at its start, instance ids are drawn from the seed, and an
@@ -44,6 +47,7 @@ from forms.resolve import form_for
 from tiltak import organisation, services
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "eventBasedGateway"}
 WALK_STARTS_AT = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 MAX_MOVES = 300
@@ -113,6 +117,8 @@ VALUE_HINTS: Hints = {
     "klinikker": lambda w: w.clinics_with("kpu-sekretariat-{}", "kpu-{}"),
     # klinikk-oppfolging, step 2: a measure's owner is the assignee of its task in tiltak
     "ansvarlig": lambda w: w.people.names,
+    # avvikelsehantering, measures: the owner (Swedish key) is the assignee in atgard
+    "avvikelsehantering:ansvarig": lambda w: w.people.names,
 }
 
 
@@ -301,7 +307,7 @@ class Model:
     @classmethod
     def of_files(cls, files: Mapping[str, bytes]) -> Model:
         """From deployable files as `collect_files` reads them (non-BPMN ones skipped)."""
-        model, called = cls(), set()
+        model, called, only_called = cls(), set(), set()
         for name, data in sorted(files.items()):
             if kind_of(name) != "bpmn":
                 continue
@@ -310,12 +316,16 @@ class Model:
             for process in root.iter(f"{BPMN}process"):
                 if process.get("isExecutable", "true").lower() == "false":
                     continue
-                if _has_plain_start(process):
+                if process.get(f"{CAMUNDA}isStartableInTasklist", "true").lower() == "false":
+                    only_called.add(process.get("id"))
+                elif _has_plain_start(process):
                     model.startable.append(process.get("id"))
                 for container in [process, *process.iter(f"{BPMN}subProcess",
                                                          f"{BPMN}transaction")]:
                     model._read(process.get("id"), container)
         model.startable = [p for p in model.startable if p not in called]
+        unreachable = only_called - called  # its callers are not among these files
+        model.branches = {b for b in model.branches if b.process not in unreachable}
         return model
 
     def _read(self, process: str, container) -> None:
@@ -434,7 +444,7 @@ class _Walker:
         self.engine, self.clock, self.world, self.result = engine, clock, world, result
         self.hints = hints
         self.rng = random.Random(seed)
-        ids = random.Random(f"ids-{seed}")
+        ids = random.Random(f"ids-{result.process}-{seed}")  # the same seed, another process
         engine.new_id = lambda: str(uuid.UUID(int=ids.getrandbits(128), version=4))
 
     def values(self, process_key: str) -> Values:

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from walks import at_measure, task_for
+
 SECRETARIAT = {"kir": "sigrid", "med": "magnus"}
 KPU = {"kir": "kari", "med": "henrik"}
 RESPONSIBLE = {"kir": "ola", "med": "nora"}
@@ -181,3 +183,32 @@ def test_the_interface_speaks_the_users_language(people, language, word):
     page = people["sigrid"]
     page.goto(f"/?lang={language}")
     assert page.locator("h1").inner_text() == word
+
+
+def test_the_secretariat_ends_a_measure_only_with_a_reason(people, live, shoot):
+    _, engine = live
+    instance_id = at_measure(engine, frist="2027-03-01")
+    task = task_for(engine, "ola", "Task_GjennomforTiltak", instance_id)
+    engine.complete(task.id, actor="ola", data={
+        "gjennomfort_dato": "2027-02-20", "gjennomfort_beskrivelse": "Forsøkt i mottak"})
+    page = people["sigrid"]
+    open_task(page, "Kontroller at tiltaket er gjennomført")
+    assert "Forsøkt i mottak" in page.content()  # what the owner did, read-only
+    assert not page.is_visible("[name=effekt_evalueres]")
+    page.check("[name=tiltak_godkjent]")
+    assert page.is_visible("[name=effekt_evalueres]")  # a date only with an approval
+    assert not page.is_visible("[name=avslutningsgrunn]")
+    page.check("[name=tiltak_avsluttes]")
+    assert page.is_visible("[name=avslutningsgrunn]")
+    assert not page.is_visible("[name=tiltak_godkjent]")
+    assert not page.is_visible("[name=effekt_evalueres]")
+    submit(page)
+    assert page.inner_text("#f-avslutningsgrunn-error").strip()  # shown at the field
+    assert page.is_checked("[name=tiltak_avsluttes]")
+    assert task_for(engine, "sigrid", "Task_KontrollerTiltak", instance_id)  # not accepted
+    shoot(page, "begrunnelse-mangler")
+    page.fill("[name=avslutningsgrunn]", "Dekkes av ny regional prosedyre")
+    submit(page)
+    [diagram] = [d for d in engine.progress(instance_id) if d["process_key"] == "tiltak"]
+    assert "End_TiltakAvsluttet" in diagram["completed"]
+    assert task_for(engine, "sigrid", "Task_BekreftAvslutning", instance_id)

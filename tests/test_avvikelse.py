@@ -1,0 +1,418 @@
+"""Region Halland's deviation handling (avvikelsehantering), walked end to end as its
+Swedish users work it: report, the chief's assessment with its reminder, the risk class
+from the decision table, lex Maria with the chief physician's decision, the report to
+IVO with its deadline and escalation, the investigation (with subject-matter expertise
+when serious), the measures in the shared measure process, feedback, closing, learning.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from engine import decisions
+from engine.definitions import collect_files
+from engine.errors import InvalidInput
+from engine.models import CaseFacts, HistoryEvent, Notification, OutboxMail, TaskRecord
+from engine.parsing import parse_bpmn
+from engine.timers import sweep
+
+from walks import PROCESSES, task_for
+
+PROCESS = "avvikelsehantering"
+REPORTER = "astrid"  # sjuksköterska, Kirurgkliniken
+CHIEF = "johan"  # verksamhetschef, Kirurgkliniken (leder-hs-kir)
+OTHER_CHIEF = "karin"  # verksamhetschef, Medicinkliniken
+PHYSICIAN = "birgitta"  # chefsläkare
+COORDINATOR = "lena"  # patientsäkerhetssamordnare, Kirurgkliniken
+OWNER = "nils"  # avdelningschef who carries out a measure
+MANAGEMENT = "goran"  # förvaltningsledningen
+
+REPORT = {
+    "vad_hande": "Patienten fick dubbel dos insulin vid skiftbytet på natten.",
+    "handelsedatum": "2026-01-04",
+    "klinikk": "hs-kir",
+    "enhet": "hs-kir-halmstad",
+    "omedelbara_atgarder": "Blodsocker kontrollerat varje timme, jourläkare kontaktad.",
+}
+MEASURE = {"titel": "Dubbelkontroll av insulin vid skiftbyte",
+           "beskrivning": "Två sjuksköterskor signerar", "ansvarig": OWNER,
+           "tidsfrist": "2026-03-01"}
+
+
+class Halland:
+    """The routine's people at work, with some time passing before each step."""
+
+    def __init__(self, engine, clock):
+        self.engine, self.clock = engine, clock
+
+    def report(self, **changes):
+        return self.engine.start(PROCESS, actor=REPORTER, data=dict(REPORT, **changes))
+
+    def complete(self, user, element, instance_id, data):
+        self.clock.advance(hours=2)
+        task = task_for(self.engine, user, element, instance_id)
+        self.engine.complete(task.id, actor=user, data=data)
+        return task
+
+    def assess(self, instance_id, konsekvens, sannolikhet, vardskada=False):
+        return self.complete(CHIEF, "Task_Bedomning", instance_id, {
+            "konsekvens": str(konsekvens), "sannolikhet": str(sannolikhet),
+            "vardskada": vardskada,
+            "bedomning": "Rutinen för överrapportering vid skiftbyte följdes inte."})
+
+    def decide_lex_maria(self, instance_id, report_to_ivo: bool):
+        return self.complete(PHYSICIAN, "Task_LexMariaBedomning", instance_id, {
+            "anmalan_ivo": "ja" if report_to_ivo else "nej",
+            "lex_maria_motivering": "Händelsen hade kunnat medföra en allvarlig vårdskada."
+            if report_to_ivo else "Ingen vårdskada och ingen risk för allvarlig vårdskada."})
+
+    def report_to_ivo(self, instance_id):
+        return self.complete(PHYSICIAN, "Task_AnmalanIVO", instance_id, {
+            "ivo_anmalan_datum": "2026-01-09", "ivo_diarienummer": "IVO 3.7.1-01234/2026",
+            "ivo_anmalan_sammanfattning": "Dubbel dos insulin vid skiftbyte, patienten stabil.",
+            "patient_informerad": True})
+
+    def investigate(self, instance_id, *, serious: bool):
+        data = {"utredning_resultat": "Överrapporteringen saknade läkemedelsgenomgång.",
+                "utredningsdeltagare": "Johan Bergström, Lena Franzén",
+                "forslag_atgarder": "Dubbelkontroll av insulin vid skiftbyte."}
+        if serious:
+            data.update(sakkompetens=True,
+                        sakkompetens_vem="Överläkare i endokrinologi, Medicinkliniken")
+        element = "Task_UtredningAllvarlig" if serious else "Task_Utredning"
+        return self.complete(CHIEF, element, instance_id, data)
+
+    def decide_measures(self, instance_id, measures):
+        data = {"beslutade_atgarder": measures}
+        if not measures:
+            data["atgarder_motivering"] = "Utredningen visar att rutinen redan täcker detta."
+        return self.complete(CHIEF, "Task_BeslutaAtgarder", instance_id, data)
+
+    def carry_out_measures(self, instance_id, ended: dict[str, str] | None = None):
+        """Each owner does their measure and the coordinator approves it, or ends the
+        measures named in `ended` (title -> reason) without their being carried out."""
+        engine, ended = self.engine, ended or {}
+        while tasks := [t for t in engine.tasks(instance_id=instance_id)
+                        if t.element_id == "Task_GenomforAtgard"]:
+            for task in tasks:
+                self.clock.advance(days=3)
+                engine.complete(task.id, actor=task.assignee, data={
+                    "gjennomfort_dato": "2026-02-20",
+                    "gjennomfort_beskrivelse": "Införd och kommunicerad till alla pass"})
+            for task in [t for t in engine.tasks(actor=COORDINATOR, instance_id=instance_id)
+                         if t.element_id == "Task_KontrolleraAtgard"]:
+                self.clock.advance(hours=4)
+                title = engine.task_context(task)["tiltak"]["tittel"]
+                engine.complete(task.id, actor=COORDINATOR, data={
+                    "tiltak_avsluttes": True, "avslutningsgrunn": ended[title]}
+                    if title in ended else {"tiltak_godkjent": True})
+
+    def close(self, instance_id, feedback="Tack! Dubbelkontroll av insulin är nu införd."):
+        self.complete(CHIEF, "Task_Aterkoppling", instance_id, {"tilbakemelding": feedback})
+        self.complete(CHIEF, "Task_Avsluta", instance_id, {
+            "avslut_sammanfattning": "Åtgärden är genomförd och kontrollerad."})
+        self.complete(CHIEF, "Task_Lardomar", instance_id, {
+            "lardomar": "Läkemedel ska ingå i överrapporteringen vid varje skiftbyte.",
+            "spridning": ["enhet", "klinik"]})
+
+
+@pytest.fixture
+def halland(deployed, clock):
+    return Halland(deployed, clock)
+
+
+def variables(engine, instance_id) -> dict:
+    """The process variables as the next open task sees them."""
+    return engine.task_context(engine.tasks(instance_id=instance_id)[0])
+
+
+def elements(engine, instance_id) -> list[str]:
+    return [e.element_id for e in engine.history(instance_id) if e.type == "complete"]
+
+
+def records(engine, instance_id) -> dict[str, TaskRecord]:
+    with engine.db.transaction() as session:
+        rows = session.scalars(select(TaskRecord).where(
+            TaskRecord.instance_id == instance_id)).all()
+        session.expunge_all()
+    return {r.element_id: r for r in rows}
+
+
+def facts(engine, instance_id) -> CaseFacts:
+    with engine.db.transaction() as session:
+        row = session.get(CaseFacts, instance_id)
+        session.expunge(row)
+    return row
+
+
+def notes(engine) -> list[tuple[str, str, str, str]]:
+    with engine.db.transaction() as session:
+        return [(n.user_name, n.template, n.language, n.body)
+                for n in session.scalars(select(Notification).order_by(Notification.id))]
+
+
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_the_risk_matrix_is_unique_and_gives_green_yellow_and_red():
+    files = collect_files([str(PROCESSES / f"{PROCESS}.bpmn"), str(PROCESSES / "riskklass.dmn")])
+    parsed = parse_bpmn({k: v for k, v in files.items() if k.endswith(".bpmn")},
+                        {k: v for k, v in files.items() if k.endswith(".dmn")})
+    table = parsed[PROCESS].spec.task_specs["BusinessRule_Riskklass"].dmnEngine.decision_table
+    assert (table.hit_policy or "UNIQUE") == "UNIQUE"
+    matrix = {}
+    for konsekvens in range(1, 5):
+        for sannolikhet in range(1, 5):
+            results = decisions.decide(table, {"konsekvens": str(konsekvens),
+                                               "sannolikhet": sannolikhet})
+            assert len(results) == 1, (konsekvens, sannolikhet)
+            matrix[konsekvens, sannolikhet] = decisions.result_variables(
+                results, "risikoklasse", "singleEntry")["risikoklasse"]
+    for (konsekvens, sannolikhet), klass in matrix.items():
+        risk = konsekvens * sannolikhet
+        assert klass == ("grön" if risk <= 3 else "gul" if risk <= 6 else "röd")
+
+
+def test_a_deviation_that_is_not_serious_goes_from_report_to_learning(halland):
+    engine = halland.engine
+    row = halland.report(anonym=False)
+    assert engine.instance(row.id).started_by == REPORTER
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_Bedomning", ["leder-hs-kir"])
+    assert not [t for t in engine.tasks(actor=OTHER_CHIEF) if t.instance_id == row.id]
+
+    halland.assess(row.id, konsekvens=2, sannolikhet=1)
+    data = variables(engine, row.id)
+    assert (data["risikoklasse"], data["alvorlig"]) == ("grön", False)
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_Utredning"]
+    halland.investigate(row.id, serious=False)  # expertise is not required
+    assert variables(engine, row.id)["sakkompetens"] is False
+    halland.decide_measures(row.id, [MEASURE])
+    [measure] = engine.tasks(actor=OWNER, instance_id=row.id)
+    assert (measure.element_id, measure.assignee, measure.clinic) == \
+        ("Task_GenomforAtgard", OWNER, "hs-kir")
+    halland.carry_out_measures(row.id)
+    assert engine.instance(row.id).status == "running"
+    halland.close(row.id)
+
+    shown = engine.show(row.id)
+    assert shown["status"] == "completed"
+    assert shown["data"]["antal_atgarder"] == 1
+    assert elements(engine, row.id) == [
+        "Task_Bedomning", "Task_Utredning", "Task_BeslutaAtgarder", "Task_GenomforAtgard",
+        "Task_KontrolleraAtgard", "Task_Aterkoppling", "Task_Avsluta", "Task_Lardomar"]
+    case = facts(engine, row.id)
+    assert (case.clinic, case.unit, case.serious, case.risk_class, case.expertise) == \
+        ("hs-kir", "hs-kir-halmstad", False, "grön", False)
+    done = records(engine, row.id)
+    assert done["Task_Utredning"].indicator == "undersokelse"
+    assert done["Task_Aterkoppling"].indicator == "tilbakemelding"
+    assert done["Task_GenomforAtgard"].indicator == "tiltak"
+    assert "Task_AnmalanIVO" not in done and "Task_LexMariaBedomning" not in done
+    feedback = [n for n in notes(engine) if n[1] == "tilbakemelding"]
+    assert [(n[0], n[2]) for n in feedback] == [(REPORTER, "sv")]
+    assert "Dubbelkontroll av insulin är nu införd" in feedback[0][3]
+
+
+def test_a_serious_deviation_is_reported_to_ivo_in_time_and_the_investigation_follows(
+        halland, clock):
+    engine = halland.engine
+    row = halland.report()
+    halland.assess(row.id, konsekvens=3, sannolikhet=2, vardskada=True)
+    data = variables(engine, row.id)
+    assert (data["risikoklasse"], data["alvorlig"]) == ("gul", True)  # serious: vårdskada
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_LexMariaBedomning",
+                                                        ["chefslakare"])
+    assert not engine.tasks(actor=CHIEF, instance_id=row.id)
+
+    clock.advance(days=1)
+    halland.decide_lex_maria(row.id, report_to_ivo=True)
+    decided = clock.now()
+    notification = task_for(engine, PHYSICIAN, "Task_AnmalanIVO", row.id)
+    assert records(engine, row.id)["Task_AnmalanIVO"].indicator == "lovpalagt-varsel"
+    assert utc(notification.due_at) == decided + timedelta(days=7)  # "snarast"
+    assert utc(engine.instance(row.id).next_timer_at) == decided + timedelta(days=7)
+
+    clock.advance(days=2)
+    halland.report_to_ivo(row.id)
+    assert engine.instance(row.id).next_timer_at is None
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == \
+        ["Task_UtredningAllvarlig"]
+    halland.investigate(row.id, serious=True)
+    # the investigation goes to IVO after the report, as soon as it is done
+    halland.complete(PHYSICIAN, "Task_SkickaUtredningIVO", row.id, {
+        "ivo_utredning_datum": "2026-01-20"})
+    assert records(engine, row.id)["Task_SkickaUtredningIVO"].indicator is None  # once
+    halland.decide_measures(row.id, [])  # none needed: straight on to the feedback
+    halland.close(row.id)
+    assert engine.instance(row.id).status == "completed"
+    assert elements(engine, row.id) == [
+        "Task_Bedomning", "Task_LexMariaBedomning", "Task_AnmalanIVO",
+        "Task_UtredningAllvarlig", "Task_SkickaUtredningIVO", "Task_BeslutaAtgarder",
+        "Task_Aterkoppling", "Task_Avsluta", "Task_Lardomar"]
+    assert [n for n in notes(engine) if n[1] == "avvikelse-eskalering"] == []
+
+    clock.advance(days=30)
+    [total] = [f for f in engine.indicators() if f.group == ""]
+    assert (total.notifications_on_time.part, total.notifications_on_time.whole) == (1, 1)
+    assert (total.expertise.part, total.expertise.whole) == (1, 1)
+    case = facts(engine, row.id)
+    assert (case.serious, case.expertise, case.risk_class) == (True, True, "gul")
+
+
+def test_a_late_report_to_ivo_is_escalated_to_the_management(halland, clock):
+    engine = halland.engine
+    row = halland.report()
+    halland.assess(row.id, konsekvens=4, sannolikhet=4)  # red: serious without vårdskada
+    assert variables(engine, row.id)["alvorlig"] is True
+    halland.decide_lex_maria(row.id, report_to_ivo=True)
+    due = clock.now() + timedelta(days=7)
+
+    clock.set(due - timedelta(minutes=1))
+    assert sweep(engine).fired == 0
+    clock.set(due + timedelta(seconds=1))
+    assert sweep(engine).fired == 1
+    assert sweep(engine).fired == 0  # once only
+    [(user, template, language, body)] = [n for n in notes(engine)
+                                          if n[1] == "avvikelse-eskalering"]
+    assert (user, language) == (MANAGEMENT, "sv")
+    assert "lex Maria" in body and "2026-01-04" in body and "hs-kir" in body
+    with engine.db.transaction() as session:
+        mail = session.scalars(select(OutboxMail).where(
+            OutboxMail.to_address == "goran@regionhalland.example")).one()
+        assert mail.subject == "Meddelande från Tiltak"
+
+    late = task_for(engine, PHYSICIAN, "Task_AnmalanIVO", row.id)  # still to be done
+    clock.advance(days=1)
+    engine.complete(late.id, actor=PHYSICIAN, data={
+        "ivo_anmalan_datum": "2026-01-14",
+        "ivo_anmalan_sammanfattning": "Anmälan skickad efter tidsfristen."})
+    assert [e.type for e in engine.history(row.id)].count("timer") == 1
+    [total] = [f for f in engine.indicators() if f.group == ""]
+    assert (total.notifications_on_time.part, total.notifications_on_time.whole) == (0, 1)
+    record = records(engine, row.id)["Task_AnmalanIVO"]
+    assert utc(record.ended_at) > utc(record.due_at)
+
+
+def test_the_chiefs_are_reminded_when_the_assessment_is_late(halland, clock):
+    engine = halland.engine
+    started = clock.now()
+    row = halland.report()
+    task = task_for(engine, CHIEF, "Task_Bedomning", row.id)
+    assert utc(task.due_at) == started + timedelta(days=5)
+    assert utc(engine.instance(row.id).next_timer_at) == started + timedelta(days=5)
+
+    clock.set(started + timedelta(days=4, hours=23))
+    assert sweep(engine).fired == 0
+    clock.set(started + timedelta(days=5, seconds=1))
+    assert sweep(engine).fired == 1
+    reminders = [n for n in notes(engine) if n[1] == "avvikelse-paminnelse"]
+    assert [(n[0], n[2]) for n in reminders] == [(CHIEF, "sv")]  # not the other clinic
+    assert "inte bedömts inom fem dagar" in reminders[0][3]
+    assert "hs-kir-halmstad" in reminders[0][3]
+
+    assert task_for(engine, CHIEF, "Task_Bedomning", row.id).id == task.id  # still open
+    halland.assess(row.id, konsekvens=1, sannolikhet=1)
+    assert engine.instance(row.id).next_timer_at is None
+    assert records(engine, row.id)["Task_Bedomning"].outcome == "completed"
+
+
+def test_a_serious_investigation_does_not_go_on_without_subject_matter_expertise(halland):
+    engine = halland.engine
+    row = halland.report()
+    halland.assess(row.id, konsekvens=3, sannolikhet=3)  # red
+    halland.decide_lex_maria(row.id, report_to_ivo=False)
+    task = task_for(engine, CHIEF, "Task_UtredningAllvarlig", row.id)
+    findings = {"utredning_resultat": "Överrapporteringen saknade läkemedelsgenomgång."}
+
+    with pytest.raises(InvalidInput) as refused:
+        engine.complete(task.id, actor=CHIEF, data=findings)
+    assert refused.value.errors == {"sakkompetens": "is required",
+                                    "sakkompetens_vem": "is required"}
+    with pytest.raises(InvalidInput) as refused:
+        engine.complete(task.id, actor=CHIEF, data=dict(
+            findings, sakkompetens=False, sakkompetens_vem="Ingen"))
+    assert refused.value.errors == {"sakkompetens": "must be checked"}
+    assert task_for(engine, CHIEF, "Task_UtredningAllvarlig", row.id).id == task.id
+    assert "Task_UtredningAllvarlig" not in elements(engine, row.id)
+    assert facts(engine, row.id).expertise is None
+
+    halland.clock.advance(hours=1)
+    engine.complete(task.id, actor=CHIEF, data=dict(
+        findings, sakkompetens=True, sakkompetens_vem="Överläkare i endokrinologi"))
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_BeslutaAtgarder"]
+    assert facts(engine, row.id).expertise is True
+
+
+def test_the_chief_physician_may_decide_not_to_report_and_says_why(halland):
+    engine = halland.engine
+    row = halland.report()
+    halland.assess(row.id, konsekvens=2, sannolikhet=2, vardskada=True)
+    halland.decide_lex_maria(row.id, report_to_ivo=False)
+    data = variables(engine, row.id)
+    assert data["anmalan_ivo"] == "nej"
+    assert data["lex_maria_motivering"].startswith("Ingen vårdskada")
+    [decision] = [e for e in engine.history(row.id)
+                  if e.element_id == "Task_LexMariaBedomning"]
+    assert decision.actor == PHYSICIAN
+    assert json.loads(decision.data)["values"]["lex_maria_motivering"] == \
+        data["lex_maria_motivering"]
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == \
+        ["Task_UtredningAllvarlig"]
+
+    halland.investigate(row.id, serious=True)
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_BeslutaAtgarder"]
+    halland.decide_measures(row.id, [MEASURE, dict(MEASURE, titel="Utbildning i insulin",
+                                                   ansvarig="lena")])
+    assert sorted(t.assignee for t in engine.tasks(instance_id=row.id)) == ["lena", OWNER]
+    # one measure is carried out, the other ended with a reason; both are needed to close
+    halland.carry_out_measures(row.id, ended={
+        "Utbildning i insulin": "Ersätts av den regionala utbildningen i läkemedelshantering"})
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_Aterkoppling"]
+    halland.close(row.id)
+    assert engine.instance(row.id).status == "completed"
+    assert elements(engine, row.id).count("Task_KontrolleraAtgard") == 2
+    done = records(engine, row.id)
+    assert "Task_AnmalanIVO" not in done and "Task_SkickaUtredningIVO" not in done
+    with engine.db.transaction() as session:
+        assert not session.scalars(select(TaskRecord).where(
+            TaskRecord.indicator == "lovpalagt-varsel")).all()
+
+
+def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(halland):
+    engine = halland.engine
+    row = halland.report(anonym=True, sensitiv=False,
+                 epost_tilbakemelding="privat@example.org")
+    code = row.receipt_code
+    assert engine.instance(row.id).started_by == "anonym"
+    assert engine.receipt(code)["feedback"] is None
+    halland.assess(row.id, konsekvens=1, sannolikhet=2)
+    halland.investigate(row.id, serious=False)
+    halland.decide_measures(row.id, [])
+    halland.close(row.id, feedback="Tack för din rapport. Rutinen för skiftbyte är ändrad.")
+
+    seen = engine.receipt(code)
+    assert (seen["status"], seen["feedback"]) == \
+        ("completed", "Tack för din rapport. Rutinen för skiftbyte är ändrad.")
+    assert seen["process"] == "Avvikelsehantering i Region Halland"
+    with engine.db.transaction() as session:
+        recorded = " ".join(f"{e.actor} {e.data}" for e in session.scalars(
+            select(HistoryEvent).where(HistoryEvent.stream == row.id)))
+        mail = session.scalars(select(OutboxMail).where(
+            OutboxMail.to_address == "privat@example.org")).one()
+        assert mail.subject.startswith("Återkoppling på din anmälan")  # the reporter's sv
+        assert "Rutinen för skiftbyte är ändrad" in mail.body
+        assert session.scalars(select(Notification).where(
+            Notification.user_name == REPORTER)).all() == []
+    shown = str(engine.show(row.id))
+    for trace in (REPORTER, "Astrid", "privat@example.org"):
+        assert trace not in recorded and trace not in shown
+    assert facts(engine, row.id).anonymous is True
+    assert not engine.may_view(REPORTER, row.id)
+

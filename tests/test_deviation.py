@@ -1,0 +1,494 @@
+"""The Norwegian deviation-handling routine (`avvikshandtering`), walked end to end by its
+real users with a moved clock, on SQLite and PostgreSQL.
+
+An employee reports; the clinic's leader assesses within five days (reminded when late)
+and the decision table gives the risk class; a serious event is notified to Statens
+helsetilsyn and Ukom by the end of the following day (management is told when it is
+late); the investigation of a serious event cannot go on without subject-matter
+expertise; a cross-clinic event analysis runs the six-step routine inside the case; the
+measures run through the shared measure process, the reporter gets feedback (also an
+anonymous one, with the receipt code), and the case closes only when every measure is
+finished, followed by a learning note for the quality committee.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from random_walk import Values, World
+from sqlalchemy import select
+
+from engine.errors import InvalidInput, PermissionDenied
+from engine.models import CaseFacts, OutboxMail, TaskRecord
+from engine.replay import verify_all
+from engine.timers import sweep
+from forms.resolve import form_for
+
+from walks import KPU, SECRETARIAT, review_rows, task_for
+
+PROCESS = "avvikshandtering"
+REPORTER, LEADER, OTHER_LEADER = "nora", "kirsten", "mats"  # the case is in kir
+NOTIFIER, MANAGEMENT, ANALYSTS = "vilde", "are", "frida"
+REPORTED_AT = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # the FixedClock's start
+REPORT = {
+    "hva_skjedde": "Pasienten fikk dobbel dose insulin etter overflytting fra intensiv.",
+    "hendelsesdato": "2026-01-04", "klinikk": "kir", "enhet": "kir-gastro",
+    "hendelsestype": "legemiddel", "strakstiltak": "Blodsukker målt hver time, lege tilkalt.",
+}
+GREEN = {"konsekvens": "1", "sannsynlighet": "2", "alvorlig": False,
+         "vurdering": "Avvik i dobbeltkontrollen, ingen skade på pasienten."}
+SERIOUS = {"konsekvens": "4", "sannsynlighet": "2", "alvorlig": True,
+           "vurdering": "Pasienten fikk alvorlig hypoglykemi og ble lagt på intensiv."}
+NOTIFIED = {"varsel_sendt": True, "varsel_tidspunkt": "2026-01-05",
+            "varsel_referanse": "HT-2026-0042", "pasient_informert": True}
+FINDINGS = {"funn": "Ordinasjonen ble ført inn to ganger ved overflyttingen.",
+            "arsaker": "Ingen felles rutine for legemiddelsamstemming ved overflytting."}
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and not moment.tzinfo else moment
+
+
+def later(clock, **delta) -> None:
+    """People take their time between steps (one command's moment is frozen)."""
+    clock.advance(**(delta or {"hours": 2}))
+
+
+def open_elements(engine, instance_id: str) -> list[str]:
+    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
+
+
+def risk_class(engine, instance_id: str) -> str:
+    """What the decision table gave, as the open task sees it."""
+    [task] = engine.tasks(instance_id=instance_id)
+    return engine.task_context(task)["risikoklasse"]
+
+
+def facts(engine, instance_id: str) -> CaseFacts:
+    with engine.db.transaction() as session:
+        return session.get(CaseFacts, instance_id)
+
+
+def records(engine, instance_id: str, element_id: str) -> list[TaskRecord]:
+    with engine.db.transaction() as session:
+        return list(session.scalars(select(TaskRecord).where(
+            TaskRecord.instance_id == instance_id, TaskRecord.element_id == element_id)
+            .order_by(TaskRecord.created_at)))
+
+
+def replays_ok(engine) -> None:
+    bad = [v.as_dict() for v in verify_all(engine) if not v.ok]
+    assert not bad, bad
+
+
+def report(engine, actor: str = REPORTER, **changes):
+    data = {**REPORT, "anonym": False, "sensitiv": False, **changes}
+    return engine.start(PROCESS, actor=actor, data=data, business_key="AVVIK-2026-0001")
+
+
+def complete(engine, clock, user: str, element_id: str, instance_id: str, data: dict):
+    later(clock)
+    task = task_for(engine, user, element_id, instance_id)
+    engine.complete(task.id, actor=user, data=data)
+    return task
+
+
+def assess(engine, clock, instance_id: str, assessment: dict) -> None:
+    complete(engine, clock, LEADER, "Task_Vurdering", instance_id, assessment)
+
+
+def investigate(engine, clock, instance_id: str, *, expertise: bool = True,
+                analysis: bool = False) -> None:
+    data = {**FINDINGS, "sakkompetens": expertise, "hendelsesanalyse": analysis}
+    if expertise:
+        data["sakkompetanse_hvem"] = "Overlege i endokrinologi, farmasøyt"
+    complete(engine, clock, LEADER, "Task_Undersokelse", instance_id, data)
+
+
+def decide(engine, clock, instance_id: str, measures: list[dict], reason: str = "") -> None:
+    data = {"vedtatte_tiltak": measures}
+    if reason:
+        data["tiltak_begrunnelse"] = reason
+    complete(engine, clock, LEADER, "Task_BestemTiltak", instance_id, data)
+
+
+def feedback(engine, clock, instance_id: str, text: str) -> None:
+    complete(engine, clock, LEADER, "Task_Tilbakemelding", instance_id,
+             {"tilbakemelding": text})
+
+
+def close_and_learn(engine, clock, instance_id: str) -> None:
+    complete(engine, clock, LEADER, "Task_Avslutt", instance_id, {
+        "avslutning_oppsummering": "Samstemming ved overflytting er innført og kontrollert.",
+        "tiltak_fulgt_opp": True})
+    complete(engine, clock, LEADER, "Task_Laeringsnotat", instance_id, {
+        "laeringsnotat_tittel": "Dobbel ordinasjon ved overflytting",
+        "laeringsnotat": "Ved overflytting ble insulin ordinert to ganger. Vi har innført "
+                         "samstemming av legemiddellisten ved hver overflytting.",
+        "spredning_forslag": ["klinikk", "regionalt"]})
+    complete(engine, clock, KPU["kir"], "Task_KpuLaering", instance_id, {
+        "kpu_laering_dato": "2026-03-10", "spredning": ["klinikk", "foretak"],
+        "kpu_laering_vurdering": "Notatet spres til alle sengeposter i foretaket."})
+
+
+MEASURES = [
+    {"tittel": "Samstemming av legemiddellisten ved overflytting",
+     "beskrivelse": "Sjekkliste i mottakende post", "ansvarlig": "ola",
+     "frist": "2026-02-15"},
+    {"tittel": "Felles opplæring i insulinbehandling", "ansvarlig": "nora",
+     "frist": "2026-03-01", "klinikk": "med"},
+]
+
+
+def measure_tasks(engine, instance_id: str) -> list:
+    return [t for t in engine.tasks(instance_id=instance_id) if t.process_key == "tiltak"]
+
+
+def finish_measure(engine, clock, instance_id: str, title: str, *,
+                   end_with_reason: str | None = None, seed: int = 1) -> None:
+    """Walk every measure with this title through the shared measure process, whatever
+    its tasks are now: carried out and approved (or ended with a reason at the control),
+    any other task of it filled in with valid values from its form."""
+    world, rng = World.demo(), random.Random(seed)
+    for _ in range(40):
+        mine = [t for t in measure_tasks(engine, instance_id)
+                if engine.task_context(t)["tiltak"]["tittel"] == title]
+        if not mine:
+            return
+        task = mine[0]
+        user = task.assignee or world.people.members(task.candidate_groups)[0]
+        later(clock)
+        if task.element_id == "Task_GjennomforTiltak":
+            data = {"gjennomfort_dato": clock.now().date().isoformat(),
+                    "gjennomfort_beskrivelse": "Innført og gjennomgått med alle vakter"}
+        elif task.element_id == "Task_KontrollerTiltak":
+            data = {"tiltak_avsluttes": True, "avslutningsgrunn": end_with_reason} \
+                if end_with_reason else {"tiltak_godkjent": True}
+        else:
+            form = form_for(task.form or {}, lambda ref, t=task: engine.form_document(
+                ref, t.definition_id))
+            data = Values(rng, world, clock.now().date(), task.process_key).for_form(
+                form, engine.task_context(task))
+        engine.complete(task.id, actor=user, data=data)
+    raise AssertionError(f"measure {title!r} did not finish")
+
+
+# ------------------------------------------------------------------ the whole routine
+def test_a_green_case_is_assessed_investigated_followed_up_and_closed(deployed, clock):
+    engine = deployed
+    row = report(engine)
+    assert row.receipt_code and row.started_by == REPORTER
+
+    # the clinic's leaders assess, within five days; not the other clinic's
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_Vurdering", ["leder-kir"])
+    assert utc(task.due_at) == REPORTED_AT + timedelta(days=5)
+    assert task.clinic == "kir"
+    assert engine.tasks(actor=OTHER_LEADER) == [] and engine.tasks(actor="ola") == []
+    later(clock)
+    with pytest.raises(PermissionDenied):
+        engine.complete(task.id, actor=OTHER_LEADER, data=GREEN)
+    with pytest.raises(InvalidInput) as err:
+        engine.complete(task.id, actor=LEADER, data={**GREEN, "konsekvens": "5"})
+    assert set(err.value.errors) == {"konsekvens"}
+    assess(engine, clock, row.id, GREEN)
+
+    # the decision table: consequence 1 x probability 2 is green; no notification
+    assert open_elements(engine, row.id) == ["Task_Undersokelse"]
+    assert risk_class(engine, row.id) == "grønn"
+    assert facts(engine, row.id).risk_class == "grønn"  # the dashboard sees it at once
+    investigate(engine, clock, row.id, expertise=False)  # not required: not serious
+    decide(engine, clock, row.id, MEASURES[:1])
+
+    # the measure runs, the reporter can be told meanwhile; closing waits for both
+    [measure] = measure_tasks(engine, row.id)
+    assert (measure.assignee, utc(measure.due_at).date()) == ("ola", date(2026, 2, 15))
+    assert engine.task_context(measure)["tiltak"]["klinikk"] == "kir"  # the case's clinic
+    assert open_elements(engine, row.id) == ["Task_GjennomforTiltak", "Task_Tilbakemelding"]
+    feedback(engine, clock, row.id, "Takk for meldingen. Vi innfører samstemming ved "
+                                    "overflytting.")
+    assert [n.template for n in engine.notifications(REPORTER)] == ["tilbakemelding"]
+    assert "Task_Avslutt" not in open_elements(engine, row.id)
+    finish_measure(engine, clock, row.id, MEASURES[0]["tittel"])
+    assert open_elements(engine, row.id) == ["Task_Avslutt"]
+
+    close_and_learn(engine, clock, row.id)
+    shown = engine.show(row.id)
+    assert shown["status"] == "completed" and shown["open_tasks"] == []
+    [diagram] = [d for d in engine.progress(row.id) if d["process_key"] == PROCESS]
+    assert "End_Lukket" in diagram["completed"]
+    assert "Task_LovpalagtVarsel" not in diagram["completed"]
+    case = facts(engine, row.id)
+    assert (case.clinic, case.unit, case.serious, case.risk_class) == \
+        ("kir", "kir-gastro", False, "grønn")
+    assert engine.receipt(row.receipt_code)["status"] == "completed"
+    replays_ok(engine)
+
+
+def test_a_serious_case_is_notified_in_time_and_investigated_with_expertise(deployed,
+                                                                          clock):
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, SERIOUS)
+    assessed = clock.now()
+    assert risk_class(engine, row.id) == "rød"  # 4 x 2
+    assert (facts(engine, row.id).serious, facts(engine, row.id).risk_class) == (True, "rød")
+
+    # the statutory notification: straks, at the latest by the end of the next day
+    [task] = engine.tasks(instance_id=row.id)
+    assert task.element_id == "Task_LovpalagtVarsel"
+    assert task.candidate_groups == ["leder-kir", "varslingsansvarlig"]
+    end_of_next_day = datetime.combine(assessed.date() + timedelta(days=1),
+                                       time(23, 59, 59), UTC)
+    assert utc(task.due_at) == end_of_next_day
+    assert utc(engine.instance(row.id).next_timer_at) == end_of_next_day + \
+        timedelta(seconds=1)
+    assert [t.id for t in engine.tasks(actor=NOTIFIER)] == [task.id]
+    later(clock)
+    with pytest.raises(InvalidInput) as err:
+        engine.complete(task.id, actor=NOTIFIER, data={**NOTIFIED, "varsel_sendt": False})
+    assert set(err.value.errors) == {"varsel_sendt"}
+    engine.complete(task.id, actor=NOTIFIER, data=NOTIFIED)
+    [record] = records(engine, row.id, "Task_LovpalagtVarsel")
+    assert (record.indicator, record.outcome, record.completed_by) == \
+        ("lovpalagt-varsel", "completed", NOTIFIER)
+    assert utc(record.ended_at) <= utc(record.due_at)
+
+    clock.set(end_of_next_day + timedelta(days=1))
+    assert sweep(engine).fired == 0  # sent in time: nothing to escalate
+    assert engine.notifications(MANAGEMENT) == []
+    investigate(engine, clock, row.id, expertise=True)
+    assert open_elements(engine, row.id) == ["Task_BestemTiltak"]
+    case = facts(engine, row.id)
+    assert (case.serious, case.risk_class, case.expertise) == (True, "rød", True)
+    replays_ok(engine)
+
+
+def test_a_late_notification_is_escalated_to_management_and_still_required(deployed,
+                                                                          clock):
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, SERIOUS)
+    deadline = utc(engine.tasks(instance_id=row.id)[0].due_at)
+
+    clock.set(deadline)  # the last second of the next day: not late yet
+    assert sweep(engine).fired == 0
+    clock.set(deadline + timedelta(seconds=2))
+    assert sweep(engine).fired == 1
+    assert sweep(engine).fired == 0  # once only
+    [escalation] = engine.notifications(MANAGEMENT)
+    assert escalation.template == "avvik-varsel-eskalering"
+    assert "Statens helsetilsyn og Ukom" in escalation.body and "kir" in escalation.body
+    assert engine.notifications(NOTIFIER) == []  # management is told, not everyone
+    with engine.db.transaction() as session:
+        assert session.scalars(select(OutboxMail).where(
+            OutboxMail.to_address == f"{MANAGEMENT}@sykehuset.example")).one()
+
+    # the notification is still required: the task stays, overdue in the worklist
+    task = task_for(engine, NOTIFIER, "Task_LovpalagtVarsel", row.id)
+    assert utc(task.due_at) < clock.now()
+    assert open_elements(engine, row.id) == ["Task_LovpalagtVarsel"]
+    later(clock, hours=3)
+    engine.complete(task.id, actor=LEADER, data={**NOTIFIED,
+                                                 "varsel_tidspunkt": "2026-01-07"})
+    [record] = records(engine, row.id, "Task_LovpalagtVarsel")
+    assert record.outcome == "completed" and utc(record.ended_at) > utc(record.due_at)
+    assert open_elements(engine, row.id) == ["Task_Undersokelse"]
+    assert [e.type for e in engine.history(row.id)].count("timer") == 1
+    replays_ok(engine)
+
+
+def test_the_leaders_are_reminded_when_the_assessment_is_late(deployed, clock):
+    engine = deployed
+    row = report(engine)
+    assert utc(engine.instance(row.id).next_timer_at) == REPORTED_AT + timedelta(days=5)
+    clock.set(REPORTED_AT + timedelta(days=4, hours=23))
+    assert sweep(engine).fired == 0
+    clock.set(REPORTED_AT + timedelta(days=5, seconds=1))
+    assert sweep(engine).fired == 1
+    assert sweep(engine).fired == 0
+    [reminder] = engine.notifications(LEADER)
+    assert reminder.template == "avvik-paminnelse"
+    assert "ikke vurdert innen fristen" in reminder.body and "2026-01-04" in reminder.body
+    assert engine.notifications(OTHER_LEADER) == []  # another clinic's leader
+    assert engine.notifications(REPORTER) == []
+
+    task = task_for(engine, LEADER, "Task_Vurdering", row.id)  # still to be done
+    assert utc(task.due_at) < clock.now()
+    later(clock)
+    engine.complete(task.id, actor=LEADER, data=GREEN)
+    assert engine.instance(row.id).next_timer_at is None
+    replays_ok(engine)
+
+
+def test_a_serious_investigation_does_not_move_on_without_subject_matter_expertise(
+        deployed, clock):
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, SERIOUS)
+    complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
+    task = task_for(engine, LEADER, "Task_Undersokelse", row.id)
+    assert engine.task_context(task).get("undersokelse_merknad") is None
+
+    investigate(engine, clock, row.id, expertise=False)
+    assert open_elements(engine, row.id) == ["Task_Undersokelse"]  # back, not on
+    again = task_for(engine, LEADER, "Task_Undersokelse", row.id)
+    assert again.id != task.id
+    note = engine.task_context(again)["undersokelse_merknad"]
+    assert "sakkompetanse" in note and "alvorlig" in note
+    assert facts(engine, row.id).expertise is False
+
+    investigate(engine, clock, row.id, expertise=True)
+    assert open_elements(engine, row.id) == ["Task_BestemTiltak"]
+    assert facts(engine, row.id).expertise is True
+    done = [e.element_id for e in engine.history(row.id) if e.type == "complete"]
+    assert done.count("Task_Undersokelse") == 2
+    assert [r.outcome for r in records(engine, row.id, "Task_Undersokelse")] == \
+        ["completed", "completed"]
+    replays_ok(engine)
+
+
+def test_a_cross_clinic_analysis_runs_the_six_step_routine_and_closing_waits_for_measures(
+        deployed, clock):
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, SERIOUS)
+    complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
+    investigate(engine, clock, row.id, expertise=True, analysis=True)
+
+    # Fagavdelingen analyses and sends the documentation (step 1 of the six steps)
+    assert open_elements(engine, row.id) == ["Task_Hendelsesanalyse"]
+    complete(engine, clock, ANALYSTS, "Task_Hendelsesanalyse", row.id, {
+        "analyse_tittel": "Dobbel ordinasjon av insulin ved overflytting",
+        "dokumentasjon": "Rapport HA-2026-3, endelig versjon",
+        "folgebrev": "Analysen foreslår tre tiltak for kirurgisk og medisinsk klinikk.",
+        "klinikker": ["kir", "med"],
+        "foreslatte_tiltak": [{"tittel": "Samstemming ved overflytting"},
+                              {"tittel": "Felles opplæring", "beskrivelse": "Simulering"},
+                              {"tittel": "Ny varslingsrutine"}]})
+
+    # the six-step routine runs as a child of the case: its clinics' tasks are the case's
+    diagrams = {d["process_key"]: d for d in engine.progress(row.id)}
+    assert diagrams["hendelsesanalyse-oppfolging"]["called_from"] == \
+        "Activity_Hendelsesanalyse"
+    assert "Activity_Hendelsesanalyse" in diagrams[PROCESS]["active"]
+    assert {"hendelsesanalyse-oppfolging", "klinikk-oppfolging", "tiltak"} <= \
+        set(engine.show(row.id)["called"])
+    for clinic in ("kir", "med"):
+        task = task_for(engine, SECRETARIAT[clinic], "Task_VurderTiltak", row.id)
+        assert task.process_key == "klinikk-oppfolging" and task.instance_id == row.id
+        assert engine.task_context(task)["analyse_tittel"].startswith("Dobbel ordinasjon")
+    for clinic in ("kir", "med"):
+        secretariat = SECRETARIAT[clinic]
+        complete(engine, clock, secretariat, "Task_VurderTiltak", row.id,
+                 {"tiltak_vurdering": review_rows(clinic)})
+        complete(engine, clock, KPU[clinic], "Task_KpuBehandling", row.id, {
+            "kpu_motedato": "2026-02-10", "kpu_innspill": "KPU støtter tiltakene",
+            "kpu_slutter_seg_til": True})
+        complete(engine, clock, secretariat, "Task_SendReferat", row.id,
+                 {"kpu_referat": f"Referat fra KPU {clinic}: tiltak 1 og 2 vedtatt."})
+    for clinic in ("kir", "med"):
+        complete(engine, clock, SECRETARIAT[clinic], "Task_MottaReferat", row.id,
+                 {"referat_kvittert": True})
+    for task in measure_tasks(engine, row.id):  # the analysis's measures, per clinic
+        finish_measure(engine, clock, row.id, engine.task_context(task)["tiltak"]["tittel"])
+    assert "Task_BestemTiltak" not in open_elements(engine, row.id)
+    for clinic in ("kir", "med"):
+        complete(engine, clock, SECRETARIAT[clinic], "Task_BekreftAvslutning", row.id,
+                 {"klinikk_avsluttet": True})
+
+    # the six steps are done; the clinic decides its own measures
+    diagrams = {d["process_key"]: d for d in engine.progress(row.id)}
+    assert "End_HendelseLukket" in diagrams["hendelsesanalyse-oppfolging"]["completed"]
+    assert open_elements(engine, row.id) == ["Task_BestemTiltak"]
+    decide(engine, clock, row.id, MEASURES)
+    measures = {t.assignee: t for t in measure_tasks(engine, row.id)}
+    assert set(measures) == {"ola", "nora"}
+    assert engine.task_context(measures["nora"])["klinikk"] == "med"
+    feedback(engine, clock, row.id, "Hendelsen er analysert; to tiltak er satt i verk.")
+
+    # closing only when every measure is done or ended with a recorded reason
+    assert open_elements(engine, row.id) == ["Task_GjennomforTiltak", "Task_GjennomforTiltak"]
+    finish_measure(engine, clock, row.id, MEASURES[0]["tittel"])
+    assert "Task_Avslutt" not in open_elements(engine, row.id)
+    finish_measure(engine, clock, row.id, MEASURES[1]["tittel"],
+                   end_with_reason="Dekkes av foretakets nye opplæringsplan for insulin.")
+    assert open_elements(engine, row.id) == ["Task_Avslutt"]
+    close_and_learn(engine, clock, row.id)
+    assert engine.show(row.id)["status"] == "completed"
+    replays_ok(engine)
+
+
+def test_an_anonymous_reporter_reads_the_feedback_with_the_receipt_code(deployed, clock):
+    engine = deployed
+    row = report(engine, actor="ola", anonym=True,
+                 epost_tilbakemelding="melder@example.org")
+    code = row.receipt_code
+    assert engine.instance(row.id).started_by == "anonym"
+    assert "melder@example.org" not in str(engine.show(row.id))
+    assert facts(engine, row.id).anonymous is True
+    assert engine.receipt(code)["feedback"] is None
+
+    assess(engine, clock, row.id, GREEN)
+    investigate(engine, clock, row.id, expertise=False)
+    decide(engine, clock, row.id, [], reason="Rutinen er allerede endret.")
+    assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]  # no measures
+    feedback(engine, clock, row.id, "Takk! Dobbeltkontroll av insulin er innført.")
+    seen = engine.receipt(code.lower())
+    assert seen["feedback"] == "Takk! Dobbeltkontroll av insulin er innført."
+    assert seen["status"] == "running"
+    with engine.db.transaction() as session:
+        mail = session.scalars(select(OutboxMail).where(
+            OutboxMail.to_address == "melder@example.org")).one()
+        assert "Dobbeltkontroll" in mail.body
+    assert engine.notifications("ola") == []  # nobody knows it was ola
+
+    close_and_learn(engine, clock, row.id)
+    assert engine.receipt(code)["status"] == "completed"
+    assert "ola" not in {e.actor for e in engine.history(row.id)}
+    replays_ok(engine)
+
+
+# ------------------------------------------------------------------ indicators
+def walk_serious(engine, clock, *, notify_late: bool) -> str:
+    """A serious case to the end, with its notification sent in time or a day late."""
+    row = report(engine)
+    assess(engine, clock, row.id, SERIOUS)
+    if notify_late:
+        clock.set(utc(engine.tasks(instance_id=row.id)[0].due_at) + timedelta(hours=9))
+        sweep(engine)
+    complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
+    investigate(engine, clock, row.id, expertise=False)  # sent back once
+    investigate(engine, clock, row.id, expertise=True)
+    decide(engine, clock, row.id, [], reason="Tiltak følges opp i egen sak.")
+    feedback(engine, clock, row.id, "Hendelsen er varslet og undersøkt.")
+    close_and_learn(engine, clock, row.id)
+    assert engine.show(row.id)["status"] == "completed"
+    return row.id
+
+
+def test_the_dashboard_counts_this_routines_expertise_notifications_and_feedback(
+        deployed, clock):
+    engine = deployed
+    walk_serious(engine, clock, notify_late=False)
+    clock.set(datetime(2026, 2, 2, 8, 0, tzinfo=UTC))
+    walk_serious(engine, clock, notify_late=True)
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    open_case = report(engine, actor="ola")  # reported, not yet closed
+    assess(engine, clock, open_case.id, GREEN)
+
+    figures = {f.group: f for f in engine.indicators(
+        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))}
+    kir = figures["kir"]
+    assert (kir.expertise.part, kir.expertise.whole) == (2, 2)  # both, in the end
+    assert (kir.notifications_on_time.part, kir.notifications_on_time.whole) == (1, 2)
+    assert (kir.feedback.part, kir.feedback.whole) == (2, 2)  # closed cases only
+    assert len(kir.closing_days) == 2 and all(d > 0 for d in kir.closing_days)
+    assert figures[""].notifications_on_time.whole == 2
+    january = {f.group: f for f in engine.indicators(
+        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC))}
+    assert january["kir"].notifications_on_time.value == 1.0
+    by_unit = {f.group: f for f in engine.indicators(by="unit")}
+    assert by_unit["kir-gastro"].notifications_on_time.whole == 2
