@@ -8,7 +8,11 @@ class FormResolutionError(Exception):
 
 
 class FormValidationError(Exception):
-    """Submitted values were rejected; `errors` maps each field path to what is wrong with it."""
+    """Submitted values were rejected; `errors` maps each field path to what is wrong with it.
+
+    Each value is English text that is also a `messages.Message` (or `Messages`), whose
+    code and parameters let an interface show the problem in another language.
+    """
 
     def __init__(self, errors: dict[str, str]):
         self.errors = dict(errors)

@@ -1,7 +1,8 @@
 """A marshmallow schema for the fields of one form level, doing type coercion and limits.
 
 Only fields that are visible, writable and filled in reach the schema; required-ness,
-hiding and read-only values are handled by `validation.py` around it.
+hiding and read-only values are handled by `validation.py` around it. Every error it
+raises is a `messages.Message`, so it can be shown in the user's language.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from .messages import Message
 from .model import MULTI_TYPES, Field, Option
 
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -24,38 +26,38 @@ def _marshmallow_field(f: Field, context: dict[str, Any]) -> fields.Field:
     checks = _limits(f)
     if f.type in ("textfield", "textarea"):
         return fields.String(validate=checks,
-                             error_messages={"invalid": "must be text"})
+                             error_messages={"invalid": Message("not_text")})
     if f.type == "number":
-        kind = fields.Integer if f.integer else fields.Float
-        extra = {"strict": False} if f.integer else {"allow_nan": False}
-        return kind(validate=checks,
-                    error_messages={"invalid": "must be a whole number" if f.integer
-                                    else "must be a number"}, **extra)
+        too_large = {"too_large": Message("number_too_large")}
+        if f.integer:
+            return fields.Integer(strict=False, validate=checks, error_messages={
+                "invalid": Message("not_whole_number"), **too_large})
+        return fields.Float(allow_nan=False, validate=checks, error_messages={
+            "invalid": Message("not_number"), "special": Message("not_finite"), **too_large})
     if f.type == "checkbox":
-        return fields.Boolean(error_messages={"invalid": "must be true or false (boolean)"})
+        return fields.Boolean(error_messages={"invalid": Message("not_boolean")})
     if f.type == "datetime":
         if f.subtype == "date":
-            return fields.Date(error_messages={"invalid": "not a valid date (YYYY-MM-DD)"})
+            return fields.Date(error_messages={"invalid": Message("not_date")})
         if f.subtype == "time":
             return fields.String(validate=validate.Regexp(
-                TIME, error="not a valid time (HH:MM)"))
-        return fields.DateTime(error_messages={
-            "invalid": "not a valid date and time (YYYY-MM-DDTHH:MM)"})
+                TIME, error=Message("not_time")))
+        return fields.DateTime(error_messages={"invalid": Message("not_datetime")})
     choice = _one_of(f.options_in(context))
     if f.type in MULTI_TYPES:
         return fields.List(fields.Raw(validate=choice), validate=_count(f),
-                           error_messages={"invalid": "must be a list of options"})
+                           error_messages={"invalid": Message("not_option_list")})
     return fields.Raw(validate=choice)
 
 
 def _limits(f: Field) -> list:
     v, checks = f.validate, []
     if f.type == "number" and ("min" in v or "max" in v):
-        checks.append(validate.Range(min=v.get("min"), max=v.get("max"), error=_range_text(v)))
+        checks.append(validate.Range(min=v.get("min"), max=v.get("max"), error=_range_message(v)))
     if f.type in ("textfield", "textarea"):
         if "minLength" in v or "maxLength" in v:
             checks.append(validate.Length(min=v.get("minLength"), max=v.get("maxLength"),
-                                          error=_length_text(v)))
+                                          error=_length_message(v)))
         if v.get("pattern"):
             checks.append(_pattern(v["pattern"]))
     return checks
@@ -65,22 +67,30 @@ def _count(f: Field) -> list:
     v = f.validate
     if "minLength" in v or "maxLength" in v:
         return [validate.Length(min=v.get("minLength"), max=v.get("maxLength"),
-                                error="choose between {min} and {max}")]
+                                error=_choice_count_message(v))]
     return []
 
 
-def _range_text(v: dict[str, Any]) -> str:
-    if "min" in v and "max" in v:
-        return f"must be between {v['min']} and {v['max']}"
-    return f"must be at least {v['min']}" if "min" in v else f"must be at most {v['max']}"
-
-
-def _length_text(v: dict[str, Any]) -> str:
+def _choice_count_message(v: dict[str, Any]) -> Message:
     if "minLength" in v and "maxLength" in v:
-        return f"must be {v['minLength']} to {v['maxLength']} characters"
+        return Message("choose_between", min=v["minLength"], max=v["maxLength"])
     if "minLength" in v:
-        return f"must be at least {v['minLength']} characters"
-    return f"must be at most {v['maxLength']} characters"
+        return Message("choose_at_least", min=v["minLength"])
+    return Message("choose_at_most", max=v["maxLength"])
+
+
+def _range_message(v: dict[str, Any]) -> Message:
+    if "min" in v and "max" in v:
+        return Message("between", min=v["min"], max=v["max"])
+    return Message("at_least", min=v["min"]) if "min" in v else Message("at_most", max=v["max"])
+
+
+def _length_message(v: dict[str, Any]) -> Message:
+    if "minLength" in v and "maxLength" in v:
+        return Message("length_between", min=v["minLength"], max=v["maxLength"])
+    if "minLength" in v:
+        return Message("min_length", min=v["minLength"])
+    return Message("max_length", max=v["maxLength"])
 
 
 def _pattern(pattern: str):
@@ -88,7 +98,7 @@ def _pattern(pattern: str):
 
     def check(value: str) -> None:
         if not compiled.fullmatch(value):
-            raise ValidationError(f"is not in the expected format ({pattern})")
+            raise ValidationError(Message("pattern", pattern=pattern))
     return check
 
 
@@ -97,8 +107,8 @@ def _one_of(options: list[Option]):
 
     def check(value: Any) -> None:
         if value not in allowed:
-            raise ValidationError(
-                f"'{value}' is not one of the options: {', '.join(map(str, allowed))}")
+            raise ValidationError(Message("not_an_option", value=value,
+                                          options=", ".join(map(str, allowed))))
     return check
 
 
@@ -106,15 +116,15 @@ def check_number(value: Any, integer: bool) -> None:
     """Before coercion: refuse booleans, and 3.5 or "3.5" where whole numbers are asked
     for (marshmallow would silently cut them to 3)."""
     if isinstance(value, bool):
-        raise ValidationError("must be a number")
+        raise ValidationError(Message("not_number"))
     if not integer:
         return
     if isinstance(value, float) and not value.is_integer():
-        raise ValidationError("must be a whole number")
+        raise ValidationError(Message("not_whole_number"))
     if isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
             return
         if not number.is_integer():
-            raise ValidationError("must be a whole number")
+            raise ValidationError(Message("not_whole_number"))

@@ -4,7 +4,8 @@ Walks the form level by level (top, groups with a path, rows of repeating lists)
 hidden fields (`conditional.hide`) are dropped and not required, read-only fields keep
 the value the process gave them, unknown keys are refused, and the marshmallow schema
 of each level types and checks the rest. Every error is collected, keyed by its path
-(`tiltak_vurdering[1].ansvarlig`), so the user sees them all at once.
+(`tiltak_vurdering[1].ansvarlig`), so the user sees them all at once. Each error is a
+`messages.Message` (or `Messages` for several): English text with a code and parameters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from marshmallow import ValidationError
 
 from .errors import FormValidationError
 from .feel import evaluate_feel
+from .messages import Message, join
 from .model import Field, Form, flatten
 from .schema import check_number, schema_for
 
@@ -26,7 +28,7 @@ def validate_submission(form: Form, submitted: Mapping[str, Any],
                         context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Typed values for `submitted`; raises FormValidationError listing every bad field."""
     if not isinstance(submitted, Mapping):
-        raise FormValidationError({"": "the submitted data must be an object"})
+        raise FormValidationError({"": Message("not_an_object")})
     level = _Level(dict(context or {}))
     values = level.check(form.fields, dict(submitted), dict(context or {}), prefix="",
                          scopes=[submitted, context or {}])
@@ -38,7 +40,7 @@ def validate_submission(form: Form, submitted: Mapping[str, Any],
 class _Level:
     def __init__(self, context: dict[str, Any]):
         self.context = context
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, str] = {}  # path -> Message or Messages
 
     def check(self, components: list[Field], submitted: dict[str, Any],
               given: Mapping[str, Any], prefix: str, scopes: list[Mapping[str, Any]]
@@ -48,7 +50,7 @@ class _Level:
         known = {f.name for f in fields}
         for key in submitted:
             if key not in known:
-                self.errors[prefix + key] = "unknown field"
+                self.errors[prefix + key] = Message("unknown_field")
         result: dict[str, Any] = {}
         to_schema: list[Field] = []
         for f in fields:
@@ -69,8 +71,8 @@ class _Level:
             elif submitted.get(f.key) in EMPTY or (f.type == "checkbox" and f.required
                                                    and submitted.get(f.key) is False):
                 if f.required:
-                    self.errors[prefix + f.key] = "must be checked" \
-                        if f.type == "checkbox" and f.key in submitted else "is required"
+                    self.errors[prefix + f.key] = Message("must_be_checked") \
+                        if f.type == "checkbox" and f.key in submitted else Message("required")
                 elif f.type == "checkbox":  # an unticked box is false, sent or not
                     result[f.key] = False
                 elif f.key in submitted:
@@ -104,7 +106,7 @@ class _Level:
             values = err.valid_data or {}
         for f in fields:
             if f.type == "checkbox" and f.required and values.get(f.key) is False:
-                self.errors[prefix + f.key] = "must be checked"
+                self.errors[prefix + f.key] = Message("must_be_checked")
         return values
 
     def rows(self, f: Field, submitted: dict[str, Any], given: Mapping[str, Any],
@@ -114,19 +116,19 @@ class _Level:
         existing = given.get(f.path) if isinstance(given.get(f.path), list) else None
         if raw is None:
             if f.required or (existing and not f.allow_add_remove):
-                self.errors[path] = "is required"
+                self.errors[path] = Message("required")
             return existing
         if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
-            self.errors[path] = "must be a list of rows"
+            self.errors[path] = Message("not_rows")
             return None
         if not f.allow_add_remove and existing is not None and len(raw) != len(existing):
-            self.errors[path] = f"must have exactly {len(existing)} rows, as given"
+            self.errors[path] = Message("exact_rows", count=len(existing))
             return None
         if f.required and not raw:
-            self.errors[path] = "needs at least one row"
+            self.errors[path] = Message("no_rows")
         limit = f.validate.get("maxLength")
         if limit is not None and len(raw) > int(limit):
-            self.errors[path] = f"at most {limit} rows"
+            self.errors[path] = Message("max_rows", limit=limit)
         before = existing or []
         return [self.check(f.components, row, _mapping(before[i] if i < len(before) else None),
                            f"{path}[{i}].", [row, *scopes])
@@ -138,10 +140,15 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _text(messages: Any) -> str:
+    """One text for marshmallow's messages of a field (a list, or per list item a dict)."""
+    return join(_flat(messages))
+
+
+def _flat(messages: Any) -> list[str]:
     if isinstance(messages, str):
-        return messages
+        return [messages]
     if isinstance(messages, list):
-        return "; ".join(_text(m) for m in messages)
+        return [m for item in messages for m in _flat(item)]
     if isinstance(messages, dict):
-        return "; ".join(dict.fromkeys(_text(m) for m in messages.values()))
-    return str(messages)
+        return [m for item in messages.values() for m in _flat(item)]
+    return [str(messages)]

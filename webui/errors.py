@@ -8,6 +8,8 @@ from flask_wtf.csrf import CSRFError
 
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TiltakError
 
+from .form_messages import localized
+
 
 def init_app(app: Flask) -> None:
     def page(status: int, title: str, message: str):
@@ -44,7 +46,9 @@ def init_app(app: Flask) -> None:
     def invalid(err):
         if request.path.startswith("/api/"):
             return {"code": 422, "status": "Invalid input", "errors": err.errors}, 422
-        return page(422, _("Could not be done"), str(err))
+        problems = localized(err.errors)
+        return page(422, _("Could not be done"),
+                    "; ".join(f"{k}: {v}" if k else v for k, v in problems.items()))
 
     @app.errorhandler(Conflict)
     def conflict(err):

@@ -19,6 +19,7 @@ from engine.errors import InvalidInput, PermissionDenied
 
 from .auth import engine
 from .form_input import from_post
+from .form_messages import localized
 from .forms_view import form_view, start_form
 
 bp = Blueprint("start", __name__)
@@ -48,7 +49,7 @@ def start_page(process_key: str):
             instance = engine().start(process_key, actor=current_user.name, data=data,
                                       business_key=business_key or None)
         except InvalidInput as err:
-            errors = err.errors
+            errors = localized(err.errors)
         else:
             reporter = instance.started_by  # `anonym` when the reporter asked for it
             for upload in request.files.getlist("file"):

@@ -15,6 +15,7 @@ from engine.worklist import DUE_FILTERS, SCOPES, SORTS, WorklistQuery
 
 from .auth import engine
 from .form_input import from_post
+from .form_messages import localized
 from .forms_view import form_view, task_form
 
 bp = Blueprint("tasks", __name__)
@@ -85,7 +86,7 @@ def task_page(task_id: str):
                   "warning")
             return redirect(url_for("tasks.worklist"))
         except InvalidInput as err:
-            errors = err.errors
+            errors = localized(err.errors)
             data = overlay(context, submitted)
         except Conflict as err:
             flash(str(err), "error")
