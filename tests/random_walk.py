@@ -13,7 +13,8 @@ exclusive, inclusive and event-based gateway, and every boundary event. A walk r
 the ones its instance took, read from the task tree of the final workflow. A process
 marked `camunda:isStartableInTasklist="false"` is started only by the processes that
 call it; while none of the files calls it, no walk can reach it and its branches are
-not counted.
+not counted. A process that others call is walked on its own too when it names
+`camunda:candidateStarterGroups` (people start it directly as well).
 
 A walk depends only on the deployed processes, the process key and the seed: the clock
 is set to the same moment at its start, instance ids are drawn from the seed, and an
@@ -307,7 +308,7 @@ class Model:
     @classmethod
     def of_files(cls, files: Mapping[str, bytes]) -> Model:
         """From deployable files as `collect_files` reads them (non-BPMN ones skipped)."""
-        model, called, only_called = cls(), set(), set()
+        model, called, only_called, people_start = cls(), set(), set(), set()
         for name, data in sorted(files.items()):
             if kind_of(name) != "bpmn":
                 continue
@@ -320,10 +321,13 @@ class Model:
                     only_called.add(process.get("id"))
                 elif _has_plain_start(process):
                     model.startable.append(process.get("id"))
+                    if process.get(f"{CAMUNDA}candidateStarterGroups"):
+                        people_start.add(process.get("id"))
                 for container in [process, *process.iter(f"{BPMN}subProcess",
                                                          f"{BPMN}transaction")]:
                     model._read(process.get("id"), container)
-        model.startable = [p for p in model.startable if p not in called]
+        # a called process is walked on its own only when people start it too
+        model.startable = [p for p in model.startable if p not in called or p in people_start]
         unreachable = only_called - called  # its callers are not among these files
         model.branches = {b for b in model.branches if b.process not in unreachable}
         return model

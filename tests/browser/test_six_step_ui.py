@@ -133,11 +133,12 @@ def test_a_wrong_value_is_shown_at_its_field_and_what_was_typed_is_kept(people, 
     page.fill('[name="tiltak_vurdering[0].ansvarlig"]', "Ola Nordmann")
     page.fill('[name="tiltak_vurdering[0].frist"]', "2027-03-01")
     submit(page)
-    assert "expected format" in page.inner_text("#f-tiltak_vurdering-0-ansvarlig-error")
+    # in the user's language (Bokmål)
+    assert "har ikke riktig format" in page.inner_text("#f-tiltak_vurdering-0-ansvarlig-error")
     assert page.input_value('[name="tiltak_vurdering[0].ansvarlig"]') == "Ola Nordmann"
     assert page.input_value('[name="tiltak_vurdering[0].konkretisering"]') == "NEWS2 ved mottak"
     assert page.is_checked('[name="tiltak_vurdering[0].gjennomfores"][value=ja]')
-    assert page.inner_text("#f-tiltak_vurdering-1-gjennomfores-error") == "is required"
+    assert page.inner_text("#f-tiltak_vurdering-1-gjennomfores-error") == "må fylles ut"
     # the hidden "why not" field of a "ja" row is neither shown nor required
     assert not page.is_visible('[name="tiltak_vurdering[0].begrunnelse"]')
     assert "Sepsisscreening ved overflytting" in page.content()  # read-only title kept
