@@ -48,7 +48,8 @@ def _component(raw: dict[str, Any], form_id: str) -> Field | None:
     field = Field(key=raw.get("key"), type=ctype,
                   label=raw.get("label") or raw.get("dateLabel") or raw.get("key") or "",
                   hide=hide, description=raw.get("description"),
-                  default=raw.get("defaultValue"))
+                  default=raw.get("defaultValue"),
+                  properties={str(k): str(v) for k, v in (raw.get("properties") or {}).items()})
     if ctype in CONTAINER_TYPES:
         field.path = raw.get("path") or None
         if ctype == "dynamiclist" and not field.path:

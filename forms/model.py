@@ -46,6 +46,7 @@ class Field:
     description: str | None = None
     allow_add_remove: bool = True  # dynamiclist
     path: str | None = None  # group and dynamiclist: where their values live
+    properties: dict[str, str] = field(default_factory=dict)  # Camunda Forms custom properties
 
     @property
     def has_value(self) -> bool:

@@ -404,3 +404,55 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     assert completed.count("Task_Tiltaksplan") == 2 and completed.count("Task_SvarTilsyn") == 2
     assert [e.type for e in engine.history(order)].count("timer") == 2
     replays_ok(engine)
+
+
+# ------------------------------------------------------------------ figures for the review
+def test_the_review_form_is_filled_in_from_the_indicators_of_the_last_year(deployed, clock,
+                                                                          tmp_path):
+    from generated_cases import generate, write
+    from lxml import html
+
+    from engine import indicators
+    from engine.models import ProcessDefinition
+    from engine.users import add_user
+    from webui import create_app
+    engine = deployed
+    with engine.db.transaction() as session:
+        definition_id = session.query(ProcessDefinition.id).first()[0]
+        write(session, generate(400, now=datetime(2026, 10, 15, tzinfo=UTC)), definition_id)
+        add_user(session, QUALITY, ["kvalitetsavdeling"], password="kvalitet-123")
+    opened = datetime(2027, 2, 2, 7, 0, 1, tzinfo=UTC)
+    clock.set(opened)
+    sweep(engine)
+    task = engine.tasks(actor=QUALITY)[0]
+    assert task.element_id == "Task_ForberedGjennomgang"
+
+    client = create_app({"INSTANCE_PATH": str(tmp_path / "instance")},
+                        engine=engine).test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/login", data={"csrf_token": csrf, "username": QUALITY,
+                                "password": "kvalitet-123"})
+    response = client.get(f"/tasks/{task.id}")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "2026-02-02" in text and "2027-02-02" in text  # the period is named
+    assert "kontroller tallene" in text  # and the figures are to be checked (Bokmål)
+    shown = {i.get("name"): i.get("value") for i in html.fromstring(text).iter("input")}
+
+    with engine.db.transaction() as session:
+        year = indicators.compute(session, now=opened, start=datetime(2026, 2, 2, 7, 0, 1,
+                                                                      tzinfo=UTC),
+                                  end=opened)[-1]
+    expected = {
+        "andel_tiltak_i_tide": round(year.measures_on_time.value * 100, 1),
+        "antall_forfalte_tiltak": year.overdue_measures,
+        "andel_tilbakemelding": round(year.feedback.value * 100, 1),
+        "median_dager_til_lukking": round(year.closing_median, 1),
+        "andel_varsler_i_tide": round(year.notifications_on_time.value * 100, 1),
+        "andel_sakkompetanse": round(year.expertise.value * 100, 1)}
+    assert 0 < expected["andel_tiltak_i_tide"] < 100 and expected["antall_forfalte_tiltak"] > 0
+    for key, value in expected.items():
+        assert float(shown[key].replace(",", ".")) == pytest.approx(value), key
+    # what Tiltak does not measure is left to the quality department
+    assert not shown.get("antall_meldte_hendelser")

@@ -12,11 +12,13 @@ from flask_login import current_user, login_required
 from engine.errors import Conflict, InvalidInput, TaskNotOpen
 from engine.serialization import plain
 from engine.worklist import DUE_FILTERS, SCOPES, SORTS, WorklistQuery
+from forms.errors import FormResolutionError
 
 from .auth import engine
 from .form_input import from_post
 from .form_messages import localized
 from .forms_view import form_view, task_form
+from .review_figures import prefill
 
 bp = Blueprint("tasks", __name__)
 PER_PAGE = 25
@@ -96,6 +98,8 @@ def task_page(task_id: str):
             if instance.status == "completed":
                 flash(_("The case is closed."), "success")
             return redirect(url_for("tasks.worklist"))
+    else:
+        data = _with_figures(task, context)
     view = form_view(lambda: task_form(engine(), task), context, data, errors)
     shown = {k: v for k, v in plain(context).items() if k not in HIDDEN_DATA}
     return render_template("task.html", task=task, view=view, data=shown,
@@ -120,6 +124,25 @@ def upload(task_id: str):
         except InvalidInput as err:
             flash("; ".join(err.errors.values()), "error")
     return redirect(url_for("tasks.task_page", task_id=task_id))
+
+
+def _with_figures(task, context: dict[str, Any]) -> dict[str, Any]:
+    """Fields the form asks to have filled in from the indicators (webui/review_figures)."""
+    try:
+        form = task_form(engine(), task)
+        if form is None:
+            return context
+        data, filled = prefill(engine(), task.id, form.fields, context)
+    except FormResolutionError:  # the page shows the form's own problem
+        return context
+    except ValueError as err:  # a bad `indikator` or `periode` property in the form
+        flash(_("The figures could not be filled in: %(reason)s", reason=str(err)), "warning")
+        return context
+    if filled is not None:
+        flash(_("Filled in from the indicators for %(start)s to %(end)s: check the figures "
+                "before you send.", start=filled.start.date().isoformat(),
+                end=filled.end.date().isoformat()), "info")
+    return data
 
 
 def overlay(context: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
