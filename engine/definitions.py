@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from .errors import DefinitionError, NotFound
 from .history import record_deployment, sha256
 from .models import Deployment, ProcessDefinition, Resource
-from .parsing import parse_bpmn
+from .parsing import decision_ids, decision_refs, parse_bpmn
 from .serialization import REGISTRY, SPEC_FORMAT
 from .specs import variant_name
 
@@ -89,14 +89,18 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
             raise DefinitionError("not a .bpmn, .dmn or .form file", file=filename)
         by_kind[kind][filename] = data
     forms = {fn: _parse_form(fn, data) for fn, data in by_kind["form"].items()}
-    processes = parse_bpmn(by_kind["bpmn"], by_kind["dmn"]) if by_kind["bpmn"] else {}
+    bpmn, dmn = dict(by_kind["bpmn"]), dict(by_kind["dmn"])
+    redeployed = _using_new_decisions(session, bpmn, dmn, tenant)
+    bpmn.update(redeployed)
+    _add_deployed_decisions(session, bpmn, dmn, tenant)
+    processes = parse_bpmn(bpmn, dmn)  # checks every DMN file, also one deployed alone
 
     deployment = Deployment(name=deployment_name(name, files), tenant=tenant,
                             deployed_at=at, deployed_by=actor)
     session.add(deployment)
     session.flush()
     results: list[Deployed] = []
-    for filename, data in files.items():
+    for filename, data in {**files, **redeployed}.items():
         kind = kind_of(filename)
         form_id = forms[filename].get("id") if kind == "form" else None
         if kind == "form" and _same_form_deployed(session, form_id, tenant, data):
@@ -129,9 +133,64 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
     record_deployment(session, actor, at, {
         "deployment_id": deployment.id, "tenant": tenant or None,
         "files": {fn: sha256(_text(data)) for fn, data in sorted(files.items())},
+        "redeployed_for_new_decisions": sorted(redeployed) or None,
         "definitions": [r.as_dict() for r in results],
     })
     return results
+
+
+def _latest_resources(session: Session, kind: str, tenant: str) -> list[Resource]:
+    """Deployed files of a kind, oldest first, the tenant's own after the shared ones (so
+    that, read in order, the latest and the tenant's own win)."""
+    rows = session.scalars(select(Resource).where(Resource.kind == kind,
+                                                  Resource.tenant.in_({tenant, ""}))
+                           .order_by(Resource.id)).all()
+    return sorted(rows, key=lambda r: (r.tenant == tenant and tenant != "", r.id))
+
+
+def _add_deployed_decisions(session: Session, bpmn: dict[str, bytes], dmn: dict[str, bytes],
+                            tenant: str) -> None:
+    """A business rule task whose decision is not in this deployment uses the latest
+    deployed version of it (Camunda's default binding), as of this deployment."""
+    given = {d for fn, data in dmn.items() for d in decision_ids(data, fn)}
+    wanted = {r for fn, data in bpmn.items() for r in decision_refs(data, fn)} - given
+    if not wanted:
+        return
+    latest: dict[str, Resource] = {}
+    for resource in _latest_resources(session, "dmn", tenant):
+        for decision in decision_ids(resource.content.encode("utf-8"), resource.name):
+            latest[decision] = resource
+    for decision in sorted(wanted & set(latest)):
+        resource = latest[decision]
+        dmn.setdefault(resource.name, resource.content.encode("utf-8"))
+
+
+def _using_new_decisions(session: Session, bpmn: dict[str, bytes], dmn: dict[str, bytes],
+                         tenant: str) -> dict[str, bytes]:
+    """The deployed BPMN files, not in this deployment, whose latest processes use a
+    decision this deployment changes: they get a new version with the new table, so new
+    cases decide by it while running cases keep the version they started with."""
+    changed = {d for fn, data in dmn.items() for d in decision_ids(data, fn)}
+    if not changed:
+        return {}
+    newest: dict[str, ProcessDefinition] = {}
+    for definition in session.scalars(select(ProcessDefinition)
+                                      .where(ProcessDefinition.tenant == tenant)):
+        if definition.key not in newest or definition.version > newest[definition.key].version:
+            newest[definition.key] = definition
+    found: dict[str, bytes] = {}
+    for definition in newest.values():
+        if definition.resource_name in bpmn or definition.resource_name in found:
+            continue
+        resource = session.scalars(select(Resource).where(
+            Resource.deployment_id == definition.deployment_id,
+            Resource.name == definition.resource_name, Resource.kind == "bpmn")).first()
+        if resource is None:
+            continue
+        content = resource.content.encode("utf-8")
+        if decision_refs(content, resource.name) & changed:
+            found[resource.name] = content
+    return found
 
 
 def _text(data: bytes) -> str:

@@ -335,6 +335,20 @@ def _check_decision_refs(root: etree._Element, filename: str) -> None:
                 element=node.get("id"))
 
 
+def decision_ids(data: bytes, filename: str) -> set[str]:
+    """The ids of the decisions a DMN file defines."""
+    root = parse_xml(data, filename).getroot()
+    return {el.get("id") for el in root.iter() if isinstance(el.tag, str)
+            and el.tag.endswith("}decision") and el.get("id")}
+
+
+def decision_refs(data: bytes, filename: str) -> set[str]:
+    """The decisions a BPMN file's business rule tasks use (camunda:decisionRef)."""
+    root = parse_xml(data, filename).getroot()
+    return {value for node in root.iter(f"{{{BPMN_NS}}}businessRuleTask")
+            for key, value in node.attrib.items() if _camunda_name(key) == "decisionRef"}
+
+
 def _definition_error(err: ValidationException, filename: str) -> DefinitionError:
     message = str(err).split("\n")[0]
     return DefinitionError(message, file=err.file_name or filename, element=err.id or None,

@@ -20,13 +20,13 @@ import pytest
 from random_walk import Values, World
 from sqlalchemy import select
 
-from engine.errors import InvalidInput, PermissionDenied
+from engine.errors import DefinitionError, InvalidInput, PermissionDenied
 from engine.models import CaseFacts, OutboxMail, TaskRecord
 from engine.replay import verify_all
 from engine.timers import sweep
 from forms.resolve import form_for
 
-from walks import KPU, SECRETARIAT, review_rows, task_for
+from walks import KPU, PROCESSES, SECRETARIAT, review_rows, task_for
 
 PROCESS = "avvikshandtering"
 REPORTER, LEADER, OTHER_LEADER = "nora", "kirsten", "mats"  # the case is in kir
@@ -492,3 +492,44 @@ def test_the_dashboard_counts_this_routines_expertise_notifications_and_feedback
     assert january["kir"].notifications_on_time.value == 1.0
     by_unit = {f.group: f for f in engine.indicators(by="unit")}
     assert by_unit["kir-gastro"].notifications_on_time.whole == 2
+
+
+# ------------------------------------------------------------- a changed decision table
+def stricter_matrix() -> dict[str, bytes]:
+    """The risk matrix as a process owner changes it in Camunda Modeler: consequence 1
+    with probability 1-3 is now yellow."""
+    path = PROCESSES / "risikoklasse.dmn"
+    text = path.read_text(encoding="utf-8")
+    rule = text.index('<rule id="DecisionRule_1gr0n01">')
+    changed = text[:rule] + text[rule:].replace('"grønn"', '"gul"', 1)
+    assert changed != text
+    return {path.name: changed.encode("utf-8")}
+
+
+def test_a_decision_table_deployed_alone_decides_new_cases_and_spares_running_ones(
+        deployed, clock):
+    engine = deployed
+    running = report(engine)
+    before = engine.latest(PROCESS).version
+
+    deployed_now = {d.key: d for d in engine.deploy(stricter_matrix(), actor="per")}
+    assert deployed_now[PROCESS].created and deployed_now[PROCESS].version == before + 1
+    assert engine.latest("avvikelsehantering").version == 1  # its own table, untouched
+
+    fresh = report(engine)
+    assess(engine, clock, fresh.id, GREEN)
+    assert risk_class(engine, fresh.id) == "gul"
+    assess(engine, clock, running.id, GREEN)  # started before: decided as it began
+    assert risk_class(engine, running.id) == "grønn"
+    # the same table again changes nothing
+    assert not {d.key: d for d in engine.deploy(stricter_matrix(), actor="per")}[PROCESS].created
+    assert all(v.ok for v in verify_all(engine))
+
+
+def test_a_broken_decision_table_deployed_alone_is_refused_with_its_place(deployed):
+    [(name, data)] = stricter_matrix().items()
+    broken = data.replace(b"<text>[1..3]</text>", b"<text>[1..3</text>", 1)
+    with pytest.raises(DefinitionError) as refused:
+        deployed.deploy({name: broken}, actor="per")
+    assert refused.value.file == name and "DecisionRule_1gr0n01" in str(refused.value)
+    assert deployed.latest(PROCESS).version == 1  # nothing changed
