@@ -90,9 +90,10 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
         by_kind[kind][filename] = data
     forms = {fn: _parse_form(fn, data) for fn, data in by_kind["form"].items()}
     bpmn, dmn = dict(by_kind["bpmn"]), dict(by_kind["dmn"])
-    redeployed = _using_new_decisions(session, bpmn, dmn, tenant)
+    given = {d for fn, data in dmn.items() for d in decision_ids(data, fn)}
+    redeployed = _using_new_decisions(session, bpmn, given, tenant)
     bpmn.update(redeployed)
-    _add_deployed_decisions(session, bpmn, dmn, tenant)
+    _add_deployed_decisions(session, bpmn, dmn, given, tenant)
     processes = parse_bpmn(bpmn, dmn)  # checks every DMN file, also one deployed alone
 
     deployment = Deployment(name=deployment_name(name, files), tenant=tenant,
@@ -149,10 +150,9 @@ def _latest_resources(session: Session, kind: str, tenant: str) -> list[Resource
 
 
 def _add_deployed_decisions(session: Session, bpmn: dict[str, bytes], dmn: dict[str, bytes],
-                            tenant: str) -> None:
-    """A business rule task whose decision is not in this deployment uses the latest
-    deployed version of it (Camunda's default binding), as of this deployment."""
-    given = {d for fn, data in dmn.items() for d in decision_ids(data, fn)}
+                            given: set[str], tenant: str) -> None:
+    """A business rule task whose decision is not in this deployment (`given`) uses the
+    latest deployed version of it (Camunda's default binding), as of this deployment."""
     wanted = {r for fn, data in bpmn.items() for r in decision_refs(data, fn)} - given
     if not wanted:
         return
@@ -165,17 +165,18 @@ def _add_deployed_decisions(session: Session, bpmn: dict[str, bytes], dmn: dict[
         dmn.setdefault(resource.name, resource.content.encode("utf-8"))
 
 
-def _using_new_decisions(session: Session, bpmn: dict[str, bytes], dmn: dict[str, bytes],
+def _using_new_decisions(session: Session, bpmn: dict[str, bytes], changed: set[str],
                          tenant: str) -> dict[str, bytes]:
     """The deployed BPMN files, not in this deployment, whose latest processes use a
     decision this deployment changes: they get a new version with the new table, so new
     cases decide by it while running cases keep the version they started with."""
-    changed = {d for fn, data in dmn.items() for d in decision_ids(data, fn)}
     if not changed:
         return {}
-    newest: dict[str, ProcessDefinition] = {}
-    for definition in session.scalars(select(ProcessDefinition)
-                                      .where(ProcessDefinition.tenant == tenant)):
+    newest: dict[str, Any] = {}  # key -> its latest version's row (not its spec)
+    for definition in session.execute(
+            select(ProcessDefinition.key, ProcessDefinition.version,
+                   ProcessDefinition.deployment_id, ProcessDefinition.resource_name)
+            .where(ProcessDefinition.tenant == tenant)):
         if definition.key not in newest or definition.version > newest[definition.key].version:
             newest[definition.key] = definition
     found: dict[str, bytes] = {}

@@ -71,26 +71,28 @@ def _count(f: Field) -> list:
     return []
 
 
+def _limit_message(v: dict[str, Any], low: str, high: str, codes: tuple[str, str, str]
+                   ) -> Message:
+    """The message for the limits set in `v` under `low` and `high`: both, the lower
+    only or the upper only, with the codes for those three cases."""
+    both, at_least, at_most = codes
+    if low in v and high in v:
+        return Message(both, min=v[low], max=v[high])
+    return Message(at_least, min=v[low]) if low in v else Message(at_most, max=v[high])
+
+
 def _choice_count_message(v: dict[str, Any]) -> Message:
-    if "minLength" in v and "maxLength" in v:
-        return Message("choose_between", min=v["minLength"], max=v["maxLength"])
-    if "minLength" in v:
-        return Message("choose_at_least", min=v["minLength"])
-    return Message("choose_at_most", max=v["maxLength"])
+    return _limit_message(v, "minLength", "maxLength",
+                          ("choose_between", "choose_at_least", "choose_at_most"))
 
 
 def _range_message(v: dict[str, Any]) -> Message:
-    if "min" in v and "max" in v:
-        return Message("between", min=v["min"], max=v["max"])
-    return Message("at_least", min=v["min"]) if "min" in v else Message("at_most", max=v["max"])
+    return _limit_message(v, "min", "max", ("between", "at_least", "at_most"))
 
 
 def _length_message(v: dict[str, Any]) -> Message:
-    if "minLength" in v and "maxLength" in v:
-        return Message("length_between", min=v["minLength"], max=v["maxLength"])
-    if "minLength" in v:
-        return Message("min_length", min=v["minLength"])
-    return Message("max_length", max=v["maxLength"])
+    return _limit_message(v, "minLength", "maxLength",
+                          ("length_between", "min_length", "max_length"))
 
 
 def _pattern(pattern: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -75,9 +76,10 @@ def task_page(task_id: str):
     context = engine().task_context(task)
     errors: dict[str, str] = {}
     data: dict[str, Any] = context
+    form_of_task = cache(lambda: task_form(engine(), task))  # resolved once per request
     if request.method == "POST":
         try:
-            form = task_form(engine(), task)
+            form = form_of_task()
         except ValueError as err:
             abort(400, str(err))
         submitted = from_post(form.fields, request.form) if form else {}
@@ -99,8 +101,8 @@ def task_page(task_id: str):
                 flash(_("The case is closed."), "success")
             return redirect(url_for("tasks.worklist"))
     else:
-        data = _with_figures(task, context)
-    view = form_view(lambda: task_form(engine(), task), context, data, errors)
+        data = _with_figures(task, context, form_of_task)
+    view = form_view(form_of_task, context, data, errors)
     shown = {k: v for k, v in plain(context).items() if k not in HIDDEN_DATA}
     return render_template("task.html", task=task, view=view, data=shown,
                            attachments=engine().attachments(task.instance_id),
@@ -126,10 +128,10 @@ def upload(task_id: str):
     return redirect(url_for("tasks.task_page", task_id=task_id))
 
 
-def _with_figures(task, context: dict[str, Any]) -> dict[str, Any]:
+def _with_figures(task, context: dict[str, Any], form_of_task) -> dict[str, Any]:
     """Fields the form asks to have filled in from the indicators (webui/review_figures)."""
     try:
-        form = task_form(engine(), task)
+        form = form_of_task()
         if form is None:
             return context
         data, filled = prefill(engine(), task.id, form.fields, context)
