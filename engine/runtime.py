@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -65,6 +64,7 @@ from .models import (
 from .scripting import CamundaScriptEngine
 from .serialization import plain, state_from_json, state_to_json
 from .users import authenticate, groups_of
+from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
 
 MAX_STEP_ROUNDS = 1000
@@ -187,7 +187,7 @@ class Engine:
     def begin(self, spec, subprocess_specs: dict[str, Any], values: dict[str, Any], *,
               by_timer: bool = False):
         """A new workflow run up to its first wait (also used by replay)."""
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow = EngineWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
             workflow.task_tree
         start.data.update(values)

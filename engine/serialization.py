@@ -30,6 +30,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
+from .walking import EngineSubWorkflow, EngineWorkflow
 
 STATE_FORMAT = "tiltak-state/1"
 SPEC_FORMAT = "tiltak-spec/1"
@@ -48,8 +49,8 @@ class StateConverter(BpmnWorkflowConverter):
         return dct
 
     def restore(self, dct: dict[str, Any], spec, subprocess_specs, script_engine) -> BpmnWorkflow:
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine,
-                                deserializing=True)
+        workflow = EngineWorkflow(spec, subprocess_specs, script_engine=script_engine,
+                                  deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
@@ -107,7 +108,7 @@ class VariantSubWorkflowConverter(BpmnSubWorkflowConverter):
     def from_dict(self, dct, task, top_workflow):
         spec = top_workflow.subprocess_specs.get(dct["spec"]) or \
             top_workflow.subprocess_specs.get(task.task_spec.spec)
-        subprocess = self.target_class(spec, task.id, top_workflow, deserializing=True)
+        subprocess = EngineSubWorkflow(spec, task.id, top_workflow, deserializing=True)
         subprocess.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=subprocess)
         subprocess.task_tree = subprocess.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(subprocess, dct)
@@ -128,6 +129,8 @@ def _registry():
                       lambda v: date.fromisoformat(v["value"]))
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     registry.register(set, lambda v: {"value": sorted(v, key=repr)}, lambda v: set(v["value"]))
+    # the engine's subprocesses are stored as SpiffWorkflow's, under the same name
+    registry.typenames[EngineSubWorkflow] = registry.typenames[BpmnSubWorkflow]
     return registry, StateConverter(BpmnWorkflow, registry)
 
 

@@ -1,7 +1,8 @@
 """Shared fixtures: an engine on a fresh SQLite file and, when a URL is given, on PostgreSQL.
 
 PostgreSQL tests run when TILTAK_TEST_POSTGRES_URL is set (CI sets it); each test gets
-its own schema, dropped afterwards.
+its own schema, dropped afterwards. Throughout the suite the engine's fast task walks
+run beside SpiffWorkflow's own iterators and fail a test where the two disagree.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, text
 
+from engine import walking
 from engine.clock import FixedClock
 from engine.definitions import collect_files
 from tiltak import services
@@ -20,6 +22,14 @@ from tiltak import services
 from walks import PROCESSES
 
 POSTGRES_URL = os.environ.get("TILTAK_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def walks_checked():
+    """Every task walk of the engine compared with SpiffWorkflow's (engine/walking.py)."""
+    walking.CHECKED = True
+    yield
+    walking.CHECKED = False
 
 
 def _postgres_url(schema: str) -> str:

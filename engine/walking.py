@@ -1,0 +1,235 @@
+"""The engine's workflow classes: SpiffWorkflow's, with a faster walk over the task tree.
+
+SpiffWorkflow finds the tasks to run by walking the whole task tree with its task
+iterator, several times per task it runs. That iterator keeps its work list in visiting
+order and rebuilds it at every task (`children + rest`, `pop(0)`), so a walk costs time
+in the square of the tree's size; in a six-step case it was most of a command's time.
+
+`walk` visits the same tasks in the same order with the same rules (which states it
+descends below, when it enters a called process, how deep it goes, where it stops), but
+keeps its work list as a stack. The order matters: it decides which of several ready
+tasks runs first, and so what the recorded state is. tests/test_walking.py compares it
+with SpiffWorkflow's iterators on every task tree the routines produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
+
+MAX_DEPTH = 1000  # SpiffWorkflow's default
+CHECKED = False  # tests set it: then every walk runs beside SpiffWorkflow's own
+
+
+class WalkMismatch(AssertionError):
+    """The fast walk and SpiffWorkflow's iterator disagreed (only when CHECKED)."""
+
+
+def _beside(ours: Iterator, theirs: Iterator, what: str) -> Iterator:
+    """Our walk's tasks, each compared with SpiffWorkflow's before it is handed on (both
+    are lazy, so both see the tree as the caller changes it)."""
+    for task in ours:
+        other = next(theirs, None)
+        if other is not task:
+            raise WalkMismatch(f"{what}: walked to {task} where SpiffWorkflow has {other}")
+        yield task
+    other = next(theirs, None)
+    if other is not None:
+        raise WalkMismatch(f"{what}: the walk ended before SpiffWorkflow's {other}")
+
+
+def walk(first, task_filter: TaskFilter, *, into_subprocesses: bool,
+         end_at_spec: str | None = None, max_depth: int = MAX_DEPTH) -> Iterator:
+    """The tasks from `first` on that pass `task_filter`, depth first, in the order of
+    SpiffWorkflow's `TaskIterator` (or `BpmnTaskIterator` with `into_subprocesses`).
+
+    Lazy like those: a task's children are taken when the walk reaches it, so tasks
+    added or removed meanwhile are seen (or not) exactly as SpiffWorkflow's walk sees
+    them. Its `depth` is kept the same way, for `max_depth`.
+    """
+    wanted = task_filter.state
+    if wanted & TaskState.PREDICTED_MASK:
+        min_state = TaskState.MAYBE
+    elif wanted & TaskState.DEFINITE_MASK:
+        min_state = TaskState.FUTURE
+    else:
+        min_state = TaskState.COMPLETED
+    enter_finished = not wanted <= TaskState.FINISHED_MASK
+    subprocesses = first.workflow.top_workflow.subprocesses if into_subprocesses else {}
+    plain = type(task_filter) in (TaskFilter, BpmnTaskFilter) and \
+        getattr(task_filter, "catches_event", None) is None and \
+        getattr(task_filter, "lane", None) is None
+    updated_ts, manual = task_filter.updated_ts, task_filter.manual
+    spec_name, spec_class = task_filter.spec_name, task_filter.spec_class
+    stack = [first]  # the work list, next task last
+    depth = 0
+    while stack:
+        task = stack.pop()
+        subprocess = subprocesses.get(task.id) if subprocesses else None
+        if (task._children or subprocess is not None) and \
+                (task._state >= min_state or subprocess is not None) and \
+                depth < max_depth and task.task_spec.name != end_at_spec:
+            tasks = task.workflow.tasks
+            stack.extend([tasks.get(child) for child in reversed(task._children)])
+            if subprocess is not None and \
+                    (task._state < TaskState.FINISHED_MASK or enter_finished):
+                stack.append(subprocess.task_tree)
+            depth += 1
+        elif stack:  # a leaf: back up to the parent of the task visited next
+            ancestor = stack[-1].parent
+            current = task.parent
+            while current is not None and current != ancestor:
+                current = current.parent
+                depth -= 1
+        if not plain:
+            if task_filter.matches(task):
+                yield task
+        elif task._state & wanted and task.last_state_change >= updated_ts and \
+                (manual is None or task.task_spec.manual == manual) and \
+                (spec_name is None or task.task_spec.name == spec_name) and \
+                (spec_class is None or isinstance(task.task_spec, spec_class)):
+            yield task
+
+
+SPARSE = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.ERROR
+FEW = 32  # more matching tasks than this: walking is as quick as sorting them
+_FILTER_ARGS = frozenset(("state", "updated_ts", "manual", "spec_name", "spec_class"))
+
+
+def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
+    """`list(walk(workflow.task_tree, task_filter, into_subprocesses=True))` for a
+    filter on states that few tasks are in (ready, waiting): the matching tasks are
+    picked out of the task tables and put in the walk's order by their paths from the
+    root, so the tree is not walked at all. None where the walk itself is quicker.
+
+    A task is in the walk's result only if the walk reaches it: every task above it
+    must be one the walk descends below (by state, or as the caller of a subprocess it
+    enters), and the tree small enough that SpiffWorkflow's depth limit cannot cut in.
+    """
+    wanted = task_filter.state
+    if not wanted & SPARSE or wanted & ~SPARSE:
+        return None
+    top = workflow.top_workflow
+    subprocesses = top.subprocesses
+    size = len(top.tasks) + sum(len(sub.tasks) for sub in subprocesses.values())
+    if size >= MAX_DEPTH:
+        return None
+    found = [task for task in top.tasks.values() if task._state & wanted]
+    for sub in subprocesses.values():
+        found.extend(task for task in sub.tasks.values() if task._state & wanted)
+    if len(found) > FEW:
+        return None
+    min_state = TaskState.FUTURE  # what the walk descends below, for these states
+    enter_finished = not wanted <= TaskState.FINISHED_MASK
+    root = workflow.task_tree
+    placed = []
+    for task in found:
+        if not task_filter.matches(task):
+            continue
+        path = _path(task, root, top, min_state, enter_finished)
+        if path is not None:
+            placed.append((path, task))
+    placed.sort(key=lambda item: item[0])
+    return [task for _, task in placed]
+
+
+def _path(task, root, top, min_state: int, enter_finished: bool) -> list[int] | None:
+    """Where the walk from `root` meets `task`: the child index taken at each level
+    (-1 for entering a subprocess, which the walk does before the children); None if
+    the walk never gets there."""
+    subprocesses = top.subprocesses
+    path = []
+    node = task
+    while node is not root:
+        workflow = node.workflow
+        parent = workflow.tasks.get(node._parent) if node._parent is not None else None
+        if parent is None:  # the first task of a subprocess: go on from its caller
+            if workflow is top or workflow.task_tree is not node:
+                return None
+            caller = _task_by_id(top, workflow.parent_task_id)
+            if caller is None or subprocesses.get(caller.id) is not workflow or \
+                    not (caller._state < TaskState.FINISHED_MASK or enter_finished):
+                return None
+            path.append(-1)
+            node = caller
+            continue
+        if parent._state < min_state and parent.id not in subprocesses:
+            return None
+        try:
+            path.append(parent._children.index(node.id))
+        except ValueError:
+            return None
+        node = parent
+    path.reverse()
+    return path
+
+
+def _task_by_id(top, task_id):
+    found = top.tasks.get(task_id)
+    if found is None:
+        for sub in top.subprocesses.values():
+            found = sub.tasks.get(task_id)
+            if found is not None:
+                break
+    return found
+
+
+class _FastWalk:
+    """What the engine's top workflow and its subprocesses share."""
+
+    def get_tasks(self, first_task=None, **kwargs) -> list:
+        if first_task is None and kwargs.keys() <= _FILTER_ARGS:
+            found = found_in_order(self, TaskFilter(**kwargs))
+            if found is not None:
+                if CHECKED:
+                    theirs = list(BpmnTaskIterator(self.task_tree, **kwargs))
+                    if found != theirs:
+                        raise WalkMismatch(f"get_tasks({kwargs}): {found} != {theirs}")
+                return found
+        return list(self.get_tasks_iterator(first_task, **kwargs))
+
+    def get_tasks_iterator(self, first_task=None, end_at_spec=None, max_depth=MAX_DEPTH,
+                           depth_first=True, skip_subprocesses=False, task_filter=None,
+                           **kwargs):
+        if not depth_first:
+            return super().get_tasks_iterator(
+                first_task, end_at_spec=end_at_spec, max_depth=max_depth, depth_first=False,
+                skip_subprocesses=skip_subprocesses, task_filter=task_filter, **kwargs)
+        first = first_task or self.task_tree
+        ours = walk(first, task_filter or BpmnTaskFilter(**kwargs),
+                    into_subprocesses=not skip_subprocesses, end_at_spec=end_at_spec,
+                    max_depth=max_depth)
+        if not CHECKED:
+            return ours
+        return _beside(ours, BpmnTaskIterator(
+            first, end_at_spec=end_at_spec, max_depth=max_depth,
+            skip_subprocesses=skip_subprocesses, task_filter=task_filter, **kwargs),
+            f"get_tasks_iterator({kwargs})")
+
+    def update_waiting_tasks(self) -> None:
+        # SpiffWorkflow walks with its plain iterator here, which stays in this workflow
+        waiting = walk(self.task_tree, TaskFilter(state=TaskState.WAITING),
+                       into_subprocesses=False)
+        if CHECKED:
+            waiting = _beside(waiting, TaskIterator(self.task_tree, state=TaskState.WAITING),
+                              "update_waiting_tasks")
+        for task in waiting:
+            task.task_spec._update(task)
+
+
+class EngineSubWorkflow(_FastWalk, BpmnSubWorkflow):
+    """A called process or embedded subprocess, as the engine runs it."""
+
+
+class EngineWorkflow(_FastWalk, BpmnWorkflow):
+    """A process instance, as the engine runs it."""
+
+    def create_subprocess(self, my_task, spec_name):
+        subprocess = EngineSubWorkflow(self.subprocess_specs[spec_name],
+                                       parent_task_id=my_task.id, top_workflow=self)
+        self.subprocesses[my_task.id] = subprocess
+        return subprocess
