@@ -20,11 +20,14 @@ spread the instances over several processes (`jobs`).
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
+import pickle
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
@@ -121,7 +124,28 @@ def _worker_verify(instance_ids: list[str]) -> list[Verdict]:
 def verify_batch(engine, instance_ids: Sequence[str]) -> list[Verdict]:
     """The verdicts of these instances, their events read in one query."""
     loaded = load_batch(engine, instance_ids)
-    return [_verdict(engine, instance_id, *loaded[instance_id]) for instance_id in instance_ids]
+    verdicts = []
+    for instance_id in instance_ids:
+        with _collected_after():
+            verdicts.append(_verdict(engine, instance_id, *loaded[instance_id]))
+    return verdicts
+
+
+@contextmanager
+def _collected_after() -> Iterator[None]:
+    """Python's cycle collector held back while an instance is replayed, and run once
+    after it on what the replay left: a replay makes many short-lived objects, and the
+    collector, set off by their number, would otherwise walk the task trees (which are
+    full of cycles) again and again."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)
 
 
 def load_batch(engine, instance_ids: Sequence[str]
@@ -341,53 +365,84 @@ _PLAIN = frozenset((str, int, float, bool, type(None)))
 class _StateWriter:
     """Writes a workflow's state as exactly the text `state_to_json` gives, faster.
 
-    It builds the same dictionaries as `serialization.StateConverter` and
-    `DeltaTaskConverter` directly, handles plain JSON values itself and hands anything
-    else to the serializer's registry. tests/test_replay.py holds the two equal; a
-    difference would only send the replay down the reference path.
+    It writes what `serialization.StateConverter` and `DeltaTaskConverter` write, in the
+    same order, handling plain JSON values itself and handing anything else to the
+    serializer's registry. Most tasks do not change from one step to the next, so each
+    task's text is kept with everything it was written from (its state, parent,
+    children, internal data, and copies of its data and its parent's) and written again
+    when any of that differs, also when data was changed in place. Data are compared
+    with `==`, which takes `1`, `1.0` and `True` for the same: a value changed only that
+    way, in place, in a task whose state did not change, would keep its old text. The
+    engine has no such change (a value enters through a task whose state changes in the
+    same step, and that task is written again). tests/test_replay.py holds the output
+    equal to the reference at every step; a difference would only send the replay down
+    the reference path.
     """
 
     def __init__(self) -> None:
         self._names = _Names()  # for the whole replay of one instance
+        # id(task) or id(workflow) -> what its text was written from, and the text
+        self._written: dict[int, tuple] = {}
 
     def write(self, workflow) -> str:
-        dct = self._workflow(workflow)
         specs = workflow.subprocess_specs
-        subprocesses = {}
+        subprocesses = []
         for key, sub in workflow.subprocesses.items():
-            sub_dct = self._workflow(sub)
-            sub_dct["parent_task_id"] = str(sub.parent_task_id)
             name = sub.spec.name
             for spec_key, spec in specs.items():
                 if spec is sub.spec:
                     name = spec_key
                     break
-            sub_dct["spec"] = name
-            sub_dct["typename"] = "BpmnSubWorkflow"
-            subprocesses[str(key)] = sub_dct
-        dct["subprocesses"] = subprocesses
-        dct["bpmn_events"] = REGISTRY.convert(workflow.bpmn_events)
-        dct["format"] = STATE_FORMAT
-        return json.dumps(dct, separators=(",", ":"), default=_refuse)
+            subprocesses.append(
+                f'"{key}":{{{self._workflow(sub)},"parent_task_id":"{sub.parent_task_id}",'
+                f'"spec":{_encode(name)},"typename":"BpmnSubWorkflow"}}')
+        return (f'{{{self._workflow(workflow)},"subprocesses":{{{",".join(subprocesses)}}},'
+                f'"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
+                f'"format":{_encode(STATE_FORMAT)}}}')
 
-    def _workflow(self, workflow) -> dict[str, Any]:
+    def _workflow(self, workflow) -> str:
         names = self._names
         tasks = workflow.tasks
         last = workflow.last_task
-        return {
-            "data": _canonical(workflow.data),
-            "correlations": workflow.correlations,
-            "last_task": names[last.id.int] if last is not None else None,
-            "success": workflow.success,
-            "completed": workflow.completed,
-            "tasks": {names[key.int]: self._task(task, tasks) for key, task in tasks.items()},
-            "root": names[workflow.task_tree.id.int],
-        }
+        written = ",".join([self._task(task, tasks) for task in tasks.values()])
+        return (f'"data":{self._data(workflow)},'
+                f'"correlations":{_encode(workflow.correlations)},'
+                f'"last_task":{_encode(names[last.id.int] if last is not None else None)},'
+                f'"success":{_encode(workflow.success)},'
+                f'"completed":{_encode(workflow.completed)},'
+                f'"tasks":{{{written}}},"root":"{names[workflow.task_tree.id.int]}"')
 
-    def _task(self, task, tasks) -> dict[str, Any]:
-        names = self._names
+    def _data(self, workflow) -> str:
+        kept = self._written.get(id(workflow))
+        if kept is not None and kept[0] is workflow and kept[1] == workflow.data:
+            return kept[2]
+        text = _encode(_canonical(workflow.data))
+        self._written[id(workflow)] = (workflow, _copy(workflow.data, None), text)
+        return text
+
+    def _task(self, task, tasks) -> str:
+        """The task's entry in its workflow's tasks (`"id":{...}`)."""
         parent_id = task._parent
         parent = tasks.get(parent_id) if parent_id is not None else None
+        # the parent was written before its child (tasks are listed parents first), so
+        # its entry holds the copy of its data as it is now
+        parent_data = self._written[id(parent)][7] if parent is not None else None
+        kept = self._written.get(id(task))
+        if kept is not None and kept[0] is task and kept[1] is parent_data and \
+                kept[2] == task._state and kept[3] == task.last_state_change and \
+                kept[4] == task._children and kept[5] == task.triggered and \
+                kept[6] == task.internal_data and kept[7] == task.data:
+            return kept[8]
+        text = f'"{self._names[task.id.int]}":{_encode(self._task_dict(task, parent))}'
+        earlier = kept[7] if kept is not None and kept[0] is task else None
+        self._written[id(task)] = (
+            task, parent_data, task._state, task.last_state_change, list(task._children),
+            task.triggered, _copy(task.internal_data, None),
+            _copy(task.data, earlier if earlier is not None else parent_data), text)
+        return text
+
+    def _task_dict(self, task, parent) -> dict[str, Any]:
+        names = self._names
         if parent is None:
             data = _canonical(task.data) if task.data else task.data
             delta: dict[str, Any] = {}
@@ -401,7 +456,7 @@ class _StateWriter:
         internal = task.internal_data
         return {
             "id": names[task.id.int],
-            "parent": names[parent_id.int] if parent is not None else None,
+            "parent": names[parent.id.int] if parent is not None else None,
             "children": [names[child.int] for child in task._children],
             "last_state_change": task.last_state_change,
             "state": task._state,
@@ -412,6 +467,19 @@ class _StateWriter:
             "delta": delta,
             "typename": "Task",
         }
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
+
+
+def _copy(value: Any, like: Any) -> Any:
+    """A copy of `value` to tell later whether it changed; `like`, an earlier copy, when
+    that is still equal to it (most tasks' data equal their parent's)."""
+    if like is not None and like == value:
+        return like
+    if not value:
+        return type(value)()
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
 
 class _Names(dict):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from random_walk import Model, walk
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 
 from engine import history, projection, replay
@@ -39,9 +40,10 @@ def test_the_fast_writer_and_task_walk_match_the_reference_at_every_step(walked)
     engine, ids = walked
     seen = 0
     for instance_id in ids:
+        writer = replay._StateWriter()  # one per replay, as verification uses it
         for step in steps(engine, instance_id):
             assert step.problem is None, step.problem
-            assert replay._StateWriter().write(step.workflow) == state_to_json(step.workflow)
+            assert writer.write(step.workflow) == state_to_json(step.workflow)
             assert [t.id for t in projection.every_task(step.workflow)] == \
                 [t.id for t in step.workflow.get_tasks()]
             seen += 1
@@ -55,10 +57,11 @@ def test_the_shortcuts_match_on_random_walks(deployed, clock):
     for process in model.startable:
         for seed in range(20260105, 20260113):
             instance_id = walk(deployed, clock, process, seed, model).instance_id
+            writer = replay._StateWriter()
             for step in steps(deployed, instance_id):
                 if step.problem is not None:  # not this test's concern (test_random_paths)
                     break
-                assert replay._StateWriter().write(step.workflow) == \
+                assert writer.write(step.workflow) == \
                     state_to_json(step.workflow), (seed, step.event.seq)
                 assert [t.id for t in projection.every_task(step.workflow)] == \
                     [t.id for t in step.workflow.get_tasks()], (seed, step.event.seq)
@@ -106,3 +109,33 @@ def test_a_missed_fast_path_falls_back_to_the_engines_way(walked, monkeypatch):
     verdict = replay.verify_instance(engine, ids[1])
     assert not verdict.ok and verdict.seq == index + 1
     assert "different state" in verdict.problem
+
+
+def test_the_writer_writes_again_what_changed_in_place(walked):
+    """The writer keeps each task's text between steps; a change to a finished task's
+    data, internal data or children made in place, with nothing else about the task
+    changed, is written all the same (and so would fail the hash, not hide)."""
+    engine, ids = walked
+    *_, step = steps(engine, ids[0])
+    workflow = step.workflow
+    writer = replay._StateWriter()
+    assert writer.write(workflow) == state_to_json(workflow)
+    done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.data]
+    lists = [t for t in done if any(isinstance(v, list) for v in t.data.values())]
+    changes = [
+        lambda: done[-1].data.update(endret=True),
+        lambda: next(v for v in lists[0].data.values() if isinstance(v, list))
+        .append({"tittel": "lagt til i ettertid"}),
+        lambda: done[1].data.pop(next(iter(done[1].data))),
+        lambda: done[2].internal_data.update(merket=True),
+        lambda: done[3]._children.reverse() if len(done[3]._children) > 1
+        else done[3]._children.clear(),
+        lambda: workflow.data.update(endret=True),
+        lambda: workflow.subprocesses[next(iter(workflow.subprocesses))].data.update(x=1),
+    ]
+    for change in changes:
+        before = writer.write(workflow)
+        change()
+        after = writer.write(workflow)
+        assert after == state_to_json(workflow)
+        assert after != before
