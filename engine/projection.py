@@ -6,6 +6,7 @@ attributes), the instance's next timer, message subscriptions and its variables.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -43,9 +44,24 @@ class TaskView:
 def tasks_in(workflow, state: int, manual: bool | None = None) -> list:
     """Tasks in `state`, found in every branch. SpiffWorkflow's own state filter does not
     descend below tasks in an earlier state, so it misses e.g. the catch events behind an
-    event-based gateway on a boundary path; we filter ourselves."""
-    return [t for t in every_task(workflow) if t.state & state
-            and (manual is None or t.task_spec.manual == manual)]
+    event-based gateway on a boundary path; we filter ourselves.
+
+    The task tables are looked through first: where no task there is wanted, none is
+    in the tree either, and the tree is not walked (the usual answer after a step)."""
+    def wanted(task) -> bool:
+        return bool(task._state & state) and (manual is None or task.task_spec.manual == manual)
+
+    if not any(wanted(task) for task in _tabled(workflow)):
+        return []
+    return [task for task in every_task(workflow) if wanted(task)]
+
+
+def _tabled(workflow) -> Iterator:
+    """Every task of the instance, from the tables of its workflows (in no order)."""
+    top = workflow.top_workflow
+    yield from top.tasks.values()
+    for sub in top.subprocesses.values():
+        yield from sub.tasks.values()
 
 
 SPIFF_MAX_DEPTH = 1000  # where SpiffWorkflow's task iterator stops descending
@@ -244,6 +260,12 @@ def _progress_of(workflow, owner: dict[int, int], caller) -> dict[str, Any]:
 
 def take_notifications(workflow) -> list[tuple[str, dict[str, Any]]]:
     """Notifications raised by `varsel` tasks since the last save, marked as taken."""
+    def pending_in(task) -> bool:
+        pending = task.internal_data.get("notification")
+        return bool(pending) and not pending.get("queued")
+
+    if not any(pending_in(task) for task in _tabled(workflow)):
+        return []
     taken = []
     for task in tasks_in(workflow, TaskState.COMPLETED):
         pending = task.internal_data.get("notification")

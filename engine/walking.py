@@ -118,36 +118,68 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     size = len(top.tasks) + sum(len(sub.tasks) for sub in subprocesses.values())
     if size >= MAX_DEPTH:
         return None
-    found = [task for task in top.tasks.values() if task._state & wanted]
-    for sub in subprocesses.values():
-        found.extend(task for task in sub.tasks.values() if task._state & wanted)
+    found = []
+    for inside in _within(workflow, top):
+        found.extend([task for task in inside.tasks.values() if task._state & wanted])
     if len(found) > FEW:
         return None
-    min_state = TaskState.FUTURE  # what the walk descends below, for these states
     enter_finished = not wanted <= TaskState.FINISHED_MASK
     root = workflow.task_tree
+    parents = _parents(top)
     placed = []
     for task in found:
-        if not task_filter.matches(task):
-            continue
-        path = _path(task, root, top, min_state, enter_finished)
-        if path is not None:
-            placed.append((path, task))
+        if task_filter.matches(task):
+            path = _path(task, root, top, parents, enter_finished)
+            if path is not None:
+                placed.append((path, task))
     placed.sort(key=lambda item: item[0])
     return [task for _, task in placed]
 
 
-def _path(task, root, top, min_state: int, enter_finished: bool) -> list[int] | None:
+def _within(workflow, top) -> list:
+    """The workflow and the subprocesses it runs, at any depth: where its walk goes."""
+    if workflow is top:
+        return [top, *top.subprocesses.values()]
+    inside = [workflow]
+    for sub in top.subprocesses.values():
+        outer = sub
+        while outer is not workflow and outer is not top and outer is not None:
+            caller = _task_by_id(top, outer.parent_task_id)
+            outer = caller.workflow if caller is not None else None
+        if outer is workflow and sub is not workflow:
+            inside.append(sub)
+    return inside
+
+
+def _parents(top) -> dict[int, tuple]:
+    """id(task) -> (task, its parent task): a task's parent never changes, and looking it
+    up by the task's id is slow (SpiffWorkflow's ids hash in Python)."""
+    try:
+        return top._tiltak_parents
+    except AttributeError:
+        top._tiltak_parents = {}
+        return top._tiltak_parents
+
+
+def _path(task, root, top, parents: dict[int, tuple], enter_finished: bool
+          ) -> list[int] | None:
     """Where the walk from `root` meets `task`: the child index taken at each level
     (-1 for entering a subprocess, which the walk does before the children); None if
-    the walk never gets there."""
+    the walk never gets there. For ready and waiting tasks the walk descends below
+    every task from FUTURE on, and always into a subprocess's caller."""
     subprocesses = top.subprocesses
     path = []
     node = task
     while node is not root:
-        workflow = node.workflow
-        parent = workflow.tasks.get(node._parent) if node._parent is not None else None
+        known = parents.get(id(node))
+        if known is not None and known[0] is node:
+            parent = known[1]
+        else:
+            parent = node.workflow.tasks.get(node._parent) if node._parent is not None \
+                else None
+            parents[id(node)] = (node, parent)
         if parent is None:  # the first task of a subprocess: go on from its caller
+            workflow = node.workflow
             if workflow is top or workflow.task_tree is not node:
                 return None
             caller = _task_by_id(top, workflow.parent_task_id)
@@ -157,7 +189,7 @@ def _path(task, root, top, min_state: int, enter_finished: bool) -> list[int] | 
             path.append(-1)
             node = caller
             continue
-        if parent._state < min_state and parent.id not in subprocesses:
+        if parent._state < TaskState.FUTURE and parent.id not in subprocesses:
             return None
         try:
             path.append(parent._children.index(node.id))
@@ -227,6 +259,30 @@ class EngineSubWorkflow(_FastWalk, BpmnSubWorkflow):
 
 class EngineWorkflow(_FastWalk, BpmnWorkflow):
     """A process instance, as the engine runs it."""
+
+    def _do_engine_steps(self, will_complete_task=None, did_complete_task=None):
+        # SpiffWorkflow's own round, asking only for the tasks it then runs (its list of
+        # every ready task, manual ones skipped, has the same tasks in the same order)
+        def run_ready(workflow) -> int:
+            count = 0
+            for task in workflow.get_tasks(state=TaskState.READY, manual=False):
+                if will_complete_task is not None:
+                    will_complete_task(task)
+                task.run()
+                count += 1
+                if did_complete_task is not None:
+                    did_complete_task(task)
+            return count
+
+        active = self.get_active_subprocesses()
+        for subprocess in sorted(active, key=lambda sub: sub.depth, reverse=True):
+            while run_ready(subprocess):
+                pass
+            if subprocess.parent_task_id is not None:
+                caller = self.get_task_from_id(subprocess.parent_task_id)
+                caller.task_spec._update(caller)
+        count = run_ready(self)
+        return count > 0 or len(self.get_active_subprocesses()) > len(active)
 
     def create_subprocess(self, my_task, spec_name):
         subprocess = EngineSubWorkflow(self.subprocess_specs[spec_name],
