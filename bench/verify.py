@@ -23,6 +23,7 @@ Prints medians and ratios; saves JSON under bench/results/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -42,10 +43,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow  # noqa: E402
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from sqlalchemy import Integer, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import projection, replay  # noqa: E402
+from engine import projection, replay, runtime, serialization  # noqa: E402
 from engine.clock import FixedClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import Base, HistoryEvent, ProcessInstance  # noqa: E402
@@ -280,11 +283,17 @@ def per_instance(engine, sample: list[str]) -> list[float]:
 
 
 def reference(engine, sample: list[str]) -> list[float]:
-    """Per instance, the replay as it was: every shortcut switched off."""
-    saved = (replay._live, replay._StateWriter.write, projection.every_task)
+    """Per instance, the replay as it was: every shortcut switched off (SpiffWorkflow's
+    own workflow classes and task walks, too)."""
+    saved = (replay._live, replay._StateWriter.write, projection.every_task,
+             serialization.EngineWorkflow, serialization.EngineSubWorkflow,
+             runtime.EngineWorkflow, replay._collected_after)
     replay._live = lambda *args: None
     replay._StateWriter.write = lambda self, workflow: state_to_json(workflow)
     projection.every_task = lambda workflow: workflow.get_tasks()
+    serialization.EngineWorkflow = runtime.EngineWorkflow = BpmnWorkflow
+    serialization.EngineSubWorkflow = BpmnSubWorkflow
+    replay._collected_after = contextlib.nullcontext
     try:
         times = []
         for instance_id in sample:
@@ -294,7 +303,9 @@ def reference(engine, sample: list[str]) -> list[float]:
             assert verdict.ok, verdict.as_dict()
         return times
     finally:
-        replay._live, replay._StateWriter.write, projection.every_task = saved
+        (replay._live, replay._StateWriter.write, projection.every_task,
+         serialization.EngineWorkflow, serialization.EngineSubWorkflow,
+         runtime.EngineWorkflow, replay._collected_after) = saved
 
 
 def production(workdir: Path, count: int, first: int) -> tuple[list[float], list[str]]:

@@ -383,8 +383,10 @@ class _StateWriter:
         self._names = _Names()  # for the whole replay of one instance
         # id(task) or id(workflow) -> what its text was written from, and the text
         self._written: dict[int, tuple] = {}
+        self._visited: set[int] = set()  # the tasks written so far in this write
 
     def write(self, workflow) -> str:
+        self._visited.clear()
         specs = workflow.subprocess_specs
         subprocesses = []
         for key, sub in workflow.subprocesses.items():
@@ -422,23 +424,36 @@ class _StateWriter:
 
     def _task(self, task, tasks) -> str:
         """The task's entry in its workflow's tasks (`"id":{...}`)."""
+        written = self._written
+        kept = written.get(id(task))
+        if kept is None or kept[0] is not task:
+            kept = None
         parent_id = task._parent
-        parent = tasks.get(parent_id) if parent_id is not None else None
-        # the parent was written before its child (tasks are listed parents first), so
-        # its entry holds the copy of its data as it is now
-        parent_data = self._written[id(parent)][7] if parent is not None else None
-        kept = self._written.get(id(task))
-        if kept is not None and kept[0] is task and kept[1] is parent_data and \
+        if kept is not None and kept[9] is parent_id:  # a task's parent does not change
+            parent = kept[10]
+        else:
+            parent = tasks.get(parent_id) if parent_id is not None else None
+        if parent is not None:
+            # tasks are listed parents first: the parent's entry, written in this same
+            # write, holds the copy of its data as it is now
+            if id(parent) not in self._visited:
+                raise ValueError("a task is listed before its parent")
+            parent_data = written[id(parent)][7]
+        else:
+            parent_data = None
+        self._visited.add(id(task))
+        if kept is not None and kept[1] is parent_data and \
                 kept[2] == task._state and kept[3] == task.last_state_change and \
                 kept[4] == task._children and kept[5] == task.triggered and \
                 kept[6] == task.internal_data and kept[7] == task.data:
             return kept[8]
         text = f'"{self._names[task.id.int]}":{_encode(self._task_dict(task, parent))}'
-        earlier = kept[7] if kept is not None and kept[0] is task else None
-        self._written[id(task)] = (
+        earlier = kept[7] if kept is not None else None
+        written[id(task)] = (
             task, parent_data, task._state, task.last_state_change, list(task._children),
             task.triggered, _copy(task.internal_data, None),
-            _copy(task.data, earlier if earlier is not None else parent_data), text)
+            _copy(task.data, earlier if earlier is not None else parent_data), text,
+            parent_id, parent)
         return text
 
     def _task_dict(self, task, parent) -> dict[str, Any]:

@@ -65,6 +65,7 @@ def walk(first, task_filter: TaskFilter, *, into_subprocesses: bool,
         getattr(task_filter, "lane", None) is None
     updated_ts, manual = task_filter.updated_ts, task_filter.manual
     spec_name, spec_class = task_filter.spec_name, task_filter.spec_class
+    parents = _parents(first.workflow.top_workflow)
     stack = [first]  # the work list, next task last
     depth = 0
     while stack:
@@ -80,10 +81,10 @@ def walk(first, task_filter: TaskFilter, *, into_subprocesses: bool,
                 stack.append(subprocess.task_tree)
             depth += 1
         elif stack:  # a leaf: back up to the parent of the task visited next
-            ancestor = stack[-1].parent
-            current = task.parent
+            ancestor = _parent(stack[-1], parents)
+            current = _parent(task, parents)
             while current is not None and current != ancestor:
-                current = current.parent
+                current = _parent(current, parents)
                 depth -= 1
         if not plain:
             if task_filter.matches(task):
@@ -101,17 +102,18 @@ _FILTER_ARGS = frozenset(("state", "updated_ts", "manual", "spec_name", "spec_cl
 
 
 def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
-    """`list(walk(workflow.task_tree, task_filter, into_subprocesses=True))` for a
-    filter on states that few tasks are in (ready, waiting): the matching tasks are
-    picked out of the task tables and put in the walk's order by their paths from the
-    root, so the tree is not walked at all. None where the walk itself is quicker.
+    """`list(walk(workflow.task_tree, task_filter, into_subprocesses=True))` where few
+    tasks can match (ready or waiting ones, the tasks of one element): the matching
+    tasks are picked out of the task tables and put in the walk's order by their paths
+    from the root, so the tree is not walked at all. None where the walk is quicker.
 
     A task is in the walk's result only if the walk reaches it: every task above it
     must be one the walk descends below (by state, or as the caller of a subprocess it
     enters), and the tree small enough that SpiffWorkflow's depth limit cannot cut in.
     """
     wanted = task_filter.state
-    if not wanted & SPARSE or wanted & ~SPARSE:
+    spec_name = task_filter.spec_name
+    if spec_name is None and (not wanted & SPARSE or wanted & ~SPARSE):
         return None
     top = workflow.top_workflow
     subprocesses = top.subprocesses
@@ -120,16 +122,26 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
         return None
     found = []
     for inside in _within(workflow, top):
-        found.extend([task for task in inside.tasks.values() if task._state & wanted])
-    if len(found) > FEW:
-        return None
+        if spec_name is None:
+            found.extend([task for task in inside.tasks.values() if task._state & wanted])
+        else:
+            found.extend([task for task in inside.tasks.values()
+                          if task._state & wanted and task.task_spec.name == spec_name])
+        if len(found) > FEW:
+            return None
+    if wanted & TaskState.PREDICTED_MASK:  # the states the walk descends below
+        min_state = TaskState.MAYBE
+    elif wanted & TaskState.DEFINITE_MASK:
+        min_state = TaskState.FUTURE
+    else:
+        min_state = TaskState.COMPLETED
     enter_finished = not wanted <= TaskState.FINISHED_MASK
     root = workflow.task_tree
     parents = _parents(top)
     placed = []
     for task in found:
         if task_filter.matches(task):
-            path = _path(task, root, top, parents, enter_finished)
+            path = _path(task, root, top, parents, min_state, enter_finished)
             if path is not None:
                 placed.append((path, task))
     placed.sort(key=lambda item: item[0])
@@ -161,23 +173,27 @@ def _parents(top) -> dict[int, tuple]:
         return top._tiltak_parents
 
 
-def _path(task, root, top, parents: dict[int, tuple], enter_finished: bool
+def _parent(task, parents: dict[int, tuple]):
+    """`task.parent`, remembered."""
+    known = parents.get(id(task))
+    if known is not None and known[0] is task:
+        return known[1]
+    parent = task.workflow.tasks.get(task._parent) if task._parent is not None else None
+    parents[id(task)] = (task, parent)
+    return parent
+
+
+def _path(task, root, top, parents: dict[int, tuple], min_state: int, enter_finished: bool
           ) -> list[int] | None:
     """Where the walk from `root` meets `task`: the child index taken at each level
     (-1 for entering a subprocess, which the walk does before the children); None if
-    the walk never gets there. For ready and waiting tasks the walk descends below
-    every task from FUTURE on, and always into a subprocess's caller."""
+    the walk never gets there. The walk descends below every task from `min_state` on,
+    and always into a subprocess's caller."""
     subprocesses = top.subprocesses
     path = []
     node = task
     while node is not root:
-        known = parents.get(id(node))
-        if known is not None and known[0] is node:
-            parent = known[1]
-        else:
-            parent = node.workflow.tasks.get(node._parent) if node._parent is not None \
-                else None
-            parents[id(node)] = (node, parent)
+        parent = _parent(node, parents)
         if parent is None:  # the first task of a subprocess: go on from its caller
             workflow = node.workflow
             if workflow is top or workflow.task_tree is not node:
@@ -189,7 +205,7 @@ def _path(task, root, top, parents: dict[int, tuple], enter_finished: bool
             path.append(-1)
             node = caller
             continue
-        if parent._state < TaskState.FUTURE and parent.id not in subprocesses:
+        if parent._state < min_state and parent.id not in subprocesses:
             return None
         try:
             path.append(parent._children.index(node.id))
@@ -243,7 +259,10 @@ class _FastWalk:
             f"get_tasks_iterator({kwargs})")
 
     def update_waiting_tasks(self) -> None:
-        # SpiffWorkflow walks with its plain iterator here, which stays in this workflow
+        # SpiffWorkflow walks with its plain iterator here, which stays in this workflow;
+        # with no task of this workflow waiting, it finds none and changes nothing
+        if not any(task._state == TaskState.WAITING for task in self.tasks.values()):
+            return
         waiting = walk(self.task_tree, TaskFilter(state=TaskState.WAITING),
                        into_subprocesses=False)
         if CHECKED:
