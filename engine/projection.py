@@ -15,9 +15,11 @@ from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
 from .specs import TenantCallActivity
+from .walking import walk
 
 FORM_KEYS = ("formKey", "formRef", "formRefBinding", "formRefVersion", "formData")
 
@@ -64,34 +66,10 @@ def _tabled(workflow) -> Iterator:
         yield from sub.tasks.values()
 
 
-SPIFF_MAX_DEPTH = 1000  # where SpiffWorkflow's task iterator stops descending
-
-
 def every_task(workflow) -> list:
-    """`workflow.get_tasks()`: the same tasks in the same order, found faster.
-
-    SpiffWorkflow's iterator copies its whole work list at every task; this walks the
-    tree the same way (a task, then the subprocess it runs, then its children). A tree
-    with as many tasks as SpiffWorkflow's depth limit is left to SpiffWorkflow."""
-    subprocesses = workflow.top_workflow.subprocesses
-    if len(workflow.tasks) + sum(len(s.tasks) for s in subprocesses.values()) \
-            >= SPIFF_MAX_DEPTH:
-        return workflow.get_tasks()
-    runs = {key.int: sub.task_tree for key, sub in subprocesses.items()}  # quicker keys
-    found = []
-    stack = [workflow.task_tree]
-    while stack:
-        task = stack.pop()
-        if task.last_state_change >= 0:  # SpiffWorkflow's default filter
-            found.append(task)
-        if task._children:
-            tasks = task.workflow.tasks
-            stack.extend([tasks.get(child) for child in reversed(task._children)])
-        if runs:
-            subprocess = runs.get(task.id.int)
-            if subprocess is not None:
-                stack.append(subprocess)
-    return found
+    """`workflow.get_tasks()`: the same tasks in the same order, walked the engine's
+    faster way (engine/walking.py), also for a workflow SpiffWorkflow restored."""
+    return list(walk(workflow.task_tree, BpmnTaskFilter(), into_subprocesses=True))
 
 
 def _definitions(task) -> list:

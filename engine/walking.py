@@ -156,7 +156,7 @@ def _within(workflow, top) -> list:
     for sub in top.subprocesses.values():
         outer = sub
         while outer is not workflow and outer is not top and outer is not None:
-            caller = _task_by_id(top, outer.parent_task_id)
+            caller = _caller(outer, top)
             outer = caller.workflow if caller is not None else None
         if outer is workflow and sub is not workflow:
             inside.append(sub)
@@ -164,8 +164,9 @@ def _within(workflow, top) -> list:
 
 
 def _parents(top) -> dict[int, tuple]:
-    """id(task) -> (task, its parent task): a task's parent never changes, and looking it
-    up by the task's id is slow (SpiffWorkflow's ids hash in Python)."""
+    """id(task) -> (task, its parent task), id(subprocess) -> (subprocess, its caller):
+    neither changes, and looking them up by id is slow (SpiffWorkflow's ids hash in
+    Python)."""
     try:
         return top._tiltak_parents
     except AttributeError:
@@ -198,7 +199,7 @@ def _path(task, root, top, parents: dict[int, tuple], min_state: int, enter_fini
             workflow = node.workflow
             if workflow is top or workflow.task_tree is not node:
                 return None
-            caller = _task_by_id(top, workflow.parent_task_id)
+            caller = _caller(workflow, top)
             if caller is None or subprocesses.get(caller.id) is not workflow or \
                     not (caller._state < TaskState.FINISHED_MASK or enter_finished):
                 return None
@@ -216,13 +217,21 @@ def _path(task, root, top, parents: dict[int, tuple], min_state: int, enter_fini
     return path
 
 
-def _task_by_id(top, task_id):
+def _caller(subprocess, top):
+    """The task that runs a subprocess (remembered: it does not change)."""
+    parents = _parents(top)
+    known = parents.get(id(subprocess))
+    if known is not None and known[0] is subprocess:
+        return known[1]
+    task_id = subprocess.parent_task_id
     found = top.tasks.get(task_id)
     if found is None:
         for sub in top.subprocesses.values():
             found = sub.tasks.get(task_id)
             if found is not None:
                 break
+    if found is not None:
+        parents[id(subprocess)] = (subprocess, found)
     return found
 
 
