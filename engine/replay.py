@@ -68,23 +68,32 @@ class Verdict:
     seq: int | None = None
     event_type: str | None = None
     problem: str | None = None
+    replayed: bool = True  # False: its chain is checked and unchanged since a checkpoint
+    last_hash: str | None = None  # of a clean instance's last event
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+Known = dict[str, tuple[int, str]]  # instance id -> (events, last hash) found clean
+
+
 def verify_all(engine, progress: Callable[[int, int], None] | None = None, *,
-               jobs: int = 1) -> list[Verdict]:
+               jobs: int = 1, known: Known | None = None) -> list[Verdict]:
     """Every instance's verdict, oldest first; `progress(done, total)` after each.
 
     With `jobs` > 1 the instances are verified in that many worker processes (forked
-    from this one, where the platform allows it); the verdicts are the same.
+    from this one, where the platform allows it); the verdicts are the same. `known`
+    (from a checkpoint, engine/checkpoint.py): instances whose chain is intact and ends
+    where it did then are not replayed again.
     """
     with engine.db.transaction() as session:
         ids = list(session.scalars(select(ProcessInstance.id).order_by(ProcessInstance.started_at,
                                                                          ProcessInstance.id)))
     size = BATCH if jobs <= 1 else max(1, min(BATCH, -(-len(ids) // (jobs * 4))))
-    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    known = known or {}
+    chunks = [(ids[i:i + size], {k: known[k] for k in ids[i:i + size] if k in known})
+              for i in range(0, len(ids), size)]
     verdicts: list[Verdict] = []
 
     def collect(found: list[Verdict]) -> None:
@@ -95,8 +104,8 @@ def verify_all(engine, progress: Callable[[int, int], None] | None = None, *,
 
     jobs = min(jobs, len(chunks))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for chunk in chunks:
-            collect(verify_batch(engine, chunk))
+        for chunk, known_here in chunks:
+            collect(verify_batch(engine, chunk, known_here))
         return verdicts
     global _worker_engine
     _worker_engine = engine
@@ -117,17 +126,20 @@ def _worker_start() -> None:
     _worker_engine.db.engine.dispose(close=False)
 
 
-def _worker_verify(instance_ids: list[str]) -> list[Verdict]:
-    return verify_batch(_worker_engine, instance_ids)
+def _worker_verify(chunk: tuple[list[str], Known]) -> list[Verdict]:
+    return verify_batch(_worker_engine, *chunk)
 
 
-def verify_batch(engine, instance_ids: Sequence[str]) -> list[Verdict]:
+def verify_batch(engine, instance_ids: Sequence[str], known: Known | None = None
+                 ) -> list[Verdict]:
     """The verdicts of these instances, their events read in one query."""
     loaded = load_batch(engine, instance_ids)
+    known = known or {}
     verdicts = []
     for instance_id in instance_ids:
         with _collected_after():
-            verdicts.append(_verdict(engine, instance_id, *loaded[instance_id]))
+            verdicts.append(_verdict(engine, instance_id, *loaded[instance_id],
+                                     known=known.get(instance_id)))
     return verdicts
 
 
@@ -173,12 +185,18 @@ def verify_instance(engine, instance_id: str) -> Verdict:
     return _verdict(engine, instance_id, events, head)
 
 
-def _verdict(engine, instance_id: str, events: list, head: tuple[str, int]) -> Verdict:
+def _verdict(engine, instance_id: str, events: list, head: tuple[str, int], *,
+             known: tuple[int, str] | None = None) -> Verdict:
     finding = check_chain(events, head)
+    if finding is None and known is not None and events and \
+            tuple(known) == (len(events), events[-1].hash):
+        return Verdict(instance_id, len(events), True, replayed=False,
+                       last_hash=events[-1].hash)
     if finding is None:
         finding = replay(engine, instance_id, events)
     if finding is None:
-        return Verdict(instance_id, len(events), True)
+        return Verdict(instance_id, len(events), True,
+                       last_hash=events[-1].hash if events else None)
     seq, event_type, problem = finding
     return Verdict(instance_id, len(events), False, seq, event_type, problem)
 

@@ -83,6 +83,21 @@ def test_start_tasks_complete_show_follow_the_contract(tiltak):
     assert "1 of 1 instances verify clean" in verified.stdout
     assert re.search(r"verified 1/1, \d+/s in [\d.]+ s", verified.stderr)  # the progress
 
+    # an auditor's checkpoint: the second run checks the chain and does not replay
+    first = tiltak("verify", "--all", "--checkpoint", "revisjon.json")
+    assert first.stdout.strip() == "1 of 1 instances verify clean"
+    second = tiltak("verify", "--all", "--checkpoint", "revisjon.json", "--json")
+    [verdict] = json.loads(second.stdout)
+    assert verdict["ok"] and verdict["replayed"] is False
+    tiltak("complete", kpu["id"], "--as", "kari", "--data", json.dumps(
+        {"kpu_motedato": "2026-02-10", "kpu_innspill": "OK", "kpu_slutter_seg_til": True}))
+    third = tiltak("verify", "--all", "--checkpoint", "revisjon.json")
+    assert third.stdout.strip() == "1 of 1 instances verify clean"  # replayed: it went on
+    fourth = tiltak("verify", "--all", "--checkpoint", "revisjon.json")
+    assert "(1 unchanged since the checkpoint: chains checked, not replayed)" in fourth.stdout
+    refused = tiltak("verify", instance_id, "--checkpoint", "revisjon.json", ok=False)
+    assert refused.returncode == 2 and "--checkpoint goes with --all" in refused.stderr
+
 
 def test_errors_go_to_stderr_with_a_non_zero_exit(tiltak):
     result = tiltak("start", "finnes-ikke", "--as", "frida", ok=False)

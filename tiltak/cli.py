@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--jobs", type=int, default=0, metavar="N",
                    help="worker processes for --all (default: one per core)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="with --all: instances unchanged since the clean verdicts kept in "
+                        "FILE are not replayed again (their chains are checked); FILE is "
+                        "then written anew. Keep it out of reach of the database's writers")
     p = command("export", cmd_export,
                 "export the history of instances as XES (process mining) or CSV")
     p.add_argument("instance_id", nargs="?", metavar="INSTANCE_ID",
@@ -301,22 +305,48 @@ def cmd_worker(engine: Engine, args) -> None:
 
 
 def cmd_verify(engine: Engine, args) -> int:
+    from engine.checkpoint import Checkpoint, CheckpointError
     from engine.replay import default_jobs, verify_all, verify_instance
 
     if bool(args.instance_id) == bool(args.all):
         print("error: give an INSTANCE_ID or --all", file=sys.stderr)
         return 2
+    if args.checkpoint and not args.all:
+        print("error: --checkpoint goes with --all", file=sys.stderr)
+        return 2
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    current = Checkpoint.now(engine) if checkpoint else None
+    known = None
+    if checkpoint is not None and checkpoint.exists():
+        try:
+            earlier = Checkpoint.load(checkpoint)
+        except CheckpointError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        why = earlier.usable_with(current)
+        if why:
+            print(f"checkpoint not used: {why}; every instance is replayed", file=sys.stderr)
+        else:
+            known = earlier.instances
     if args.instance_id:
         verdicts = [verify_instance(engine, args.instance_id)]
     else:
-        verdicts = verify_all(engine, _VerifyProgress(), jobs=args.jobs or default_jobs())
+        verdicts = verify_all(engine, _VerifyProgress(), jobs=args.jobs or default_jobs(),
+                              known=known)
     failed = [v for v in verdicts if not v.ok]
+    if current is not None:
+        current.instances = {v.instance_id: (v.events, v.last_hash)
+                             for v in verdicts if v.ok and v.last_hash}
+        current.save(checkpoint)
     if args.json:
         print(json.dumps([v.as_dict() for v in verdicts], indent=2))
     else:
         for v in failed:
             print(f"{v.instance_id}: event {v.seq} ({v.event_type or '-'}): {v.problem}")
-        print(f"{len(verdicts) - len(failed)} of {len(verdicts)} instances verify clean")
+        unchanged = sum(1 for v in verdicts if not v.replayed)
+        print(f"{len(verdicts) - len(failed)} of {len(verdicts)} instances verify clean"
+              + (f" ({unchanged} unchanged since the checkpoint: chains checked, not "
+                 "replayed)" if unchanged else ""))
     return 9 if failed else 0
 
 

@@ -1,0 +1,119 @@
+"""An auditor's checkpoint: what a verification found clean, to verify again quicker.
+
+Re-executing a history is the expensive part of verification, and most instances of a
+large archive do not change between two audits. A checkpoint, written after a run to a
+file the auditor keeps (not in the database being audited), holds for every instance
+that verified clean its number of events and its last event's hash, together with what
+the replay ran on: a fingerprint of the engine's code and of every deployed definition.
+
+A later run checks every instance's hash chain as always. Where the chain still ends
+in the same event with the same hash, the history up to it is byte for byte the one
+that was replayed (the chain's hashes link every event to the one before), and
+replaying it again with the same code on the same definitions would give the same
+verdict, so it is not replayed. Every other instance (new events, a rewritten history,
+an instance not in the checkpoint) is replayed in full. If the engine or any
+definition the checkpoint names changed, the checkpoint is not used at all.
+
+The checkpoint is only as trustworthy as the place it is kept: someone able to write
+it could mark a rewritten history as checked. Keep it where those who can write to the
+database cannot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .models import ProcessDefinition
+from .serialization import STATE_FORMAT
+
+FORMAT = "tiltak-verify-checkpoint/1"
+ENGINE_DIR = Path(__file__).resolve().parent
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read."""
+
+
+def engine_fingerprint() -> str:
+    """What a replay's outcome depends on besides the history: this package's code, the
+    SpiffWorkflow release and the state format."""
+    digest = hashlib.sha256()
+    digest.update(f"{STATE_FORMAT}\n{metadata.version('SpiffWorkflow')}\n".encode())
+    for path in sorted(ENGINE_DIR.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def definition_fingerprints(engine) -> dict[str, str]:
+    """Every deployed definition's id -> the hash of what a replay reads of it."""
+    with engine.db.transaction() as session:
+        rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.spec,
+                                      ProcessDefinition.called))
+        return {str(row.id): hashlib.sha256(
+            json.dumps([row.spec, row.called], sort_keys=True).encode()).hexdigest()
+            for row in rows}
+
+
+@dataclass
+class Checkpoint:
+    """Instance id -> (events, last event hash) of the instances found clean."""
+
+    engine: str
+    definitions: dict[str, str]
+    instances: dict[str, tuple[int, str]] = field(default_factory=dict)
+    written_at: str = ""
+
+    @classmethod
+    def now(cls, engine) -> Checkpoint:
+        return cls(engine_fingerprint(), definition_fingerprints(engine))
+
+    @classmethod
+    def load(cls, path: Path) -> Checkpoint:
+        try:
+            dct = json.loads(Path(path).read_text(encoding="utf-8"))
+            if dct.get("format") != FORMAT:
+                raise CheckpointError(f"{path}: not a verification checkpoint "
+                                      f"(format {dct.get('format')!r})")
+            return cls(dct["engine"], dict(dct["definitions"]),
+                       {key: (int(n), str(h)) for key, (n, h) in dct["instances"].items()},
+                       dct.get("written_at", ""))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            if isinstance(err, CheckpointError):
+                raise
+            raise CheckpointError(f"{path}: cannot be read as a checkpoint ({err})") from None
+
+    def save(self, path: Path) -> None:
+        """Written whole or not at all (a new file moved into place)."""
+        path = Path(path)
+        text = json.dumps({"format": FORMAT, "written_at": datetime.now(UTC).isoformat(),
+                           "engine": self.engine, "definitions": self.definitions,
+                           "instances": {k: list(v) for k, v in self.instances.items()}},
+                          indent=1, sort_keys=True)
+        handle, scratch = tempfile.mkstemp(prefix=".checkpoint-", dir=path.parent or ".")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(scratch, path)
+        except BaseException:
+            Path(scratch).unlink(missing_ok=True)
+            raise
+
+    def usable_with(self, current: Checkpoint) -> str | None:
+        """Why this checkpoint cannot stand for a replay now, or None if it can."""
+        if self.engine != current.engine:
+            return "the engine has changed since the checkpoint"
+        changed = [key for key, value in self.definitions.items()
+                   if current.definitions.get(key) != value]
+        if changed:
+            return f"deployed definition {changed[0]} has changed since the checkpoint"
+        return None
