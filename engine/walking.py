@@ -10,12 +10,18 @@ descends below, when it enters a called process, how deep it goes, where it stop
 keeps its work list as a stack. The order matters: it decides which of several ready
 tasks runs first, and so what the recorded state is. tests/test_walking.py compares it
 with SpiffWorkflow's iterators on every task tree the routines produce.
+
+Also here: SpiffWorkflow builds a log record's details (names, ids, the parent) at every
+change of a task's state, also when nobody listens; the engine builds them only when
+SpiffWorkflow's task logger is enabled (`quiet_state_changes`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
+import SpiffWorkflow.task as _spiff_task
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -317,3 +323,27 @@ class EngineWorkflow(_FastWalk, BpmnWorkflow):
                                        parent_task_id=my_task.id, top_workflow=self)
         self.subprocesses[my_task.id] = subprocess
         return subprocess
+
+
+def _set_state(task, value: int) -> None:
+    """SpiffWorkflow 3.2's `Task._set_state`, the log details built only when logged."""
+    logger = _spiff_task.logger
+    if value != task._state:
+        elapsed = _spiff_task.time.time() - task.last_state_change
+        task.last_state_change = _spiff_task.time.time()
+        task._state = value
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(f"State changed to {TaskState.get_name(value)}",
+                        extra=task.collect_log_extras({"elapsed": elapsed}))
+    elif logger.isEnabledFor(logging.DEBUG):
+        logger.debug(f"State set to {TaskState.get_name(value)}",
+                     extra=task.collect_log_extras())
+
+
+def quiet_state_changes() -> None:
+    """Put `_set_state` in SpiffWorkflow's place (pyproject.toml keeps SpiffWorkflow at
+    3.2, whose method it repeats)."""
+    _spiff_task.Task._set_state = _set_state
+
+
+quiet_state_changes()

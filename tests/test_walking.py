@@ -8,6 +8,8 @@ recorded before would no longer verify. Beside these tests, the whole suite runs
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import random_walk
 from random_walk import Model, World
@@ -112,3 +114,16 @@ def test_a_walk_that_strays_is_caught(walked, monkeypatch):
     monkeypatch.setattr(walking, "found_in_order", reversed_order)
     with pytest.raises(walking.WalkMismatch):
         walk_six_step(engine, business_key="HA-2026-18")
+
+
+def test_state_changes_are_logged_as_before_when_someone_listens(deployed, caplog):
+    """The engine skips building SpiffWorkflow's log details only when no one logs them."""
+    with caplog.at_level(logging.INFO, logger="spiff.task"):
+        walk_six_step(deployed, clinics=("kir",))
+    changes = [r for r in caplog.records if r.getMessage().startswith("State changed to")]
+    assert len(changes) > 100
+    assert {"workflow_spec", "task_spec", "task_id", "state", "elapsed"} <= set(vars(changes[0]))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="spiff.task"):
+        walk_six_step(deployed, clinics=("kir",), business_key="HA-2026-19")
+    assert not [r for r in caplog.records if r.name == "spiff.task"]
