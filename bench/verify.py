@@ -26,7 +26,6 @@ Prints medians and ratios; saves JSON under bench/results/.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -299,13 +298,12 @@ def reference(engine, sample: list[str]) -> list[float]:
     own workflow classes and task walks, too)."""
     saved = (replay._live, replay._StateWriter.write, projection.every_task,
              serialization.EngineWorkflow, serialization.EngineSubWorkflow,
-             runtime.EngineWorkflow, replay._collected_after)
+             runtime.EngineWorkflow)
     replay._live = lambda *args: None
     replay._StateWriter.write = lambda self, workflow: state_to_json(workflow)
     projection.every_task = lambda workflow: workflow.get_tasks()
     serialization.EngineWorkflow = runtime.EngineWorkflow = BpmnWorkflow
     serialization.EngineSubWorkflow = BpmnSubWorkflow
-    replay._collected_after = contextlib.nullcontext
     try:
         times = []
         for instance_id in sample:
@@ -317,7 +315,7 @@ def reference(engine, sample: list[str]) -> list[float]:
     finally:
         (replay._live, replay._StateWriter.write, projection.every_task,
          serialization.EngineWorkflow, serialization.EngineSubWorkflow,
-         runtime.EngineWorkflow, replay._collected_after) = saved
+         runtime.EngineWorkflow) = saved
 
 
 def production(workdir: Path, count: int, first: int) -> tuple[list[float], list[str]]:

@@ -238,16 +238,16 @@ def _progress_of(workflow, owner: dict[int, int], caller) -> dict[str, Any]:
 
 def take_notifications(workflow) -> list[tuple[str, dict[str, Any]]]:
     """Notifications raised by `varsel` tasks since the last save, marked as taken."""
-    def pending_in(task) -> bool:
+    def pending_in(task) -> dict | None:
         pending = task.internal_data.get("notification")
-        return bool(pending) and not pending.get("queued")
+        return pending if pending and not pending.get("queued") else None
 
     if not any(pending_in(task) for task in _tabled(workflow)):
         return []
     taken = []
     for task in tasks_in(workflow, TaskState.COMPLETED):
-        pending = task.internal_data.get("notification")
-        if pending and not pending.get("queued"):
+        pending = pending_in(task)
+        if pending is not None:
             pending["queued"] = True
             taken.append((element_id(task), pending["values"]))
     return taken

@@ -48,6 +48,17 @@ def _beside(ours: Iterator, theirs: Iterator, what: str) -> Iterator:
         raise WalkMismatch(f"{what}: the walk ended before SpiffWorkflow's {other}")
 
 
+def _descent_floor(wanted: int) -> int:
+    """The lowest state of a task the walk for `wanted` states descends below
+    (SpiffWorkflow's rule: predicted tasks only lead to predicted ones, definite tasks
+    only to definite or predicted ones)."""
+    if wanted & TaskState.PREDICTED_MASK:
+        return TaskState.MAYBE
+    if wanted & TaskState.DEFINITE_MASK:
+        return TaskState.FUTURE
+    return TaskState.COMPLETED
+
+
 def walk(first, task_filter: TaskFilter, *, into_subprocesses: bool,
          end_at_spec: str | None = None, max_depth: int = MAX_DEPTH) -> Iterator:
     """The tasks from `first` on that pass `task_filter`, depth first, in the order of
@@ -58,12 +69,7 @@ def walk(first, task_filter: TaskFilter, *, into_subprocesses: bool,
     them. Its `depth` is kept the same way, for `max_depth`.
     """
     wanted = task_filter.state
-    if wanted & TaskState.PREDICTED_MASK:
-        min_state = TaskState.MAYBE
-    elif wanted & TaskState.DEFINITE_MASK:
-        min_state = TaskState.FUTURE
-    else:
-        min_state = TaskState.COMPLETED
+    min_state = _descent_floor(wanted)
     enter_finished = not wanted <= TaskState.FINISHED_MASK
     subprocesses = first.workflow.top_workflow.subprocesses if into_subprocesses else {}
     plain = type(task_filter) in (TaskFilter, BpmnTaskFilter) and \
@@ -135,12 +141,7 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
                           if task._state & wanted and task.task_spec.name == spec_name])
         if len(found) > FEW:
             return None
-    if wanted & TaskState.PREDICTED_MASK:  # the states the walk descends below
-        min_state = TaskState.MAYBE
-    elif wanted & TaskState.DEFINITE_MASK:
-        min_state = TaskState.FUTURE
-    else:
-        min_state = TaskState.COMPLETED
+    min_state = _descent_floor(wanted)
     enter_finished = not wanted <= TaskState.FINISHED_MASK
     root = workflow.task_tree
     parents = _parents(top)
