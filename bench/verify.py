@@ -55,6 +55,7 @@ from engine.clock import FixedClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import Base, HistoryEvent, ProcessInstance  # noqa: E402
 from engine.serialization import state_to_json  # noqa: E402
+from engine.state_writer import StateWriter  # noqa: E402
 from tiltak import services  # noqa: E402
 
 from walks import PROCESSES, walk_six_step  # noqa: E402
@@ -296,11 +297,11 @@ def per_instance(engine, sample: list[str]) -> list[float]:
 def reference(engine, sample: list[str]) -> list[float]:
     """Per instance, the replay as it was: every shortcut switched off (SpiffWorkflow's
     own workflow classes and task walks, too)."""
-    saved = (replay._live, replay._StateWriter.write, projection.every_task,
+    saved = (replay._live, StateWriter.write, projection.every_task,
              serialization.EngineWorkflow, serialization.EngineSubWorkflow,
              runtime.EngineWorkflow)
     replay._live = lambda *args: None
-    replay._StateWriter.write = lambda self, workflow: state_to_json(workflow)
+    StateWriter.write = lambda self, workflow: state_to_json(workflow)
     projection.every_task = lambda workflow: workflow.get_tasks()
     serialization.EngineWorkflow = runtime.EngineWorkflow = BpmnWorkflow
     serialization.EngineSubWorkflow = BpmnSubWorkflow
@@ -313,7 +314,7 @@ def reference(engine, sample: list[str]) -> list[float]:
             assert verdict.ok, verdict.as_dict()
         return times
     finally:
-        (replay._live, replay._StateWriter.write, projection.every_task,
+        (replay._live, StateWriter.write, projection.every_task,
          serialization.EngineWorkflow, serialization.EngineSubWorkflow,
          runtime.EngineWorkflow) = saved
 

@@ -8,8 +8,8 @@ the one each event recorded, so even a history rewritten with fresh hashes is ca
 
 Speed (`bench/verify.py` measures it): the replay carries the live workflow from one
 command to the next instead of restoring it from the previous state at every event, and
-writes each state with `_StateWriter`, a direct and faster writer of exactly the bytes
-`serialization.state_to_json` writes. Every step's state is still written in full and
+writes each state with `state_writer.StateWriter`, a direct and faster writer of exactly
+the bytes `serialization.state_to_json` writes. Every step's state is still written in full and
 its hash compared. Whenever that fast path does not give the recorded hash, the step is
 done again exactly as the engine did it (the previous state restored from its JSON, the
 command re-run, the state written by the reference serializer), and only that verdict
@@ -21,18 +21,14 @@ spread the instances over several processes (`jobs`).
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import os
-import pickle
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from sqlalchemy import select
@@ -42,15 +38,8 @@ from .clock import FixedClock
 from .determinism import IdSource, deterministic
 from .errors import TiltakError
 from .models import HistoryEvent, ProcessInstance
-from .serialization import (
-    REGISTRY,
-    STATE_FORMAT,
-    _refuse,
-    _sorted,
-    data_from_json,
-    state_from_json,
-    state_to_json,
-)
+from .serialization import data_from_json, state_from_json, state_to_json
+from .state_writer import StateWriter
 
 UNCHANGED = {"claim", "unclaim", "attach", "incident", "retry"}
 BATCH = 50  # instances whose events are read in one query
@@ -262,7 +251,7 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
     hash differs from the replayed state's.
     """
     ids = IdSource(instance_id, 0)
-    writer = _StateWriter()
+    writer = StateWriter()
     state = state_hash = ""
     workflow = specs = None
     owner: dict[int, int] = {}
@@ -307,7 +296,7 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
         yield Step(event, workflow, owner, state)
 
 
-def _live(engine, workflow, writer: _StateWriter, event) -> tuple[str, str] | None:
+def _live(engine, workflow, writer: StateWriter, event) -> tuple[str, str] | None:
     """The command run on the live workflow: its state and hash, None if it failed."""
     try:
         _apply(engine, workflow, event)
@@ -375,189 +364,6 @@ def _as_restored(workflow) -> None:
     if list(ordered) != list(subprocesses):
         subprocesses.clear()
         subprocesses.update(ordered)
-
-
-_PLAIN = frozenset((str, int, float, bool, type(None)))
-
-
-class _StateWriter:
-    """Writes a workflow's state as exactly the text `state_to_json` gives, faster.
-
-    It writes what `serialization.StateConverter` and `DeltaTaskConverter` write, in the
-    same order, handling plain JSON values itself and handing anything else to the
-    serializer's registry. Most tasks do not change from one step to the next, so each
-    task's text is kept with everything it was written from (its state, parent,
-    children, internal data, and copies of its data and its parent's) and written again
-    when any of that differs, also when data was changed in place. Data are compared
-    with `==`, which takes `1`, `1.0` and `True` for the same: a value changed only that
-    way, in place, in a task whose state did not change, would keep its old text. The
-    engine has no such change (a value enters through a task whose state changes in the
-    same step, and that task is written again). tests/test_replay.py holds the output
-    equal to the reference at every step; a difference would only send the replay down
-    the reference path.
-    """
-
-    def __init__(self) -> None:
-        self._names = _Names()  # for the whole replay of one instance
-        # id(task) or id(workflow) -> what its text was written from, and the text
-        self._written: dict[int, tuple] = {}
-        self._visited: set[int] = set()  # the tasks written so far in this write
-
-    def write(self, workflow) -> str:
-        self._visited.clear()
-        specs = workflow.subprocess_specs
-        subprocesses = []
-        for key, sub in workflow.subprocesses.items():
-            name = sub.spec.name
-            for spec_key, spec in specs.items():
-                if spec is sub.spec:
-                    name = spec_key
-                    break
-            subprocesses.append(
-                f'"{key}":{{{self._workflow(sub)},"parent_task_id":"{sub.parent_task_id}",'
-                f'"spec":{_encode(name)},"typename":"BpmnSubWorkflow"}}')
-        return (f'{{{self._workflow(workflow)},"subprocesses":{{{",".join(subprocesses)}}},'
-                f'"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
-                f'"format":{_encode(STATE_FORMAT)}}}')
-
-    def _workflow(self, workflow) -> str:
-        names = self._names
-        tasks = workflow.tasks
-        last = workflow.last_task
-        written = ",".join([self._task(task, tasks) for task in tasks.values()])
-        return (f'"data":{self._data(workflow)},'
-                f'"correlations":{_encode(workflow.correlations)},'
-                f'"last_task":{_encode(names[last.id.int] if last is not None else None)},'
-                f'"success":{_encode(workflow.success)},'
-                f'"completed":{_encode(workflow.completed)},'
-                f'"tasks":{{{written}}},"root":"{names[workflow.task_tree.id.int]}"')
-
-    def _data(self, workflow) -> str:
-        kept = self._written.get(id(workflow))
-        if kept is not None and kept[0] is workflow and kept[1] == workflow.data:
-            return kept[2]
-        text = _encode(_canonical(workflow.data))
-        self._written[id(workflow)] = (workflow, _copy(workflow.data, None), text)
-        return text
-
-    def _task(self, task, tasks) -> str:
-        """The task's entry in its workflow's tasks (`"id":{...}`)."""
-        written = self._written
-        kept = written.get(id(task))
-        if kept is None or kept[0] is not task:
-            kept = None
-        parent_id = task._parent
-        if kept is not None and kept[9] is parent_id:  # a task's parent does not change
-            parent = kept[10]
-        else:
-            parent = tasks.get(parent_id) if parent_id is not None else None
-        if parent is not None:
-            # tasks are listed parents first: the parent's entry, written in this same
-            # write, holds the copy of its data as it is now
-            if id(parent) not in self._visited:
-                raise ValueError("a task is listed before its parent")
-            parent_data = written[id(parent)][7]
-        else:
-            parent_data = None
-        self._visited.add(id(task))
-        if kept is not None and kept[1] is parent_data and \
-                kept[2] == task._state and kept[3] == task.last_state_change and \
-                kept[4] == task._children and kept[5] == task.triggered and \
-                kept[6] == task.internal_data and kept[7] == task.data:
-            return kept[8]
-        text = f'"{self._names[task.id.int]}":{_encode(self._task_dict(task, parent))}'
-        earlier = kept[7] if kept is not None else None
-        written[id(task)] = (
-            task, parent_data, task._state, task.last_state_change, list(task._children),
-            task.triggered, _copy(task.internal_data, None),
-            _copy(task.data, earlier if earlier is not None else parent_data), text,
-            parent_id, parent)
-        return text
-
-    def _task_dict(self, task, parent) -> dict[str, Any]:
-        names = self._names
-        if parent is None:
-            data = _canonical(task.data) if task.data else task.data
-            delta: dict[str, Any] = {}
-        else:
-            before, after = parent.data, task.data
-            updates = {k: after[k] for k in after if k not in before or after[k] != before[k]}
-            deletions = [k for k in before if k not in after]
-            delta = {"updates": _canonical(updates) if updates else updates,
-                     "deletions": sorted(deletions) if deletions else deletions}
-            data = {}
-        internal = task.internal_data
-        return {
-            "id": names[task.id.int],
-            "parent": names[parent.id.int] if parent is not None else None,
-            "children": [names[child.int] for child in task._children],
-            "last_state_change": task.last_state_change,
-            "state": task._state,
-            "task_spec": task.task_spec.name,
-            "triggered": task.triggered,
-            "internal_data": _converted(internal) if internal else internal,
-            "data": data,
-            "delta": delta,
-            "typename": "Task",
-        }
-
-
-_encode = json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
-
-
-def _copy(value: Any, like: Any) -> Any:
-    """A copy of `value` to tell later whether it changed; `like`, an earlier copy, when
-    that is still equal to it (most tasks' data equal their parent's)."""
-    if like is not None and like == value:
-        return like
-    if not value:
-        return type(value)()
-    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-
-
-class _Names(dict):
-    """A task id's text, by the id's number (quicker to look up than the id itself)."""
-
-    def __missing__(self, number: int) -> str:
-        text = self[number] = str(UUID(int=number))
-        return text
-
-
-def _kept(value: Any) -> bool:
-    """What the registry's `clean` keeps in a dictionary."""
-    return not (callable(value) or isinstance(value, ModuleType))
-
-
-def _converted(value: Any) -> Any:
-    """`REGISTRY.convert(value)`, with plain JSON values handled here."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is dict:
-        return {k: v if type(v) in _PLAIN else _converted(v) for k, v in value.items()
-                if type(v) in _PLAIN or _kept(v)}
-    if kind is list:
-        return [v if type(v) in _PLAIN else _converted(v) for v in value]
-    return REGISTRY.convert(value)
-
-
-def _canonical(value: Any) -> Any:
-    """`_sorted(REGISTRY.convert(value))`: converted, every dictionary in key order."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is dict:
-        result = {}
-        for key in sorted(value, key=str):
-            item = value[key]
-            if type(item) in _PLAIN:
-                result[key] = item
-            elif _kept(item):
-                result[key] = _canonical(item)
-        return result
-    if kind is list:
-        return [v if type(v) in _PLAIN else _canonical(v) for v in value]
-    return _sorted(REGISTRY.convert(value))
 
 
 def default_jobs() -> int:

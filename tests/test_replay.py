@@ -14,6 +14,7 @@ from sqlalchemy import update
 from engine import history, projection, replay
 from engine.models import HistoryEvent
 from engine.serialization import state_to_json
+from engine.state_writer import StateWriter
 from engine.timers import sweep
 
 from walks import PROCESSES, at_measure, walk_six_step
@@ -40,7 +41,7 @@ def test_the_fast_writer_and_task_walk_match_the_reference_at_every_step(walked)
     engine, ids = walked
     seen = 0
     for instance_id in ids:
-        writer = replay._StateWriter()  # one per replay, as verification uses it
+        writer = StateWriter()  # one per replay, as verification uses it
         for step in steps(engine, instance_id):
             assert step.problem is None, step.problem
             assert writer.write(step.workflow) == state_to_json(step.workflow)
@@ -57,7 +58,7 @@ def test_the_shortcuts_match_on_random_walks(deployed, clock):
     for process in model.startable:
         for seed in range(20260105, 20260113):
             instance_id = walk(deployed, clock, process, seed, model).instance_id
-            writer = replay._StateWriter()
+            writer = StateWriter()
             for step in steps(deployed, instance_id):
                 if step.problem is not None:  # not this test's concern (test_random_paths)
                     break
@@ -88,7 +89,7 @@ def test_a_missed_fast_path_falls_back_to_the_engines_way(walked, monkeypatch):
     """With a writer that never gets it right, every step goes the reference way: clean
     histories still verify, and a rewritten one is still caught where it was changed."""
     engine, ids = walked
-    monkeypatch.setattr(replay._StateWriter, "write", lambda self, workflow: "{}")
+    monkeypatch.setattr(StateWriter, "write", lambda self, workflow: "{}")
     assert all(v.ok for v in replay.verify_all(engine))
 
     chain = engine.history(ids[1])
@@ -118,7 +119,7 @@ def test_the_writer_writes_again_what_changed_in_place(walked):
     engine, ids = walked
     *_, step = steps(engine, ids[0])
     workflow = step.workflow
-    writer = replay._StateWriter()
+    writer = StateWriter()
     assert writer.write(workflow) == state_to_json(workflow)
     done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.data]
     lists = [t for t in done if any(isinstance(v, list) for v in t.data.values())]

@@ -1,0 +1,266 @@
+"""The replay's state writer: exactly the text `serialization.state_to_json` writes, faster.
+
+It writes what `serialization.StateConverter` and `DeltaTaskConverter` write, in the
+same order, handling plain JSON values itself and handing anything else to the
+serializer's registry. Most tasks do not change from one step to the next, so each
+task's text is kept with everything it was written from (its state, parent, children,
+internal data, and copies of its data and its parent's) and written again when any of
+that differs, also when data was changed in place. A task whose data did not change
+(only its state, say) keeps the part of its text that its data gave; a new task without
+data of its own (a task SpiffWorkflow has only predicted) gets the part its parent's data
+gives it, written once per parent data. Data are compared with `==`, which takes `1`,
+`1.0` and `True` for the same: a value changed only that way, in place, in a task whose
+data are otherwise as they were, would keep its old text. The engine has no such change
+(a value enters through a task whose state changes in the same step, and that task's
+data differ from what they were). tests/test_replay.py holds the output equal to the
+reference at every step; a difference would only send the replay down the reference
+path (engine/replay.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+from uuid import UUID
+
+from .serialization import REGISTRY, STATE_FORMAT, _refuse, _sorted
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+_NO_DATA: dict = {}  # the copy kept of any empty data; never changed
+
+# what a task's entry was written from (a tuple, indexed by these)
+_PARENT_DATA, _STATE, _CHANGED_AT, _CHILDREN, _TRIGGERED, _INTERNAL, _DATA, _TEXT, \
+    _PARENT_ID, _PARENT, _DATA_TEXT = range(11)
+
+
+class StateWriter:
+    """One instance's writer, for the whole of its replay (it keeps what it wrote)."""
+
+    def __init__(self) -> None:
+        self._names = _Names()
+        self._written: dict[Any, tuple] = {}  # task -> what its entry was written from
+        self._now: dict[Any, tuple] = {}  # the same, for the tasks written in this write
+        self._workflow_data: dict[int, tuple] = {}  # id(workflow) -> (workflow, copy, text)
+        self._spec_names: dict[Any, str] = {}  # task spec -> its name's text
+        self._emptied: dict[int, tuple] = {}  # id(parent's data copy) -> (copy, text)
+
+    def write(self, workflow) -> str:
+        self._now = {}
+        specs = workflow.subprocess_specs
+        subprocesses = []
+        for key, sub in workflow.subprocesses.items():
+            name = sub.spec.name
+            for spec_key, spec in specs.items():
+                if spec is sub.spec:
+                    name = spec_key
+                    break
+            subprocesses.append(
+                f'"{key}":{{{self._workflow(sub)},"parent_task_id":"{sub.parent_task_id}",'
+                f'"spec":{_text(name)},"typename":"BpmnSubWorkflow"}}')
+        text = (f'{{{self._workflow(workflow)},"subprocesses":{{{",".join(subprocesses)}}},'
+                f'"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
+                f'"format":{_encode(STATE_FORMAT)}}}')
+        self._written = self._now  # what is no longer in the workflow is let go
+        return text
+
+    def _workflow(self, workflow) -> str:
+        names = self._names
+        tasks = workflow.tasks
+        last = workflow.last_task
+        entry = self._task
+        written = ",".join([entry(task, tasks) for task in tasks.values()])
+        return (f'"data":{self._data(workflow)},'
+                f'"correlations":{_text(workflow.correlations)},'
+                f'"last_task":{_quoted(names[last.id.int]) if last is not None else "null"},'
+                f'"success":{_text(workflow.success)},'
+                f'"completed":{_text(workflow.completed)},'
+                f'"tasks":{{{written}}},"root":"{names[workflow.task_tree.id.int]}"')
+
+    def _data(self, workflow) -> str:
+        kept = self._workflow_data.get(id(workflow))
+        if kept is not None and kept[0] is workflow and kept[1] == workflow.data:
+            return kept[2]
+        text = _encode(_canonical(workflow.data))
+        self._workflow_data[id(workflow)] = (workflow, _copy(workflow.data, None), text)
+        return text
+
+    def _task(self, task, tasks) -> str:
+        """The task's entry in its workflow's tasks (`"id":{...}`)."""
+        kept = self._written.get(task)
+        parent_id = task._parent
+        if kept is not None and kept[_PARENT_ID] is parent_id:  # a parent does not change
+            parent = kept[_PARENT]
+        else:
+            parent = tasks.get(parent_id) if parent_id is not None else None
+        if parent is not None:
+            # tasks are listed parents first: the parent's entry, written in this same
+            # write, holds the copy of its data as it is now
+            parent_entry = self._now.get(parent)
+            if parent_entry is None:
+                raise ValueError("a task is listed before its parent")
+            parent_data = parent_entry[_DATA]
+        else:
+            parent_data = None
+        data = task.data
+        if kept is not None and kept[_PARENT_DATA] is parent_data and \
+                kept[_STATE] == task._state and \
+                kept[_CHANGED_AT] == task.last_state_change and \
+                kept[_CHILDREN] == task._children and kept[_TRIGGERED] == task.triggered and \
+                kept[_INTERNAL] == task.internal_data and kept[_DATA] == data:
+            self._now[task] = kept
+            return kept[_TEXT]
+        if kept is not None and kept[_PARENT_DATA] is parent_data and kept[_DATA] == data:
+            copied, data_text = kept[_DATA], kept[_DATA_TEXT]
+        else:
+            copied = _copy(data, kept[_DATA] if kept is not None else parent_data)
+            data_text = self._data_text(data, parent, copied, parent_data)
+        text = self._entry(task, parent, data_text)
+        self._now[task] = (
+            parent_data, task._state, task.last_state_change, list(task._children),
+            task.triggered, _copy(task.internal_data, None), copied, text, parent_id,
+            parent, data_text)
+        return text
+
+    def _data_text(self, data: dict, parent, copied: dict, parent_data) -> str:
+        """The `"data":...,"delta":...` part of a task's entry."""
+        if parent is None:
+            return f'"data":{_encode(_canonical(data)) if data else _encode(data)},"delta":{{}}'
+        if not data and type(data) is dict and parent_data is not None:
+            # only predicted: all its parent's keys deleted, the same for every such child
+            kept = self._emptied.get(id(parent_data))
+            if kept is None or kept[0] is not parent_data:
+                kept = self._emptied[id(parent_data)] = (
+                    parent_data, self._delta(data, parent.data))
+            return kept[1]
+        return self._delta(data, parent.data)
+
+    @staticmethod
+    def _delta(after: dict, before: dict) -> str:
+        updates = {k: after[k] for k in after if k not in before or after[k] != before[k]}
+        deletions = [k for k in before if k not in after]
+        return (f'"data":{{}},"delta":{{"updates":'
+                f'{_encode(_canonical(updates)) if updates else "{}"},'
+                f'"deletions":{_encode(sorted(deletions)) if deletions else "[]"}}}')
+
+    def _entry(self, task, parent, data_text: str) -> str:
+        names = self._names
+        name = names[task.id.int]
+        spec = task.task_spec
+        spec_name = self._spec_names.get(spec)
+        if spec_name is None:
+            spec_name = self._spec_names[spec] = _encode(spec.name)
+        children = ",".join([f'"{names[child.int]}"' for child in task._children])
+        internal = task.internal_data
+        internal_text = _encode(_converted(internal)) if internal else _text(internal)
+        return (f'"{name}":{{"id":"{name}",'
+                f'"parent":{_quoted(names[parent.id.int]) if parent is not None else "null"},'
+                f'"children":[{children}],'
+                f'"last_state_change":{_number(task.last_state_change)},'
+                f'"state":{_number(task._state)},"task_spec":{spec_name},'
+                f'"triggered":{_text(task.triggered)},'
+                f'"internal_data":{internal_text},'
+                f'{data_text},"typename":"Task"}}')
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
+
+
+_CONSTANTS = {True: "true", False: "false", None: "null"}
+
+
+def _text(value: Any) -> str:
+    """`_encode(value)`, quicker for what most often comes: constants, empty dicts."""
+    if value is True or value is False or value is None:
+        return _CONSTANTS[value]
+    if type(value) is dict and not value:
+        return "{}"
+    return _encode(value)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+def _number(value: Any) -> str:
+    """A number as JSON writes it (the encoder itself for anything else)."""
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)
+    return _encode(value)
+
+
+def _copy(value: Any, like: Any) -> Any:
+    """A copy of `value` to tell later whether it changed; `like`, an earlier copy, when
+    that is still equal to it (most tasks' data equal their parent's)."""
+    if like is not None and like == value:
+        return like
+    if not value:
+        return _NO_DATA if type(value) is dict else type(value)()
+    return _copied(value)
+
+
+_UNCHANGING = frozenset((str, int, float, bool, type(None), bytes, date, datetime, time,
+                         timedelta, Decimal))
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy that shares the values nothing can change (texts, numbers, dates): a
+    later `==` then finds most of them identical at once."""
+    kind = type(value)
+    if kind in _UNCHANGING:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _UNCHANGING else _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _UNCHANGING else _copied(v) for v in value]
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+
+class _Names(dict):
+    """A task id's text, by the id's number (quicker to look up than the id itself)."""
+
+    def __missing__(self, number: int) -> str:
+        text = self[number] = str(UUID(int=number))
+        return text
+
+
+def _kept(value: Any) -> bool:
+    """What the registry's `clean` keeps in a dictionary."""
+    return not (callable(value) or isinstance(value, ModuleType))
+
+
+def _converted(value: Any) -> Any:
+    """`REGISTRY.convert(value)`, with plain JSON values handled here."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _PLAIN else _converted(v) for k, v in value.items()
+                if type(v) in _PLAIN or _kept(v)}
+    if kind is list:
+        return [v if type(v) in _PLAIN else _converted(v) for v in value]
+    return REGISTRY.convert(value)
+
+
+def _canonical(value: Any) -> Any:
+    """`_sorted(REGISTRY.convert(value))`: converted, every dictionary in key order."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        result = {}
+        for key in sorted(value, key=str):
+            item = value[key]
+            if type(item) in _PLAIN:
+                result[key] = item
+            elif _kept(item):
+                result[key] = _canonical(item)
+        return result
+    if kind is list:
+        return [v if type(v) in _PLAIN else _canonical(v) for v in value]
+    return _sorted(REGISTRY.convert(value))
