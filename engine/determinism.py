@@ -7,6 +7,7 @@ stored with the instance, and timestamps from the engine's injected clock.
 
 from __future__ import annotations
 
+import hashlib
 import time as _real_time
 import uuid
 from collections.abc import Iterator
@@ -23,13 +24,32 @@ _NAMESPACE = uuid.UUID("6f1c3c9e-6a8e-4d7e-9a51-1f0b9a2d7c11")
 
 
 class IdSource:
+    """Task ids for one instance: `uuid5(_NAMESPACE, "<instance id>/<counter>")`, the
+    counter counting on from where the instance's last command left it."""
+
     def __init__(self, instance_id: str, counter: int):
         self.instance_id = instance_id
         self.counter = counter
+        # uuid5 hashes the namespace and the name with SHA-1; the part before the
+        # counter is the same for every id of the instance, so it is hashed once
+        self._prefix = hashlib.sha1(_NAMESPACE.bytes + f"{instance_id}/".encode(),
+                                    usedforsecurity=False)
 
     def __call__(self) -> uuid.UUID:
         self.counter += 1
-        return uuid.uuid5(_NAMESPACE, f"{self.instance_id}/{self.counter}")
+        digest = self._prefix.copy()
+        digest.update(str(self.counter).encode())
+        number = int.from_bytes(digest.digest()[:16], "big")
+        # what `uuid.UUID(bytes=..., version=5)` does with the first 16 bytes
+        number = (number & _KEEP) | _VERSION_5
+        made = object.__new__(uuid.UUID)
+        object.__setattr__(made, "int", number)
+        object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+        return made
+
+
+_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_VERSION_5 = (0x8000 << 48) | (5 << 76)
 
 
 _ids: ContextVar[IdSource | None] = ContextVar("tiltak_ids", default=None)

@@ -346,8 +346,9 @@ def _as_restored(workflow) -> None:
     subprocess runs first.
     """
     subprocesses = workflow.subprocesses
-    if len(subprocesses) < 2:
-        return
+    if len(subprocesses) < 2 or \
+            getattr(workflow, "_tiltak_ordered", None) == list(subprocesses):
+        return  # none added since they were last put in order, none moved since
     ordered: dict = {}
 
     def visit(owner) -> None:
@@ -364,6 +365,7 @@ def _as_restored(workflow) -> None:
     if list(ordered) != list(subprocesses):
         subprocesses.clear()
         subprocesses.update(ordered)
+    workflow._tiltak_ordered = list(ordered)
 
 
 def default_jobs() -> int:

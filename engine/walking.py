@@ -12,16 +12,20 @@ tasks runs first, and so what the recorded state is. tests/test_walking.py compa
 with SpiffWorkflow's iterators on every task tree the routines produce.
 
 Also here: SpiffWorkflow builds a log record's details (names, ids, the parent) at every
-change of a task's state, also when nobody listens; the engine builds them only when
-SpiffWorkflow's task logger is enabled (`quiet_state_changes`).
+change of a task's state, also when nobody listens, and lists every task of a workflow
+(another whole walk) in the details of a workflow's records whenever its logger has no
+level of its own; the engine builds them only when SpiffWorkflow's task or workflow
+logger is enabled (`quiet_state_changes`, `_FastWalk.collect_log_extras`).
 """
 
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Iterator
 
 import SpiffWorkflow.task as _spiff_task
+import SpiffWorkflow.workflow as _spiff_workflow
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -135,6 +139,8 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     found = []
     for inside in _within(workflow, top):
         if spec_name is None:
+            if not _holds(inside.tasks, wanted):
+                continue
             found.extend([task for task in inside.tasks.values() if task._state & wanted])
         else:
             found.extend([task for task in inside.tasks.values()
@@ -153,6 +159,15 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
                 placed.append((path, task))
     placed.sort(key=lambda item: item[0])
     return [task for _, task in placed]
+
+
+_STATE_OF = operator.attrgetter("_state")
+
+
+def _holds(tasks: dict, wanted: int) -> bool:
+    """Whether a task table holds a task in one of the `wanted` states (looked through
+    without a Python step per task: most often, after a step, it holds none)."""
+    return any(state & wanted for state in set(map(_STATE_OF, tasks.values())))
 
 
 def _within(workflow, top) -> list:
@@ -274,10 +289,16 @@ class _FastWalk:
             skip_subprocesses=skip_subprocesses, task_filter=task_filter, **kwargs),
             f"get_tasks_iterator({kwargs})")
 
+    def collect_log_extras(self, dct: dict | None = None) -> dict:
+        # only ever the details of a record for SpiffWorkflow's workflow logger
+        if _spiff_workflow.logger.isEnabledFor(logging.INFO):
+            return super().collect_log_extras(dct)
+        return dct or {}
+
     def update_waiting_tasks(self) -> None:
         # SpiffWorkflow walks with its plain iterator here, which stays in this workflow;
         # with no task of this workflow waiting, it finds none and changes nothing
-        if not any(task._state == TaskState.WAITING for task in self.tasks.values()):
+        if not _holds(self.tasks, TaskState.WAITING):
             return
         waiting = walk(self.task_tree, TaskFilter(state=TaskState.WAITING),
                        into_subprocesses=False)

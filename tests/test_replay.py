@@ -1,9 +1,11 @@
 """The replay's shortcuts change nothing: the fast state writer writes the serializer's
-bytes, the fast task walk finds SpiffWorkflow's tasks in its order, verdicts are the same
-in worker processes, and a fast path that misses falls back to the engine's way."""
+bytes, the fast task walk finds SpiffWorkflow's tasks in its order, task ids are those
+uuid5 gives, verdicts are the same in worker processes, and a fast path that misses falls
+back to the engine's way."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 
 from engine import history, projection, replay
+from engine.determinism import _NAMESPACE, IdSource
 from engine.models import HistoryEvent
 from engine.serialization import state_to_json
 from engine.state_writer import StateWriter
@@ -140,3 +143,15 @@ def test_the_writer_writes_again_what_changed_in_place(walked):
         after = writer.write(workflow)
         assert after == state_to_json(workflow)
         assert after != before
+
+
+def test_task_ids_are_the_uuid5_names_recorded_histories_hold():
+    """Task ids are part of every recorded state: the quicker id source must give the
+    very ids `uuid.uuid5` gives, or no history recorded before would verify."""
+    source = IdSource("c0ffee00-0000-4000-8000-00000000abcd", 41)
+    for counter in range(42, 2042):
+        made = source()
+        expected = uuid.uuid5(_NAMESPACE, f"c0ffee00-0000-4000-8000-00000000abcd/{counter}")
+        assert (made, str(made), hash(made), made.version, made.variant) == \
+            (expected, str(expected), hash(expected), expected.version, expected.variant)
+    assert source.counter == 2041

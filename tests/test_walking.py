@@ -127,3 +127,18 @@ def test_state_changes_are_logged_as_before_when_someone_listens(deployed, caplo
     with caplog.at_level(logging.WARNING, logger="spiff.task"):
         walk_six_step(deployed, clinics=("kir",), business_key="HA-2026-19")
     assert not [r for r in caplog.records if r.name == "spiff.task"]
+
+
+def test_workflows_are_logged_as_before_when_someone_listens(deployed, caplog):
+    """A workflow's own records (a called process set up, a workflow completed) keep
+    their details, with every task listed when the logger is set to DEBUG."""
+    with caplog.at_level(logging.DEBUG, logger="spiff.workflow"):
+        walk_six_step(deployed, clinics=("kir",))
+    started = [r for r in caplog.records if r.getMessage() == "Initialized workflow"]
+    assert len(started) >= 2
+    assert {"workflow_spec", "success", "completed", "root", "tasks"} <= set(vars(started[-1]))
+    assert started[-1].tasks and started[-1].parent_task_id is not None
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="spiff.workflow"):
+        walk_six_step(deployed, clinics=("kir",), business_key="HA-2026-20")
+    assert not [r for r in caplog.records if r.name == "spiff.workflow"]
