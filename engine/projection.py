@@ -6,9 +6,10 @@ attributes), the instance's next timer, message subscriptions and its variables.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import operator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from itertools import compress, repeat
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
@@ -19,7 +20,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
 from .specs import TenantCallActivity
-from .walking import walk
+from .walking import in_states, walk
 
 FORM_KEYS = ("formKey", "formRef", "formRefBinding", "formRefVersion", "formData")
 
@@ -51,19 +52,31 @@ def tasks_in(workflow, state: int, manual: bool | None = None) -> list:
     The task tables are looked through first: where no task there is wanted, none is
     in the tree either, and the tree is not walked (the usual answer after a step)."""
     def wanted(task) -> bool:
-        return bool(task._state & state) and (manual is None or task.task_spec.manual == manual)
+        return manual is None or task.task_spec.manual == manual
 
-    if not any(wanted(task) for task in _tabled(workflow)):
+    if not any(wanted(task) for table in _tables(workflow) for task in in_states(table, state)):
         return []
-    return [task for task in every_task(workflow) if wanted(task)]
+    return [task for task in every_task(workflow) if task._state & state and wanted(task)]
 
 
-def _tabled(workflow) -> Iterator:
-    """Every task of the instance, from the tables of its workflows (in no order)."""
+def _tables(workflow) -> list[dict]:
+    """The task tables of the instance's workflows."""
     top = workflow.top_workflow
-    yield from top.tasks.values()
-    for sub in top.subprocesses.values():
-        yield from sub.tasks.values()
+    return [top.tasks, *(sub.tasks for sub in top.subprocesses.values())]
+
+
+_INTERNAL_DATA = operator.attrgetter("internal_data")
+
+
+def _noted(workflow, key: str) -> list:
+    """The instance's tasks whose internal data hold `key` (picked out without a Python
+    step per task)."""
+    found = []
+    for table in _tables(workflow):
+        tasks = table.values()
+        found.extend(compress(tasks, map(operator.contains, map(_INTERNAL_DATA, tasks),
+                                         repeat(key))))
+    return found
 
 
 def every_task(workflow) -> list:
@@ -242,7 +255,7 @@ def take_notifications(workflow) -> list[tuple[str, dict[str, Any]]]:
         pending = task.internal_data.get("notification")
         return pending if pending and not pending.get("queued") else None
 
-    if not any(pending_in(task) for task in _tabled(workflow)):
+    if not any(pending_in(task) for task in _noted(workflow, "notification")):
         return []
     taken = []
     for task in tasks_in(workflow, TaskState.COMPLETED):

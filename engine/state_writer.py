@@ -32,6 +32,7 @@ from .serialization import REGISTRY, STATE_FORMAT, _refuse, _sorted
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
 _NO_DATA: dict = {}  # the copy kept of any empty data; never changed
+_UNSEEN = object()  # a parent's data copy where the parent was not written yet
 
 # what a task's entry was written from (a tuple, indexed by these)
 _PARENT_DATA, _STATE, _CHANGED_AT, _CHILDREN, _TRIGGERED, _INTERNAL, _DATA, _TEXT, \
@@ -72,8 +73,7 @@ class StateWriter:
         names = self._names
         tasks = workflow.tasks
         last = workflow.last_task
-        entry = self._task
-        written = ",".join([entry(task, tasks) for task in tasks.values()])
+        written = ",".join(self._entries(tasks))
         return (f'"data":{self._data(workflow)},'
                 f'"correlations":{_text(workflow.correlations)},'
                 f'"last_task":{_quoted(names[last.id.int]) if last is not None else "null"},'
@@ -88,6 +88,34 @@ class StateWriter:
         text = _encode(_canonical(workflow.data))
         self._workflow_data[id(workflow)] = (workflow, _copy(workflow.data, None), text)
         return text
+
+    def _entries(self, tasks: dict) -> list[str]:
+        """Each task's entry, in the table's order: those that did not change as they
+        were (the test `_task` makes, written out here: most tasks take only this), the
+        others from `_task`."""
+        kept_of = self._written.get
+        now = self._now
+        now_of = now.get
+        entries = []
+        for task in tasks.values():
+            kept = kept_of(task)
+            if kept is not None and kept[_PARENT_ID] is task._parent:
+                parent = kept[_PARENT]
+                if parent is None:
+                    parent_data = None
+                else:
+                    parent_entry = now_of(parent)
+                    parent_data = parent_entry[_DATA] if parent_entry is not None else _UNSEEN
+                if kept[_PARENT_DATA] is parent_data and kept[_STATE] == task._state and \
+                        kept[_CHANGED_AT] == task.last_state_change and \
+                        kept[_CHILDREN] == task._children and \
+                        kept[_TRIGGERED] == task.triggered and \
+                        kept[_INTERNAL] == task.internal_data and kept[_DATA] == task.data:
+                    now[task] = kept
+                    entries.append(kept[_TEXT])
+                    continue
+            entries.append(self._task(task, tasks))
+        return entries
 
     def _task(self, task, tasks) -> str:
         """The task's entry in its workflow's tasks (`"id":{...}`)."""

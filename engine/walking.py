@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Iterator
+from itertools import compress, repeat
 
 import SpiffWorkflow.task as _spiff_task
 import SpiffWorkflow.workflow as _spiff_workflow
@@ -139,9 +140,7 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     found = []
     for inside in _within(workflow, top):
         if spec_name is None:
-            if not _holds(inside.tasks, wanted):
-                continue
-            found.extend([task for task in inside.tasks.values() if task._state & wanted])
+            found.extend(in_states(inside.tasks, wanted))
         else:
             found.extend([task for task in inside.tasks.values()
                           if task._state & wanted and task.task_spec.name == spec_name])
@@ -164,16 +163,22 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
 _STATE_OF = operator.attrgetter("_state")
 
 
-def _holds(tasks: dict, wanted: int) -> bool:
-    """Whether a task table holds a task in one of the `wanted` states (looked through
-    without a Python step per task: most often, after a step, it holds none)."""
-    return any(state & wanted for state in set(map(_STATE_OF, tasks.values())))
+def in_states(tasks: dict, wanted: int) -> list:
+    """The tasks of a task table in one of the `wanted` states, in the table's order
+    (picked out without a Python step per task: most often, after a step, there are
+    none)."""
+    table = tasks.values()
+    return list(compress(table, map(operator.and_, map(_STATE_OF, table), repeat(wanted))))
 
 
 def _within(workflow, top) -> list:
     """The workflow and the subprocesses it runs, at any depth: where its walk goes."""
     if workflow is top:
         return [top, *top.subprocesses.values()]
+    subprocesses = list(top.subprocesses.values())
+    known = getattr(workflow, "_tiltak_within", None)
+    if known is not None and known[0] == subprocesses:
+        return known[1]
     inside = [workflow]
     for sub in top.subprocesses.values():
         outer = sub
@@ -182,6 +187,7 @@ def _within(workflow, top) -> list:
             outer = caller.workflow if caller is not None else None
         if outer is workflow and sub is not workflow:
             inside.append(sub)
+    workflow._tiltak_within = (subprocesses, inside)  # until a subprocess comes or goes
     return inside
 
 
@@ -298,7 +304,7 @@ class _FastWalk:
     def update_waiting_tasks(self) -> None:
         # SpiffWorkflow walks with its plain iterator here, which stays in this workflow;
         # with no task of this workflow waiting, it finds none and changes nothing
-        if not _holds(self.tasks, TaskState.WAITING):
+        if not in_states(self.tasks, TaskState.WAITING):
             return
         waiting = walk(self.task_tree, TaskFilter(state=TaskState.WAITING),
                        into_subprocesses=False)
