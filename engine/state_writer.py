@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import pickle
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -49,6 +50,7 @@ class StateWriter:
         self._workflow_data: dict[int, tuple] = {}  # id(workflow) -> (workflow, copy, text)
         self._spec_names: dict[Any, str] = {}  # task spec -> its name's text
         self._emptied: dict[int, tuple] = {}  # id(parent's data copy) -> (copy, text)
+        self._tables: dict[int, tuple] = {}  # id(task table) -> what `_table` keeps
 
     def write(self, workflow) -> str:
         self._now = {}
@@ -61,7 +63,8 @@ class StateWriter:
                     name = spec_key
                     break
             subprocesses.append(
-                f'"{key}":{{{self._workflow(sub)},"parent_task_id":"{sub.parent_task_id}",'
+                f'"{self._names[key.int]}":{{{self._workflow(sub)},'
+                f'"parent_task_id":"{self._names[sub.parent_task_id.int]}",'
                 f'"spec":{_text(name)},"typename":"BpmnSubWorkflow"}}')
         text = (f'{{{self._workflow(workflow)},"subprocesses":{{{",".join(subprocesses)}}},'
                 f'"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
@@ -73,7 +76,7 @@ class StateWriter:
         names = self._names
         tasks = workflow.tasks
         last = workflow.last_task
-        written = ",".join(self._entries(tasks))
+        written = self._table(tasks)
         return (f'"data":{self._data(workflow)},'
                 f'"correlations":{_text(workflow.correlations)},'
                 f'"last_task":{_quoted(names[last.id.int]) if last is not None else "null"},'
@@ -87,6 +90,29 @@ class StateWriter:
             return kept[2]
         text = _encode(_canonical(workflow.data))
         self._workflow_data[id(workflow)] = (workflow, _copy(workflow.data, None), text)
+        return text
+
+    def _table(self, tasks: dict) -> str:
+        """A workflow's task entries, joined. A table whose tasks are all as they were
+        (the same tasks in the same order, and for each what `_entries` compares) is
+        told by comparing whole lists, which Python does without a step per task, and
+        keeps its text; most subprocesses do not change in a step."""
+        order = list(tasks.values())
+        kept = self._tables.get(id(tasks))
+        if kept is not None and kept[0] is tasks and kept[1] == order and \
+                list(map(_PARENT_ID_OF, order)) == kept[2] and \
+                list(map(_SIGNATURE_OF, order)) == kept[3] and \
+                list(map(_CHILDREN_OF, order)) == kept[4] and \
+                list(map(_INTERNAL_OF, order)) == kept[5] and \
+                list(map(_DATA_OF, order)) == kept[6]:
+            self._now.update(kept[7])
+            return kept[8]
+        text = ",".join(self._entries(tasks))
+        entries = list(map(self._now.__getitem__, order))
+        self._tables[id(tasks)] = (
+            tasks, order, list(map(_KEPT_PARENT_ID, entries)), list(map(_KEPT_SIGNATURE, entries)),
+            list(map(_KEPT_CHILDREN, entries)), list(map(_KEPT_INTERNAL, entries)),
+            list(map(_KEPT_DATA, entries)), dict(zip(order, entries, strict=True)), text)
         return text
 
     def _entries(self, tasks: dict) -> list[str]:
@@ -194,6 +220,18 @@ class StateWriter:
                 f'"internal_data":{internal_text},'
                 f'{data_text},"typename":"Task"}}')
 
+
+# the same, read off a task and off what is kept of it
+_PARENT_ID_OF = operator.attrgetter("_parent")
+_KEPT_PARENT_ID = operator.itemgetter(_PARENT_ID)
+_SIGNATURE_OF = operator.attrgetter("_state", "last_state_change", "triggered")
+_KEPT_SIGNATURE = operator.itemgetter(_STATE, _CHANGED_AT, _TRIGGERED)
+_CHILDREN_OF = operator.attrgetter("_children")
+_KEPT_CHILDREN = operator.itemgetter(_CHILDREN)
+_INTERNAL_OF = operator.attrgetter("internal_data")
+_KEPT_INTERNAL = operator.itemgetter(_INTERNAL)
+_DATA_OF = operator.attrgetter("data")
+_KEPT_DATA = operator.itemgetter(_DATA)
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
 
