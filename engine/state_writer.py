@@ -54,35 +54,41 @@ class StateWriter:
 
     def write(self, workflow) -> str:
         self._now = {}
+        names = self._names
         specs = workflow.subprocess_specs
-        subprocesses = []
+        # the text is put together from pieces, joined once: most of them are kept
+        # texts of tables that did not change
+        pieces = ["{"]
+        self._workflow(workflow, pieces)
+        pieces.append(',"subprocesses":{')
+        first = True
         for key, sub in workflow.subprocesses.items():
             name = sub.spec.name
             for spec_key, spec in specs.items():
                 if spec is sub.spec:
                     name = spec_key
                     break
-            subprocesses.append(
-                f'"{self._names[key.int]}":{{{self._workflow(sub)},'
-                f'"parent_task_id":"{self._names[sub.parent_task_id.int]}",'
-                f'"spec":{_text(name)},"typename":"BpmnSubWorkflow"}}')
-        text = (f'{{{self._workflow(workflow)},"subprocesses":{{{",".join(subprocesses)}}},'
-                f'"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
-                f'"format":{_encode(STATE_FORMAT)}}}')
+            pieces.append(f'"{names[key.int]}":{{' if first else f',"{names[key.int]}":{{')
+            first = False
+            self._workflow(sub, pieces)
+            pieces.append(f',"parent_task_id":"{names[sub.parent_task_id.int]}",'
+                          f'"spec":{_text(name)},"typename":"BpmnSubWorkflow"}}')
+        pieces.append(f'}},"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
+                      f'"format":{_encode(STATE_FORMAT)}}}')
         self._written = self._now  # what is no longer in the workflow is let go
-        return text
+        return "".join(pieces)
 
-    def _workflow(self, workflow) -> str:
+    def _workflow(self, workflow, pieces: list[str]) -> None:
         names = self._names
-        tasks = workflow.tasks
         last = workflow.last_task
-        written = self._table(tasks)
-        return (f'"data":{self._data(workflow)},'
-                f'"correlations":{_text(workflow.correlations)},'
-                f'"last_task":{_quoted(names[last.id.int]) if last is not None else "null"},'
-                f'"success":{_text(workflow.success)},'
-                f'"completed":{_text(workflow.completed)},'
-                f'"tasks":{{{written}}},"root":"{names[workflow.task_tree.id.int]}"')
+        pieces.append(
+            f'"data":{self._data(workflow)},'
+            f'"correlations":{_text(workflow.correlations)},'
+            f'"last_task":{_quoted(names[last.id.int]) if last is not None else "null"},'
+            f'"success":{_text(workflow.success)},'
+            f'"completed":{_text(workflow.completed)},"tasks":{{')
+        pieces.append(self._table(workflow.tasks))
+        pieces.append(f'}},"root":"{names[workflow.task_tree.id.int]}"')
 
     def _data(self, workflow) -> str:
         kept = self._workflow_data.get(id(workflow))
