@@ -27,12 +27,12 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
-from uuid import UUID
 
 from .serialization import REGISTRY, STATE_FORMAT, _refuse, _sorted
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
 _NO_DATA: dict = {}  # the copy kept of any empty data; never changed
+_AS_PARENT = '"data":{},"delta":{"updates":{},"deletions":[]}'  # data equal to the parent's
 _UNSEEN = object()  # a parent's data copy where the parent was not written yet
 
 # what a task's entry was written from (a tuple, indexed by these)
@@ -44,7 +44,7 @@ class StateWriter:
     """One instance's writer, for the whole of its replay (it keeps what it wrote)."""
 
     def __init__(self) -> None:
-        self._names = _Names()
+        self._names: dict[int, str] = {}  # a task id's number -> its text
         self._written: dict[Any, tuple] = {}  # task -> what its entry was written from
         self._now: dict[Any, tuple] = {}  # the same, for the tasks written in this write
         self._workflow_data: dict[int, tuple] = {}  # id(workflow) -> (workflow, copy, text)
@@ -54,7 +54,7 @@ class StateWriter:
 
     def write(self, workflow) -> str:
         self._now = {}
-        names = self._names
+        name_of = self._name
         specs = workflow.subprocess_specs
         # the text is put together from pieces, joined once: most of them are kept
         # texts of tables that did not change
@@ -68,10 +68,10 @@ class StateWriter:
                 if spec is sub.spec:
                     name = spec_key
                     break
-            pieces.append(f'"{names[key.int]}":{{' if first else f',"{names[key.int]}":{{')
+            pieces.append(f'"{name_of(key)}":{{' if first else f',"{name_of(key)}":{{')
             first = False
             self._workflow(sub, pieces)
-            pieces.append(f',"parent_task_id":"{names[sub.parent_task_id.int]}",'
+            pieces.append(f',"parent_task_id":"{name_of(sub.parent_task_id)}",'
                           f'"spec":{_text(name)},"typename":"BpmnSubWorkflow"}}')
         pieces.append(f'}},"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
                       f'"format":{_encode(STATE_FORMAT)}}}')
@@ -79,16 +79,16 @@ class StateWriter:
         return "".join(pieces)
 
     def _workflow(self, workflow, pieces: list[str]) -> None:
-        names = self._names
+        name_of = self._name
         last = workflow.last_task
         pieces.append(
             f'"data":{self._data(workflow)},'
             f'"correlations":{_text(workflow.correlations)},'
-            f'"last_task":{_quoted(names[last.id.int]) if last is not None else "null"},'
+            f'"last_task":{_quoted(name_of(last.id)) if last is not None else "null"},'
             f'"success":{_text(workflow.success)},'
             f'"completed":{_text(workflow.completed)},"tasks":{{')
         pieces.append(self._table(workflow.tasks))
-        pieces.append(f'}},"root":"{names[workflow.task_tree.id.int]}"')
+        pieces.append(f'}},"root":"{name_of(workflow.task_tree.id)}"')
 
     def _data(self, workflow) -> str:
         kept = self._workflow_data.get(id(workflow))
@@ -150,7 +150,7 @@ class StateWriter:
         return entries
 
     def _task(self, task, tasks) -> str:
-        """The task's entry in its workflow's tasks (`"id":{...}`)."""
+        """The entry of a task that is new or changed (as `_entries` found it)."""
         kept = self._written.get(task)
         parent_id = task._parent
         if kept is not None and kept[_PARENT_ID] is parent_id:  # a parent does not change
@@ -167,13 +167,6 @@ class StateWriter:
         else:
             parent_data = None
         data = task.data
-        if kept is not None and kept[_PARENT_DATA] is parent_data and \
-                kept[_STATE] == task._state and \
-                kept[_CHANGED_AT] == task.last_state_change and \
-                kept[_CHILDREN] == task._children and kept[_TRIGGERED] == task.triggered and \
-                kept[_INTERNAL] == task.internal_data and kept[_DATA] == data:
-            self._now[task] = kept
-            return kept[_TEXT]
         if kept is not None and kept[_PARENT_DATA] is parent_data and kept[_DATA] == data:
             copied, data_text = kept[_DATA], kept[_DATA_TEXT]
         else:
@@ -190,6 +183,8 @@ class StateWriter:
         """The `"data":...,"delta":...` part of a task's entry."""
         if parent is None:
             return f'"data":{_encode(_canonical(data)) if data else _encode(data)},"delta":{{}}'
+        if copied is parent_data:  # data equal to its parent's: nothing updated or deleted
+            return _AS_PARENT
         if not data and type(data) is dict and parent_data is not None:
             # only predicted: all its parent's keys deleted, the same for every such child
             kept = self._emptied.get(id(parent_data))
@@ -208,23 +203,32 @@ class StateWriter:
                 f'"deletions":{_encode(sorted(deletions)) if deletions else "[]"}}}')
 
     def _entry(self, task, parent, data_text: str) -> str:
-        names = self._names
-        name = names[task.id.int]
+        name = self._name
         spec = task.task_spec
         spec_name = self._spec_names.get(spec)
         if spec_name is None:
             spec_name = self._spec_names[spec] = _encode(spec.name)
-        children = ",".join([f'"{names[child.int]}"' for child in task._children])
+        children = task._children
+        listed = ",".join([f'"{name(child)}"' for child in children]) if children else ""
         internal = task.internal_data
         internal_text = _encode(_converted(internal)) if internal else _text(internal)
-        return (f'"{name}":{{"id":"{name}",'
-                f'"parent":{_quoted(names[parent.id.int]) if parent is not None else "null"},'
-                f'"children":[{children}],'
+        own = name(task.id)
+        return (f'"{own}":{{"id":"{own}",'
+                f'"parent":{_quoted(name(parent.id)) if parent is not None else "null"},'
+                f'"children":[{listed}],'
                 f'"last_state_change":{_number(task.last_state_change)},'
                 f'"state":{_number(task._state)},"task_spec":{spec_name},'
                 f'"triggered":{_text(task.triggered)},'
                 f'"internal_data":{internal_text},'
                 f'{data_text},"typename":"Task"}}')
+
+    def _name(self, task_id) -> str:
+        """A task id's text (kept by the id's number, which is quicker to look up)."""
+        names = self._names
+        text = names.get(task_id.int)
+        if text is None:
+            text = names[task_id.int] = str(task_id)
+        return text
 
 
 # the same, read off a task and off what is kept of it
@@ -291,14 +295,6 @@ def _copied(value: Any) -> Any:
     if kind is list:
         return [v if type(v) in _UNCHANGING else _copied(v) for v in value]
     return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-
-
-class _Names(dict):
-    """A task id's text, by the id's number (quicker to look up than the id itself)."""
-
-    def __missing__(self, number: int) -> str:
-        text = self[number] = str(UUID(int=number))
-        return text
 
 
 def _kept(value: Any) -> bool:
