@@ -170,13 +170,13 @@ class StateWriter:
         if kept is not None and kept[_PARENT_DATA] is parent_data and kept[_DATA] == data:
             copied, data_text = kept[_DATA], kept[_DATA_TEXT]
         else:
-            copied = _copy(data, kept[_DATA] if kept is not None else parent_data)
+            copied = _copy(data, kept[_DATA] if kept is not None else None, parent_data)
             data_text = self._data_text(data, parent, copied, parent_data)
         text = self._entry(task, parent, data_text)
+        internal = _copy(task.internal_data, kept[_INTERNAL] if kept is not None else None)
         self._now[task] = (
             parent_data, task._state, task.last_state_change, list(task._children),
-            task.triggered, _copy(task.internal_data, None), copied, text, parent_id,
-            parent, data_text)
+            task.triggered, internal, copied, text, parent_id, parent, data_text)
         return text
 
     def _data_text(self, data: dict, parent, copied: dict, parent_data) -> str:
@@ -270,11 +270,13 @@ def _number(value: Any) -> str:
     return _encode(value)
 
 
-def _copy(value: Any, like: Any) -> Any:
-    """A copy of `value` to tell later whether it changed; `like`, an earlier copy, when
-    that is still equal to it (most tasks' data equal their parent's)."""
+def _copy(value: Any, like: Any, other: Any = None) -> Any:
+    """A copy of `value` to tell later whether it changed; `like` or `other`, earlier
+    copies, when one is still equal to it (most tasks' data equal their parent's)."""
     if like is not None and like == value:
         return like
+    if other is not None and other == value:
+        return other
     if not value:
         return _NO_DATA if type(value) is dict else type(value)()
     return _copied(value)
