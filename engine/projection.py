@@ -54,7 +54,7 @@ def tasks_in(workflow, state: int, manual: bool | None = None) -> list:
     def wanted(task) -> bool:
         return manual is None or task.task_spec.manual == manual
 
-    if not any(wanted(task) for table in _tables(workflow) for task in in_states(table, state)):
+    if not any(wanted(task) for task in in_states(_tables(workflow), state)):
         return []
     return [task for task in every_task(workflow) if task._state & state and wanted(task)]
 

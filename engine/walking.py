@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Iterator
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 
 import SpiffWorkflow.task as _spiff_task
 import SpiffWorkflow.workflow as _spiff_workflow
@@ -134,18 +134,16 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
         return None
     top = workflow.top_workflow
     subprocesses = top.subprocesses
-    size = len(top.tasks) + sum(len(sub.tasks) for sub in subprocesses.values())
-    if size >= MAX_DEPTH:
+    if len(top.tasks) + sum(map(len, map(_TASKS_OF, subprocesses.values()))) >= MAX_DEPTH:
         return None
-    found = []
-    for inside in _within(workflow, top):
-        if spec_name is None:
-            found.extend(in_states(inside.tasks, wanted))
-        else:
-            found.extend([task for task in inside.tasks.values()
-                          if task._state & wanted and task.task_spec.name == spec_name])
-        if len(found) > FEW:
-            return None
+    tables = list(map(_TASKS_OF, _within(workflow, top)))
+    if spec_name is None:
+        found = in_states(tables, wanted)
+    else:
+        found = [task for table in tables for task in table.values()
+                 if task._state & wanted and task.task_spec.name == spec_name]
+    if len(found) > FEW:
+        return None
     min_state = _descent_floor(wanted)
     enter_finished = not wanted <= TaskState.FINISHED_MASK
     root = workflow.task_tree
@@ -163,12 +161,16 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
 _STATE_OF = operator.attrgetter("_state")
 
 
-def in_states(tasks: dict, wanted: int) -> list:
-    """The tasks of a task table in one of the `wanted` states, in the table's order
-    (picked out without a Python step per task: most often, after a step, there are
-    none)."""
-    table = tasks.values()
-    return list(compress(table, map(operator.and_, map(_STATE_OF, table), repeat(wanted))))
+def in_states(tables: list[dict], wanted: int) -> list:
+    """The tasks of these task tables in one of the `wanted` states, table by table in
+    each table's order (picked out without a Python step per task: most often, after a
+    step, there are none)."""
+    tasks = chain.from_iterable(map(dict.values, tables))
+    states = map(_STATE_OF, chain.from_iterable(map(dict.values, tables)))
+    return list(compress(tasks, map(operator.and_, states, repeat(wanted))))
+
+
+_TASKS_OF = operator.attrgetter("tasks")
 
 
 def _within(workflow, top) -> list:
@@ -304,7 +306,7 @@ class _FastWalk:
     def update_waiting_tasks(self) -> None:
         # SpiffWorkflow walks with its plain iterator here, which stays in this workflow;
         # with no task of this workflow waiting, it finds none and changes nothing
-        if not in_states(self.tasks, TaskState.WAITING):
+        if not in_states([self.tasks], TaskState.WAITING):
             return
         waiting = walk(self.task_tree, TaskFilter(state=TaskState.WAITING),
                        into_subprocesses=False)
