@@ -155,3 +155,28 @@ def test_task_ids_are_the_uuid5_names_recorded_histories_hold():
         assert (made, str(made), hash(made), made.version, made.variant) == \
             (expected, str(expected), hash(expected), expected.version, expected.variant)
     assert source.counter == 2041
+
+
+def test_call_activities_hand_over_copies_as_deepcopy_made_them():
+    """The data a call activity hands over is copied by pickling: equal to what
+    `deepcopy` gave when the histories were recorded, shared parts still shared, the
+    original untouched by changes to the copy, and what pickle refuses still copied."""
+    from copy import deepcopy
+    from datetime import date
+    from decimal import Decimal
+
+    from engine.specs import _copy_of
+
+    shared = [{"tiltak": "Dobbeltkontroll", "frist": date(2026, 3, 2)}]
+    data = {"tiltak": shared, "igjen": shared, "kostnad": Decimal("12.50"), "klinikk": "kir"}
+    copied = _copy_of(data)
+    assert copied == deepcopy(data) == data
+    assert copied["tiltak"] is copied["igjen"] and copied["tiltak"] is not shared
+    copied["tiltak"][0]["tiltak"] = "endret"
+    assert shared[0]["tiltak"] == "Dobbeltkontroll"
+
+    def rule(value):
+        return value
+
+    odd = _copy_of({"regel": rule, "liste": [1, 2]})
+    assert odd["regel"] is rule and odd["liste"] == [1, 2]
