@@ -9,7 +9,6 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from itertools import compress, repeat
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
@@ -20,7 +19,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
 from .specs import TenantCallActivity
-from .walking import in_states, walk
+from .walking import in_states, picked, task_tables, walk
 
 FORM_KEYS = ("formKey", "formRef", "formRefBinding", "formRefVersion", "formData")
 
@@ -54,29 +53,12 @@ def tasks_in(workflow, state: int, manual: bool | None = None) -> list:
     def wanted(task) -> bool:
         return manual is None or task.task_spec.manual == manual
 
-    if not any(wanted(task) for task in in_states(_tables(workflow), state)):
+    if not any(wanted(task) for task in in_states(task_tables(workflow), state)):
         return []
     return [task for task in every_task(workflow) if task._state & state and wanted(task)]
 
 
-def _tables(workflow) -> list[dict]:
-    """The task tables of the instance's workflows."""
-    top = workflow.top_workflow
-    return [top.tasks, *(sub.tasks for sub in top.subprocesses.values())]
-
-
 _INTERNAL_DATA = operator.attrgetter("internal_data")
-
-
-def _noted(workflow, key: str) -> list:
-    """The instance's tasks whose internal data hold `key` (picked out without a Python
-    step per task)."""
-    found = []
-    for table in _tables(workflow):
-        tasks = table.values()
-        found.extend(compress(tasks, map(operator.contains, map(_INTERNAL_DATA, tasks),
-                                         repeat(key))))
-    return found
 
 
 def every_task(workflow) -> list:
@@ -255,7 +237,8 @@ def take_notifications(workflow) -> list[tuple[str, dict[str, Any]]]:
         pending = task.internal_data.get("notification")
         return pending if pending and not pending.get("queued") else None
 
-    if not any(pending_in(task) for task in _noted(workflow, "notification")):
+    noted = picked(task_tables(workflow), _INTERNAL_DATA, operator.contains, "notification")
+    if not any(pending_in(task) for task in noted):
         return []
     taken = []
     for task in tasks_in(workflow, TaskState.COMPLETED):

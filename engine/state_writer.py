@@ -33,7 +33,6 @@ from .serialization import REGISTRY, STATE_FORMAT, _refuse, _sorted
 _PLAIN = frozenset((str, int, float, bool, type(None)))
 _NO_DATA: dict = {}  # the copy kept of any empty data; never changed
 _AS_PARENT = '"data":{},"delta":{"updates":{},"deletions":[]}'  # data equal to the parent's
-_UNSEEN = object()  # a parent's data copy where the parent was not written yet
 
 # what a task's entry was written from (a tuple, indexed by these)
 _PARENT_DATA, _STATE, _CHANGED_AT, _CHILDREN, _TRIGGERED, _INTERNAL, _DATA, _TEXT, \
@@ -123,49 +122,41 @@ class StateWriter:
 
     def _entries(self, tasks: dict) -> list[str]:
         """Each task's entry, in the table's order: those that did not change as they
-        were (the test `_task` makes, written out here: most tasks take only this), the
-        others from `_task`."""
+        were (most tasks), the others from `_task`."""
         kept_of = self._written.get
         now = self._now
         now_of = now.get
         entries = []
         for task in tasks.values():
             kept = kept_of(task)
-            if kept is not None and kept[_PARENT_ID] is task._parent:
+            parent_id = task._parent
+            if kept is not None and kept[_PARENT_ID] is parent_id:  # a parent does not change
                 parent = kept[_PARENT]
-                if parent is None:
-                    parent_data = None
-                else:
-                    parent_entry = now_of(parent)
-                    parent_data = parent_entry[_DATA] if parent_entry is not None else _UNSEEN
-                if kept[_PARENT_DATA] is parent_data and kept[_STATE] == task._state and \
-                        kept[_CHANGED_AT] == task.last_state_change and \
-                        kept[_CHILDREN] == task._children and \
-                        kept[_TRIGGERED] == task.triggered and \
-                        kept[_INTERNAL] == task.internal_data and kept[_DATA] == task.data:
-                    now[task] = kept
-                    entries.append(kept[_TEXT])
-                    continue
-            entries.append(self._task(task, tasks))
+            else:
+                parent = tasks.get(parent_id) if parent_id is not None else None
+            if parent is None:
+                parent_data = None
+            else:
+                # tasks are listed parents first: the parent's entry, written in this
+                # same write, holds the copy of its data as it is now
+                parent_entry = now_of(parent)
+                if parent_entry is None:
+                    raise ValueError("a task is listed before its parent")
+                parent_data = parent_entry[_DATA]
+            if kept is not None and kept[_PARENT_DATA] is parent_data and \
+                    kept[_STATE] == task._state and \
+                    kept[_CHANGED_AT] == task.last_state_change and \
+                    kept[_CHILDREN] == task._children and \
+                    kept[_TRIGGERED] == task.triggered and \
+                    kept[_INTERNAL] == task.internal_data and kept[_DATA] == task.data:
+                now[task] = kept
+                entries.append(kept[_TEXT])
+            else:
+                entries.append(self._task(task, kept, parent, parent_data))
         return entries
 
-    def _task(self, task, tasks) -> str:
-        """The entry of a task that is new or changed (as `_entries` found it)."""
-        kept = self._written.get(task)
-        parent_id = task._parent
-        if kept is not None and kept[_PARENT_ID] is parent_id:  # a parent does not change
-            parent = kept[_PARENT]
-        else:
-            parent = tasks.get(parent_id) if parent_id is not None else None
-        if parent is not None:
-            # tasks are listed parents first: the parent's entry, written in this same
-            # write, holds the copy of its data as it is now
-            parent_entry = self._now.get(parent)
-            if parent_entry is None:
-                raise ValueError("a task is listed before its parent")
-            parent_data = parent_entry[_DATA]
-        else:
-            parent_data = None
+    def _task(self, task, kept: tuple | None, parent, parent_data) -> str:
+        """The entry of a task that is new or changed, and what it was written from."""
         data = task.data
         if kept is not None and kept[_PARENT_DATA] is parent_data and kept[_DATA] == data:
             copied, data_text = kept[_DATA], kept[_DATA_TEXT]
@@ -176,7 +167,7 @@ class StateWriter:
         internal = _copy(task.internal_data, kept[_INTERNAL] if kept is not None else None)
         self._now[task] = (
             parent_data, task._state, task.last_state_change, list(task._children),
-            task.triggered, internal, copied, text, parent_id, parent, data_text)
+            task.triggered, internal, copied, text, task._parent, parent, data_text)
         return text
 
     def _data_text(self, data: dict, parent, copied: dict, parent_data) -> str:

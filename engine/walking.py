@@ -159,18 +159,28 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
 
 
 _STATE_OF = operator.attrgetter("_state")
+_TASKS_OF = operator.attrgetter("tasks")
+
+
+def task_tables(workflow) -> list[dict]:
+    """The task tables of the instance's workflows: its own and its subprocesses'."""
+    top = workflow.top_workflow
+    return list(map(_TASKS_OF, _within(top, top)))
+
+
+def picked(tables: list[dict], read: operator.attrgetter, test, value) -> list:
+    """The tasks of these task tables for which `test(read(task), value)` holds, table by
+    table in each table's order, picked out without a Python step per task (`test` and
+    `read` being C functions such as `operator.and_` and an attrgetter)."""
+    tasks = chain.from_iterable(map(dict.values, tables))
+    read_off = map(read, chain.from_iterable(map(dict.values, tables)))
+    return list(compress(tasks, map(test, read_off, repeat(value))))
 
 
 def in_states(tables: list[dict], wanted: int) -> list:
-    """The tasks of these task tables in one of the `wanted` states, table by table in
-    each table's order (picked out without a Python step per task: most often, after a
+    """The tasks of these task tables in one of the `wanted` states (most often, after a
     step, there are none)."""
-    tasks = chain.from_iterable(map(dict.values, tables))
-    states = map(_STATE_OF, chain.from_iterable(map(dict.values, tables)))
-    return list(compress(tasks, map(operator.and_, states, repeat(wanted))))
-
-
-_TASKS_OF = operator.attrgetter("tasks")
+    return picked(tables, _STATE_OF, operator.and_, wanted)
 
 
 def _within(workflow, top) -> list:
