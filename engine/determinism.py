@@ -64,10 +64,20 @@ def _task_uuid() -> uuid.UUID:
 class _TaskTime:
     """Stands in for the `time` module inside SpiffWorkflow.task."""
 
+    _last: tuple[datetime | None, float] = (None, 0.0)  # a moment and its timestamp
+
     @staticmethod
     def time() -> float:
         clock = _clock.get()
-        return clock.now().timestamp() if clock is not None else _real_time.time()
+        if clock is None:
+            return _real_time.time()
+        moment = clock.now()
+        last = _TaskTime._last
+        if last[0] is moment:  # a command's moment stands still: stamped many times
+            return last[1]
+        stamp = moment.timestamp()
+        _TaskTime._last = (moment, stamp)
+        return stamp
 
 
 class _TimerDatetime(datetime):

@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
 from .specs import TenantCallActivity
-from .walking import in_states, picked, task_tables, walk
+from .walking import in_states, instance_workflows, picked, task_tables, walk
 
 FORM_KEYS = ("formKey", "formRef", "formRefBinding", "formRefVersion", "formData")
 
@@ -53,7 +53,7 @@ def tasks_in(workflow, state: int, manual: bool | None = None) -> list:
     def wanted(task) -> bool:
         return manual is None or task.task_spec.manual == manual
 
-    if not any(wanted(task) for task in in_states(task_tables(workflow), state)):
+    if not any(wanted(task) for task in in_states(instance_workflows(workflow), state)):
         return []
     return [task for task in every_task(workflow) if task._state & state and wanted(task)]
 

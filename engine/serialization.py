@@ -29,6 +29,7 @@ from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from . import task_states
 from .specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .walking import EngineSubWorkflow, EngineWorkflow
 
@@ -159,7 +160,9 @@ def state_from_json(text: str, spec, subprocess_specs, script_engine) -> BpmnWor
     dct = json.loads(text)
     if dct.pop("format", None) != STATE_FORMAT:
         raise ValueError("instance state has an unknown format")
-    return _STATE_CONVERTER.restore(dct, spec, subprocess_specs, script_engine)
+    workflow = _STATE_CONVERTER.restore(dct, spec, subprocess_specs, script_engine)
+    task_states.forget([workflow, *workflow.subprocesses.values()])  # states set directly
+    return workflow
 
 
 def data_to_json(value: Any) -> str:

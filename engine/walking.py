@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Iterator
+from copy import copy
 from itertools import chain, compress, repeat
 
 import SpiffWorkflow.task as _spiff_task
@@ -30,7 +31,11 @@ import SpiffWorkflow.workflow as _spiff_workflow
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
+
+from . import task_states
+from .task_states import SPARSE
 
 MAX_DEPTH = 1000  # SpiffWorkflow's default
 CHECKED = False  # tests set it: then every walk runs beside SpiffWorkflow's own
@@ -113,7 +118,6 @@ def walk(first, task_filter: TaskFilter, *, into_subprocesses: bool,
             yield task
 
 
-SPARSE = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.ERROR
 FEW = 32  # more matching tasks than this: walking is as quick as sorting them
 _FILTER_ARGS = frozenset(("state", "updated_ts", "manual", "spec_name", "spec_class"))
 
@@ -133,16 +137,16 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     if spec_name is None and (not wanted & SPARSE or wanted & ~SPARSE):
         return None
     top = workflow.top_workflow
-    subprocesses = top.subprocesses
-    if len(top.tasks) + sum(map(len, map(_TASKS_OF, subprocesses.values()))) >= MAX_DEPTH:
-        return None
-    tables = list(map(_TASKS_OF, _within(workflow, top)))
     if spec_name is None:
-        found = in_states(tables, wanted)
+        found = in_states(_within(workflow, top), wanted)
     else:
-        found = [task for table in tables for task in table.values()
+        found = [task for sub in _within(workflow, top) for task in sub.tasks.values()
                  if task._state & wanted and task.task_spec.name == spec_name]
-    if len(found) > FEW:
+    if not found:  # none to find: the walk finds none either
+        return []
+    subprocesses = top.subprocesses
+    if len(found) > FEW or \
+            len(top.tasks) + sum(map(len, map(_TASKS_OF, subprocesses.values()))) >= MAX_DEPTH:
         return None
     min_state = _descent_floor(wanted)
     enter_finished = not wanted <= TaskState.FINISHED_MASK
@@ -164,8 +168,7 @@ _TASKS_OF = operator.attrgetter("tasks")
 
 def task_tables(workflow) -> list[dict]:
     """The task tables of the instance's workflows: its own and its subprocesses'."""
-    top = workflow.top_workflow
-    return list(map(_TASKS_OF, _within(top, top)))
+    return list(map(_TASKS_OF, instance_workflows(workflow)))
 
 
 def picked(tables: list[dict], read: operator.attrgetter, test, value) -> list:
@@ -177,10 +180,25 @@ def picked(tables: list[dict], read: operator.attrgetter, test, value) -> list:
     return list(compress(tasks, map(test, read_off, repeat(value))))
 
 
-def in_states(tables: list[dict], wanted: int) -> list:
-    """The tasks of these task tables in one of the `wanted` states (most often, after a
-    step, there are none)."""
-    return picked(tables, _STATE_OF, operator.and_, wanted)
+def in_states(workflows: list, wanted: int) -> list:
+    """The tasks of these workflows (of one instance) in one of the `wanted` states, in
+    no particular order (most often, after a step, there are none). Waiting, ready,
+    started and failed tasks come from engine/task_states.py's note, others from a
+    look through the task tables."""
+    if wanted & ~SPARSE:
+        return picked(list(map(_TASKS_OF, workflows)), _STATE_OF, operator.and_, wanted)
+    found = task_states.in_states(workflows, wanted)
+    if CHECKED:
+        scanned = picked(list(map(_TASKS_OF, workflows)), _STATE_OF, operator.and_, wanted)
+        if set(found) != set(scanned) or len(found) != len(scanned):
+            raise WalkMismatch(f"tasks in state {wanted}: noted {found}, in the tables {scanned}")
+    return found
+
+
+def instance_workflows(workflow) -> list:
+    """The instance's workflows: its own and its subprocesses'."""
+    top = workflow.top_workflow
+    return _within(top, top)
 
 
 def _within(workflow, top) -> list:
@@ -313,10 +331,14 @@ class _FastWalk:
             return super().collect_log_extras(dct)
         return dct or {}
 
+    def _task_removed_notify(self, task) -> None:
+        task_states.removed(task)
+        super()._task_removed_notify(task)
+
     def update_waiting_tasks(self) -> None:
         # SpiffWorkflow walks with its plain iterator here, which stays in this workflow;
         # with no task of this workflow waiting, it finds none and changes nothing
-        if not in_states([self.tasks], TaskState.WAITING):
+        if not in_states([self], TaskState.WAITING):
             return
         waiting = walk(self.task_tree, TaskFilter(state=TaskState.WAITING),
                        into_subprocesses=False)
@@ -368,6 +390,7 @@ class EngineWorkflow(_FastWalk, BpmnWorkflow):
 def _set_state(task, value: int) -> None:
     """SpiffWorkflow 3.2's `Task._set_state`, the log details built only when logged."""
     logger = _spiff_task.logger
+    task_states.entered(task, value)
     if value != task._state:
         elapsed = _spiff_task.time.time() - task.last_state_change
         task.last_state_change = _spiff_task.time.time()
@@ -380,10 +403,26 @@ def _set_state(task, value: int) -> None:
                      extra=task.collect_log_extras())
 
 
+_spiff_merge = DeepMerge.merge
+_CONTAINERS = (dict, list, set)
+
+
+def _merge(a, b, path=None):
+    """SpiffWorkflow 3.2's `DeepMerge.merge(a, b)`, quicker where `a` is empty: a new
+    task taking its parent's data (every value set, containers copied one level deep,
+    as SpiffWorkflow does)."""
+    if not a and type(a) is dict and type(b) is dict:
+        for key, value in b.items():
+            a[key] = copy(value) if isinstance(value, _CONTAINERS) else value
+        return a
+    return _spiff_merge(a, b, path)
+
+
 def quiet_state_changes() -> None:
-    """Put `_set_state` in SpiffWorkflow's place (pyproject.toml keeps SpiffWorkflow at
-    3.2, whose method it repeats)."""
+    """Put `_set_state` and `_merge` in SpiffWorkflow's place (pyproject.toml keeps
+    SpiffWorkflow at 3.2, whose code they repeat)."""
     _spiff_task.Task._set_state = _set_state
+    DeepMerge.merge = staticmethod(_merge)
 
 
 quiet_state_changes()

@@ -1,0 +1,88 @@
+"""The tasks of an instance that are waiting, ready, started or in error, kept as they change.
+
+After a step few of an instance's tasks are in one of these states, and the engine asks
+for them many times per step: SpiffWorkflow looks for ready tasks before and after every
+task it runs, the engine for waiting and ready ones after every command. Looking
+through every task table each time cost more than running the tasks themselves.
+
+So each workflow (an instance's own and each of its subprocesses) keeps a note of its
+tasks in one of these states. SpiffWorkflow puts a task into a state in two places only:
+when it creates the task (`Task._add_child`) and in `Task._set_state` (the engine's own
+version, engine/walking.py), and takes a task out in `Workflow._remove_task`, which
+tells `_task_removed_notify`. All of them tell this module. A restored workflow had its
+tasks' states set directly, so a workflow's note is made by one look through its table
+the first time it is asked for, and `forget` drops the notes of a restored instance.
+Under tests (`walking.CHECKED`) every answer is compared with a look through the tables.
+"""
+
+from __future__ import annotations
+
+import operator
+from itertools import chain, compress, repeat
+
+import SpiffWorkflow.task as _spiff_task
+from SpiffWorkflow.util.task import TaskState
+
+SPARSE = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.ERROR
+_NOTE = "_tiltak_sparse"  # attribute of a workflow: {task: task} for its tasks in SPARSE
+
+
+def entered(task, state: int) -> None:
+    """A task was created in, or set to, `state`."""
+    note = task.workflow.__dict__.get(_NOTE)
+    if note is not None:
+        if state & SPARSE:
+            note[task] = task
+        else:
+            note.pop(task, None)
+
+
+def removed(task) -> None:
+    """A task was taken out of its workflow."""
+    note = task.workflow.__dict__.get(_NOTE)
+    if note is not None:
+        note.pop(task, None)
+
+
+def forget(workflows) -> None:
+    """Drop these workflows' notes (their tasks' states were set without telling us)."""
+    for workflow in workflows:
+        workflow.__dict__.pop(_NOTE, None)
+
+
+def _note(workflow) -> dict:
+    note = workflow.__dict__.get(_NOTE)
+    if note is None:
+        note = workflow.__dict__[_NOTE] = {
+            task: task for task in workflow.tasks.values() if task._state & SPARSE}
+    return note
+
+
+_STATE_OF = operator.attrgetter("_state")
+
+
+def in_states(workflows: list, wanted: int) -> list:
+    """The tasks of these workflows in one of the `wanted` states, which are among the
+    states noted here; in no particular order."""
+    if len(workflows) == 1:  # most often: one workflow, its note empty or nearly
+        note = _note(workflows[0])
+        return [task for task in note if task._state & wanted] if note else []
+    notes = list(map(_note, workflows))
+    tasks = chain.from_iterable(map(dict.values, notes))
+    states = map(_STATE_OF, chain.from_iterable(map(dict.values, notes)))
+    return list(compress(tasks, map(operator.and_, states, repeat(wanted))))
+
+
+_spiff_add_child = _spiff_task.Task._add_child
+
+
+def _add_child(self, task_spec, state: int = TaskState.MAYBE):
+    """SpiffWorkflow's `Task._add_child`, telling the note of a child made waiting or
+    ready."""
+    task = _spiff_add_child(self, task_spec, state)
+    if state & SPARSE:
+        entered(task, state)
+    return task
+
+
+_spiff_task.Task._add_child = _add_child
