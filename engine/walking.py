@@ -142,6 +142,7 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     else:
         found = [task for sub in _within(workflow, top) for task in sub.tasks.values()
                  if task._state & wanted and task.task_spec.name == spec_name]
+    found = [task for task in found if task_filter.matches(task)]
     if not found:  # none to find: the walk finds none either
         return []
     subprocesses = top.subprocesses
@@ -154,10 +155,9 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     parents = _parents(top)
     placed = []
     for task in found:
-        if task_filter.matches(task):
-            path = _path(task, root, top, parents, min_state, enter_finished)
-            if path is not None:
-                placed.append((path, task))
+        path = _path(task, root, top, parents, min_state, enter_finished)
+        if path is not None:
+            placed.append((path, task))
     placed.sort(key=lambda item: item[0])
     return [task for _, task in placed]
 
@@ -411,17 +411,32 @@ def _merge(a, b, path=None):
     """SpiffWorkflow 3.2's `DeepMerge.merge(a, b)`, quicker where `a` is empty: a new
     task taking its parent's data (every value set, containers copied one level deep,
     as SpiffWorkflow does)."""
-    if not a and type(a) is dict and type(b) is dict:
-        for key, value in b.items():
-            a[key] = copy(value) if isinstance(value, _CONTAINERS) else value
-        return a
+    if type(a) is dict and type(b) is dict:
+        if not a:
+            a.update({key: copy(value) if isinstance(value, _CONTAINERS) else value
+                      for key, value in b.items()})
+            return a
+        if a == b:  # every value of b equal to a's: SpiffWorkflow's merge changes nothing
+            return a
     return _spiff_merge(a, b, path)
 
 
+def _is_descendant_of(self, task) -> bool:
+    """SpiffWorkflow 3.2's `Task.is_descendant_of`, each parent looked up once (its own
+    looks each up three times; joins ask this for many tasks at every step)."""
+    parent = self.parent
+    while parent is not None:
+        if parent == task:
+            return True
+        parent = parent.parent
+    return False
+
+
 def quiet_state_changes() -> None:
-    """Put `_set_state` and `_merge` in SpiffWorkflow's place (pyproject.toml keeps
-    SpiffWorkflow at 3.2, whose code they repeat)."""
+    """Put `_set_state`, `_merge` and `_is_descendant_of` in SpiffWorkflow's place
+    (pyproject.toml keeps SpiffWorkflow at 3.2, whose code they repeat)."""
     _spiff_task.Task._set_state = _set_state
+    _spiff_task.Task.is_descendant_of = _is_descendant_of
     DeepMerge.merge = staticmethod(_merge)
 
 
