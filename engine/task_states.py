@@ -9,7 +9,8 @@ So each workflow (an instance's own and each of its subprocesses) keeps a note o
 tasks in one of these states. SpiffWorkflow puts a task into a state in two places only:
 when it creates the task (`Task._add_child`) and in `Task._set_state` (the engine's own
 version, engine/walking.py), and takes a task out in `Workflow._remove_task`, which
-tells `_task_removed_notify`. All of them tell this module. A restored workflow had its
+tells `_task_removed_notify`. All of them tell this module; a task taken out is marked,
+since SpiffWorkflow sometimes sets the state of a task it has just taken out. A restored workflow had its
 tasks' states set directly, so a workflow's note is made by one look through its table
 the first time it is asked for, and `forget` drops the notes of a restored instance.
 Under tests (`walking.CHECKED`) every answer is compared with a look through the tables.
@@ -27,18 +28,22 @@ SPARSE = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.ERR
 _NOTE = "_tiltak_sparse"  # attribute of a workflow: {task: task} for its tasks in SPARSE
 
 
+_REMOVED = "_tiltak_removed"  # attribute of a task taken out of its workflow
+
+
 def entered(task, state: int) -> None:
     """A task was created in, or set to, `state`."""
     note = task.workflow.__dict__.get(_NOTE)
     if note is not None:
-        if state & SPARSE:
+        if state & SPARSE and _REMOVED not in task.__dict__:
             note[task] = task
         else:
             note.pop(task, None)
 
 
 def removed(task) -> None:
-    """A task was taken out of its workflow."""
+    """A task was taken out of its workflow (SpiffWorkflow may still set its state)."""
+    task.__dict__[_REMOVED] = True
     note = task.workflow.__dict__.get(_NOTE)
     if note is not None:
         note.pop(task, None)
