@@ -16,11 +16,12 @@ from random_walk import Model, World
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
-from engine import walking
+from engine import task_states, walking
 from engine.clock import FixedClock
 from engine.definitions import collect_files
 from engine.history import events_of
 from engine.replay import replay_steps
+from engine.serialization import state_from_json, state_to_json
 from tiltak import services
 
 from walks import PROCESSES, walk_six_step
@@ -142,3 +143,42 @@ def test_workflows_are_logged_as_before_when_someone_listens(deployed, caplog):
     with caplog.at_level(logging.WARNING, logger="spiff.workflow"):
         walk_six_step(deployed, clinics=("kir",), business_key="HA-2026-20")
     assert not [r for r in caplog.records if r.name == "spiff.workflow"]
+
+
+def test_the_task_notes_follow_every_state_change(walked, monkeypatch):
+    """Each workflow's note of its waiting, ready, started and failed tasks holds exactly
+    the tasks its table holds in those states: after every step of every walk, for a
+    task taken out and set ready afterwards (as SpiffWorkflow sometimes does), and for a
+    workflow restored from its state."""
+    monkeypatch.setattr(walking, "CHECKED", False)  # compared here, by hand
+    engine, ids = walked
+
+    def scanned(workflow, wanted):
+        return {task for task in workflow.tasks.values() if task._state & wanted}
+
+    checked = 0
+    for workflow in every_tree(engine, ids):
+        for sub in [workflow, *workflow.subprocesses.values()]:
+            for wanted in (TaskState.READY, TaskState.WAITING, task_states.SPARSE):
+                assert set(task_states.in_states([sub], wanted)) == scanned(sub, wanted)
+                checked += 1
+    assert checked > 300
+
+    workflow = next(tree for n, tree in enumerate(every_tree(engine, ids[:1])) if n == 4)
+    restored = state_from_json(state_to_json(workflow), workflow.spec,
+                               workflow.subprocess_specs, workflow.script_engine)
+    for old, new in zip([workflow, *workflow.subprocesses.values()],
+                        [restored, *restored.subprocesses.values()], strict=True):
+        assert {t.id for t in task_states.in_states([new], task_states.SPARSE)} == \
+            {t.id for t in scanned(old, task_states.SPARSE)}
+
+    leaf = next(task for sub in [restored, *restored.subprocesses.values()]
+                for task in sub.tasks.values()
+                if not task._children and task._state & TaskState.PREDICTED_MASK)
+    owner = leaf.workflow
+    task_states.in_states([owner], TaskState.READY)  # the note made, then kept
+    owner._remove_task(leaf.id)
+    leaf._set_state(TaskState.READY)
+    assert leaf not in task_states.in_states([owner], TaskState.READY)
+    assert set(task_states.in_states([owner], TaskState.READY)) == \
+        scanned(owner, TaskState.READY)
