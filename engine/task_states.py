@@ -10,9 +10,10 @@ tasks in one of these states. SpiffWorkflow puts a task into a state in two plac
 when it creates the task (`Task._add_child`) and in `Task._set_state` (the engine's own
 version, engine/walking.py), and takes a task out in `Workflow._remove_task`, which
 tells `_task_removed_notify`. All of them tell this module; a task taken out is marked,
-since SpiffWorkflow sometimes sets the state of a task it has just taken out. A restored workflow had its
-tasks' states set directly, so a workflow's note is made by one look through its table
-the first time it is asked for, and `forget` drops the notes of a restored instance.
+since SpiffWorkflow sometimes sets the state of a task it has just taken out. A restored
+workflow had its tasks' states set directly, so a workflow's note is made by one look
+through its table the first time it is asked for, and `forget` drops the notes of a
+restored instance.
 Under tests (`walking.CHECKED`) every answer is compared with a look through the tables.
 """
 
@@ -22,20 +23,24 @@ import operator
 from itertools import chain, compress, repeat
 
 import SpiffWorkflow.task as _spiff_task
+import SpiffWorkflow.workflow as _spiff_workflow
 from SpiffWorkflow.util.task import TaskState
 
 SPARSE = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.ERROR
-_NOTE = "_tiltak_sparse"  # attribute of a workflow: {task: task} for its tasks in SPARSE
 
-
-_REMOVED = "_tiltak_removed"  # attribute of a task taken out of its workflow
+# a workflow's note: {task: task} for its tasks in SPARSE, None until first asked for;
+# a task's mark: True once it was taken out of its workflow. Both are class defaults,
+# so that reading them never makes Python build an instance's attribute dictionary
+# (reading `__dict__` does, and makes every later attribute of that object slower)
+_spiff_workflow.Workflow._tiltak_sparse = None
+_spiff_task.Task._tiltak_removed = False
 
 
 def entered(task, state: int) -> None:
     """A task was created in, or set to, `state`."""
-    note = task.workflow.__dict__.get(_NOTE)
+    note = task.workflow._tiltak_sparse
     if note is not None:
-        if state & SPARSE and _REMOVED not in task.__dict__:
+        if state & SPARSE and not task._tiltak_removed:
             note[task] = task
         else:
             note.pop(task, None)
@@ -43,8 +48,8 @@ def entered(task, state: int) -> None:
 
 def removed(task) -> None:
     """A task was taken out of its workflow (SpiffWorkflow may still set its state)."""
-    task.__dict__[_REMOVED] = True
-    note = task.workflow.__dict__.get(_NOTE)
+    task._tiltak_removed = True
+    note = task.workflow._tiltak_sparse
     if note is not None:
         note.pop(task, None)
 
@@ -52,13 +57,13 @@ def removed(task) -> None:
 def forget(workflows) -> None:
     """Drop these workflows' notes (their tasks' states were set without telling us)."""
     for workflow in workflows:
-        workflow.__dict__.pop(_NOTE, None)
+        workflow._tiltak_sparse = None
 
 
 def _note(workflow) -> dict:
-    note = workflow.__dict__.get(_NOTE)
+    note = workflow._tiltak_sparse
     if note is None:
-        note = workflow.__dict__[_NOTE] = {
+        note = workflow._tiltak_sparse = {
             task: task for task in workflow.tasks.values() if task._state & SPARSE}
     return note
 

@@ -349,6 +349,19 @@ class _FastWalk:
             task.task_spec._update(task)
 
 
+def _ready_automatic(workflow) -> list:
+    """`workflow.get_tasks(state=TaskState.READY, manual=False)`: the tasks a round of
+    engine steps runs. Most rounds find none, which the notes tell at once."""
+    ready = in_states(_within(workflow, workflow.top_workflow), TaskState.READY)
+    for task in ready:
+        if not task.task_spec.manual:
+            return workflow.get_tasks(state=TaskState.READY, manual=False)
+    if CHECKED and list(BpmnTaskIterator(workflow.task_tree, state=TaskState.READY,
+                                         manual=False)):
+        raise WalkMismatch("ready automatic tasks were missed")
+    return []
+
+
 class EngineSubWorkflow(_FastWalk, BpmnSubWorkflow):
     """A called process or embedded subprocess, as the engine runs it."""
 
@@ -361,7 +374,7 @@ class EngineWorkflow(_FastWalk, BpmnWorkflow):
         # every ready task, manual ones skipped, has the same tasks in the same order)
         def run_ready(workflow) -> int:
             count = 0
-            for task in workflow.get_tasks(state=TaskState.READY, manual=False):
+            for task in _ready_automatic(workflow):
                 if will_complete_task is not None:
                     will_complete_task(task)
                 task.run()
