@@ -38,16 +38,18 @@ class IdSource:
     def __call__(self) -> uuid.UUID:
         self.counter += 1
         digest = self._prefix.copy()
-        digest.update(str(self.counter).encode())
-        number = int.from_bytes(digest.digest()[:16], "big")
+        digest.update(b"%d" % self.counter)
         # what `uuid.UUID(bytes=..., version=5)` does with the first 16 bytes
-        number = (number & _KEEP) | _VERSION_5
-        made = object.__new__(uuid.UUID)
-        object.__setattr__(made, "int", number)
-        object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+        number = (int.from_bytes(digest.digest()[:16]) & _KEEP) | _VERSION_5
+        made = _new_uuid(uuid.UUID)
+        _set(made, "int", number)
+        _set(made, "is_safe", _UNKNOWN)
         return made
 
 
+_new_uuid = object.__new__
+_set = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
 _KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
 _VERSION_5 = (0x8000 << 48) | (5 << 76)
 

@@ -426,8 +426,11 @@ def _merge(a, b, path=None):
     as SpiffWorkflow does)."""
     if type(a) is dict and type(b) is dict:
         if not a:
-            a.update({key: copy(value) if isinstance(value, _CONTAINERS) else value
-                      for key, value in b.items()})
+            a.update(b)
+            # then the containers copied: picked out without a Python step per value
+            for key in compress(b, map(isinstance, b.values(), repeat(_CONTAINERS))):
+                value = b[key]
+                a[key] = value.copy() if type(value) in _CONTAINERS else copy(value)
             return a
         if a == b:  # every value of b equal to a's: SpiffWorkflow's merge changes nothing
             return a
