@@ -19,7 +19,8 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
 from .specs import TenantCallActivity
-from .walking import in_states, instance_workflows, picked, task_tables, walk
+from .task_states import picked
+from .walking import in_states, instance_workflows, task_tables, walk
 
 FORM_KEYS = ("formKey", "formRef", "formRefBinding", "formRefVersion", "formData")
 

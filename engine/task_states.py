@@ -68,7 +68,17 @@ def _note(workflow) -> dict:
     return note
 
 
-_STATE_OF = operator.attrgetter("_state")
+STATE_OF = operator.attrgetter("_state")
+
+
+def picked(tables: list[dict], read: operator.attrgetter, test, value) -> list:
+    """The tasks of these task tables (or notes) for which `test(read(task), value)`
+    holds, table by table in each table's order, picked out without a Python step per
+    task (`test` and `read` being C functions such as `operator.and_` and an
+    attrgetter)."""
+    tasks = chain.from_iterable(map(dict.values, tables))
+    read_off = map(read, chain.from_iterable(map(dict.values, tables)))
+    return list(compress(tasks, map(test, read_off, repeat(value))))
 
 
 def in_states(workflows: list, wanted: int) -> list:
@@ -77,10 +87,7 @@ def in_states(workflows: list, wanted: int) -> list:
     if len(workflows) == 1:  # most often: one workflow, its note empty or nearly
         note = _note(workflows[0])
         return [task for task in note if task._state & wanted] if note else []
-    notes = list(map(_note, workflows))
-    tasks = chain.from_iterable(map(dict.values, notes))
-    states = map(_STATE_OF, chain.from_iterable(map(dict.values, notes)))
-    return list(compress(tasks, map(operator.and_, states, repeat(wanted))))
+    return picked(list(map(_note, workflows)), STATE_OF, operator.and_, wanted)
 
 
 _spiff_add_child = _spiff_task.Task._add_child

@@ -24,7 +24,7 @@ import logging
 import operator
 from collections.abc import Iterator
 from copy import copy
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 
 import SpiffWorkflow.task as _spiff_task
 import SpiffWorkflow.workflow as _spiff_workflow
@@ -35,7 +35,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
 from . import task_states
-from .task_states import SPARSE
+from .task_states import SPARSE, STATE_OF, picked
 
 MAX_DEPTH = 1000  # SpiffWorkflow's default
 CHECKED = False  # tests set it: then every walk runs beside SpiffWorkflow's own
@@ -145,9 +145,8 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     found = [task for task in found if task_filter.matches(task)]
     if not found:  # none to find: the walk finds none either
         return []
-    subprocesses = top.subprocesses
     if len(found) > FEW or \
-            len(top.tasks) + sum(map(len, map(_TASKS_OF, subprocesses.values()))) >= MAX_DEPTH:
+            len(top.tasks) + sum(map(len, map(_TASKS_OF, top.subprocesses.values()))) >= MAX_DEPTH:
         return None
     min_state = _descent_floor(wanted)
     enter_finished = not wanted <= TaskState.FINISHED_MASK
@@ -162,7 +161,6 @@ def found_in_order(workflow, task_filter: TaskFilter) -> list | None:
     return [task for _, task in placed]
 
 
-_STATE_OF = operator.attrgetter("_state")
 _TASKS_OF = operator.attrgetter("tasks")
 
 
@@ -171,27 +169,21 @@ def task_tables(workflow) -> list[dict]:
     return list(map(_TASKS_OF, instance_workflows(workflow)))
 
 
-def picked(tables: list[dict], read: operator.attrgetter, test, value) -> list:
-    """The tasks of these task tables for which `test(read(task), value)` holds, table by
-    table in each table's order, picked out without a Python step per task (`test` and
-    `read` being C functions such as `operator.and_` and an attrgetter)."""
-    tasks = chain.from_iterable(map(dict.values, tables))
-    read_off = map(read, chain.from_iterable(map(dict.values, tables)))
-    return list(compress(tasks, map(test, read_off, repeat(value))))
-
-
 def in_states(workflows: list, wanted: int) -> list:
     """The tasks of these workflows (of one instance) in one of the `wanted` states, in
     no particular order (most often, after a step, there are none). Waiting, ready,
     started and failed tasks come from engine/task_states.py's note, others from a
     look through the task tables."""
+    def scanned() -> list:
+        return picked(list(map(_TASKS_OF, workflows)), STATE_OF, operator.and_, wanted)
+
     if wanted & ~SPARSE:
-        return picked(list(map(_TASKS_OF, workflows)), _STATE_OF, operator.and_, wanted)
+        return scanned()
     found = task_states.in_states(workflows, wanted)
     if CHECKED:
-        scanned = picked(list(map(_TASKS_OF, workflows)), _STATE_OF, operator.and_, wanted)
-        if set(found) != set(scanned) or len(found) != len(scanned):
-            raise WalkMismatch(f"tasks in state {wanted}: noted {found}, in the tables {scanned}")
+        if set(found) != set(scanned()) or len(found) != len(scanned()):
+            raise WalkMismatch(f"tasks in state {wanted}: noted {found}, in the tables "
+                               f"{scanned()}")
     return found
 
 
@@ -349,19 +341,6 @@ class _FastWalk:
             task.task_spec._update(task)
 
 
-def _ready_automatic(workflow) -> list:
-    """`workflow.get_tasks(state=TaskState.READY, manual=False)`: the tasks a round of
-    engine steps runs. Most rounds find none, which the notes tell at once."""
-    ready = in_states(_within(workflow, workflow.top_workflow), TaskState.READY)
-    for task in ready:
-        if not task.task_spec.manual:
-            return workflow.get_tasks(state=TaskState.READY, manual=False)
-    if CHECKED and list(BpmnTaskIterator(workflow.task_tree, state=TaskState.READY,
-                                         manual=False)):
-        raise WalkMismatch("ready automatic tasks were missed")
-    return []
-
-
 class EngineSubWorkflow(_FastWalk, BpmnSubWorkflow):
     """A called process or embedded subprocess, as the engine runs it."""
 
@@ -374,7 +353,7 @@ class EngineWorkflow(_FastWalk, BpmnWorkflow):
         # every ready task, manual ones skipped, has the same tasks in the same order)
         def run_ready(workflow) -> int:
             count = 0
-            for task in _ready_automatic(workflow):
+            for task in workflow.get_tasks(state=TaskState.READY, manual=False):
                 if will_complete_task is not None:
                     will_complete_task(task)
                 task.run()
