@@ -29,9 +29,13 @@ def sha256(text: str) -> str:
 def event_hash(stream: str, seq: int, type_: str, actor: str, at: datetime,
                element_id: str | None, task_id: str | None, data: str, state_hash: str,
                prev_hash: str) -> str:
-    body = json.dumps([stream, seq, type_, actor, at.isoformat(), element_id, task_id, data,
-                       state_hash, prev_hash], separators=(",", ":"), ensure_ascii=False)
-    return sha256(body)
+    return sha256(_encode([stream, seq, type_, actor, at.isoformat(), element_id, task_id,
+                           data, state_hash, prev_hash]))
+
+
+# what `json.dumps(..., separators=(",", ":"), ensure_ascii=False)` writes, without making
+# an encoder for every event
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def record(session: Session, instance: ProcessInstance, type_: str, actor: str, at: datetime,

@@ -172,7 +172,12 @@ def data_to_json(value: Any) -> str:
 
 
 def data_from_json(text: str) -> Any:
-    return REGISTRY.restore(json.loads(text))
+    value = json.loads(text)
+    # only an object with a "typename" key is restored to a typed value (a date, say);
+    # a text that cannot hold that key, not even written with escapes, is plain JSON
+    if "typename" not in text and "\\u" not in text:
+        return value
+    return REGISTRY.restore(value)
 
 
 def plain(value: Any) -> Any:

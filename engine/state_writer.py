@@ -105,19 +105,13 @@ class StateWriter:
         order = list(tasks.values())
         kept = self._tables.get(id(tasks))
         if kept is not None and kept[0] is tasks and kept[1] == order and \
-                list(map(_PARENT_ID_OF, order)) == kept[2] and \
-                list(map(_SIGNATURE_OF, order)) == kept[3] and \
-                list(map(_CHILDREN_OF, order)) == kept[4] and \
-                list(map(_INTERNAL_OF, order)) == kept[5] and \
-                list(map(_DATA_OF, order)) == kept[6]:
-            self._now.update(kept[7])
-            return kept[8]
+                list(map(_COMPARED_OF, order)) == kept[2]:
+            self._now.update(kept[3])
+            return kept[4]
         text = ",".join(self._entries(tasks))
         entries = list(map(self._now.__getitem__, order))
-        self._tables[id(tasks)] = (
-            tasks, order, list(map(_KEPT_PARENT_ID, entries)), list(map(_KEPT_SIGNATURE, entries)),
-            list(map(_KEPT_CHILDREN, entries)), list(map(_KEPT_INTERNAL, entries)),
-            list(map(_KEPT_DATA, entries)), dict(zip(order, entries, strict=True)), text)
+        self._tables[id(tasks)] = (tasks, order, list(map(_KEPT_COMPARED, entries)),
+                                   dict(zip(order, entries, strict=True)), text)
         return text
 
     def _entries(self, tasks: dict) -> list[str]:
@@ -222,17 +216,11 @@ class StateWriter:
         return text
 
 
-# the same, read off a task and off what is kept of it
-_PARENT_ID_OF = operator.attrgetter("_parent")
-_KEPT_PARENT_ID = operator.itemgetter(_PARENT_ID)
-_SIGNATURE_OF = operator.attrgetter("_state", "last_state_change", "triggered")
-_KEPT_SIGNATURE = operator.itemgetter(_STATE, _CHANGED_AT, _TRIGGERED)
-_CHILDREN_OF = operator.attrgetter("_children")
-_KEPT_CHILDREN = operator.itemgetter(_CHILDREN)
-_INTERNAL_OF = operator.attrgetter("internal_data")
-_KEPT_INTERNAL = operator.itemgetter(_INTERNAL)
-_DATA_OF = operator.attrgetter("data")
-_KEPT_DATA = operator.itemgetter(_DATA)
+# what `_entries` compares, read off a task and off what is kept of it
+_COMPARED_OF = operator.attrgetter("_parent", "_state", "last_state_change", "triggered",
+                                   "_children", "internal_data", "data")
+_KEPT_COMPARED = operator.itemgetter(_PARENT_ID, _STATE, _CHANGED_AT, _TRIGGERED, _CHILDREN,
+                                     _INTERNAL, _DATA)
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
 
@@ -324,4 +312,14 @@ def _canonical(value: Any) -> Any:
         return result
     if kind is list:
         return [v if type(v) in _PLAIN else _canonical(v) for v in value]
+    if kind is date:  # dates come often, and are converted once each (only ever encoded)
+        converted = _DATES.get(value)
+        if converted is None:
+            if len(_DATES) >= 4096:
+                _DATES.clear()
+            converted = _DATES[value] = _sorted(REGISTRY.convert(value))
+        return converted
     return _sorted(REGISTRY.convert(value))
+
+
+_DATES: dict[date, dict] = {}
