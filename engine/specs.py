@@ -102,6 +102,9 @@ class CamundaServiceTask(ServiceTask):
         values = {p["name"]: engine.evaluate(my_task, p["value"])
                   for p in (ext.get("inputOutput") or {}).get("inputs", [])}
         my_task.internal_data["notification"] = {"values": values, "queued": False}
+        noted = getattr(my_task.workflow.top_workflow, "_tiltak_notices", None)
+        if noted is not None:  # see EngineWorkflow._tiltak_notices
+            noted.append(my_task)
         return True
 
 

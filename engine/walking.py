@@ -348,6 +348,10 @@ class EngineSubWorkflow(_FastWalk, BpmnSubWorkflow):
 class EngineWorkflow(_FastWalk, BpmnWorkflow):
     """A process instance, as the engine runs it."""
 
+    # the tasks that raised a notification (engine/specs.py), kept from the start of a
+    # workflow the engine began; None for a restored one, whose tables tell instead
+    _tiltak_notices: list | None = None
+
     def _do_engine_steps(self, will_complete_task=None, did_complete_task=None):
         # SpiffWorkflow's own round, asking only for the tasks it then runs (its list of
         # every ready task, manual ones skipped, has the same tasks in the same order)
