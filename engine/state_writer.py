@@ -100,8 +100,9 @@ class StateWriter:
     def _table(self, tasks: dict) -> str:
         """A workflow's task entries, joined. A table whose tasks are all as they were
         (the same tasks in the same order, and for each what `_entries` compares) is
-        told by comparing whole lists, which Python does without a step per task, and
-        keeps its text; most subprocesses do not change in a step."""
+        told by comparing one list of tuples read off its tasks with the one kept, which
+        Python does without a step per task, and keeps its text; most subprocesses do
+        not change in a step."""
         order = list(tasks.values())
         kept = self._tables.get(id(tasks))
         if kept is not None and kept[0] is tasks and kept[1] == order and \
