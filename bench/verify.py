@@ -6,7 +6,8 @@ database is generated once, by several processes each walking into its own copy 
 freshly deployed database, and the copies' instance rows are then merged into one
 SQLite file under bench/results/, named by N and a hash of processes/ and the walk. A
 re-run with the same N reuses it. `--database URL` measures another database instead
-(for PostgreSQL); missing instances are walked into it directly.
+(for PostgreSQL); missing instances are walked into it directly, and its planner
+statistics are brought up to date (`ANALYZE`) before measuring.
 
 Each round measures, in the same run:
   * the chain check alone: every instance's events read and its hash chain checked;
@@ -248,7 +249,19 @@ def given_database(url: str, n: int, jobs: int) -> tuple[str, dict]:
         seconds = walk_instances(url, have, n - have, jobs)
         info.update(walked_in_s=round(seconds, 1), walk_processes=jobs,
                     walked_per_instance_s=round(seconds * jobs / (n - have), 3))
+    planner_statistics(url)
     return url, info
+
+
+def planner_statistics(url: str) -> None:
+    """The query planner's statistics brought up to date, as autovacuum keeps them in a
+    database that runs it. Measured at 10,000 instances on a PostgreSQL without them,
+    each batch of fifty instances was read by scanning the whole event table (33 ms
+    instead of 2 ms)."""
+    engine = services.build_engine(url)
+    with engine.db.engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    engine.db.dispose()
 
 
 def shown_url(url: str) -> str:
