@@ -238,8 +238,8 @@ def take_notifications(workflow) -> list[tuple[str, dict[str, Any]]]:
         pending = task.internal_data.get("notification")
         return pending if pending and not pending.get("queued") else None
 
-    # the tasks that raised one, as the engine noted them since it began the workflow
-    # (engine/walking.py); a restored workflow's tables are looked through instead
+    # the tasks that raised one, as noted since the workflow began (EngineWorkflow); a
+    # restored workflow's tables are looked through instead
     noted = getattr(workflow.top_workflow, "_tiltak_notices", None)
     if noted is None:
         noted = picked(task_tables(workflow), _INTERNAL_DATA, operator.contains, "notification")

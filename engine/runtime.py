@@ -189,7 +189,6 @@ class Engine:
               by_timer: bool = False):
         """A new workflow run up to its first wait (also used by replay)."""
         workflow = EngineWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-        workflow._tiltak_notices = []
         start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
             workflow.task_tree
         start.data.update(values)

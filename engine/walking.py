@@ -181,9 +181,10 @@ def in_states(workflows: list, wanted: int) -> list:
         return scanned()
     found = task_states.in_states(workflows, wanted)
     if CHECKED:
-        if set(found) != set(scanned()) or len(found) != len(scanned()):
+        tables = scanned()
+        if set(found) != set(tables) or len(found) != len(tables):
             raise WalkMismatch(f"tasks in state {wanted}: noted {found}, in the tables "
-                               f"{scanned()}")
+                               f"{tables}")
     return found
 
 
@@ -348,9 +349,13 @@ class EngineSubWorkflow(_FastWalk, BpmnSubWorkflow):
 class EngineWorkflow(_FastWalk, BpmnWorkflow):
     """A process instance, as the engine runs it."""
 
-    # the tasks that raised a notification (engine/specs.py), kept from the start of a
-    # workflow the engine began; None for a restored one, whose tables tell instead
-    _tiltak_notices: list | None = None
+    def __init__(self, spec, subprocess_specs=None, script_engine=None, *,
+                 deserializing: bool = False, **kwargs):
+        # the tasks that raised a notification (engine/specs.py), noted from the start;
+        # None for a restored workflow, whose tables tell instead
+        self._tiltak_notices: list | None = None if deserializing else []
+        super().__init__(spec, subprocess_specs, script_engine,
+                         deserializing=deserializing, **kwargs)
 
     def _do_engine_steps(self, will_complete_task=None, did_complete_task=None):
         # SpiffWorkflow's own round, asking only for the tasks it then runs (its list of
