@@ -29,6 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import decisions, expressions
 from .errors import DefinitionError
+from .multi_instance import with_multi_instance
 from .sandbox import ScriptError, compile_script
 from .specs import NOTIFY_TOPIC, CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .xml import parse_xml
@@ -120,14 +121,18 @@ class DecisionTaskParser(BusinessRuleTaskParser):
 
 
 class TiltakParser(CamundaParser):
-    """CamundaParser whose call activities pick a tenant (clinic) variant at run time and
-    whose business rule tasks evaluate FEEL."""
+    """CamundaParser whose call activities pick a tenant (clinic) variant at run time,
+    whose business rule tasks evaluate FEEL and whose multi-instance activities follow
+    Camunda 7 (engine/multi_instance.py)."""
 
     OVERRIDE_PARSER_CLASSES = {
-        **CamundaParser.OVERRIDE_PARSER_CLASSES,
-        full_tag("callActivity"): (CallActivityParser, TenantCallActivity),
-        full_tag("serviceTask"): (CamundaTaskParser, CamundaServiceTask),
-        full_tag("businessRuleTask"): (DecisionTaskParser, CamundaBusinessRuleTask),
+        tag: (with_multi_instance(parser_class), spec_class)
+        for tag, (parser_class, spec_class) in {
+            **CamundaParser.OVERRIDE_PARSER_CLASSES,
+            full_tag("callActivity"): (CallActivityParser, TenantCallActivity),
+            full_tag("serviceTask"): (CamundaTaskParser, CamundaServiceTask),
+            full_tag("businessRuleTask"): (DecisionTaskParser, CamundaBusinessRuleTask),
+        }.items()
     }
 
 
@@ -151,6 +156,7 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
     definitions at start time. Raises DefinitionError naming file and element.
     """
     parser = TiltakParser()
+    hidden: dict[str, str] = {}
     containers: dict[str, tuple[str, etree._Element]] = {}
     for filename, data in (dmn_files or {}).items():
         try:
@@ -164,16 +170,16 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
             raise DefinitionError("not a BPMN 2.0 file (root element must be bpmn:definitions)",
                                   file=filename)
         _normalise_camunda_namespace(root)
-        _check_reserved_ids(root, filename)
         _check_scripts(root, filename)
         _check_decision_refs(root, filename)
+        hidden.update(_hide_reserved_ids(root))
         for el in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess",
                             f"{{{BPMN_NS}}}transaction"):
             containers[el.get("id")] = (filename, el)
         try:
             parser.add_bpmn_xml(root, filename=filename)
         except ValidationException as err:
-            raise _definition_error(err, filename) from None
+            raise _definition_error(err, filename, hidden) from None
 
     result: dict[str, ParsedProcess] = {}
     for key in parser.get_process_ids():
@@ -183,20 +189,27 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
         try:
             spec = parser.get_spec(key)
         except ValidationException as err:
-            raise _definition_error(err, filename) from None
+            raise _definition_error(err, filename, hidden) from None
         except SpiffWorkflowException as err:
-            raise DefinitionError(str(err), file=filename, element=key) from None
+            raise DefinitionError(_shown(str(err), hidden), file=filename,
+                                  element=key) from None
         process = ParsedProcess(key=key, name=node.get("name") or key, spec=spec)
         try:
             subs = parser.get_subprocess_specs(key, require_call_activity_specs=False)
         except ValidationException as err:
-            raise _definition_error(err, filename) from None
+            raise _definition_error(err, filename, hidden) from None
         process.embedded_specs = {
             name: sub for name, sub in subs.items()
             if sub is not None and name in containers
             and containers[name][1].tag != f"{{{BPMN_NS}}}process"}
         for sub in [spec, *process.embedded_specs.values()]:
-            _decorate(sub, containers, process)
+            try:
+                _decorate(sub, containers, process)
+            except DefinitionError as err:
+                raise DefinitionError(_shown(err.detail, hidden), file=err.file,
+                                      element=_shown(err.element, hidden),
+                                      line=err.line) from None
+            _restore_reserved_ids(sub, hidden)
         for attr, value in node.attrib.items():
             if _camunda_name(attr) == "candidateStarterGroups":
                 process.starter_groups = [g.strip() for g in value.split(",") if g.strip()]
@@ -267,17 +280,47 @@ def _check_expressions(ext: dict, node: etree._Element, filename: str) -> None:
 
 
 RESERVED_IDS = {"Start", "End", "Root"}
+HIDDEN_SUFFIX = "#element"  # no BPMN id can hold '#', so a renamed id meets no other
 
 
-def _check_reserved_ids(root: etree._Element, filename: str) -> None:
-    """SpiffWorkflow names its own internal tasks Start, End and Root; an element with
-    one of those ids would silently cut the process short."""
+def _hide_reserved_ids(root: etree._Element) -> dict[str, str]:
+    """SpiffWorkflow names its own internal tasks Start, End and Root. An element the
+    process owner called so is renamed for SpiffWorkflow (with every reference to it)
+    and gets its own id back on its task spec afterwards (`_restore_reserved_ids`)."""
+    hidden: dict[str, str] = {}
     for node in root.iter():
         if isinstance(node.tag, str) and node.get("id") in RESERVED_IDS and \
                 node.tag.startswith(f"{{{BPMN_NS}}}"):
-            raise DefinitionError(f"the id '{node.get('id')}' is reserved; rename the element "
-                                  f"(for example {node.get('id')}Event_1)", file=filename,
-                                  element=node.get("id"))
+            hidden[node.get("id") + HIDDEN_SUFFIX] = node.get("id")
+    if not hidden:
+        return hidden
+    renamed = {original: name for name, original in hidden.items()}
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        for key, value in node.attrib.items():
+            if value in renamed and key not in ("name",):
+                node.set(key, renamed[value])
+        if etree.QName(node).localname in ("incoming", "outgoing") and \
+                (node.text or "").strip() in renamed:
+            node.text = renamed[node.text.strip()]
+    return hidden
+
+
+def _restore_reserved_ids(spec: Any, hidden: dict[str, str]) -> None:
+    for task_spec in spec.task_specs.values():
+        original = hidden.get(getattr(task_spec, "bpmn_id", None))
+        if original is not None:
+            task_spec.bpmn_id = original
+
+
+def _shown(text: str | None, hidden: dict[str, str]) -> str | None:
+    """A text or id from SpiffWorkflow with the process owner's own ids in it."""
+    if not text:
+        return text
+    for name, original in hidden.items():
+        text = text.replace(name, original)
+    return text
 
 
 def _check_scripts(root: etree._Element, filename: str) -> None:
@@ -349,7 +392,9 @@ def decision_refs(data: bytes, filename: str) -> set[str]:
             for key, value in node.attrib.items() if _camunda_name(key) == "decisionRef"}
 
 
-def _definition_error(err: ValidationException, filename: str) -> DefinitionError:
-    message = str(err).split("\n")[0]
-    return DefinitionError(message, file=err.file_name or filename, element=err.id or None,
+def _definition_error(err: ValidationException, filename: str,
+                      hidden: dict[str, str] | None = None) -> DefinitionError:
+    message = _shown(str(err).split("\n")[0], hidden or {})
+    return DefinitionError(message, file=err.file_name or filename,
+                           element=_shown(err.id, hidden or {}) or None,
                            line=err.line_number or None)

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
+from . import multi_instance
 from .specs import TenantCallActivity
 from .task_states import picked
 from .walking import in_states, instance_workflows, task_tables, walk
@@ -168,7 +169,9 @@ def variables(workflow) -> dict[str, Any]:
                                    skip_subprocesses=True):
         if latest is None or task.last_state_change >= latest.last_state_change:
             latest = task
-    return dict(latest.data) if latest is not None else dict(workflow.data)
+    if latest is None:
+        return dict(workflow.data)
+    return multi_instance.enclosing_data(latest)
 
 
 def as_deadline(value: Any) -> datetime | None:

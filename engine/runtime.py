@@ -29,6 +29,7 @@ from . import (
     facts,
     history,
     indicators,
+    multi_instance,
     notifications,
     projection,
     reporting,
@@ -64,6 +65,7 @@ from .models import (
 )
 from .scripting import CamundaScriptEngine
 from .serialization import plain, state_from_json, state_to_json
+from .specs import copy_of
 from .users import authenticate, groups_of
 from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
@@ -165,6 +167,9 @@ class Engine:
                 values: dict[str, Any], business_key: str | None, *,
                 by_timer: bool = False) -> ProcessInstance:
         bindings = definitions.bind_called(session, definition)
+        initiator = (definition.start_form or {}).get("initiator")
+        if initiator:  # camunda:initiator: who started it; nobody when a timer did
+            values = {**values, initiator: None if by_timer else actor}
         instance_id = self.new_id()
         now = self.clock.now()
         row = ProcessInstance(id=instance_id, definition_id=definition.id,
@@ -210,7 +215,8 @@ class Engine:
     def complete_in(self, workflow, task_id: str, values: dict[str, Any]) -> None:
         """Complete one READY manual task of a loaded workflow and run on (also replay)."""
         spiff_task = ready_task(workflow, task_id)
-        spiff_task.data.update(values)
+        spiff_task.data.update(copy_of(values))
+        multi_instance.note_written(spiff_task, values)
         self._run(spiff_task)
         self._advance(workflow)
 

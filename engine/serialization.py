@@ -26,10 +26,17 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
+from SpiffWorkflow.camunda.specs.multiinstance_task import (
+    ParallelMultiInstanceTask as CamundaParallelMI,
+)
+from SpiffWorkflow.camunda.specs.multiinstance_task import (
+    SequentialMultiInstanceTask as CamundaSequentialMI,
+)
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from . import task_states
+from .multi_instance import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from .specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .walking import EngineSubWorkflow, EngineWorkflow
 
@@ -125,6 +132,9 @@ def _registry():
     config[ServiceTask] = config[NoneTask]
     config[CamundaServiceTask] = config[NoneTask]
     config[CamundaBusinessRuleTask] = config[BusinessRuleTask]
+    for camunda_kind, kind in ((CamundaParallelMI, ParallelMultiInstanceTask),
+                               (CamundaSequentialMI, SequentialMultiInstanceTask)):
+        config[kind] = config.pop(camunda_kind)
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(date, lambda v: {"value": v.isoformat()},
                       lambda v: date.fromisoformat(v["value"]))

@@ -64,17 +64,17 @@ def _mapped(spec, kind: str, my_task, source: dict[str, Any]) -> dict[str, Any]:
     for mapping in (getattr(spec, "extensions", None) or {}).get(kind, []):
         target = mapping.get("target")
         if mapping.get("variables") == "all":
-            result.update(_copy_of(source))
+            result.update(copy_of(source))
         elif mapping.get("source") and target:
             if mapping["source"] in source:
-                result[target] = _copy_of(source[mapping["source"]])
+                result[target] = copy_of(source[mapping["source"]])
         elif mapping.get("sourceExpression") and target:
             result[target] = engine.evaluate(my_task, mapping["sourceExpression"],
                                              external_context=source)
     return result
 
 
-def _copy_of(value: Any) -> Any:
+def copy_of(value: Any) -> Any:
     """A deep copy of task data: pickled and read back, which gives what `deepcopy` gives
     for data (shared parts stay shared) several times quicker; `deepcopy` itself for
     what pickle refuses."""

@@ -23,8 +23,6 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Iterator
-from copy import copy
-from itertools import compress, repeat
 
 import SpiffWorkflow.task as _spiff_task
 import SpiffWorkflow.workflow as _spiff_workflow
@@ -35,6 +33,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
 from . import task_states
+from .specs import copy_of
 from .task_states import SPARSE, STATE_OF, picked
 
 MAX_DEPTH = 1000  # SpiffWorkflow's default
@@ -405,24 +404,20 @@ def _set_state(task, value: int) -> None:
 
 
 _spiff_merge = DeepMerge.merge
-_CONTAINERS = (dict, list, set)
 
 
 def _merge(a, b, path=None):
-    """SpiffWorkflow 3.2's `DeepMerge.merge(a, b)`, quicker where `a` is empty: a new
-    task taking its parent's data (every value set, containers copied one level deep,
-    as SpiffWorkflow does)."""
+    """SpiffWorkflow 3.2's `DeepMerge.merge(a, b)` with every value taken from `b` copied
+    whole: a task never shares data with another task, whether it was made while running
+    or restored from a stored state, so a change in place touches one task only (and a
+    live workflow and a restored one cannot drift apart)."""
     if type(a) is dict and type(b) is dict:
-        if not a:
-            a.update(b)
-            # then the containers copied: picked out without a Python step per value
-            for key in compress(b, map(isinstance, b.values(), repeat(_CONTAINERS))):
-                value = b[key]
-                a[key] = value.copy() if type(value) in _CONTAINERS else copy(value)
+        if not a:  # a new task taking its parent's data
+            a.update(copy_of(b))
             return a
         if a == b:  # every value of b equal to a's: SpiffWorkflow's merge changes nothing
             return a
-    return _spiff_merge(a, b, path)
+    return _spiff_merge(a, copy_of(b), path)
 
 
 def _is_descendant_of(self, task) -> bool:

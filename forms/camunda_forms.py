@@ -87,6 +87,7 @@ def _read_flags(field: Field, raw: dict[str, Any], where: str) -> None:
 
 def _read_validation(field: Field, validate: dict[str, Any], where: str) -> None:
     field.required = bool(validate.get("required"))
+    field.must_be_checked = field.required and field.type == "checkbox"  # as form-js checks
     if field.required:
         field.validate["required"] = True
     for key in LIMIT_KEYS:

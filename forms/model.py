@@ -32,6 +32,7 @@ class Field:
     type: str
     label: str = ""
     required: bool = False
+    must_be_checked: bool = False  # a required checkbox of a Camunda Form: false is not enough
     validate: dict[str, Any] = field(default_factory=dict)  # min max minLength maxLength pattern
     options: list[Option] = field(default_factory=list)
     values_key: str | None = None  # options taken from the context (Camunda Forms valuesKey)

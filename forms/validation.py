@@ -68,11 +68,11 @@ class _Level:
             elif f.readonly:
                 if f.key in given:
                     result[f.key] = given[f.key]
-            elif submitted.get(f.key) in EMPTY or (f.type == "checkbox" and f.required
+            elif submitted.get(f.key) in EMPTY or (f.must_be_checked
                                                    and submitted.get(f.key) is False):
                 if f.required:
                     self.errors[prefix + f.key] = Message("must_be_checked") \
-                        if f.type == "checkbox" and f.key in submitted else Message("required")
+                        if f.must_be_checked and f.key in submitted else Message("required")
                 elif f.type == "checkbox":  # an unticked box is false, sent or not
                     result[f.key] = False
                 elif f.key in submitted:
@@ -105,7 +105,7 @@ class _Level:
                 self.errors[prefix + key] = _text(messages)
             values = err.valid_data or {}
         for f in fields:
-            if f.type == "checkbox" and f.required and values.get(f.key) is False:
+            if f.must_be_checked and values.get(f.key) is False:
                 self.errors[prefix + f.key] = Message("must_be_checked")
         return values
 

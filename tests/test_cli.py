@@ -123,3 +123,18 @@ def test_a_clinic_variant_is_deployed_with_a_tenant(tiltak):
         ("klinikk-oppfolging", "kir", True)
     again = json.loads(tiltak("deploy", str(PROCESSES), "--json").stdout)
     assert not any(d["new"] for d in again)
+
+
+def test_choice_fields_list_the_options_the_organisation_gives(tiltak):
+    """A Camunda Form field with `valuesKey` lists the options the server checks against
+    (here the demo organisation's clinics and units), not an empty list."""
+    tiltak("users", "add", "lise", "--groups", "ansatt,leder-kir")
+    report = {"hva_skjedde": "Pasient fikk feil dose ved overflytting", "klinikk": "kir",
+              "hendelsesdato": "2026-12-01", "enhet": "kir-gastro"}
+    tiltak("start", "avvikshandtering", "--as", "lise", "--data", json.dumps(report))
+    [task] = json.loads(tiltak("tasks", "--as", "lise", "--json").stdout)
+    fields = {f["key"]: f for f in task["form"]["fields"] if f.get("key")}
+    assert fields["klinikk"]["values_key"] == "klinikkvalg"
+    clinics = [o["value"] for o in fields["klinikk"]["options"]]
+    assert clinics[:3] == ["kir", "med", "psyk"]
+    assert "kir-gastro" in [o["value"] for o in fields["enhet"]["options"]]

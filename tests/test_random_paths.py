@@ -1,5 +1,6 @@
 """Every process in processes/, walked along seeded random valid paths, replays to
-identical states, and every decision branch is taken on some walk.
+identical states, and every decision branch is taken on some walk. Every command runs
+as a new process would run it, with the case restored from the database.
 
 The walker (`random_walk.py`) knows no process by name: it starts every process a person
 can start (a plain start event, not only called from another process), fills each form
@@ -22,6 +23,7 @@ from collections import Counter
 from math import ceil
 
 import random_walk
+from process_per_command import ProcessPerCommand
 from random_walk import Branch, Model, Walk, World
 
 from engine.clock import FixedClock
@@ -97,10 +99,13 @@ def summary(walks: list[Walk], first_taken: dict[Branch, int], model: Model,
 
 
 def test_random_walks_take_every_branch_and_replay_to_identical_states(deployed, clock):
+    """Each command of a walk runs on a new engine, as in a new process (the command
+    line, another web process, a restarted worker): only the database carries a case
+    from one command to the next."""
     model = Model.of_folder(PROCESSES)
     assert model.startable, "no process in processes/ can be started by a person"
     began = time.perf_counter()
-    walks, first_taken = walk_until_covered(deployed, clock, model)
+    walks, first_taken = walk_until_covered(ProcessPerCommand(deployed), clock, model)
     walked = time.perf_counter() - began
     report = summary(walks, first_taken, model, walked)
     print(report)

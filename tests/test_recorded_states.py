@@ -11,7 +11,9 @@ recorded in tests/fixtures/recorded-states.json by an earlier version.
 A change to a process file gives other states by design; the fixture holds a digest of
 processes/ and says so. After such a change, record again with
 `TILTAK_RECORD_STATES=1 pytest tests/test_recorded_states.py` and commit the fixture
-together with the process change, never with an engine change.
+together with the process change. An engine change that gives other states breaks
+every archive written before it: record again only to correct wrong behaviour, and say
+in docs/DESIGN.md which cases it touches.
 """
 
 from __future__ import annotations

@@ -75,12 +75,8 @@ def test_the_live_workflow_replays_every_step_without_falling_back(deployed, clo
                                                                     monkeypatch):
     """The routines' random walks (notifications, timers, messages, cancellations) replay
     on the live workflow alone: no step needs the engine's slower way of restoring the
-    state before the command (which would give the same verdict, only slowly).
-
-    Not tilsyn-oppfolging: its second round submits a form into data nested in lists,
-    which SpiffWorkflow shares between a task and the tasks before it while a workflow
-    lives, and which a restored workflow does not share, so there the live workflow
-    differs from what the engine recorded and the step is done the engine's way."""
+    state before the command (which would give the same verdict, only slowly). A task
+    shares no data with another, live or restored, so the two cannot differ."""
     fell_back = []
     live = replay._live
 
@@ -94,8 +90,6 @@ def test_the_live_workflow_replays_every_step_without_falling_back(deployed, clo
     model = Model.of_folder(PROCESSES)
     replayed = 0
     for process in model.startable:
-        if process == "tilsyn-oppfolging":
-            continue
         for seed in range(20260105, 20260109):
             instance_id = walk(deployed, clock, process, seed, model).instance_id
             for step in steps(deployed, instance_id):
@@ -200,11 +194,11 @@ def test_call_activities_hand_over_copies_as_deepcopy_made_them():
     from datetime import date
     from decimal import Decimal
 
-    from engine.specs import _copy_of
+    from engine.specs import copy_of
 
     shared = [{"tiltak": "Dobbeltkontroll", "frist": date(2026, 3, 2)}]
     data = {"tiltak": shared, "igjen": shared, "kostnad": Decimal("12.50"), "klinikk": "kir"}
-    copied = _copy_of(data)
+    copied = copy_of(data)
     assert copied == deepcopy(data) == data
     assert copied["tiltak"] is copied["igjen"] and copied["tiltak"] is not shared
     copied["tiltak"][0]["tiltak"] = "endret"
@@ -213,5 +207,5 @@ def test_call_activities_hand_over_copies_as_deepcopy_made_them():
     def rule(value):
         return value
 
-    odd = _copy_of({"regel": rule, "liste": [1, 2]})
+    odd = copy_of({"regel": rule, "liste": [1, 2]})
     assert odd["regel"] is rule and odd["liste"] == [1, 2]

@@ -22,11 +22,24 @@ def task_json(engine: Engine, task: HumanTask) -> dict[str, Any]:
         "candidate_groups": task.candidate_groups, "candidate_users": task.candidate_users,
         "assignee": task.assignee, "due": task.due_at.isoformat() if task.due_at else None,
         "priority": task.priority,
-        "form": form.to_json() if form is not None else {"fields": []},
+        "form": form.to_json(_options_context(engine, task, form))
+        if form is not None else {"fields": []},
     }
     if form_error:
         result["form"]["error"] = form_error
     return result
+
+
+def _options_context(engine: Engine, task: HumanTask, form) -> dict[str, Any] | None:
+    """What a form's `valuesKey` options are read from, as the server validates them: the
+    organisation's lists and the task's data (read only when a field needs them)."""
+    if not any(f.values_key for c in form.fields for f in _all(c)):
+        return None
+    return engine.task_context(task)
+
+
+def _all(field) -> list:
+    return [field, *(x for c in field.components for x in _all(c))]
 
 
 def print_tasks(tasks: list[HumanTask]) -> None:

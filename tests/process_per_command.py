@@ -1,0 +1,57 @@
+"""An engine whose every command runs as the command line, a web process or a restarted
+worker runs it: a new Engine on the same database, holding no spec, definition or
+script engine from the commands before, so nothing a command leaves in memory can reach
+the next one. Optionally each command's instance is verified as soon as it committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.replay import verify_instance
+from engine.runtime import Engine
+
+COMMANDS = {"start", "claim", "unclaim", "complete", "message", "cancel", "fire_timers",
+            "fire_timer_start", "retry", "attach"}
+
+
+class ProcessPerCommand:
+    def __init__(self, engine: Engine, *, verify_each: bool = False):
+        object.__setattr__(self, "_engine", engine)
+        object.__setattr__(self, "_verify_each", verify_each)
+        object.__setattr__(self, "verified", 0)
+
+    def fresh(self) -> Engine:
+        """An engine as a new process builds it, on the same database and clock."""
+        base = self._engine
+        return Engine(base.db, clock=base.clock.base, validator=base.validator,
+                      context_variables=base.context_variables, new_id=base.new_id)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in COMMANDS:
+            return getattr(self._engine, name)
+        command = getattr(self.fresh(), name)
+
+        def run(*args, **kwargs):
+            result = command(*args, **kwargs)
+            if self._verify_each:
+                self.check(_instance_of(name, args, result))
+            return result
+        return run
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._engine, name, value)  # e.g. the walker's seeded instance ids
+
+    def check(self, instance_id: str | None) -> None:
+        if instance_id is None:
+            return
+        verdict = verify_instance(self.fresh(), instance_id)
+        assert verdict.ok, f"instance {instance_id} no longer verifies: {verdict.as_dict()}"
+        object.__setattr__(self, "verified", self.verified + 1)
+
+
+def _instance_of(command: str, args: tuple, result: Any) -> str | None:
+    if command == "fire_timers":
+        return args[0] if result else None
+    return getattr(result, "instance_id", None) or getattr(result, "id", None) \
+        if command != "fire_timer_start" else None
