@@ -38,7 +38,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.definitions import collect_files, kind_of
-from engine.models import HumanTask, MessageSubscription
+from engine.models import HumanTask, MessageSubscription, ProcessInstance, TimerStart
 from engine.runtime import Engine
 from engine.timers import sweep
 from engine.xml import parse_xml
@@ -295,6 +295,7 @@ class Model:
     """What the BPMN files say: the processes a person starts, and every branch."""
 
     startable: list[str] = field(default_factory=list)
+    timer_started: list[str] = field(default_factory=list)  # by its timer start event only
     branches: set[Branch] = field(default_factory=set)
     # (container id, gateway id) -> (event based?, target id -> branches)
     gateways: dict[tuple[str, str], tuple[bool, dict[str, list[Branch]]]] = \
@@ -323,11 +324,14 @@ class Model:
                     model.startable.append(process.get("id"))
                     if process.get(f"{CAMUNDA}candidateStarterGroups"):
                         people_start.add(process.get("id"))
+                elif process.find(f"{BPMN}startEvent/{BPMN}timerEventDefinition") is not None:
+                    model.timer_started.append(process.get("id"))
                 for container in [process, *process.iter(f"{BPMN}subProcess",
                                                          f"{BPMN}transaction")]:
                     model._read(process.get("id"), container)
         # a called process is walked on its own only when people start it too
         model.startable = [p for p in model.startable if p not in called or p in people_start]
+        model.timer_started = [p for p in model.timer_started if p not in called]
         unreachable = only_called - called  # its callers are not among these files
         model.branches = {b for b in model.branches if b.process not in unreachable}
         return model
@@ -421,7 +425,9 @@ def walk(engine: Engine, clock, process_key: str, seed: int, model: Model | None
     model, the walk also reports the branches its instance took."""
     result = Walk(process_key, seed)
     try:
-        _Walker(engine, clock, seed, world or World.demo(), hints, result).run(max_moves)
+        by_timer = model is not None and process_key in model.timer_started
+        _Walker(engine, clock, seed, world or World.demo(), hints, result).run(max_moves,
+                                                                               by_timer)
     except WalkFailed:
         raise
     except Exception as err:  # any refusal or failure on a valid path is a finding
@@ -455,10 +461,13 @@ class _Walker:
         return Values(self.rng, self.world, self.clock.now().date(), process_key,
                       self.hints)
 
-    def run(self, max_moves: int) -> None:
+    def run(self, max_moves: int, by_timer: bool = False) -> None:
         engine, rng, result = self.engine, self.rng, self.result
         self.clock.set(WALK_STARTS_AT)
-        self.start()
+        if by_timer:
+            self.start_by_timer()
+        else:
+            self.start()
         cancel_at = rng.randint(1, 25) if rng.random() < CANCEL_SHARE else None
         for step in range(1, max_moves + 1):
             row = engine.instance(result.instance_id)
@@ -500,6 +509,26 @@ class _Walker:
         instance = engine.start(result.process, actor=actor, data=data,
                                 business_key=f"RW-{result.seed}")
         result.instance_id = instance.id
+
+    def start_by_timer(self) -> None:
+        """The clock to the process's next timer start, and a sweep starts the instance."""
+        engine, result = self.engine, self.result
+        with engine.db.transaction() as session:
+            due = session.scalars(select(TimerStart.next_at).where(
+                TimerStart.process_key == result.process).order_by(TimerStart.next_at)).first()
+            if due is None:
+                raise result.failure("its timer start event is not scheduled")
+            before = set(session.scalars(select(ProcessInstance.id).where(
+                ProcessInstance.process_key == result.process)))
+        self.clock.set(max(self.clock.now(), _utc(due)) + timedelta(seconds=1))
+        sweep(engine)
+        with engine.db.transaction() as session:
+            started = sorted(set(session.scalars(select(ProcessInstance.id).where(
+                ProcessInstance.process_key == result.process))) - before)
+        if len(started) != 1:
+            raise result.failure(f"its timer started {len(started)} instances, not one")
+        result.log(f"timer start at {self.clock.now().isoformat()}")
+        result.instance_id = started[0]
 
     def moves(self, row) -> list[tuple[str, float, Callable[[], None]]]:
         found: list[tuple[str, Callable[[], None]]] = []

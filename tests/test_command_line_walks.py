@@ -65,7 +65,8 @@ def test_a_multi_instance_sign_off_through_the_command_line_verifies(tiltak):
 def test_a_random_walk_of_every_routine_through_the_command_line_verifies(database_url,
                                                                            tmp_path):
     """The walker of test_random_paths, its people's commands each a `tiltak` process at
-    the walk's moment, its timers fired by a new engine as a worker would."""
+    the walk's moment, its timers (the management review's timer start too) fired by a
+    new engine as a worker would."""
     clock = FixedClock()
     cli = CommandLine(database_url, tmp_path, clock)
     cli.run("demo")
@@ -73,9 +74,11 @@ def test_a_random_walk_of_every_routine_through_the_command_line_verifies(databa
     try:
         model = Model.of_folder(PROCESSES)
         walked = WalkedThroughCommandLine(engine, cli)
-        for seed, process in enumerate(model.startable, start=20261206):
+        routines = model.startable + model.timer_started
+        assert "ledelsens-gjennomgang" in routines
+        for seed, process in enumerate(routines, start=20261206):
             done = random_walk.walk(walked, clock, process, seed, model)
             cli.verify(done.instance_id)
-        assert cli.commands > 4 * len(model.startable)
+        assert cli.commands > 4 * len(routines)
     finally:
         engine.db.dispose()
