@@ -1,10 +1,12 @@
-"""Benchmark: instances end to end through the engine on a SQLite file vs bare SpiffWorkflow.
+"""Benchmark: instances end to end through the engine vs bare SpiffWorkflow.
 
 Both run the same start -> user task -> end process in the same run. Bare SpiffWorkflow
 parses once, then per instance: create, run to the user task, serialize, deserialize,
 complete, run to the end, serialize. The engine does start + complete, each one
-transaction with state, task projection and history. Also one full six-step instance:
-time and stored bytes. Prints medians and the ratio; saves JSON under bench/results/.
+transaction with state, task projection and history, on a SQLite file and (with
+`--postgres URL`) on a fresh PostgreSQL schema. Also one full six-step instance: time
+and stored bytes. Prints medians, the ratio, the p95 of one instance and the SQL
+statements per instance; saves JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -22,13 +27,14 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, event, func, select, text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.clock import SystemClock  # noqa: E402
+from engine.database import Database  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import HistoryEvent, ProcessInstance  # noqa: E402
 from tiltak import services  # noqa: E402
@@ -56,23 +62,51 @@ def bare_spiff(n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def tiltak_engine(n: int, workdir: Path) -> float:
-    url = f"sqlite:///{workdir / f'bench-{time.monotonic_ns()}.sqlite3'}"
+@contextmanager
+def database(kind: str, workdir: Path, postgres: str | None) -> Iterator[str]:
+    """A fresh database of that kind: a SQLite file, or a PostgreSQL schema dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / f'bench-{time.monotonic_ns()}.sqlite3'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(Database(postgres).url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{Database(postgres).url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float]:
+    """Instances per second, each instance's seconds, SQL statements per instance."""
     engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
     from engine.users import add_user
     with engine.db.transaction() as session:
         add_user(session, "bench", ["bench"])
     engine.deploy({SIMPLE.name: SIMPLE.read_bytes()})
+    statements = [0]
+    event.listen(engine.db.engine, "before_cursor_execute",
+                 lambda *args: statements.__setitem__(0, statements[0] + 1))
+    each = []
     started = time.perf_counter()
     for _ in range(n):
+        began = time.perf_counter()
         row = engine.start("enkel-oppgave", actor="bench")
         task = engine.tasks(instance_id=row.id)[0]
         done = engine.complete(task.id, actor="bench", data={"kommentar": "ok"})
         assert done.status == "completed"
+        each.append(time.perf_counter() - began)
     rate = n / (time.perf_counter() - started)
     engine.db.dispose()
-    return rate
+    return rate, each, statements[0] / n
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
 
 
 def six_step(workdir: Path) -> dict:
@@ -101,26 +135,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300, help="instances per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
-    bare, ours = [], []
+    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    bare: list[float] = []
+    ours: dict[str, dict[str, list]] = {k: {"rates": [], "each": [], "statements": []}
+                                        for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for _ in range(args.rounds):  # interleaved, so machine noise hits both alike
+        for _ in range(args.rounds):  # interleaved, so machine noise hits all alike
             bare.append(bare_spiff(args.n))
-            ours.append(tiltak_engine(args.n, workdir))
+            for kind in kinds:
+                with database(kind, workdir, args.postgres) as url:
+                    rate, each, statements = tiltak_engine(args.n, url)
+                ours[kind]["rates"].append(rate)
+                ours[kind]["each"].extend(each)
+                ours[kind]["statements"].append(statements)
         six = six_step(workdir)
+    bare_median = statistics.median(bare)
     result = {
         "instances_per_round": args.n, "rounds": args.rounds,
-        "bare_spiffworkflow_per_s": {"median": round(statistics.median(bare), 1),
+        "bare_spiffworkflow_per_s": {"median": round(bare_median, 1),
                                      "all": [round(x, 1) for x in bare]},
-        "tiltak_sqlite_per_s": {"median": round(statistics.median(ours), 1),
-                                "all": [round(x, 1) for x in ours]},
-        "ratio_median": round(statistics.median(ours) / statistics.median(bare), 3),
         "six_step_instance": six,
     }
-    print(f"bare SpiffWorkflow: {result['bare_spiffworkflow_per_s']['median']:.1f} instances/s")
-    print(f"tiltak on SQLite:   {result['tiltak_sqlite_per_s']['median']:.1f} instances/s")
-    print(f"ratio (median):     {result['ratio_median']:.3f}  (target >= 0.5)")
+    print(f"bare SpiffWorkflow: {bare_median:.1f} instances/s")
+    for kind, found in ours.items():
+        median = statistics.median(found["rates"])
+        result[f"tiltak_{kind}"] = {
+            "per_s_median": round(median, 1), "per_s_all": [round(x, 1) for x in found["rates"]],
+            "ratio_median": round(median / bare_median, 3),
+            "instance_ms_median": round(statistics.median(found["each"]) * 1000, 2),
+            "instance_ms_p95": round(p95(found["each"]) * 1000, 2),
+            "statements_per_instance": round(statistics.median(found["statements"]), 1)}
+        shown = result[f"tiltak_{kind}"]
+        print(f"tiltak on {kind}: {median:.1f} instances/s, ratio {shown['ratio_median']:.3f} "
+              f"(target >= 0.5); one instance median {shown['instance_ms_median']} ms, "
+              f"p95 {shown['instance_ms_p95']} ms; {shown['statements_per_instance']} "
+              "SQL statements")
     print(f"six-step instance:  {six['seconds']} s, state {six['state_bytes']} bytes, "
           f"history data {six['history_data_bytes']} bytes in {six['history_events']} events")
     out = HERE / "results"

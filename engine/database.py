@@ -23,6 +23,7 @@ from .errors import Conflict
 
 DEFAULT_URL = "sqlite:///instance/tiltak.sqlite3"
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "tiltak_read_only"
 
 
 def database_url() -> str:
@@ -87,6 +88,21 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite a plain BEGIN, so that readers never
+        queue behind a writer's lock (WAL lets them read the last committed state)."""
+        session = self.sessions()
+        try:
+            session.connection(execution_options={READ_ONLY: True})
+            yield session
+            session.commit()  # nothing to write; keeps what was read usable
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
     def lock_free(self, query):
         """The query's rows locked for this transaction, skipping rows another worker holds
         (PostgreSQL); SQLite's BEGIN IMMEDIATE already serialises writers."""
@@ -114,5 +130,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin_immediate(conn) -> None:
-    # Take the write lock at BEGIN, so two writers queue instead of failing mid-way.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Take the write lock at BEGIN, so two writers queue instead of failing mid-way;
+    # a reading transaction takes none.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY)
+                         else "BEGIN IMMEDIATE")

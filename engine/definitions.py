@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .errors import DefinitionError, NotFound
@@ -222,19 +222,34 @@ def _same_form_deployed(session: Session, form_id: str | None, tenant: str, data
 
 
 def latest_definition(session: Session, key: str, tenant: str = "") -> ProcessDefinition | None:
-    return session.scalars(select(ProcessDefinition)
-                           .where(ProcessDefinition.key == key, ProcessDefinition.tenant == tenant)
-                           .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    found = _latest_id(session, key, tenant)
+    return session.get(ProcessDefinition, found) if found is not None else None
 
 
-def definition_to_start(session: Session, key: str, tenant: str = "") -> ProcessDefinition:
-    definition = latest_definition(session, key, tenant) or \
-        (latest_definition(session, key, "") if tenant else None)
-    if definition is None:
+_LATEST = select(ProcessDefinition.id).where(
+    ProcessDefinition.key == bindparam("key"), ProcessDefinition.tenant == bindparam("tenant")
+).order_by(ProcessDefinition.version.desc()).limit(1)
+
+
+def _latest_id(session: Session, key: str, tenant: str) -> int | None:
+    return session.connection().scalar(_LATEST, {"key": key, "tenant": tenant})
+
+
+def definition_id_to_start(session: Session, key: str, tenant: str = "") -> int:
+    """The latest version of a process (the tenant's own variant first): its id only, so
+    that a caller holding the definition already need not read its spec again."""
+    found = _latest_id(session, key, tenant)
+    if found is None and tenant:
+        found = _latest_id(session, key, "")
+    if found is None:
         known = sorted(set(session.scalars(select(ProcessDefinition.key))))
         hint = f"; deployed: {', '.join(known)}" if known else "; nothing is deployed yet"
         raise NotFound(f"unknown process key '{key}'{hint}")
-    return definition
+    return found
+
+
+def definition_to_start(session: Session, key: str, tenant: str = "") -> ProcessDefinition:
+    return session.get(ProcessDefinition, definition_id_to_start(session, key, tenant))
 
 
 def bind_called(session: Session, definition: ProcessDefinition) -> dict[str, int]:

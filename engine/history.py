@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import HistoryEvent, ProcessInstance
+from .models import HistoryEvent
 from .serialization import data_to_json
 
 GENESIS = "0" * 64
@@ -38,21 +38,25 @@ def event_hash(stream: str, seq: int, type_: str, actor: str, at: datetime,
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def record(session: Session, instance: ProcessInstance, type_: str, actor: str, at: datetime,
+EVENTS = HistoryEvent.__table__
+
+
+def record(session: Session, instance, type_: str, actor: str, at: datetime,
            data: dict[str, Any], *, element_id: str | None = None, task_id: str | None = None,
-           state_hash: str = "") -> HistoryEvent:
-    """Append an event to the instance's chain and advance the instance's chain head."""
+           state_hash: str = "") -> dict[str, Any]:
+    """Append an event to the instance's chain and advance the instance's chain head (in
+    memory: the command writes its instance row once, with the new head)."""
     seq = instance.event_count + 1
     prev = instance.last_hash or GENESIS
     text = data_to_json(data)
-    event = HistoryEvent(stream=instance.id, seq=seq, instance_id=instance.id, type=type_,
-                         actor=actor, at=at, element_id=element_id, task_id=task_id, data=text,
-                         state_hash=state_hash, prev_hash=prev)
-    event.hash = event_hash(instance.id, seq, type_, actor, at, element_id, task_id, text,
-                            state_hash, prev)
+    event = {"stream": instance.id, "seq": seq, "instance_id": instance.id, "type": type_,
+             "actor": actor, "at": at, "element_id": element_id, "task_id": task_id,
+             "data": text, "state_hash": state_hash, "prev_hash": prev,
+             "hash": event_hash(instance.id, seq, type_, actor, at, element_id, task_id, text,
+                                state_hash, prev)}
     instance.event_count = seq
-    instance.last_hash = event.hash
-    session.add(event)
+    instance.last_hash = event["hash"]
+    session.connection().execute(EVENTS.insert(), event)
     return event
 
 

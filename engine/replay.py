@@ -76,7 +76,7 @@ def verify_all(engine, progress: Callable[[int, int], None] | None = None, *,
     (from a checkpoint, engine/checkpoint.py): instances whose chain is intact and ends
     where it did then are not replayed again.
     """
-    with engine.db.transaction() as session:
+    with engine.db.reading() as session:
         ids = list(session.scalars(select(ProcessInstance.id).order_by(ProcessInstance.started_at,
                                                                          ProcessInstance.id)))
     size = BATCH if jobs <= 1 else max(1, min(BATCH, -(-len(ids) // (jobs * 4))))
@@ -153,7 +153,7 @@ def load_batch(engine, instance_ids: Sequence[str]
                ) -> dict[str, tuple[list[Any], tuple[str, int]]]:
     """Each instance's events (rows with HistoryEvent's columns, in order) and chain head
     (last hash, event count), in two queries."""
-    with engine.db.transaction() as session:
+    with engine.db.reading() as session:
         heads = {row.id: (row.last_hash, row.event_count) for row in session.execute(
             select(ProcessInstance.id, ProcessInstance.last_hash, ProcessInstance.event_count)
             .where(ProcessInstance.id.in_(instance_ids)))}
@@ -167,7 +167,7 @@ def load_batch(engine, instance_ids: Sequence[str]
 
 
 def verify_instance(engine, instance_id: str) -> Verdict:
-    with engine.db.transaction() as session:
+    with engine.db.reading() as session:
         row = session.get(ProcessInstance, instance_id)
         events = history.events_of(session, instance_id)
         head = (row.last_hash, row.event_count) if row is not None else ("", 0)
@@ -331,7 +331,7 @@ def _specs(engine, definition_id: int, bindings: dict[str, int]) -> tuple:
     key = (definition_id, tuple(sorted(bindings.items())))
     found = cache.get(key)
     if found is None:
-        with engine.db.transaction() as session:
+        with engine.db.reading() as session:
             definition = engine._definition(session, definition_id)
             found = cache[key] = engine._specs_for(session, definition, bindings)
     return found

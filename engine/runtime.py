@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import (
@@ -58,7 +58,6 @@ from .models import (
     Notification,
     ProcessDefinition,
     ProcessInstance,
-    TaskCandidate,
     TaskRecord,
     TimerStart,
     User,
@@ -66,6 +65,9 @@ from .models import (
 from .scripting import CamundaScriptEngine
 from .serialization import plain, state_from_json, state_to_json
 from .specs import copy_of
+from .store import instances
+from .store import projections as store_projections
+from .store.instances import InstanceRow
 from .users import authenticate, groups_of
 from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
@@ -145,7 +147,8 @@ class Engine:
         submitted = dict(data or {})
         with self.db.transaction() as session:
             groups = groups_of(session, actor)
-            definition = definitions.definition_to_start(session, process_key, tenant)
+            definition = self._definition(
+                session, definitions.definition_id_to_start(session, process_key, tenant))
             allowed = set(definition.starter_groups)
             if (allowed and not groups & allowed) or ("revisor" in groups
                                                       and not groups & allowed):
@@ -172,16 +175,15 @@ class Engine:
             values = {**values, initiator: None if by_timer else actor}
         instance_id = self.new_id()
         now = self.clock.now()
-        row = ProcessInstance(id=instance_id, definition_id=definition.id,
-                              process_key=definition.key, business_key=business_key,
-                              status="running", state="", bindings=bindings, id_counter=0,
-                              started_at=now, started_by=actor, event_count=0, last_hash="")
+        row = InstanceRow(id=instance_id, definition_id=definition.id,
+                          process_key=definition.key, business_key=business_key,
+                          status="running", state="", bindings=bindings, id_counter=0,
+                          started_at=now, started_by=actor)
         spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
         ids = IdSource(instance_id, 0)
         with deterministic(ids, self.clock):
             workflow = self.begin(spec, subprocess_specs, values, by_timer=by_timer)
         loaded = Loaded(row, workflow, owner, ids)
-        session.add(row)
         self._save(session, loaded, "start", actor, {
             "process_key": definition.key, "version": definition.version,
             "definition_id": definition.id, "bindings": bindings,
@@ -251,9 +253,8 @@ class Engine:
                 raise PermissionDenied(f"task '{task.name}' is already claimed by {task.assignee}")
             row = self._lock_instance(session, task.instance_id)
             task.assignee = actor
-            history.record(session, row, "claim", actor, self.clock.now(), {},
-                           element_id=task.element_id, task_id=task.id,
-                           state_hash=history.sha256(row.state))
+            self._record(session, row, "claim", actor, {}, element_id=task.element_id,
+                         task_id=task.id)
             session.flush()
             return task
 
@@ -269,9 +270,8 @@ class Engine:
                     "group to give it back to; a process owner can reassign it")
             row = self._lock_instance(session, task.instance_id)
             task.assignee = None
-            history.record(session, row, "unclaim", actor, self.clock.now(), {},
-                           element_id=task.element_id, task_id=task.id,
-                           state_hash=history.sha256(row.state))
+            self._record(session, row, "unclaim", actor, {}, element_id=task.element_id,
+                         task_id=task.id)
             return task
 
     @command
@@ -292,8 +292,9 @@ class Engine:
                 self.complete_in(loaded.workflow, task.id, values)
             self._save(session, loaded, "complete", actor, {"values": values},
                        element_id=task.element_id, task_id=task.id)
-            record = session.get(TaskRecord, task.id)
-            if record is not None and record.indicator == reporting.FEEDBACK_INDICATOR:
+            indicator = session.scalar(select(TaskRecord.indicator).where(
+                TaskRecord.id == task.id))
+            if indicator == reporting.FEEDBACK_INDICATOR:
                 reporting.deliver_feedback(session, loaded.row,
                                            values.get(reporting.FEEDBACK_FIELD), self.clock.now())
             return loaded.row
@@ -343,9 +344,9 @@ class Engine:
         now = self.clock.now()
         try:
             with self.db.transaction() as session:
-                row = session.scalars(self.db.lock_free(select(ProcessInstance).where(
-                    ProcessInstance.id == instance_id, ProcessInstance.status == "running",
-                    ProcessInstance.next_timer_at <= now))).first()
+                row = instances.load(session.connection(), instance_id, lock="skip", where=(
+                    instances.TABLE.c.status == "running",
+                    instances.TABLE.c.next_timer_at <= now))
                 if row is None:
                     return False
                 due = row.next_timer_at
@@ -365,9 +366,8 @@ class Engine:
             if row.status != "running":
                 return
             row.status, row.error, row.next_timer_at = "error", str(err), None
-            history.record(session, row, "incident", OPERATOR, self.clock.now(),
-                           {"error": str(err), "element_id": err.element},
-                           element_id=err.element, state_hash=history.sha256(row.state))
+            self._record(session, row, "incident", OPERATOR,
+                         {"error": str(err), "element_id": err.element}, element_id=err.element)
 
     @command
     def retry(self, instance_id: str, *, actor: str) -> ProcessInstance:
@@ -379,14 +379,13 @@ class Engine:
             loaded = self._load_row(session, row)
             row.status, row.error = "running", None
             row.next_timer_at = projection.next_timer(loaded.workflow) or self.clock.now()
-            history.record(session, row, "retry", actor, self.clock.now(), {},
-                           state_hash=history.sha256(row.state))
+            self._record(session, row, "retry", actor, {})
             return row
 
     # ----------------------------------------------------------------- reads
     def tasks(self, *, actor: str | None = None, instance_id: str | None = None
               ) -> list[HumanTask]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             query = select(HumanTask)
             if instance_id is not None:
                 query = query.where(HumanTask.instance_id == instance_id)
@@ -397,14 +396,14 @@ class Engine:
                                                        HumanTask.id)))
 
     def instance(self, instance_id: str) -> ProcessInstance:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
                 raise NotFound(f"no process instance '{instance_id}'")
             return row
 
     def show(self, instance_id: str) -> dict[str, Any]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             loaded = self._load(session, instance_id, lock=False)
             definition = self._definition(session, loaded.row.definition_id)
             open_tasks = session.scalars(select(HumanTask).where(
@@ -424,7 +423,7 @@ class Engine:
             }
 
     def history(self, instance_id: str) -> list[HistoryEvent]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             if session.get(ProcessInstance, instance_id) is None:
                 raise NotFound(f"no process instance '{instance_id}'")
             return history.events_of(session, instance_id)
@@ -432,21 +431,21 @@ class Engine:
     def find_instances(self, filter: search.InstanceFilter | None = None, limit: int = 50,
                        offset: int = 0) -> tuple[list[search.InstanceRow], int]:
         """The auditors' search: one page of matching instances and the total (SQL only)."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return search.find_instances(session, filter, limit=limit, offset=offset)
 
     def find_instance_ids(self, filter: search.InstanceFilter | None = None) -> list[str]:
         """Every matching instance's id, oldest first (to export all that a search finds)."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return search.matching_ids(session, filter)
 
     def worklist(self, query: WorklistQuery) -> WorklistPage:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return worklist.worklist(session, query, groups_of(session, query.actor),
                                      self.clock.now())
 
     def groups(self, user: str) -> set[str]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return groups_of(session, user)
 
     def authenticate(self, name: str, password: str) -> User | None:
@@ -454,19 +453,19 @@ class Engine:
             return authenticate(session, name, password)
 
     def user(self, name: str) -> User | None:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return session.get(User, name)
 
     def open_task(self, task_id: str, *, actor: str) -> HumanTask:
         """An open task the actor may work on; PermissionDenied or TaskNotOpen otherwise."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             task = self._open_task(session, task_id)
             self._authorise(session, task, actor)
             return task
 
     def startable(self, actor: str) -> list[ProcessDefinition]:
         """The latest version of each process the actor's groups may start."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             groups = groups_of(session, actor)
             latest: dict[str, ProcessDefinition] = {}
             for d in session.scalars(select(ProcessDefinition).where(
@@ -476,7 +475,7 @@ class Engine:
 
     def indicators(self, *, start=None, end=None, by: str = "clinic") -> list:
         """The dashboard's figures per clinic or unit, and for all (engine/indicators.py)."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return indicators.compute(session, now=self.clock.now(), start=start, end=end,
                                       by=by)
 
@@ -488,7 +487,7 @@ class Engine:
                                       at=self.clock.now(), what=what))
 
     def sensitive_among(self, instance_ids: list[str]) -> set[str]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             found: set[str] = set()
             for start in range(0, len(instance_ids), 500):
                 found.update(session.scalars(select(CaseFacts.instance_id).where(
@@ -497,13 +496,13 @@ class Engine:
             return found
 
     def reads(self, instance_id: str) -> list[AccessLog]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return list(session.scalars(select(AccessLog).where(
                 AccessLog.instance_id == instance_id).order_by(AccessLog.id)))
 
     def receipt(self, code: str) -> dict[str, Any]:
         """What a reporter may know about their report, given its receipt code."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             found = reporting.find(session, code)
             if found is None:
                 raise NotFound("no report has this receipt code")
@@ -516,17 +515,17 @@ class Engine:
 
     def process_names(self) -> dict[str, str]:
         """Each deployed process key with the name of its latest version."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return {d.key: d.name for d in session.scalars(
                 select(ProcessDefinition).order_by(ProcessDefinition.version))}
 
     def latest(self, process_key: str) -> ProcessDefinition:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return definitions.definition_to_start(session, process_key, "")
 
     def notifications(self, user: str, *, unread_only: bool = False,
                       limit: int = 100) -> list[Notification]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             query = select(Notification).where(Notification.user_name == user)
             if unread_only:
                 query = query.where(Notification.read_at.is_(None))
@@ -542,7 +541,7 @@ class Engine:
         """Readers: auditors and process owners see all; others the cases they work on.
 
         A sensitive case is seen only by those who handle it, and by auditors."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
                 raise NotFound(f"no process instance '{instance_id}'")
@@ -575,19 +574,18 @@ class Engine:
                 session, instance_id=instance_id, filename=filename, content=content,
                 actor=actor, at=self.clock.now(), task_id=task_id, field=field,
                 element_id=task.element_id if task else None)
-            history.record(session, row, "attach", actor, self.clock.now(), {
+            self._record(session, row, "attach", actor, {
                 "attachment_id": stored.id, "filename": stored.filename, "size": stored.size,
                 "sha256": stored.sha256, "field": field},
-                element_id=stored.element_id, task_id=task_id,
-                state_hash=history.sha256(row.state))
+                element_id=stored.element_id, task_id=task_id)
             return stored
 
     def attachments(self, instance_id: str) -> list[Attachment]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return attachments.of_instance(session, instance_id)
 
     def attachment(self, attachment_id: int) -> Attachment:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             found = session.get(Attachment, attachment_id)
             if found is None:
                 raise NotFound(f"no attachment {attachment_id}")
@@ -595,23 +593,23 @@ class Engine:
 
     def progress(self, instance_id: str) -> list[dict[str, Any]]:
         """Per diagram (the process and each called process): done and active elements."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             loaded = self._load(session, instance_id, lock=False)
             return projection.progress(loaded.workflow, loaded.owner)
 
     def definition_xml(self, definition_id: int) -> str:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return definitions.definition_xml(session, definition_id)
 
     def form_document(self, form_ref: str, definition_id: int | None = None) -> dict | None:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             definition = self._definition(session, definition_id) if definition_id else None
             return definitions.form_document(session, form_ref, definition.tenant
                                              if definition else "")
 
     def task_context(self, task: HumanTask) -> dict[str, Any]:
         """The data a task's form is filled in against (for rendering and defaults)."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             loaded = self._load(session, task.instance_id, lock=False)
             spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
             data = dict(spiff_task.data) if spiff_task is not None else {}
@@ -661,23 +659,23 @@ class Engine:
             self._definitions[definition_id] = found
         return found
 
-    def _lock_instance(self, session: Session, instance_id: str) -> ProcessInstance:
-        query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-        if self.db.dialect == "postgresql":
-            query = query.with_for_update()
-        row = session.scalars(query).first()
-        if row is None:
-            raise NotFound(f"no process instance '{instance_id}'")
-        return row
+    def _lock_instance(self, session: Session, instance_id: str) -> InstanceRow:
+        return instances.locked(session.connection(), instance_id)
 
     def _load(self, session: Session, instance_id: str, *, lock: bool = True) -> Loaded:
-        row = self._lock_instance(session, instance_id) if lock else \
-            session.get(ProcessInstance, instance_id)
+        row = instances.load(session.connection(), instance_id, lock=lock)
         if row is None:
             raise NotFound(f"no process instance '{instance_id}'")
         return self._load_row(session, row)
 
-    def _load_row(self, session: Session, row: ProcessInstance) -> Loaded:
+    def _record(self, session: Session, row: InstanceRow, event_type: str, actor: str,
+                data: dict[str, Any], **where) -> None:
+        """An event that leaves the workflow as it was: its chain head and status written."""
+        history.record(session, row, event_type, actor, self.clock.now(), data,
+                       state_hash=history.sha256(row.state), **where)
+        instances.write(session.connection(), row, with_state=False)
+
+    def _load_row(self, session: Session, row: InstanceRow) -> Loaded:
         definition = self._definition(session, row.definition_id)
         spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
         workflow = state_from_json(row.state, spec, subprocess_specs, self.script_engine)
@@ -713,6 +711,8 @@ class Engine:
     def _save(self, session: Session, loaded: Loaded, event_type: str, actor: str,
               data: dict[str, Any], *, element_id: str | None = None,
               task_id: str | None = None) -> None:
+        """The command's result, written once: the instance row (state, status, next
+        timer, chain head), its history event, the open tasks, subscriptions and facts."""
         row, workflow = loaded.row, loaded.workflow
         now = self.clock.now()
         try:
@@ -722,7 +722,8 @@ class Engine:
             raise self._execution_error(err) from None
         except ValueError as err:
             raise ExecutionError(f"bad due date: {err}") from None
-        self._queue_notifications(session, row, workflow, now)
+        new = row.version == 0
+        self._queue_notifications(session, row, workflow, now)  # marks them in the state
         row.state = state_to_json(workflow)
         row.id_counter = loaded.ids.counter
         if row.status == "running" and workflow.is_completed():
@@ -730,57 +731,22 @@ class Engine:
         if row.status != "running" and row.ended_at is None:
             row.ended_at = now
         row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
-        session.flush()
-        self._sync_tasks(session, row, views, now,
-                         (task_id, actor) if event_type == "complete" and task_id else None)
-        facts.record_case(session, row, projection.variables(workflow))
-        self._sync_subscriptions(session, row, workflow, new=event_type == "start")
         history.record(session, row, event_type, actor, now, data, element_id=element_id,
                        task_id=task_id, state_hash=history.sha256(row.state))
+        conn = session.connection()
+        instances.write(conn, row)
+        store_projections.sync_tasks(
+            conn, row, views, now,
+            (task_id, actor) if event_type == "complete" and task_id else None, new=new)
+        store_projections.record_case(conn, row, projection.variables(workflow))
+        store_projections.sync_subscriptions(conn, row, projection.message_names(workflow),
+                                             new=new)
 
-    def _queue_notifications(self, session: Session, row: ProcessInstance, workflow,
+    def _queue_notifications(self, session: Session, row: InstanceRow, workflow,
                              now) -> None:
         for element, values in projection.take_notifications(workflow):
             notifications.queue(session, instance_id=row.id, element_id=element,
                                 values=plain(values), at=now)
-
-    def _sync_tasks(self, session: Session, row: ProcessInstance,
-                    views: list[projection.TaskView], now,
-                    completed: tuple[str, str] | None) -> None:
-        existing = {t.id: t for t in session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == row.id))}
-        wanted = {v.id: v for v in views}
-        gone = [tid for tid in existing if tid not in wanted]
-        if gone:
-            session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
-            session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
-            facts.record_closed(session, gone, now, completed)
-        for view in views:
-            if view.id in existing:
-                continue
-            facts.record_opened(session, row, view, now)
-            session.add(HumanTask(
-                id=view.id, instance_id=row.id, definition_id=view.definition_id,
-                process_key=view.process_key, element_id=view.element_id, name=view.name,
-                assignee=view.assignee, candidate_groups=view.candidate_groups,
-                candidate_users=view.candidate_users, due_at=view.due_at,
-                follow_up_at=view.follow_up_at, priority=view.priority, form=view.form,
-                created_at=now, business_key=row.business_key, clinic=view.clinic))
-            for group in view.candidate_groups:
-                session.add(TaskCandidate(task_id=view.id, kind="group", value=group))
-            for user in view.candidate_users:
-                session.add(TaskCandidate(task_id=view.id, kind="user", value=user))
-
-    def _sync_subscriptions(self, session: Session, row: ProcessInstance, workflow,
-                            new: bool) -> None:
-        if not new:
-            session.execute(delete(MessageSubscription).where(
-                MessageSubscription.instance_id == row.id))
-        if row.status != "running":
-            return
-        for name, element in projection.message_names(workflow):
-            session.add(MessageSubscription(instance_id=row.id, message_name=name,
-                                            business_key=row.business_key, element_id=element))
 
     def _open_task(self, session: Session, task_id: str) -> HumanTask:
         task = session.get(HumanTask, task_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput, NotFound
@@ -60,9 +60,12 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
     return user
 
 
+_GROUPS = select(UserGroup.group_name).where(UserGroup.user_name == bindparam("name"))
+
+
 def groups_of(session: Session, name: str) -> set[str]:
     """The user's groups; NotFound for an unknown user."""
-    groups = set(session.scalars(select(UserGroup.group_name).where(UserGroup.user_name == name)))
+    groups = set(session.connection().scalars(_GROUPS, {"name": name}))
     if not groups and session.get(User, name) is None:
         raise NotFound(f"unknown user '{name}'")
     return groups

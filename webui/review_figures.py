@@ -73,7 +73,7 @@ def prefill(engine, task_id: str, fields: list[Field], context: dict[str, Any]
     if not wanted:
         return context, None
     data, filled = dict(context), None
-    with engine.db.transaction() as session:
+    with engine.db.reading() as session:
         record = session.get(TaskRecord, task_id)
         end = record.created_at if record is not None else engine.clock.now()
         end = end if end.tzinfo else end.replace(tzinfo=UTC)
