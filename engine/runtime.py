@@ -405,22 +405,31 @@ class Engine:
     def show(self, instance_id: str) -> dict[str, Any]:
         with self.db.reading() as session:
             loaded = self._load(session, instance_id, lock=False)
-            definition = self._definition(session, loaded.row.definition_id)
-            open_tasks = session.scalars(select(HumanTask).where(
-                HumanTask.instance_id == instance_id).order_by(HumanTask.created_at)).all()
-            row = loaded.row
-            return {
-                "id": row.id, "process_key": row.process_key, "version": definition.version,
-                "tenant": definition.tenant or None, "name": definition.name,
-                "business_key": row.business_key, "status": row.status,
-                "started_at": row.started_at.isoformat(), "started_by": row.started_by,
-                "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-                "error": row.error,
-                "next_timer_at": row.next_timer_at.isoformat() if row.next_timer_at else None,
-                "data": plain(projection.variables(loaded.workflow)),
-                "open_tasks": [task_summary(t) for t in open_tasks],
-                "called": {k: v for k, v in sorted(row.bindings.items())},
-            }
+            return self._shown(session, loaded.row, projection.variables(loaded.workflow))
+
+    def shown(self, row: InstanceRow) -> dict[str, Any]:
+        """What `show` gives, for an instance a command has just written: from that
+        command's own result, without reading and restoring its state again."""
+        with self.db.reading() as session:
+            return self._shown(session, row, row.variables)
+
+    def _shown(self, session: Session, row: InstanceRow, variables: dict[str, Any]
+               ) -> dict[str, Any]:
+        definition = self._definition(session, row.definition_id)
+        open_tasks = session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == row.id).order_by(HumanTask.created_at)).all()
+        return {
+            "id": row.id, "process_key": row.process_key, "version": definition.version,
+            "tenant": definition.tenant or None, "name": definition.name,
+            "business_key": row.business_key, "status": row.status,
+            "started_at": row.started_at.isoformat(), "started_by": row.started_by,
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+            "error": row.error,
+            "next_timer_at": row.next_timer_at.isoformat() if row.next_timer_at else None,
+            "data": plain(variables),
+            "open_tasks": [task_summary(t) for t in open_tasks],
+            "called": {k: v for k, v in sorted(row.bindings.items())},
+        }
 
     def history(self, instance_id: str) -> list[HistoryEvent]:
         with self.db.reading() as session:
@@ -455,6 +464,12 @@ class Engine:
     def user(self, name: str) -> User | None:
         with self.db.reading() as session:
             return session.get(User, name)
+
+    def user_and_groups(self, name: str) -> tuple[User | None, set[str]]:
+        """A signed-in user and their groups, read together (once per request)."""
+        with self.db.reading() as session:
+            user = session.get(User, name)
+            return user, (groups_of(session, name) if user is not None else set())
 
     def open_task(self, task_id: str, *, actor: str) -> HumanTask:
         """An open task the actor may work on; PermissionDenied or TaskNotOpen otherwise."""
@@ -738,7 +753,8 @@ class Engine:
         store_projections.sync_tasks(
             conn, row, views, now,
             (task_id, actor) if event_type == "complete" and task_id else None, new=new)
-        store_projections.record_case(conn, row, projection.variables(workflow))
+        row.variables = projection.variables(workflow)  # the command's result, for callers
+        store_projections.record_case(conn, row, row.variables)
         store_projections.sync_subscriptions(conn, row, projection.message_names(workflow),
                                              new=new)
 

@@ -176,3 +176,28 @@ def test_a_reminder_appears_in_the_app_and_only_process_owners_retry_incidents(a
                           data={"csrf_token": token(owner, f"/instances/{instance.id}")})
     assert response.status_code == 302
     assert deployed.show(instance.id)["status"] == "running"
+
+
+def test_the_api_answers_a_start_and_a_completion_with_the_case_as_it_now_stands(app):
+    """The answer comes from the command's own result; it must be what a read gives."""
+    client = app.test_client()
+    login(client, "frida")
+    response = client.post("/api/processes/hendelsesanalyse-oppfolging/instances",
+                           json={"data": dict(START_DATA, klinikker=["kir"]),
+                                 "business_key": "HA-API-1"})
+    assert response.status_code == 201
+    started = response.get_json()
+    assert started == client.get(f"/api/instances/{started['id']}").get_json()
+    assert started["data"]["initiator"] == "frida" and started["business_key"] == "HA-API-1"
+    [task] = started["open_tasks"]
+    assert task["element_id"] == "Task_VurderTiltak"
+
+    sigrid = app.test_client()
+    login(sigrid, "sigrid")
+    rows = [{"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 3
+    response = sigrid.post(f"/api/tasks/{task['id']}/complete",
+                           json={"data": {"tiltak_vurdering": rows}})
+    assert response.status_code == 200
+    completed = response.get_json()
+    assert completed == client.get(f"/api/instances/{started['id']}").get_json()
+    assert [t["element_id"] for t in completed["open_tasks"]] == ["Task_KpuBehandling"]

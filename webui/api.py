@@ -103,17 +103,17 @@ def unclaim(task_id: str):
 @bp.arguments(CompleteSchema)
 @bp.response(200, InstanceSchema)
 def complete(body: dict[str, Any], task_id: str):
-    row = engine().complete(task_id, actor=current_user.name, data=body["data"])
-    return _instance(row.id)
+    return _plain(engine().shown(engine().complete(task_id, actor=current_user.name,
+                                                   data=body["data"])))
 
 
 @bp.post("/processes/<process_key>/instances")
 @bp.arguments(StartSchema)
 @bp.response(201, InstanceSchema)
 def start(body: dict[str, Any], process_key: str):
-    row = engine().start(process_key, actor=current_user.name, data=body["data"],
-                         business_key=body.get("business_key"))
-    return _instance(row.id)
+    return _plain(engine().shown(engine().start(process_key, actor=current_user.name,
+                                                data=body["data"],
+                                                business_key=body.get("business_key"))))
 
 
 @bp.get("/instances/<instance_id>")
@@ -125,7 +125,10 @@ def instance(instance_id: str):
 
 
 def _instance(instance_id: str) -> dict[str, Any]:
-    shown = engine().show(instance_id)
+    return _plain(engine().show(instance_id))
+
+
+def _plain(shown: dict[str, Any]) -> dict[str, Any]:
     return {**shown, "data": plain(shown["data"])}
 
 

@@ -77,11 +77,10 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(name: str) -> WebUser | None:
-    user = engine().user(name)
+    user, groups = engine().user_and_groups(name)
     if user is None or not user.active:
         return None
-    return WebUser(user.name, user.display_name or user.name, user.language or "nb",
-                   engine().groups(user.name))
+    return WebUser(user.name, user.display_name or user.name, user.language or "nb", groups)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -37,9 +37,10 @@ class InstanceRow:
     event_count: int = 0
     version: int = 0  # 0: not stored yet
     receipt_code: str | None = None  # given to the reporter once, never stored
+    variables: dict[str, Any] | None = None  # after a command: the process variables
 
 
-COLUMNS = [f.name for f in fields(InstanceRow) if f.name != "receipt_code"]
+COLUMNS = [f.name for f in fields(InstanceRow) if f.name not in ("receipt_code", "variables")]
 _SELECTED = [TABLE.c[name] for name in COLUMNS]
 
 
