@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -138,3 +142,35 @@ def test_choice_fields_list_the_options_the_organisation_gives(tiltak):
     clinics = [o["value"] for o in fields["klinikk"]["options"]]
     assert clinics[:3] == ["kir", "med", "psyk"]
     assert "kir-gastro" in [o["value"] for o in fields["enhet"]["options"]]
+
+
+def test_serve_runs_a_production_server_with_several_workers_and_the_scheduler(tiltak,
+                                                                               database_url,
+                                                                               tmp_path):
+    """`tiltak serve` is gunicorn with worker processes (not Flask's development server),
+    and on the embedded default the timer worker runs beside it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TILTAK_SCHEDULER": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "serve", "--port",
+                               str(port), "--workers", "2"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        answered = None
+        for _ in range(100):
+            try:
+                answered = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert answered is not None and answered.status == 200
+        assert "gunicorn" in answered.headers["Server"]
+        processes = subprocess.run(["ps", "-o", "args=", "--ppid", str(server.pid)],
+                                   capture_output=True, text=True).stdout
+        assert "tiltak.cli worker" in processes  # the timers
+        assert processes.count("tiltak.cli serve") >= 2  # the web workers
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    assert "Booting worker" in output and "Traceback" not in output

@@ -110,11 +110,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("demo", cmd_demo, "set up the demo: database, processes, users; print the worklist")
     p.add_argument("--serve", action="store_true", help="then start the web UI")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    _serve_options(p)
     p = command("serve", cmd_serve, "the web UI (and the scheduler, on SQLite)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    _serve_options(p)
     p = command("worker", cmd_worker, "the scheduler only: fires timers, sends mail")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between sweeps")
     p = command("verify", cmd_verify,
@@ -280,15 +278,30 @@ def cmd_demo(engine: Engine, args) -> None:
           "  tiltak tasks --as sigrid")
 
 
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=None,
+                   help="web server processes (default: two per core, 2 to 8)")
+    p.add_argument("--dev", action="store_true",
+                   help="Flask's development server in one process, for development only")
+
+
 def cmd_serve(engine: Engine, args) -> None:
+    print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
+    embedded = services.embedded_scheduler(engine)
+    if not args.dev:
+        from .server import default_workers, serve
+
+        engine.db.dispose()  # the server's workers connect on their own
+        serve(args.host, args.port, args.workers or default_workers(), scheduler=embedded)
+        return
     from webui import create_app
 
     app = create_app(engine=engine)
-    scheduler = None
-    if services.embedded_scheduler(engine):
-        scheduler = services.scheduler(engine)
+    scheduler = services.scheduler(engine) if embedded else None
+    if scheduler is not None:
         scheduler.start()
-    print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
     try:
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     finally:

@@ -13,22 +13,27 @@ from engine.database import database_url
 INSTANCE = Path(os.environ.get("TILTAK_INSTANCE", "instance"))
 
 
-def _secret_key() -> str:
-    """TILTAK_SECRET_KEY, or a random key kept under instance/ so sessions survive restarts."""
+def secret_key() -> str:
+    """TILTAK_SECRET_KEY, or a random key kept under instance/ so sessions survive restarts
+    (made once, by whichever process comes first; `tiltak serve` makes it before it starts
+    its workers, so that all of them sign with the same key)."""
     if os.environ.get("TILTAK_SECRET_KEY"):
         return os.environ["TILTAK_SECRET_KEY"]
     path = INSTANCE / "secret_key"
     if not path.exists():
         INSTANCE.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        try:
+            with os.fdopen(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w") as f:
+                f.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass
     return path.read_text().strip()
 
 
 def load_settings() -> dict[str, Any]:
     hours = float(os.environ.get("TILTAK_SESSION_HOURS", "8"))
     return {
-        "SECRET_KEY": _secret_key(),
+        "SECRET_KEY": secret_key(),
         "DATABASE_URL": database_url(),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=hours),
         "SESSION_COOKIE_HTTPONLY": True,

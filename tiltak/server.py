@@ -1,0 +1,59 @@
+"""`tiltak serve`: the web UI in a production WSGI server (gunicorn, several worker
+processes), with the timer scheduler beside it as its own `tiltak worker` process when
+the embedded default asks for it. Flask's development server only when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from engine.database import database_url
+
+
+def default_workers() -> int:
+    """Two per available core, at least two and at most eight."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        cores = os.cpu_count() or 1
+    return max(2, min(8, 2 * cores))
+
+
+class WebServer(BaseApplication):
+    """Gunicorn with the Flask application made in each worker (after the fork), so no
+    database connection is shared between processes."""
+
+    def __init__(self, url: str, options: dict):
+        self.url, self.options = url, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from webui import create_app
+
+        from . import services
+        return create_app(engine=services.build_engine(self.url))
+
+
+def serve(host: str, port: int, workers: int, *, scheduler: bool) -> None:
+    from webui.settings import secret_key
+
+    secret_key()  # one key for every worker, made before they start
+    timers = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "worker"]) \
+        if scheduler else None
+    try:
+        WebServer(database_url(), {
+            "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
+            "threads": 4, "accesslog": "-", "timeout": 60, "graceful_timeout": 10,
+        }).run()
+    finally:
+        if timers is not None:
+            timers.terminate()
+            timers.wait(timeout=10)
