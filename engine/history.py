@@ -16,9 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import HistoryEvent
-from .serialization import data_to_json
+from .serialization import STATE_FORMAT, data_to_json
 
 GENESIS = "0" * 64
+# the engine whose execution a history records: a change that gives other states for the
+# same commands (as the Camunda multi-instance semantics of 0.2 did) takes a new one
+ENGINE_VERSION = "tiltak-engine/0.2"
+# the engine versions whose histories this one replays to the same states; events that
+# name none were written before events named their engine (0.1, replayed as 0.2 is)
+REPLAYABLE = {ENGINE_VERSION, None}
 DEPLOYMENT_STREAM = "deployments"
 
 
@@ -28,9 +34,13 @@ def sha256(text: str) -> str:
 
 def event_hash(stream: str, seq: int, type_: str, actor: str, at: datetime,
                element_id: str | None, task_id: str | None, data: str, state_hash: str,
-               prev_hash: str) -> str:
-    return sha256(_encode([stream, seq, type_, actor, at.isoformat(), element_id, task_id,
-                           data, state_hash, prev_hash]))
+               prev_hash: str, state_format: str | None = None,
+               engine_version: str | None = None) -> str:
+    fields = [stream, seq, type_, actor, at.isoformat(), element_id, task_id, data,
+              state_hash, prev_hash]
+    if state_format is not None or engine_version is not None:
+        fields += [state_format, engine_version]  # events that name what wrote them
+    return sha256(_encode(fields))
 
 
 # what `json.dumps(..., separators=(",", ":"), ensure_ascii=False)` writes, without making
@@ -52,8 +62,9 @@ def record(session: Session, instance, type_: str, actor: str, at: datetime,
     event = {"stream": instance.id, "seq": seq, "instance_id": instance.id, "type": type_,
              "actor": actor, "at": at, "element_id": element_id, "task_id": task_id,
              "data": text, "state_hash": state_hash, "prev_hash": prev,
+             "state_format": STATE_FORMAT, "engine_version": ENGINE_VERSION,
              "hash": event_hash(instance.id, seq, type_, actor, at, element_id, task_id, text,
-                                state_hash, prev)}
+                                state_hash, prev, STATE_FORMAT, ENGINE_VERSION)}
     instance.event_count = seq
     instance.last_hash = event["hash"]
     session.connection().execute(EVENTS.insert(), event)

@@ -166,6 +166,9 @@ class HistoryEvent(Base):
     state_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # what wrote it (none on events written before they were recorded)
+    state_format: Mapped[str | None] = mapped_column(String(40))
+    engine_version: Mapped[str | None] = mapped_column(String(40))
 
 
 class TimerStart(Base):

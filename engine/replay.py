@@ -38,7 +38,7 @@ from .clock import FixedClock
 from .determinism import IdSource, deterministic
 from .errors import TiltakError
 from .models import HistoryEvent, ProcessInstance
-from .serialization import data_from_json, state_from_json, state_to_json
+from .serialization import STATE_FORMAT, data_from_json, state_from_json, state_to_json
 from .state_writer import StateWriter
 
 UNCHANGED = {"claim", "unclaim", "attach", "incident", "retry"}
@@ -46,7 +46,7 @@ BATCH = 50  # instances whose events are read in one query
 
 _EVENT_COLUMNS = [HistoryEvent.__table__.c[name] for name in (
     "stream", "seq", "type", "actor", "at", "element_id", "task_id", "data", "state_hash",
-    "prev_hash", "hash")]
+    "prev_hash", "hash", "state_format", "engine_version")]
 
 
 @dataclass
@@ -205,7 +205,8 @@ def check_chain(events: list[HistoryEvent], head: tuple[str, int]
             return event.seq, event.type, "does not link to the event before it"
         recomputed = history.event_hash(event.stream, event.seq, event.type, event.actor,
                                         _utc(event.at), event.element_id, event.task_id,
-                                        event.data, event.state_hash, event.prev_hash)
+                                        event.data, event.state_hash, event.prev_hash,
+                                        event.state_format, event.engine_version)
         if recomputed != event.hash:
             return event.seq, event.type, "its content does not match its hash (altered)"
         previous = event.hash
@@ -235,6 +236,13 @@ def replay(engine, instance_id: str, events: list[HistoryEvent]) -> tuple[int, s
     """The first event whose replay fails or gives a different state, else None."""
     if not events or events[0].type != "start":
         return 1, events[0].type if events else "", "the history does not begin with a start"
+    for event in events:
+        if event.state_format not in (STATE_FORMAT, None) or \
+                event.engine_version not in history.REPLAYABLE:
+            return event.seq, event.type, (
+                f"written by {event.engine_version or 'an unnamed engine'} in state format "
+                f"{event.state_format or 'unnamed'}, which this version cannot replay "
+                f"({history.ENGINE_VERSION}, {STATE_FORMAT})")
     for step in replay_steps(engine, instance_id, events):
         if step.problem is not None:
             return step.event.seq, step.event.type, step.problem

@@ -75,7 +75,8 @@ def test_a_history_rewritten_with_fresh_hashes_is_replayed_and_caught(checked):
             row.prev_hash = previous
             row.hash = history.event_hash(row.stream, row.seq, row.type, row.actor,
                                           _utc(row.at), row.element_id, row.task_id,
-                                          row.data, row.state_hash, row.prev_hash)
+                                          row.data, row.state_hash, row.prev_hash,
+                                          row.state_format, row.engine_version)
             previous = row.hash
         session.get(ProcessInstance, closed).last_hash = previous
     verdict = again(engine, path)[closed]

@@ -135,7 +135,8 @@ def test_a_missed_fast_path_falls_back_to_the_engines_way(walked, monkeypatch):
             row.prev_hash = previous
             row.hash = history.event_hash(row.stream, row.seq, row.type, row.actor,
                                           replay._utc(row.at), row.element_id, row.task_id,
-                                          row.data, row.state_hash, row.prev_hash)
+                                          row.data, row.state_hash, row.prev_hash,
+                                          row.state_format, row.engine_version)
             previous = row.hash
         from engine.models import ProcessInstance
         session.get(ProcessInstance, ids[1]).last_hash = previous

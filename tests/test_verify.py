@@ -101,10 +101,60 @@ def test_a_history_rewritten_with_fresh_hashes_is_caught_by_replay(walked):
             row.hash = history.event_hash(row.stream, row.seq, row.type, row.actor,
                                           row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
                                           row.element_id, row.task_id, row.data,
-                                          row.state_hash, row.prev_hash)
+                                          row.state_hash, row.prev_hash,
+                                          row.state_format, row.engine_version)
             previous = row.hash
         from engine.models import ProcessInstance
         session.get(ProcessInstance, closed).last_hash = previous
     verdict = verify_instance(engine, closed)
     assert not verdict.ok and verdict.seq == index + 1
     assert "different state" in verdict.problem
+
+
+def rewrite_chain(engine, instance_id, change) -> None:
+    """Apply `change(row)` to every event of the instance and give the chain hashes that
+    match, as a writer of the database could."""
+    from engine.models import ProcessInstance
+    with engine.db.transaction() as session:
+        rows = session.scalars(select(HistoryEvent).where(HistoryEvent.stream == instance_id)
+                               .order_by(HistoryEvent.seq)).all()
+        previous = history.GENESIS
+        for row in rows:
+            change(row)
+            row.prev_hash = previous
+            row.hash = history.event_hash(row.stream, row.seq, row.type, row.actor,
+                                          row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
+                                          row.element_id, row.task_id, row.data,
+                                          row.state_hash, row.prev_hash,
+                                          row.state_format, row.engine_version)
+            previous = row.hash
+        session.get(ProcessInstance, instance_id).last_hash = previous
+
+
+def test_every_event_names_the_state_format_and_the_engine_that_wrote_it(walked):
+    engine, closed, _ = walked
+    chain = events(engine, closed)
+    assert {(e.state_format, e.engine_version) for e in chain} == \
+        {("tiltak-state/1", history.ENGINE_VERSION)}
+
+
+def test_a_history_written_before_events_named_their_engine_still_verifies(walked):
+    engine, closed, _ = walked
+
+    def unnamed(row):
+        row.state_format = row.engine_version = None
+    rewrite_chain(engine, closed, unnamed)
+    assert {e.engine_version for e in events(engine, closed)} == {None}
+    assert verify_instance(engine, closed).ok
+
+
+def test_a_history_from_an_engine_this_version_cannot_replay_says_so(walked):
+    engine, closed, _ = walked
+
+    def later(row):
+        if row.seq >= 3:
+            row.engine_version = "tiltak-engine/9.0"
+    rewrite_chain(engine, closed, later)
+    verdict = verify_instance(engine, closed)
+    assert not verdict.ok and verdict.seq == 3
+    assert "tiltak-engine/9.0" in verdict.problem and "cannot replay" in verdict.problem
