@@ -34,6 +34,10 @@ class WebServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # newer gunicorns open a control socket at one path per user: two servers on
+            # a machine (or one starting while another stops) would share it
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
         from webui import create_app
