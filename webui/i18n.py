@@ -7,6 +7,7 @@ are not translated: they come from the BPMN, in the routine's own language.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -26,7 +27,8 @@ def compile_catalogues(target: Path) -> None:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as src:
             catalog = read_po(src)
-        tmp = mo.with_suffix(".tmp")
+        # one temporary file per process: the server's workers start side by side
+        tmp = mo.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as out:
             write_mo(out, catalog)
         tmp.replace(mo)
