@@ -88,24 +88,13 @@ def test_a_history_rewritten_with_fresh_hashes_is_caught_by_replay(walked):
     engine, closed, _ = walked
     chain = events(engine, closed)
     index = next(i for i, e in enumerate(chain) if e.element_id == "Task_KpuBehandling")
-    with engine.db.transaction() as session:
-        rows = session.scalars(select(HistoryEvent).where(HistoryEvent.stream == closed)
-                               .order_by(HistoryEvent.seq)).all()
-        data = json.loads(rows[index].data)
-        data["values"]["kpu_innspill"] = "KPU avviser tiltakene"
-        rows[index].data = json.dumps(data, sort_keys=True, separators=(",", ":"),
-                                      ensure_ascii=False)
-        previous = rows[index - 1].hash
-        for row in rows[index:]:
-            row.prev_hash = previous
-            row.hash = history.event_hash(row.stream, row.seq, row.type, row.actor,
-                                          row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
-                                          row.element_id, row.task_id, row.data,
-                                          row.state_hash, row.prev_hash,
-                                          row.state_format, row.engine_version)
-            previous = row.hash
-        from engine.models import ProcessInstance
-        session.get(ProcessInstance, closed).last_hash = previous
+    def overruled(row):
+        if row.seq == index + 1:
+            data = json.loads(row.data)
+            data["values"]["kpu_innspill"] = "KPU avviser tiltakene"
+            row.data = json.dumps(data, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False)
+    rewrite_chain(engine, closed, overruled)
     verdict = verify_instance(engine, closed)
     assert not verdict.ok and verdict.seq == index + 1
     assert "different state" in verdict.problem
