@@ -17,9 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -27,14 +24,15 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import event, func, select
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from databases import database, p95  # noqa: E402
+
 from engine.clock import SystemClock  # noqa: E402
-from engine.database import Database  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import HistoryEvent, ProcessInstance  # noqa: E402
 from tiltak import services  # noqa: E402
@@ -62,24 +60,6 @@ def bare_spiff(n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-@contextmanager
-def database(kind: str, workdir: Path, postgres: str | None) -> Iterator[str]:
-    """A fresh database of that kind: a SQLite file, or a PostgreSQL schema dropped after."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / f'bench-{time.monotonic_ns()}.sqlite3'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(Database(postgres).url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{Database(postgres).url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float]:
     """Instances per second, each instance's seconds, SQL statements per instance."""
     engine = services.build_engine(url, clock=SystemClock())
@@ -103,10 +83,6 @@ def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float]:
     rate = n / (time.perf_counter() - started)
     engine.db.dispose()
     return rate, each, statements[0] / n
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
 
 
 def six_step(workdir: Path) -> dict:

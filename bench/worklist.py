@@ -1,10 +1,12 @@
-"""Benchmark: the worklist page with 10,000 open tasks in the database.
+"""Benchmark: the worklist page with 1,000, 10,000 and 100,000 open tasks.
 
-Fills the task projection (the only tables the worklist reads) with N open tasks spread
-over clinics, groups, assignees and due dates, then times the logged-in worklist page
-through the real Flask app: default view, overdue filter, text search, clinic filter,
-a late page. The same requests against a database with 100 tasks, in the same run, are
-the baseline; the ratio shows what the extra 9,900 tasks cost. Saves JSON.
+Fills the tables the worklist reads (open tasks and who may see them, written by the
+store's own code) with N open tasks spread over six groups, clinics, assignees and due
+dates, then times the logged-in worklist page through the real Flask app, as a user in
+three of the six groups: default view, overdue filter, text search, clinic filter with
+the latest deadlines first, page 20. Prints median and p95 per view and size, and the
+ratio of each size's p95 to the smallest size's; on SQLite and (with `--postgres URL`)
+PostgreSQL. Saves JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -24,12 +26,17 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from databases import database, p95  # noqa: E402
+
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
-from engine.models import HumanTask, ProcessInstance, TaskCandidate  # noqa: E402
+from engine.models import HumanTask, ProcessInstance  # noqa: E402
+from engine.store import visibility  # noqa: E402
+from engine.users import add_user  # noqa: E402
 from tiltak import services  # noqa: E402
 
 CLINICS = ["kir", "med", "psyk"]
+GROUPS = [f"{kind}-{clinic}" for kind in ("kpu-sekretariat", "kpu") for clinic in CLINICS]
 VIEWS = {
     "default": "/",
     "overdue": "/?due=overdue",
@@ -37,50 +44,52 @@ VIEWS = {
     "clinic": "/?clinic=med&sort=-due",
     "page_20": "/?page=20",
 }
+BATCH = 5_000
 
 
 def fill(engine, n: int, definition_id: int) -> None:
     rng = random.Random(17)
     now = datetime.now(UTC)
-    instances, tasks, candidates = [], [], []
-    for i in range(n):
-        instance_id = str(uuid.uuid4())
-        clinic = rng.choice(CLINICS)
-        instances.append({
-            "id": instance_id, "definition_id": definition_id,
-            "process_key": "hendelsesanalyse-oppfolging", "business_key": f"HA-{i:05d}",
-            "status": "running", "state": "", "bindings": {}, "id_counter": 0,
-            "started_at": now, "started_by": "frida", "last_hash": "", "event_count": 0,
-            "version": 1})
-        task_id = str(uuid.uuid4())
-        assignee = "sigrid" if rng.random() < 0.05 else None
-        group = rng.choice([f"kpu-sekretariat-{clinic}", f"kpu-{clinic}"])
-        name = rng.choice(["Vurder og konkretiser foreslåtte tiltak", "Send KPU-referat",
-                           "Kontroller at tiltaket er gjennomført", "Sepsis: bekreft"])
-        tasks.append({
-            "id": task_id, "instance_id": instance_id, "definition_id": definition_id,
-            "process_key": "klinikk-oppfolging", "element_id": "Task_VurderTiltak",
-            "name": name, "assignee": assignee, "candidate_groups": [group],
-            "candidate_users": [], "due_at": now + timedelta(days=rng.randint(-60, 120)),
-            "follow_up_at": None, "priority": 50, "form": {}, "created_at": now,
-            "business_key": f"HA-{i:05d}", "clinic": clinic})
-        candidates.append({"task_id": task_id, "kind": "group", "value": group})
-    with engine.db.transaction() as session:
-        session.execute(ProcessInstance.__table__.insert(), instances)
-        session.execute(HumanTask.__table__.insert(), tasks)
-        session.execute(TaskCandidate.__table__.insert(), candidates)
+    for first in range(0, n, BATCH):
+        instances, tasks = [], []
+        for i in range(first, min(n, first + BATCH)):
+            instance_id = str(uuid.uuid4())
+            clinic = rng.choice(CLINICS)
+            instances.append({
+                "id": instance_id, "definition_id": definition_id,
+                "process_key": "hendelsesanalyse-oppfolging", "business_key": f"HA-{i:06d}",
+                "status": "running", "state": "", "bindings": {}, "id_counter": 0,
+                "started_at": now, "started_by": "frida", "last_hash": "",
+                "event_count": 0, "version": 1})
+            tasks.append({
+                "id": str(uuid.uuid4()), "instance_id": instance_id,
+                "definition_id": definition_id, "process_key": "klinikk-oppfolging",
+                "element_id": "Task_VurderTiltak",
+                "name": rng.choice(["Vurder og konkretiser foreslåtte tiltak",
+                                    "Send KPU-referat", "Sepsis: bekreft",
+                                    "Kontroller at tiltaket er gjennomført"]),
+                "assignee": "sigrid" if rng.random() < 0.02 else None,
+                "candidate_groups": [rng.choice(GROUPS)], "candidate_users": [],
+                "due_at": now + timedelta(days=rng.randint(-60, 120)),
+                "follow_up_at": None, "priority": 50, "form": {},
+                "created_at": now - timedelta(seconds=rng.randint(0, 10**7)),
+                "business_key": f"HA-{i:06d}", "clinic": clinic})
+        with engine.db.transaction() as session:
+            session.execute(ProcessInstance.__table__.insert(), instances)
+            session.execute(HumanTask.__table__.insert(), tasks)
+            visibility.add(session.connection(), tasks)
+    if engine.db.dialect == "postgresql":
+        with engine.db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
 
 
-def measure(n: int, repeats: int, workdir: Path) -> dict[str, float]:
+def measure(url: str, n: int, repeats: int, workdir: Path) -> dict[str, dict[str, float]]:
     from webui import create_app
-    engine = services.build_engine(f"sqlite:///{workdir / f'worklist-{n}.sqlite3'}",
-                                   clock=SystemClock())
+    engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=False)
-    from engine.users import add_user
-    with engine.db.transaction() as session:  # sigrid, with a password to log in
-        add_user(session, "sigrid", ["kpu-sekretariat-kir", "kpu-sekretariat-med",
-                                     "kpu-sekretariat-psyk"], password="bench")
+    with engine.db.transaction() as session:  # three of the six groups, and a password
+        add_user(session, "sigrid", GROUPS[:3], password="bench")
     [definition] = [d for d in engine.deploy(collect_files([str(ROOT / "processes")]))
                     if d.key == "klinikk-oppfolging"]
     fill(engine, n, definition.definition_id)
@@ -89,37 +98,50 @@ def measure(n: int, repeats: int, workdir: Path) -> dict[str, float]:
     client = app.test_client()
     client.post("/login", data={"username": "sigrid", "password": "bench"})
     result = {}
-    for label, url in VIEWS.items():
+    for label, url_path in VIEWS.items():
+        client.get(url_path)  # warm
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            response = client.get(url)
-            times.append(time.perf_counter() - started)
+            response = client.get(url_path)
+            times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (label, response.status_code)
-        result[label] = round(statistics.median(times) * 1000, 2)
+        result[label] = {"median": round(statistics.median(times), 2),
+                         "p95": round(p95(times), 2)}
     engine.db.dispose()
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=10_000)
-    parser.add_argument("--baseline", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="open task counts, comma-separated (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        base = measure(args.baseline, args.repeats, Path(tmp))
-        full = measure(args.n, args.repeats, Path(tmp))
-    result = {"open_tasks": args.n, "baseline_open_tasks": args.baseline,
-              "median_ms": full, "baseline_median_ms": base,
-              "ratio": {k: round(full[k] / base[k], 2) for k in full}}
-    print(f"worklist page, median of {args.repeats} requests (ms):")
-    for label in VIEWS:
-        print(f"  {label:8} {full[label]:8.1f} with {args.n} tasks   "
-              f"{base[label]:6.1f} with {args.baseline}   ratio {result['ratio'][label]:.2f}")
+        for kind in kinds:
+            results[kind] = {}
+            for n in sizes:
+                with database(kind, Path(tmp), args.postgres) as url:
+                    results[kind][n] = measure(url, n, args.repeats, Path(tmp))
+    for kind in kinds:
+        smallest = results[kind][sizes[0]]
+        print(f"{kind}: worklist page, ms (median / p95), p95 ratio to {sizes[0]} tasks")
+        for label in VIEWS:
+            cells = [f"{results[kind][n][label]['median']:6.1f} / "
+                     f"{results[kind][n][label]['p95']:6.1f}" for n in sizes]
+            ratio = results[kind][sizes[-1]][label]["p95"] / smallest[label]["p95"]
+            print(f"  {label:8} " + "   ".join(f"{n:>7}: {c}" for n, c in
+                                               zip(sizes, cells, strict=True))
+                  + f"   ratio {ratio:.2f}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "worklist.json").write_text(json.dumps(result, indent=2))
+    (out / "worklist.json").write_text(json.dumps(
+        {"sizes": sizes, "repeats": args.repeats, "ms": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ class InstanceClinic(Base):
 
 
 class HumanTask(Base):
-    """An open user task: the worklist reads only this table and task_candidates."""
+    """An open user task: the worklist reads only this table and task_visibility."""
 
     __tablename__ = "human_tasks"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -129,13 +129,29 @@ class HumanTask(Base):
     clinic: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
-class TaskCandidate(Base):
-    __tablename__ = "task_candidates"
-    __table_args__ = (Index("ix_task_candidates_kind_value", "kind", "value"),)
+class TaskVisibility(Base):
+    """Who may see an open task: one row per principal (`u:name` or `g:group`), the
+    assignee alone once claimed. It carries the worklist's sort and filter keys, so a
+    page reads one short index range per principal, however many tasks are open."""
+
+    __tablename__ = "task_visibility"
+    __table_args__ = (
+        Index("ix_task_visibility_due", "principal", "due_key", "created_at", "task_id"),
+        Index("ix_task_visibility_created", "principal", "created_at", "task_id"),
+        Index("ix_task_visibility_name", "principal", "name", "created_at", "task_id"),
+        Index("ix_task_visibility_process", "principal", "process_key", "created_at",
+              "task_id"),
+    )
+    principal: Mapped[str] = mapped_column(String(210), primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    kind: Mapped[str] = mapped_column(String(5), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+                                         primary_key=True, index=True)
+    claimed: Mapped[bool] = mapped_column(Boolean)
+    due_key: Mapped[datetime]  # the deadline, or the end of time for tasks without one
+    created_at: Mapped[datetime]
+    name: Mapped[str] = mapped_column(String(300))
+    process_key: Mapped[str] = mapped_column(String(200))
+    clinic: Mapped[str | None] = mapped_column(String(100))
+    business_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class MessageSubscription(Base):

@@ -65,7 +65,7 @@ from .models import (
 from .scripting import CamundaScriptEngine
 from .serialization import plain, state_from_json, state_to_json
 from .specs import copy_of
-from .store import instances
+from .store import instances, visibility
 from .store import projections as store_projections
 from .store.instances import InstanceRow
 from .users import authenticate, groups_of
@@ -253,9 +253,10 @@ class Engine:
                 raise PermissionDenied(f"task '{task.name}' is already claimed by {task.assignee}")
             row = self._lock_instance(session, task.instance_id)
             task.assignee = actor
+            session.flush()
+            visibility.reassign(session.connection(), task)
             self._record(session, row, "claim", actor, {}, element_id=task.element_id,
                          task_id=task.id)
-            session.flush()
             return task
 
     @command
@@ -270,6 +271,8 @@ class Engine:
                     "group to give it back to; a process owner can reassign it")
             row = self._lock_instance(session, task.instance_id)
             task.assignee = None
+            session.flush()
+            visibility.reassign(session.connection(), task)
             self._record(session, row, "unclaim", actor, {}, element_id=task.element_id,
                          task_id=task.id)
             return task
@@ -450,8 +453,9 @@ class Engine:
 
     def worklist(self, query: WorklistQuery) -> WorklistPage:
         with self.db.reading() as session:
-            return worklist.worklist(session, query, groups_of(session, query.actor),
-                                     self.clock.now())
+            groups = query.groups if query.groups is not None else \
+                groups_of(session, query.actor)
+            return worklist.worklist(session, query, groups, self.clock.now())
 
     def groups(self, user: str) -> set[str]:
         with self.db.reading() as session:

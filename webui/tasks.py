@@ -37,7 +37,7 @@ def worklist():
         text=(args.get("q") or "").strip()[:100] or None,
         due=args.get("due") if args.get("due") in DUE_FILTERS else None,
         sort=args.get("sort") if args.get("sort") in SORTS else "due",
-        page=_page(args.get("page")), per_page=PER_PAGE)
+        page=_page(args.get("page")), per_page=PER_PAGE, groups=current_user.groups)
     page = engine().worklist(query)
     now = engine().clock.now()
     return render_template("worklist.html", page=page, query=query, now=now,

@@ -1,4 +1,4 @@
-"""What a command changes besides the state: the open human tasks (with their candidates
+"""What a command changes besides the state: the open human tasks (with who may see them
 and the facts kept of each task's life), the message subscriptions and the case's
 facts, each changed by difference."""
 
@@ -13,25 +13,22 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from ..models import CaseFacts, HumanTask, MessageSubscription, TaskCandidate, TaskRecord
+from ..models import CaseFacts, HumanTask, MessageSubscription, TaskRecord
 from ..projection import TaskView
+from . import visibility
 from .instances import InstanceRow
 
 TASKS = HumanTask.__table__
-CANDIDATES = TaskCandidate.__table__
 RECORDS = TaskRecord.__table__
 SUBSCRIPTIONS = MessageSubscription.__table__
 FACTS = CaseFacts.__table__
 _OPEN_TASKS = select(TASKS.c.id).where(TASKS.c.instance_id == bindparam("instance_id"))
-_DROP_CANDIDATES = delete(CANDIDATES).where(
-    CANDIDATES.c.task_id.in_(bindparam("ids", expanding=True)))
 _DROP_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
 _CLOSE_RECORD = update(RECORDS).where(
     RECORDS.c.id == bindparam("task_id"), RECORDS.c.ended_at.is_(None)).values(
     ended_at=bindparam("at"), outcome=bindparam("how"),
     completed_by=bindparam("by"))
-_ADD_TASKS, _ADD_CANDIDATES, _ADD_RECORDS = TASKS.insert(), CANDIDATES.insert(), \
-    RECORDS.insert()
+_ADD_TASKS, _ADD_RECORDS = TASKS.insert(), RECORDS.insert()
 _SUBSCRIBED = select(SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.message_name,
                      SUBSCRIPTIONS.c.element_id).where(
     SUBSCRIPTIONS.c.instance_id == bindparam("instance_id"))
@@ -45,7 +42,7 @@ def sync_tasks(conn: Connection, row: InstanceRow, views: list[TaskView], now: d
     wanted = {v.id for v in views}
     gone = sorted(existing - wanted)
     if gone:
-        conn.execute(_DROP_CANDIDATES, {"ids": gone})
+        visibility.drop(conn, gone)
         conn.execute(_DROP_TASKS, {"ids": gone})
         done_id, actor = completed if completed else (None, None)
         conn.execute(_CLOSE_RECORD, [
@@ -55,20 +52,16 @@ def sync_tasks(conn: Connection, row: InstanceRow, views: list[TaskView], now: d
     added = [v for v in views if v.id not in existing]
     if not added:
         return
-    conn.execute(_ADD_TASKS, [{
+    tasks = [{
         "id": v.id, "instance_id": row.id, "definition_id": v.definition_id,
         "process_key": v.process_key, "element_id": v.element_id, "name": v.name,
         "assignee": v.assignee, "candidate_groups": v.candidate_groups,
         "candidate_users": v.candidate_users, "due_at": v.due_at,
         "follow_up_at": v.follow_up_at, "priority": v.priority, "form": v.form,
         "created_at": now, "business_key": row.business_key, "clinic": v.clinic}
-        for v in added])
-    candidates = [{"task_id": v.id, "kind": kind, "value": value} for v in added
-                  for kind, values in (("group", v.candidate_groups),
-                                       ("user", v.candidate_users))
-                  for value in dict.fromkeys(values)]
-    if candidates:
-        conn.execute(_ADD_CANDIDATES, candidates)
+        for v in added]
+    conn.execute(_ADD_TASKS, tasks)
+    visibility.add(conn, tasks)
     conn.execute(_ADD_RECORDS, [{
         "id": v.id, "instance_id": row.id, "process_key": v.process_key,
         "element_id": v.element_id, "name": v.name, "indicator": v.indicator,

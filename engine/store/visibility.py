@@ -1,0 +1,61 @@
+"""Who may see which open task: the rows of `task_visibility`, written when a task
+opens, is claimed or given back, and dropped when it closes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete
+from sqlalchemy.engine import Connection
+
+from ..models import HumanTask, TaskVisibility
+
+VISIBILITY = TaskVisibility.__table__
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
+_ADD = VISIBILITY.insert()
+_DROP = delete(VISIBILITY).where(VISIBILITY.c.task_id.in_(bindparam("ids", expanding=True)))
+
+
+def user(name: str) -> str:
+    return f"u:{name}"
+
+
+def group(name: str) -> str:
+    return f"g:{name}"
+
+
+def principals(actor: str, groups: Iterable[str]) -> list[str]:
+    """The user and each of their groups, as the table names them."""
+    return [user(actor), *(group(g) for g in sorted(set(groups)))]
+
+
+def rows(task: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows for one open task, given as the columns of `human_tasks`: its assignee
+    alone when claimed, otherwise each candidate group and user once."""
+    keys = {"task_id": task["id"], "due_key": task["due_at"] or NO_DEADLINE,
+            "created_at": task["created_at"], "name": task["name"],
+            "process_key": task["process_key"], "clinic": task["clinic"],
+            "business_key": task["business_key"]}
+    if task["assignee"]:
+        return [{"principal": user(task["assignee"]), "claimed": True, **keys}]
+    who = [*(group(g) for g in task["candidate_groups"]),
+           *(user(u) for u in task["candidate_users"])]
+    return [{"principal": p, "claimed": False, **keys} for p in dict.fromkeys(who)]
+
+
+def add(conn: Connection, tasks: Iterable[Mapping[str, Any]]) -> None:
+    values = [r for task in tasks for r in rows(task)]
+    if values:
+        conn.execute(_ADD, values)
+
+
+def drop(conn: Connection, task_ids: list[str]) -> None:
+    conn.execute(_DROP, {"ids": task_ids})
+
+
+def reassign(conn: Connection, task: HumanTask) -> None:
+    """After a claim or a give-back: the task's rows follow its new assignee."""
+    drop(conn, [task.id])
+    add(conn, [{c.key: getattr(task, c.key) for c in HumanTask.__table__.columns}])

@@ -1,0 +1,153 @@
+"""The worklist shows each user exactly the open tasks they may work on, in the order
+asked, page after page, with the right counts: checked against every open task read
+directly, on both databases, before and after claims, and across a schema upgrade."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from alembic import command
+
+from engine import worklist as worklist_module
+from engine.database import alembic_config
+from engine.definitions import collect_files
+from engine.store.visibility import NO_DEADLINE
+from engine.users import add_user
+from engine.worklist import SORTS, WorklistQuery
+
+from walks import FIXTURES
+
+PEOPLE = {"ada": {"team-kir", "team-med"}, "bo": {"team-psyk"}, "cy": set()}
+
+
+@pytest.fixture
+def cases(engine, clock):
+    """Forty cases with two open tasks each: offered to one or two groups, some also to
+    a user by name, with deadlines behind and ahead; ada and bo have claimed a few."""
+    with engine.db.transaction() as session:
+        for name, groups in PEOPLE.items():
+            add_user(session, name, sorted(groups))
+    engine.deploy(collect_files([str(FIXTURES / "arbeidsliste.bpmn")]), actor="per")
+    rng = random.Random(7)
+    for i in range(40):
+        engine.start("arbeidsliste", actor="per", business_key=f"SAK-{i:03d}", data={
+            "grupper": rng.choice(["team-kir", "team-med", "team-kir,team-med",
+                                   "team-psyk"]),
+            "brukere": rng.choice(["", "", "cy", "ada"]),
+            "frist": (clock.now() + timedelta(days=rng.randint(-6, 20))).isoformat(),
+            "klinikk": rng.choice(["kir", "med"])})
+        clock.advance(minutes=rng.choice([0, 1, 5]))  # equal creation times happen
+    for actor, count in (("ada", 3), ("bo", 2)):
+        offered = [t for t in engine.tasks(actor=actor) if not t.assignee]
+        for task in offered[:count]:
+            engine.claim(task.id, actor=actor)
+    return engine
+
+
+def expected(engine, query: WorklistQuery) -> list[str]:
+    """The task ids the query should show, worked out from every open task."""
+    now, actor, groups = engine.clock.now(), query.actor, PEOPLE[query.actor]
+
+    def offered(t):
+        return not t.assignee and (groups & set(t.candidate_groups)
+                                   or actor in t.candidate_users)
+
+    def due(t):
+        return t.due_at.replace(tzinfo=now.tzinfo) if t.due_at else NO_DEADLINE
+
+    keep = {"all": lambda t: t.assignee == actor or offered(t),
+            "mine": lambda t: t.assignee == actor,
+            "group": offered}[query.scope]
+    tasks = [t for t in engine.tasks() if keep(t)]
+    if query.clinic:
+        tasks = [t for t in tasks if t.clinic == query.clinic]
+    if query.text:
+        tasks = [t for t in tasks if query.text.lower() in t.name.lower()
+                 or query.text.lower() in (t.business_key or "").lower()]
+    if query.due == "overdue":
+        tasks = [t for t in tasks if due(t) < now]
+    elif query.due == "soon":
+        tasks = [t for t in tasks if now <= due(t) <= now + timedelta(days=3)]
+    columns = {"due_key": due, "created_at": lambda t: t.created_at, "name": lambda t: t.name,
+               "process_key": lambda t: t.process_key}
+    tasks.sort(key=lambda t: (*(columns[k](t) for k in SORTS[query.sort]), t.id),
+               reverse=query.sort.startswith("-"))
+    return [t.id for t in tasks]
+
+
+def walk_pages(engine, **kwargs) -> tuple[list[str], list]:
+    ids, pages, number = [], [], 1
+    while True:
+        page = engine.worklist(WorklistQuery(page=number, per_page=7, **kwargs))
+        pages.append(page)
+        ids += [t.id for t in page.tasks]
+        if not page.has_next:
+            return ids, pages
+        number += 1
+
+
+@pytest.mark.parametrize("actor", sorted(PEOPLE))
+@pytest.mark.parametrize("sort", sorted(SORTS))
+def test_page_after_page_the_user_sees_what_they_may_work_on_in_the_order_asked(
+        cases, actor, sort):
+    for scope in ("all", "mine", "group"):
+        query = WorklistQuery(actor=actor, scope=scope, sort=sort)
+        ids, pages = walk_pages(cases, actor=actor, scope=scope, sort=sort)
+        want = expected(cases, query)
+        assert ids == want, (scope, sort)
+        assert pages[0].total == len(want)
+        assert pages[0].pages == max(1, -(-len(want) // 7))
+
+
+def test_filters_and_counts_agree_with_the_open_tasks(cases):
+    for filters in ({"clinic": "med"}, {"text": "sak-01"}, {"text": "arkiv"},
+                    {"due": "overdue"}, {"due": "soon", "sort": "-due"}):
+        ids, pages = walk_pages(cases, actor="ada", **filters)
+        assert ids == expected(cases, WorklistQuery(actor="ada", **filters)), filters
+    counts = cases.worklist(WorklistQuery(actor="ada")).counts
+    assert counts == {
+        "mine": len(expected(cases, WorklistQuery(actor="ada", scope="mine"))),
+        "group": len(expected(cases, WorklistQuery(actor="ada", scope="group"))),
+        "overdue": len(expected(cases, WorklistQuery(actor="ada", due="overdue"))),
+        "soon": len(expected(cases, WorklistQuery(actor="ada", due="soon")))}
+    assert counts["mine"] == 3 and counts["group"] > 0
+
+
+def test_a_task_offered_to_two_of_my_groups_is_listed_once(cases):
+    ids, _ = walk_pages(cases, actor="ada")
+    assert len(ids) == len(set(ids))
+    both = [t for t in cases.tasks(actor="ada")
+            if {"team-kir", "team-med"} <= set(t.candidate_groups) and not t.assignee]
+    assert both and all(ids.count(t.id) == 1 for t in both)
+
+
+def test_a_claimed_task_leaves_the_group_and_comes_back_when_given_back(cases):
+    task = next(t for t in cases.worklist(WorklistQuery(actor="ada", scope="group")).tasks
+                if "team-kir" in t.candidate_groups)
+    cases.claim(task.id, actor="ada")
+    assert task.id in [t.id for t in cases.worklist(WorklistQuery(actor="ada",
+                                                                  scope="mine")).tasks]
+    assert task.id not in walk_pages(cases, actor="ada", scope="group")[0]
+    cases.unclaim(task.id, actor="ada")
+    assert task.id in walk_pages(cases, actor="ada", scope="group")[0]
+    assert task.id not in walk_pages(cases, actor="ada", scope="mine")[0]
+
+
+def test_counts_stop_at_the_cap_and_the_pages_still_lead_to_every_task(
+        cases, monkeypatch):
+    monkeypatch.setattr(worklist_module, "COUNT_CAP", 5)
+    ids, pages = walk_pages(cases, actor="ada")
+    assert ids == expected(cases, WorklistQuery(actor="ada"))
+    first = pages[0]
+    assert first.total == 6 and first.pages is None and first.figure(first.total) == "5+"
+    assert first.counts["group"] == 6
+
+
+def test_an_upgrade_from_the_candidates_table_keeps_every_task_visible(cases):
+    before = {actor: walk_pages(cases, actor=actor)[0] for actor in PEOPLE}
+    with cases.db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0002")
+    cases.db.create_schema()
+    assert {actor: walk_pages(cases, actor=actor)[0] for actor in PEOPLE} == before
