@@ -79,7 +79,7 @@ def fill(engine, n: int, definition_id: int) -> None:
             session.execute(HumanTask.__table__.insert(), tasks)
             visibility.add(session.connection(), tasks)
     if engine.db.dialect == "postgresql":
-        with engine.db.engine.connect() as conn:
+        with engine.db.engine.begin() as conn:  # as autovacuum would have by now
             conn.exec_driver_sql("ANALYZE")
 
 

@@ -130,9 +130,10 @@ class HumanTask(Base):
 
 
 class TaskVisibility(Base):
-    """Who may see an open task: one row per principal (`u:name` or `g:group`), the
-    assignee alone once claimed. It carries the worklist's sort and filter keys, so a
-    page reads one short index range per principal, however many tasks are open."""
+    """Who may see an open task: one row per principal, the assignee alone once claimed
+    (`a:name`), else each candidate user (`u:name`) and group (`g:group`). It carries
+    the worklist's sort and filter keys, so a page reads one short index range per
+    principal, however many tasks are open."""
 
     __tablename__ = "task_visibility"
     __table_args__ = (
@@ -145,7 +146,6 @@ class TaskVisibility(Base):
     principal: Mapped[str] = mapped_column(String(210), primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"),
                                          primary_key=True, index=True)
-    claimed: Mapped[bool] = mapped_column(Boolean)
     due_key: Mapped[datetime]  # the deadline, or the end of time for tasks without one
     created_at: Mapped[datetime]
     name: Mapped[str] = mapped_column(String(300))

@@ -8,11 +8,12 @@ So a page costs the same with a thousand open tasks or a hundred thousand.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import bindparam, func, literal, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from .models import HumanTask, ProcessDefinition, TaskVisibility
@@ -20,7 +21,7 @@ from .store.visibility import principals
 
 V = TaskVisibility.__table__.c
 SOON = timedelta(days=3)
-COUNT_CAP = 1000  # counts above this show as "more than 1000"
+COUNT_CAP = 100  # counts above this show as "100+", like a badge
 SORTS = {  # each an index's columns, read forwards or (with "-") backwards
     "due": ("due_key", "created_at"),
     "-due": ("due_key", "created_at"),
@@ -79,55 +80,85 @@ def visible_to(actor: str, groups: set[str]):
 
 def worklist(session: Session, query: WorklistQuery, groups: set[str],
              now: datetime) -> WorklistPage:
+    if session.get_bind().dialect.name == "postgresql":
+        # Plans for the shape, not the values: with the values PostgreSQL guesses that a
+        # text filter keeps few rows and reads a whole principal's range to sort it,
+        # where the range read in index order stops after one page.
+        session.execute(_GENERIC_PLANS)
     everyone = principals(query.actor, groups)
-    who, scope = {"mine": (everyone[:1], [V.claimed]),
-                  "group": (everyone, [~V.claimed])}.get(query.scope, (everyone, []))
-    conditions = [*scope, *_filters(query, now)]
+    who = {"mine": (0, 1), "group": (1, len(everyone))}.get(query.scope, (0, len(everyone)))
     page = max(1, query.page)
     per_page = min(max(1, query.per_page), 200)
     sort = query.sort if query.sort in SORTS else "due"
-    keys = [*SORTS[sort], "task_id"]
-    depth = page * per_page + 1
-    ranges = [select(*(V[k] for k in keys)).where(V.principal == p, *conditions)
-              .order_by(*_ordered(V, keys, sort)).limit(depth).subquery() for p in who]
-    merged = union(*(select(*r.c) for r in ranges)).subquery() if len(ranges) > 1 \
-        else ranges[0]
-    ids = list(session.scalars(
-        select(merged.c.task_id).order_by(*_ordered(merged.c, keys, sort))
-        .offset((page - 1) * per_page).limit(per_page + 1)))
+    filters, values = _filters(query, now)
+    params = {**{f"p{i}": p for i, p in enumerate(everyone)}, **values,
+              "depth": page * per_page + 1, "skip": (page - 1) * per_page,
+              "take": per_page + 1, "now": now, "soon_end": now + SOON, "cap": COUNT_CAP + 1}
+    ids = list(session.scalars(_page(len(everyone), who, sort, filters), params))
     has_next = len(ids) > per_page
     ids = ids[:per_page]
     found = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
-    soon = (V.due_key >= now) & (V.due_key <= now + SOON)
-    figures = session.execute(select(
-        _capped(who, conditions),
-        _capped(everyone[:1], [V.claimed]),
-        _capped(everyone, [~V.claimed]),
-        _capped(everyone, [V.due_key < now]),
-        _capped(everyone, [soon]))).one()
-    names = dict(session.execute(
-        select(ProcessDefinition.key, ProcessDefinition.name)
-        .order_by(ProcessDefinition.version)).all())
+    figures = session.execute(_counts(len(everyone), who, filters), params).one()
+    names = dict(session.execute(_NAMES).all())
     return WorklistPage([found[i] for i in ids if i in found], figures[0], page, per_page,
                         dict(zip(("mine", "group", "overdue", "soon"), figures[1:],
                                  strict=True)), names, has_next)
 
 
-def _filters(query: WorklistQuery, now: datetime) -> list[Any]:
-    conditions: list[Any] = []
+_GENERIC_PLANS = text("SET LOCAL plan_cache_mode = force_generic_plan")
+_NAMES = select(ProcessDefinition.key, ProcessDefinition.name).order_by(
+    ProcessDefinition.version)
+_CONDITIONS = {  # the filters, on bound parameters, so each shape of query is built once
+    "process": V.process_key == bindparam("process_key"),
+    "clinic": V.clinic == bindparam("clinic"),
+    "text": or_(func.lower(V.name).like(bindparam("like")),
+                func.lower(V.business_key).like(bindparam("like"))),
+    "overdue": V.due_key < bindparam("now"),
+    "soon": V.due_key.between(bindparam("now"), bindparam("soon_end")),
+}
+
+
+def _filters(query: WorklistQuery, now: datetime) -> tuple[tuple[str, ...], dict[str, Any]]:
+    filters, values = [], {}
     if query.process_key:
-        conditions.append(V.process_key == query.process_key)
+        filters.append("process")
+        values["process_key"] = query.process_key
     if query.clinic:
-        conditions.append(V.clinic == query.clinic)
+        filters.append("clinic")
+        values["clinic"] = query.clinic
     if query.text:
-        like = f"%{query.text.lower()}%"
-        conditions.append(or_(func.lower(V.name).like(like),
-                              func.lower(V.business_key).like(like)))
-    if query.due == "overdue":
-        conditions.append(V.due_key < now)
-    elif query.due == "soon":
-        conditions.append(V.due_key.between(now, now + SOON))
-    return conditions
+        filters.append("text")
+        values["like"] = f"%{query.text.lower()}%"
+    if query.due in DUE_FILTERS:
+        filters.append(query.due)
+    return tuple(filters), values
+
+
+@functools.lru_cache(maxsize=512)
+def _page(principal_count: int, who: tuple[int, int], sort: str, filters: tuple[str, ...]):
+    """The page's task ids: each principal's range in the page's order, as deep as the
+    page, merged, ordered again and cut (one more than the page, to know of a next)."""
+    keys = [*SORTS[sort], "task_id"]
+    conditions = [_CONDITIONS[f] for f in filters]
+    ranges = [select(*(V[k] for k in keys))
+              .where(V.principal == bindparam(f"p{i}"), *conditions)
+              .order_by(*_ordered(V, keys, sort)).limit(bindparam("depth")).subquery()
+              for i in range(*who)]
+    merged = _merged(ranges)
+    return select(merged.c.task_id).order_by(*_ordered(merged.c, keys, sort)) \
+        .offset(bindparam("skip")).limit(bindparam("take"))
+
+
+@functools.lru_cache(maxsize=512)
+def _counts(principal_count: int, who: tuple[int, int], filters: tuple[str, ...]):
+    """The page's total and the tabs' counts, each read from at most COUNT_CAP + 1 index
+    entries per principal."""
+    everyone = (0, principal_count)
+    conditions = [_CONDITIONS[f] for f in filters]
+    return select(_capped(who, conditions), _capped((0, 1), []),
+                  _capped((1, principal_count), []),
+                  _capped(everyone, [_CONDITIONS["overdue"]]),
+                  _capped(everyone, [_CONDITIONS["soon"]]))
 
 
 def _ordered(columns, keys: list[str], sort: str) -> list[Any]:
@@ -135,11 +166,17 @@ def _ordered(columns, keys: list[str], sort: str) -> list[Any]:
     return [columns[k].desc() if descending else columns[k] for k in keys]
 
 
-def _capped(who: list[str], conditions: list[Any]):
-    """A count of distinct tasks that reads at most COUNT_CAP + 1 rows per principal."""
-    ranges = [select(V.task_id).where(V.principal == p, *conditions).limit(COUNT_CAP + 1)
-              .subquery() for p in who]
-    merged = union(*(select(r.c.task_id) for r in ranges)).subquery() if len(ranges) > 1 \
+def _merged(ranges):
+    return union(*(select(*r.c) for r in ranges)).subquery() if len(ranges) > 1 \
         else ranges[0]
+
+
+def _capped(who: tuple[int, int], conditions: list[Any]):
+    ranges = [select(V.task_id, V.due_key)
+              .where(V.principal == bindparam(f"p{i}"), *conditions)
+              .order_by(V.due_key).limit(bindparam("cap")).subquery() for i in range(*who)]
+    if not ranges:
+        return literal(0).label("none")
+    merged = _merged(ranges)
     return select(func.count()).select_from(
-        select(merged.c.task_id).limit(COUNT_CAP + 1).subquery()).scalar_subquery()
+        select(merged.c.task_id).limit(bindparam("cap")).subquery()).scalar_subquery()

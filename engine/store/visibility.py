@@ -18,6 +18,10 @@ _ADD = VISIBILITY.insert()
 _DROP = delete(VISIBILITY).where(VISIBILITY.c.task_id.in_(bindparam("ids", expanding=True)))
 
 
+def assignee(name: str) -> str:
+    return f"a:{name}"
+
+
 def user(name: str) -> str:
     return f"u:{name}"
 
@@ -27,8 +31,11 @@ def group(name: str) -> str:
 
 
 def principals(actor: str, groups: Iterable[str]) -> list[str]:
-    """The user and each of their groups, as the table names them."""
-    return [user(actor), *(group(g) for g in sorted(set(groups)))]
+    """As the table names them: the user as assignee first, then the user as a
+    candidate, then each of their groups. Assigned tasks are the first's alone, the
+    others hold only unclaimed tasks, so every scope of the worklist is a set of whole
+    index ranges."""
+    return [assignee(actor), user(actor), *(group(g) for g in sorted(set(groups)))]
 
 
 def rows(task: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -39,10 +46,10 @@ def rows(task: Mapping[str, Any]) -> list[dict[str, Any]]:
             "process_key": task["process_key"], "clinic": task["clinic"],
             "business_key": task["business_key"]}
     if task["assignee"]:
-        return [{"principal": user(task["assignee"]), "claimed": True, **keys}]
+        return [{"principal": assignee(task["assignee"]), **keys}]
     who = [*(group(g) for g in task["candidate_groups"]),
            *(user(u) for u in task["candidate_users"])]
-    return [{"principal": p, "claimed": False, **keys} for p in dict.fromkeys(who)]
+    return [{"principal": p, **keys} for p in dict.fromkeys(who)]
 
 
 def add(conn: Connection, tasks: Iterable[Mapping[str, Any]]) -> None:

@@ -30,7 +30,6 @@ def upgrade() -> None:
         "task_visibility",
         sa.Column("principal", sa.String(length=210), nullable=False),
         sa.Column("task_id", sa.String(length=36), nullable=False),
-        sa.Column("claimed", sa.Boolean(), nullable=False),
         sa.Column("due_key", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("name", sa.String(length=300), nullable=False),
@@ -49,10 +48,10 @@ def upgrade() -> None:
                 "created_at": task["created_at"], "name": task["name"],
                 "process_key": task["process_key"], "clinic": task["clinic"],
                 "business_key": task["business_key"]}
-        who = [f"u:{task['assignee']}"] if task["assignee"] else list(dict.fromkeys(
+        who = [f"a:{task['assignee']}"] if task["assignee"] else list(dict.fromkeys(
             [*(f"g:{g}" for g in task["candidate_groups"] or []),
              *(f"u:{u}" for u in task["candidate_users"] or [])]))
-        rows += [{"principal": p, "claimed": bool(task["assignee"]), **keys} for p in who]
+        rows += [{"principal": p, **keys} for p in who]
     if rows:
         op.bulk_insert(visibility, rows)
     with op.batch_alter_table("task_candidates", schema=None) as batch_op:
