@@ -7,6 +7,7 @@ projections, so a worklist or a timer sweep never deserializes a workflow.
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,21 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class CompressedText(TypeDecorator):
+    """Text kept zlib-compressed: a workflow state's JSON shrinks about tenfold, and each
+    command writes it once."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> bytes | None:
+        return None if value is None else zlib.compress(value.encode("utf-8"), 6)
+
+    def process_result_value(self, value: bytes | None, dialect) -> str | None:
+        return None if value is None else zlib.decompress(value).decode("utf-8")
 
 
 class Base(DeclarativeBase):
@@ -79,7 +95,8 @@ class ProcessInstance(Base):
     process_key: Mapped[str] = mapped_column(String(200), index=True)
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    state: Mapped[str] = mapped_column(Text)
+    # the workflow state, read and written by the store (engine/store/instances.py) only
+    state: Mapped[str] = mapped_column(CompressedText, deferred=True)
     bindings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     id_counter: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime]

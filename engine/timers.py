@@ -1,10 +1,11 @@
 """The scheduler: fires due timers and sends the mail outbox, on any number of machines.
 
-A sweep reads the ids of running instances whose `next_timer_at` has passed (an indexed
-range scan, so instances that are not due cost nothing) and fires each in its own
-transaction through `Engine.fire_timers`, which takes the row lock and re-checks the due
-time. Timers that came due while everything was down fire on the first sweep after a
-start. APScheduler runs the sweep in `tiltak worker` and inside `tiltak serve`.
+A sweep takes running instances whose `next_timer_at` has passed (an indexed range
+scan, so instances that are not due cost nothing) in batches, each batch one transaction
+through `Engine.fire_due_timers`: the rows locked, other workers' rows skipped, each
+instance fired in its own savepoint. Timers that came due while everything was down fire
+on the first sweep after a start. APScheduler runs the sweep in `tiltak worker` and
+inside `tiltak serve`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from .models import ProcessInstance, TimerStart
+from .models import TimerStart
 from .notifications import SmtpSettings, deliver
 from .runtime import Engine
 
@@ -30,7 +31,7 @@ class SweepResult:
     fired: int
 
 
-def sweep(engine: Engine, batch: int = 200) -> SweepResult:
+def sweep(engine: Engine, batch: int = 100) -> SweepResult:
     """Fire every due timer once; returns how many were due and how many this call fired."""
     started = start_due_instances(engine)
     result = _fire_due(engine, batch)
@@ -55,17 +56,10 @@ def start_due_instances(engine: Engine) -> SweepResult:
 def _fire_due(engine: Engine, batch: int) -> SweepResult:
     total_due = total_fired = 0
     while True:
-        now = engine.clock.now()
-        with engine.db.transaction() as session:
-            # next_timer_at is set only on running instances; the index on it alone serves
-            # this range scan (fire_timers re-checks the status under the row lock)
-            ids = list(session.scalars(
-                select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now)
-                .order_by(ProcessInstance.next_timer_at).limit(batch)))
-        fired = sum(1 for instance_id in ids if engine.fire_timers(instance_id))
-        total_due += len(ids)
+        taken, fired = engine.fire_due_timers(batch)
+        total_due += taken
         total_fired += fired
-        if len(ids) < batch or fired == 0:
+        if taken == 0 or fired == 0:
             return SweepResult(total_due, total_fired)
 
 

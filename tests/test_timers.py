@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine.definitions import collect_files
 from engine.models import Notification, OutboxMail, ProcessInstance
 from engine.notifications import SmtpSettings, deliver
+from engine.replay import verify_instance
 from engine.timers import sweep
 from engine.users import add_user
 
@@ -140,6 +141,29 @@ def test_a_failing_timer_becomes_an_incident_and_others_go_on(engine, clock):
     engine.retry(bad.id, actor="per")
     assert sweep(engine).due == 1
     assert [e.type for e in engine.history(bad.id)][-2:] == ["retry", "incident"]
+
+
+def test_one_failing_timer_in_a_batch_leaves_the_others_fired_and_whole(engine, clock):
+    """Timers due together fire in one transaction; the one that fails in the middle is
+    rolled back alone and becomes an incident, the ones before and after it are kept."""
+    deploy_fixture(engine, "timer-feil.bpmn")
+    deploy_fixture(engine, "kort-timer.bpmn")
+    with engine.db.transaction() as session:
+        add_user(session, "system", [])
+    before = [engine.start("kort-timer", actor="system").id for _ in range(3)]  # due in 3 s
+    bad = engine.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
+    after = [engine.start("timer-feil", actor="system",
+                          data={"ventetid": "PT90S", "antall": 2}).id for _ in range(3)]
+    clock.advance(minutes=2)
+    assert engine.fire_due_timers(limit=100) == (7, 6)
+    assert engine.show(bad.id)["status"] == "error"
+    for instance_id in before + after:
+        assert engine.show(instance_id)["status"] == "completed"
+        assert [e.type for e in engine.history(instance_id)] == ["start", "timer"]
+        assert verify_instance(engine, instance_id).ok
+    assert [e.type for e in engine.history(bad.id)] == ["start", "incident"]
+    assert verify_instance(engine, bad.id).ok
+    assert engine.fire_due_timers() == (0, 0)
 
 
 def test_concurrent_sweepers_fire_every_timer_exactly_once(engine, clock):

@@ -55,6 +55,18 @@ def load(conn: Connection, instance_id: str, *, lock: bool = False,
     return InstanceRow(*found) if found is not None else None
 
 
+def due(conn: Connection, now: datetime, limit: int) -> list[InstanceRow]:
+    """Up to `limit` running instances whose next timer has passed, earliest first,
+    locked for this transaction; on PostgreSQL rows another worker holds are skipped, so
+    workers sweeping side by side take disjoint batches."""
+    query = select(*_SELECTED).where(TABLE.c.next_timer_at <= now,
+                                     TABLE.c.status == "running") \
+        .order_by(TABLE.c.next_timer_at).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [InstanceRow(*found) for found in conn.execute(query)]
+
+
 def locked(conn: Connection, instance_id: str) -> InstanceRow:
     row = load(conn, instance_id, lock=True)
     if row is None:
