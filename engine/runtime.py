@@ -365,27 +365,42 @@ class Engine:
         """Fire the timers of due instances, many in one transaction: up to `limit` rows
         are taken (locked, others' skipped, as in `fire_timers`) and fired one after
         another until `budget` seconds have passed; the rest stay due for the next call.
-        Each fires in its own savepoint, so one that fails becomes an incident and the
-        others are kept. Returns (instances taken, instances fired)."""
+        An instance whose process fails becomes an incident and the others are kept (the
+        failure comes before anything of it is written); should the batch itself fail,
+        its instances are fired again one by one. Returns (instances taken, fired)."""
         failed: list[tuple[str, ExecutionError]] = []
         fired = 0
-        with self.db.transaction() as session:
-            rows = instances.due(session.connection(), self.clock.now(), limit)
-            deadline = time.monotonic() + budget
-            for row in rows:
-                try:
-                    with session.begin_nested():
+        taken: list[str] = []
+        try:
+            with self.db.transaction() as session:
+                rows = instances.due(session.connection(), self.clock.now(), limit)
+                taken = [row.id for row in rows]
+                deadline = time.monotonic() + budget
+                for row in rows:
+                    try:
                         self._fire(session, row)
-                    fired += 1
-                except ExecutionError as err:
-                    failed.append((row.id, err))
-                except Exception:  # kept due and logged; the others still fire
-                    log.exception("firing the timers of instance %s failed", row.id)
-                if time.monotonic() > deadline:
-                    break
+                        fired += 1
+                    except ExecutionError as err:
+                        failed.append((row.id, err))
+                    if time.monotonic() > deadline:
+                        break
+        except Exception:
+            if not taken:
+                raise
+            log.exception("a batch of %d timers failed; firing them one by one", len(taken))
+            return len(taken), self._fire_one_by_one(taken)
         for instance_id, err in failed:
             self._incident(instance_id, err)
-        return len(rows), fired
+        return len(taken), fired
+
+    def _fire_one_by_one(self, instance_ids: list[str]) -> int:
+        fired = 0
+        for instance_id in instance_ids:
+            try:
+                fired += self.fire_timers(instance_id)
+            except Exception:  # kept due and logged; the others still fire
+                log.exception("firing the timers of instance %s failed", instance_id)
+        return fired
 
     def _fire(self, session: Session, row: InstanceRow) -> None:
         due = row.next_timer_at

@@ -166,6 +166,32 @@ def test_one_failing_timer_in_a_batch_leaves_the_others_fired_and_whole(engine, 
     assert engine.fire_due_timers() == (0, 0)
 
 
+def test_a_batch_that_breaks_is_fired_again_one_by_one(engine, clock, monkeypatch):
+    """Something unforeseen fails in the middle of a batch: the batch is rolled back
+    and its instances fired one by one; the broken one stays due, the rest fire once."""
+    deploy_fixture(engine, "kort-timer.bpmn")
+    with engine.db.transaction() as session:
+        add_user(session, "system", [])
+    ids = [engine.start("kort-timer", actor="system").id for _ in range(5)]
+    clock.advance(seconds=10)
+    fire = engine._fire
+
+    def breaks_on_the_third(session, row):
+        if row.id == ids[2]:
+            raise RuntimeError("the disk is full")
+        return fire(session, row)
+
+    monkeypatch.setattr(engine, "_fire", breaks_on_the_third)
+    assert engine.fire_due_timers() == (5, 4)
+    for instance_id in ids[:2] + ids[3:]:
+        assert engine.show(instance_id)["status"] == "completed"
+        assert [e.type for e in engine.history(instance_id)] == ["start", "timer"]
+    assert engine.show(ids[2])["status"] == "running"
+    monkeypatch.undo()
+    assert engine.fire_due_timers() == (1, 1)
+    assert [e.type for e in engine.history(ids[2])] == ["start", "timer"]
+
+
 def test_concurrent_sweepers_fire_every_timer_exactly_once(engine, clock):
     deploy_fixture(engine, "kort-timer.bpmn")
     with engine.db.transaction() as session:
