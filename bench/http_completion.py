@@ -53,7 +53,7 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookies: dict[str, str] = {}
         page = self.request("GET", "/login")
-        token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
         body = urllib.parse.urlencode({"csrf_token": token, "username": user,
                                        "password": PASSWORD})
         self.request("POST", "/login", body.encode(),
