@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import bindparam, func, literal, or_, select, text, union
 from sqlalchemy.orm import Session
@@ -57,7 +57,10 @@ class WorklistPage:
     counts: dict[str, int] = field(default_factory=dict)
     process_names: dict[str, str] = field(default_factory=dict)
     has_next: bool = False
-    cap: ClassVar[int] = COUNT_CAP
+
+    @property
+    def cap(self) -> int:
+        return COUNT_CAP
 
     @property
     def pages(self) -> int | None:

@@ -5,6 +5,7 @@ directly, on both databases, before and after claims, and across a schema upgrad
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from engine.replay import verify_instance
 from engine.store.visibility import NO_DEADLINE
 from engine.users import add_user
 from engine.worklist import SORTS, WorklistQuery
+from webui import create_app
 
 from walks import FIXTURES
 
@@ -158,3 +160,25 @@ def test_a_downgrade_and_upgrade_of_the_schema_keeps_every_case_working(cases):
     cases.complete(task.id, actor="ada")
     assert task.id not in walk_pages(cases, actor="ada")[0]
     assert verify_instance(cases, task.instance_id).ok
+
+
+def test_the_page_shows_capped_counts_and_leads_on_page_by_page(cases, tmp_path, monkeypatch):
+    """In Norwegian: counts past the cap read "5+", the summary "more than 5 tasks", and
+    "Neste" leads through every page until the last, which has none."""
+    monkeypatch.setattr(worklist_module, "COUNT_CAP", 5)
+    with cases.db.transaction() as session:
+        add_user(session, "ada", sorted(PEOPLE["ada"]), password="passord-for-ada")
+    client = create_app({"INSTANCE_PATH": str(tmp_path / "instance"),
+                         "WTF_CSRF_ENABLED": False}, engine=cases).test_client()
+    client.post("/login", data={"username": "ada", "password": "passord-for-ada"})
+    html = client.get("/").get_data(as_text=True)
+    assert '<span class="count">5+</span>' in html and "Mer enn 5 oppgaver" in html
+    assert "Side 1<" in html and "Side 1 av" not in html
+    seen, number = [], 1
+    while True:
+        html = client.get(f"/?page={number}").get_data(as_text=True)
+        seen += re.findall(r'data-task="([^"]+)"', html)
+        if "Neste" not in html:
+            break
+        number += 1
+    assert seen == expected(cases, WorklistQuery(actor="ada"))
