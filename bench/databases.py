@@ -1,8 +1,9 @@
-"""Fresh databases for the benchmarks: a SQLite file, or a PostgreSQL schema dropped
-afterwards."""
+"""What the benchmarks share: fresh databases (a SQLite file, or a PostgreSQL schema
+dropped afterwards), the p95, and where the figures are saved."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 import uuid
@@ -31,6 +32,18 @@ def database(kind: str, workdir: Path, postgres: str | None) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def run_on(postgres: str | None) -> list[str]:
+    """The databases a benchmark runs on: SQLite always, PostgreSQL when given a URL."""
+    return ["sqlite"] + (["postgresql"] if postgres else [])
+
+
+def save_results(name: str, results: object) -> None:
+    """The figures as JSON under bench/results/."""
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2, default=int))
 
 
 def p95(values: list[float]) -> float:

@@ -12,7 +12,6 @@ statements per instance; saves JSON under bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from databases import database, p95  # noqa: E402
+from databases import database, p95, run_on, save_results  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
@@ -113,7 +112,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
-    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    kinds = run_on(args.postgres)
     bare: list[float] = []
     ours: dict[str, dict[str, list]] = {k: {"rates": [], "each": [], "statements": []}
                                         for k in kinds}
@@ -151,9 +150,7 @@ def main() -> None:
               "SQL statements")
     print(f"six-step instance:  {six['seconds']} s, state {six['state_bytes']} bytes, "
           f"history data {six['history_data_bytes']} bytes in {six['history_events']} events")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "engine_throughput.json").write_text(json.dumps(result, indent=2))
+    save_results("engine_throughput", result)
 
 
 if __name__ == "__main__":

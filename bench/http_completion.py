@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from databases import database, p95  # noqa: E402
+from databases import database, p95, run_on, save_results  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
 from engine.users import add_user  # noqa: E402
@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
-    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    kinds = run_on(args.postgres)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
@@ -172,9 +172,7 @@ def main() -> None:
                   f"time median {shown['in_process_ms']['median']} ms, p95 "
                   f"{shown['in_process_ms']['p95']} ms; p95 ratio "
                   f"{shown['http_ms']['p95'] / shown['in_process_ms']['p95']:.2f}")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "http_completion.json").write_text(json.dumps(results, indent=2))
+    save_results("http_completion", results)
 
 
 if __name__ == "__main__":

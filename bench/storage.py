@@ -25,7 +25,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from databases import database  # noqa: E402
+from databases import database, run_on, save_results  # noqa: E402
 from sqlalchemy import event, func, select, text  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
@@ -117,16 +117,14 @@ def main() -> None:
     parser.add_argument("-n", "--cases", type=int, default=10)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
-    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    kinds = run_on(args.postgres)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
             with database(kind, Path(tmp), args.postgres) as url:
                 results[kind] = measure(url, args.cases)
             print(f"{kind}: {results[kind]}")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "storage.json").write_text(json.dumps(results, indent=2, default=int))
+    save_results("storage", results)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from databases import database  # noqa: E402
+from databases import database, run_on, save_results  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
@@ -180,15 +180,12 @@ def main() -> None:
             result["steady"] = steady(workdir, args.steady, args.window)
             print(f"steady load: {result['steady']}")
         if args.only in (None, "burst"):
-            kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+            kinds = run_on(args.postgres)
             result["burst"] = [burst(workdir, args.burst, kind, args.postgres, args.workers)
                                for kind in kinds]
             for figures in result["burst"]:
                 print(f"burst: {figures}")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"timers{'-' + args.only if args.only else ''}.json").write_text(
-        json.dumps(result, indent=2))
+    save_results(f"timers{'-' + args.only if args.only else ''}", result)
 
 
 if __name__ == "__main__":

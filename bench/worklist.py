@@ -12,7 +12,6 @@ PostgreSQL. Saves JSON under bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -26,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from databases import database, p95  # noqa: E402
+from databases import database, p95, run_on, save_results  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
@@ -120,7 +119,7 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    kinds = run_on(args.postgres)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
@@ -138,10 +137,7 @@ def main() -> None:
             print(f"  {label:8} " + "   ".join(f"{n:>7}: {c}" for n, c in
                                                zip(sizes, cells, strict=True))
                   + f"   ratio {ratio:.2f}")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "worklist.json").write_text(json.dumps(
-        {"sizes": sizes, "repeats": args.repeats, "ms": results}, indent=2))
+    save_results("worklist", {"sizes": sizes, "repeats": args.repeats, "ms": results})
 
 
 if __name__ == "__main__":

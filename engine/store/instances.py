@@ -48,9 +48,7 @@ def load(conn: Connection, instance_id: str, *, lock: bool = False,
          where: tuple = ()) -> InstanceRow | None:
     """The row, locked for this transaction on PostgreSQL when `lock` is True or "skip"
     (another worker's row skipped); SQLite's BEGIN IMMEDIATE already serialises writers."""
-    query = select(*_SELECTED).where(TABLE.c.id == instance_id, *where)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=lock == "skip")
+    query = _locked(conn, select(*_SELECTED).where(TABLE.c.id == instance_id, *where), lock)
     found = conn.execute(query).first()
     return InstanceRow(*found) if found is not None else None
 
@@ -62,9 +60,15 @@ def due(conn: Connection, now: datetime, limit: int) -> list[InstanceRow]:
     query = select(*_SELECTED).where(TABLE.c.next_timer_at <= now,
                                      TABLE.c.status == "running") \
         .order_by(TABLE.c.next_timer_at).limit(limit)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return [InstanceRow(*found) for found in conn.execute(query)]
+    return [InstanceRow(*found) for found in conn.execute(_locked(conn, query, "skip"))]
+
+
+def _locked(conn: Connection, query, lock: bool | str):
+    """FOR UPDATE on PostgreSQL (SKIP LOCKED when `lock` is "skip"); SQLite's BEGIN
+    IMMEDIATE already serialises writers."""
+    if lock and conn.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=lock == "skip")
+    return query
 
 
 def locked(conn: Connection, instance_id: str) -> InstanceRow:
