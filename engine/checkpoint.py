@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from .models import ProcessDefinition
-from .serialization import STATE_FORMAT
+from .serialization import FORMATS
 
 FORMAT = "tiltak-verify-checkpoint/1"
 ENGINE_DIR = Path(__file__).resolve().parent
@@ -47,9 +47,9 @@ def engine_fingerprint() -> str:
     """What a replay's outcome depends on besides the history: this package's code, the
     SpiffWorkflow release and the state format."""
     digest = hashlib.sha256()
-    digest.update(f"{STATE_FORMAT}\n{metadata.version('SpiffWorkflow')}\n".encode())
-    for path in sorted(ENGINE_DIR.glob("*.py")):
-        digest.update(path.name.encode())
+    digest.update(f"{','.join(FORMATS)}\n{metadata.version('SpiffWorkflow')}\n".encode())
+    for path in sorted(ENGINE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(ENGINE_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

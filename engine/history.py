@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import HistoryEvent
-from .serialization import STATE_FORMAT, data_to_json
+from .serialization import data_to_json
+from .store.state_format import FORMAT as STATE_FORMAT
 
 GENESIS = "0" * 64
 # the engine whose execution a history records: a change that gives other states for the
@@ -53,18 +54,20 @@ EVENTS = HistoryEvent.__table__
 
 def record(session: Session, instance, type_: str, actor: str, at: datetime,
            data: dict[str, Any], *, element_id: str | None = None, task_id: str | None = None,
-           state_hash: str = "") -> dict[str, Any]:
+           state_hash: str = "", state_format: str = STATE_FORMAT) -> dict[str, Any]:
     """Append an event to the instance's chain and advance the instance's chain head (in
-    memory: the command writes its instance row once, with the new head)."""
+    memory: the command writes its instance row once, with the new head). `state_format`:
+    the format of the state `state_hash` was taken over (an instance not changed since
+    it was written in an older one keeps it)."""
     seq = instance.event_count + 1
     prev = instance.last_hash or GENESIS
     text = data_to_json(data)
     event = {"stream": instance.id, "seq": seq, "instance_id": instance.id, "type": type_,
              "actor": actor, "at": at, "element_id": element_id, "task_id": task_id,
              "data": text, "state_hash": state_hash, "prev_hash": prev,
-             "state_format": STATE_FORMAT, "engine_version": ENGINE_VERSION,
+             "state_format": state_format, "engine_version": ENGINE_VERSION,
              "hash": event_hash(instance.id, seq, type_, actor, at, element_id, task_id, text,
-                                state_hash, prev, STATE_FORMAT, ENGINE_VERSION)}
+                                state_hash, prev, state_format, ENGINE_VERSION)}
     instance.event_count = seq
     instance.last_hash = event["hash"]
     session.connection().execute(EVENTS.insert(), event)

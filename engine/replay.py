@@ -8,8 +8,10 @@ the one each event recorded, so even a history rewritten with fresh hashes is ca
 
 Speed (`bench/verify.py` measures it): the replay carries the live workflow from one
 command to the next instead of restoring it from the previous state at every event, and
-writes each state with `state_writer.StateWriter`, a direct and faster writer of exactly
-the bytes `serialization.state_to_json` writes. Every step's state is still written in full and
+writes each state in the format its event names (tiltak-state/2 with
+`store.state_format.write`, which is the engine's own writer; tiltak-state/1 with
+`state_writer.StateWriter`, a direct and faster writer of exactly the bytes
+`serialization.state_to_json` writes). Every step's state is still written in full and
 its hash compared. Whenever that fast path does not give the recorded hash, the step is
 done again exactly as the engine did it (the previous state restored from its JSON, the
 command re-run, the state written by the reference serializer), and only that verdict
@@ -38,8 +40,9 @@ from .clock import FixedClock
 from .determinism import IdSource, deterministic
 from .errors import TiltakError
 from .models import HistoryEvent, ProcessInstance
-from .serialization import STATE_FORMAT, data_from_json, state_from_json, state_to_json
+from .serialization import FORMATS, LEGACY_FORMAT, data_from_json, restore_state, state_to_json
 from .state_writer import StateWriter
+from .store import state_format
 
 UNCHANGED = {"claim", "unclaim", "attach", "incident", "retry"}
 BATCH = 50  # instances whose events are read in one query
@@ -237,12 +240,12 @@ def replay(engine, instance_id: str, events: list[HistoryEvent]) -> tuple[int, s
     if not events or events[0].type != "start":
         return 1, events[0].type if events else "", "the history does not begin with a start"
     for event in events:
-        if event.state_format not in (STATE_FORMAT, None) or \
+        if event.state_format not in (*FORMATS, None) or \
                 event.engine_version not in history.REPLAYABLE:
             return event.seq, event.type, (
                 f"written by {event.engine_version or 'an unnamed engine'} in state format "
                 f"{event.state_format or 'unnamed'}, which this version cannot replay "
-                f"({history.ENGINE_VERSION}, {STATE_FORMAT})")
+                f"({history.ENGINE_VERSION}, {', '.join(FORMATS)})")
     for step in replay_steps(engine, instance_id, events):
         if step.problem is not None:
             return step.event.seq, step.event.type, step.problem
@@ -252,14 +255,32 @@ def replay(engine, instance_id: str, events: list[HistoryEvent]) -> tuple[int, s
 _REPLAYABLE = (TiltakError, KeyError, TypeError, ValueError)
 
 
+class _Writers:
+    """Each state format's writers: the fast one the replay tries first, and the one the
+    engine wrote with (events that name no format were written in tiltak-state/1)."""
+
+    def __init__(self) -> None:
+        legacy = StateWriter()
+        self._fast = {state_format.FORMAT: state_format.write, LEGACY_FORMAT: legacy.write}
+        self._reference = {state_format.FORMAT: state_format.write,
+                           LEGACY_FORMAT: state_to_json}
+
+    def fast(self, event):
+        return self._fast[event.state_format or LEGACY_FORMAT]
+
+    def reference(self, event):
+        return self._reference[event.state_format or LEGACY_FORMAT]
+
+
 def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterator[Step]:
     """Re-execute the events one by one; yields the state after each and stops at a fault.
 
     A faulty step carries `problem`: the event cannot be replayed, or its recorded state
-    hash differs from the replayed state's.
+    hash differs from the replayed state's. Each state is written in the format its event
+    names, so a history that began before an upgrade and went on after it replays too.
     """
     ids = IdSource(instance_id, 0)
-    writer = StateWriter()
+    writers = _Writers()
     state = state_hash = ""
     workflow = specs = None
     owner: dict[int, int] = {}
@@ -274,24 +295,25 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
                     workflow = engine.begin(specs[0], specs[1], data["data"],
                                             by_timer=bool(data.get("by_timer")))
                     projection.take_notifications(workflow)
-                    state = writer.write(workflow)
+                    state = writers.fast(event)(workflow)
                     state_hash = history.sha256(state)
                     if state_hash != event.state_hash:
-                        state = state_to_json(workflow)
+                        state = writers.reference(event)(workflow)
                         state_hash = history.sha256(state)
                 elif specs is None:
                     raise ValueError("the history does not begin with a start")
                 elif event.type not in UNCHANGED:
+                    _as_restored(workflow)  # as the engine restored it for this command
                     counter = ids.counter
-                    live = _live(engine, workflow, writer, event)
+                    live = _live(engine, workflow, writers.fast(event), event)
                     if live is not None and live[1] == event.state_hash:
                         state, state_hash = live
                     else:  # as the engine did it: restore the state, run the command
                         ids.counter = counter
-                        workflow = state_from_json(state, specs[0], specs[1],
-                                                   engine.script_engine)
+                        workflow = restore_state(state, specs[0], specs[1],
+                                                 engine.script_engine)
                         _apply(engine, workflow, event)
-                        state = state_to_json(workflow)
+                        state = writers.reference(event)(workflow)
                         state_hash = history.sha256(state)
         except _REPLAYABLE as err:
             yield Step(event, workflow, owner, state, f"cannot be replayed: {err}")
@@ -299,16 +321,14 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
         if state_hash != event.state_hash:
             yield Step(event, workflow, owner, state, "replaying it gives a different state")
             return
-        if event.type not in UNCHANGED:
-            _as_restored(workflow)
         yield Step(event, workflow, owner, state)
 
 
-def _live(engine, workflow, writer: StateWriter, event) -> tuple[str, str] | None:
+def _live(engine, workflow, write, event) -> tuple[str, str] | None:
     """The command run on the live workflow: its state and hash, None if it failed."""
     try:
         _apply(engine, workflow, event)
-        state = writer.write(workflow)
+        state = write(workflow)
     except Exception:  # noqa: BLE001 - the caller does the step again, the engine's way
         return None
     return state, history.sha256(state)

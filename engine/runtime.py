@@ -65,9 +65,9 @@ from .models import (
     User,
 )
 from .scripting import CamundaScriptEngine
-from .serialization import plain, state_from_json, state_to_json
+from .serialization import format_of, plain, restore_state
 from .specs import copy_of
-from .store import instances, visibility
+from .store import instances, state_format, visibility
 from .store import projections as store_projections
 from .store.instances import InstanceRow
 from .users import authenticate, groups_of
@@ -738,13 +738,14 @@ class Engine:
                 data: dict[str, Any], **where) -> None:
         """An event that leaves the workflow as it was: its chain head and status written."""
         history.record(session, row, event_type, actor, self.clock.now(), data,
-                       state_hash=history.sha256(row.state), **where)
+                       state_hash=history.sha256(row.state), state_format=format_of(row.state),
+                       **where)
         instances.write(session.connection(), row, with_state=False)
 
     def _load_row(self, session: Session, row: InstanceRow) -> Loaded:
         definition = self._definition(session, row.definition_id)
         spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
-        workflow = state_from_json(row.state, spec, subprocess_specs, self.script_engine)
+        workflow = restore_state(row.state, spec, subprocess_specs, self.script_engine)
         return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
 
     def _advance(self, workflow) -> None:
@@ -790,7 +791,7 @@ class Engine:
             raise ExecutionError(f"bad due date: {err}") from None
         new = row.version == 0
         self._queue_notifications(session, row, workflow, now)  # marks them in the state
-        row.state = state_to_json(workflow)
+        row.state = state_format.write(workflow)
         row.id_counter = loaded.ids.counter
         if row.status == "running" and workflow.is_completed():
             row.status = "completed"

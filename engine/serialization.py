@@ -1,8 +1,9 @@
-"""Our own serialization format for specs and instance state.
+"""Instance states in their stored formats, and the data of history events.
 
-The spec is stored once per deployed definition; an instance stores only its own state
-(tasks, data, subprocesses) and is restored against the cached spec objects. Dates,
-decimals and sets in task data get converters. The format carries its own version.
+Today's format, tiltak-state/2, is Tiltak's own (engine/store/state_format.py).
+tiltak-state/1, written until 0.2, is SpiffWorkflow's serializer's JSON with the specs
+left out, deltas of task data sorted; it is read here for instances and histories
+written in it (`restore_state`, and the replay's StateWriter writes it again).
 """
 
 from __future__ import annotations
@@ -38,10 +39,14 @@ from SpiffWorkflow.util.task import TaskState
 from . import task_states
 from .multi_instance import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from .specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
+from .store import state_format
 from .walking import EngineSubWorkflow, EngineWorkflow
 
-STATE_FORMAT = "tiltak-state/1"
+# a deployed definition's parsed specs, kept beside its BPMN by SpiffWorkflow's serializer
+# (what is parsed from the deployed files, not part of any history)
 SPEC_FORMAT = "tiltak-spec/1"
+LEGACY_FORMAT = "tiltak-state/1"
+FORMATS = (LEGACY_FORMAT, state_format.FORMAT)  # every state format this version reads
 
 
 class StateConverter(BpmnWorkflowConverter):
@@ -148,27 +153,29 @@ def _registry():
 REGISTRY, _STATE_CONVERTER = _registry()
 
 
-def spec_to_json(spec) -> str:
-    return json.dumps({"format": SPEC_FORMAT, "spec": REGISTRY.convert(spec)},
-                      sort_keys=True, separators=(",", ":"))
+def format_of(state: str) -> str:
+    """The format a stored state is written in."""
+    return state_format.FORMAT if state_format.is_current(state) else LEGACY_FORMAT
 
 
-def spec_from_json(text: str):
-    dct = json.loads(text)
-    if dct.get("format") != SPEC_FORMAT:
-        raise ValueError(f"unknown spec format {dct.get('format')!r}")
-    return REGISTRY.restore(dct["spec"])
+def restore_state(text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+    """An instance from its stored state, in whichever format it was written."""
+    if state_format.is_current(text):
+        return state_format.read(text, spec, subprocess_specs, script_engine)
+    return state_from_json(text, spec, subprocess_specs, script_engine)
 
 
 def state_to_json(workflow: BpmnWorkflow) -> str:
+    """The state in tiltak-state/1 (for replaying histories written in it)."""
     dct = _STATE_CONVERTER.to_dict(workflow)
-    dct["format"] = STATE_FORMAT
+    dct["format"] = LEGACY_FORMAT
     return json.dumps(dct, separators=(",", ":"), default=_refuse)
 
 
 def state_from_json(text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+    """An instance from its state in tiltak-state/1."""
     dct = json.loads(text)
-    if dct.pop("format", None) != STATE_FORMAT:
+    if dct.pop("format", None) != LEGACY_FORMAT:
         raise ValueError("instance state has an unknown format")
     workflow = _STATE_CONVERTER.restore(dct, spec, subprocess_specs, script_engine)
     task_states.forget([workflow, *workflow.subprocesses.values()])  # states set directly
@@ -176,18 +183,18 @@ def state_from_json(text: str, spec, subprocess_specs, script_engine) -> BpmnWor
 
 
 def data_to_json(value: Any) -> str:
-    """Task data (with dates) as canonical JSON, for history events and hashes."""
-    return json.dumps(REGISTRY.convert(value), sort_keys=True, separators=(",", ":"),
-                      default=_refuse, ensure_ascii=False)
+    """A history event's data (with dates) as canonical JSON, typed values tagged as in
+    today's state format."""
+    return state_format.encode_data(value)
 
 
 def data_from_json(text: str) -> Any:
-    value = json.loads(text)
-    # only an object with a "typename" key is restored to a typed value (a date, say);
-    # a text that cannot hold that key, not even written with escapes, is plain JSON
-    if "typename" not in text and "\\u" not in text:
-        return value
-    return REGISTRY.restore(value)
+    """An event's data, in today's encoding or in the one events had until 0.2 (typed
+    values as SpiffWorkflow's registry wrote them, objects with a "typename" key)."""
+    value = state_format.decode(text)
+    if "typename" in text or "\\u" in text:  # could hold a value typed the old way
+        value = REGISTRY.restore(value)
+    return value
 
 
 def plain(value: Any) -> Any:

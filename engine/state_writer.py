@@ -1,4 +1,4 @@
-"""The replay's state writer: exactly the text `serialization.state_to_json` writes, faster.
+"""The replay's writer of tiltak-state/1: the text `serialization.state_to_json` writes, faster.
 
 It writes what `serialization.StateConverter` and `DeltaTaskConverter` write, in the
 same order, handling plain JSON values itself and handing anything else to the
@@ -28,7 +28,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from .serialization import REGISTRY, STATE_FORMAT, _refuse, _sorted
+from .serialization import LEGACY_FORMAT, REGISTRY, _refuse, _sorted
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
 _NO_DATA: dict = {}  # the copy kept of any empty data; never changed
@@ -73,7 +73,7 @@ class StateWriter:
             pieces.append(f',"parent_task_id":"{name_of(sub.parent_task_id)}",'
                           f'"spec":{_text(name)},"typename":"BpmnSubWorkflow"}}')
         pieces.append(f'}},"bpmn_events":{_encode(REGISTRY.convert(workflow.bpmn_events))},'
-                      f'"format":{_encode(STATE_FORMAT)}}}')
+                      f'"format":{_encode(LEGACY_FORMAT)}}}')
         self._written = self._now  # what is no longer in the workflow is let go
         return "".join(pieces)
 

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_verify import rewrite_chain
 
 from engine.clock import FixedClock
 from engine.history import ENGINE_VERSION, STATE_FORMAT
 from engine.replay import verify_all
+from engine.serialization import LEGACY_FORMAT
 from tiltak import services
 
 ARCHIVES = sorted((Path(__file__).parent / "fixtures" / "archives").glob("*.sqlite.gz"))
@@ -48,6 +50,21 @@ def test_every_archive_is_from_a_format_this_version_names(archive):
 def test_an_archived_history_verifies_clean(archive):
     found = verdicts(archive)
     assert len(found) == 3 and all(found.values()), found
+
+
+def test_an_archive_from_before_events_named_their_engine_verifies(archive):
+    """Until 0.2 events named neither engine nor format: such states are tiltak-state/1."""
+    old = [i for i in archive.find_instance_ids()
+           if {e.state_format for e in archive.history(i)} == {LEGACY_FORMAT}]
+    for instance_id in old:
+        rewrite_chain(archive, instance_id, unnamed)
+        assert {e.engine_version for e in archive.history(instance_id)} == {None}
+    found = verdicts(archive)
+    assert all(found.values()), found
+
+
+def unnamed(row) -> None:
+    row.state_format = row.engine_version = None
 
 
 def test_a_case_left_open_goes_on_in_todays_format_and_still_verifies(archive):
