@@ -16,8 +16,8 @@ Each round measures, in the same run:
     every chain checked, unchanged instances not replayed), as an auditor's next run
     over an archive that did not change;
   * per instance, in one process, on a sample: the fast replay, and the replay as it
-    was before it got fast (the reference baseline: the state restored from JSON and
-    written by the reference serializer at every step, SpiffWorkflow's own task
+    was before it got fast (the reference baseline: the state restored from its text
+    and written again at every step, SpiffWorkflow's own workflow classes and task
     iterator, one query per instance);
   * per instance, what the engine spent producing an instance in the first place (a
     few walked into a scratch database).
@@ -58,6 +58,7 @@ from engine.definitions import collect_files  # noqa: E402
 from engine.models import Base, HistoryEvent, ProcessInstance  # noqa: E402
 from engine.serialization import state_to_json  # noqa: E402
 from engine.state_writer import StateWriter  # noqa: E402
+from engine.store import state_format  # noqa: E402
 from tiltak import services  # noqa: E402
 
 from walks import PROCESSES, walk_six_step  # noqa: E402
@@ -313,12 +314,13 @@ def reference(engine, sample: list[str]) -> list[float]:
     own workflow classes and task walks, too)."""
     saved = (replay._live, StateWriter.write, projection.every_task,
              serialization.EngineWorkflow, serialization.EngineSubWorkflow,
-             runtime.EngineWorkflow)
+             runtime.EngineWorkflow, state_format.EngineWorkflow, state_format.EngineSubWorkflow)
     replay._live = lambda *args: None
     StateWriter.write = lambda self, workflow: state_to_json(workflow)
     projection.every_task = lambda workflow: workflow.get_tasks()
     serialization.EngineWorkflow = runtime.EngineWorkflow = BpmnWorkflow
-    serialization.EngineSubWorkflow = BpmnSubWorkflow
+    state_format.EngineWorkflow = BpmnWorkflow
+    serialization.EngineSubWorkflow = state_format.EngineSubWorkflow = BpmnSubWorkflow
     try:
         times = []
         for instance_id in sample:
@@ -330,7 +332,8 @@ def reference(engine, sample: list[str]) -> list[float]:
     finally:
         (replay._live, StateWriter.write, projection.every_task,
          serialization.EngineWorkflow, serialization.EngineSubWorkflow,
-         runtime.EngineWorkflow) = saved
+         runtime.EngineWorkflow, state_format.EngineWorkflow,
+         state_format.EngineSubWorkflow) = saved
 
 
 def production(workdir: Path, count: int, first: int) -> tuple[list[float], list[str]]:

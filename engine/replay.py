@@ -8,8 +8,9 @@ the one each event recorded, so even a history rewritten with fresh hashes is ca
 
 Speed (`bench/verify.py` measures it): the replay carries the live workflow from one
 command to the next instead of restoring it from the previous state at every event, and
-writes each state in the format its event names (tiltak-state/2 with
-`store.state_format.write`, which is the engine's own writer; tiltak-state/1 with
+writes each state in the format its event names (tiltak-state/2 with a
+`store.state_format.Writer` that keeps what it wrote, the engine's own writer;
+tiltak-state/1 with
 `state_writer.StateWriter`, a direct and faster writer of exactly the bytes
 `serialization.state_to_json` writes). Every step's state is still written in full and
 its hash compared. Whenever that fast path does not give the recorded hash, the step is
@@ -261,7 +262,8 @@ class _Writers:
 
     def __init__(self) -> None:
         legacy = StateWriter()
-        self._fast = {state_format.FORMAT: state_format.write, LEGACY_FORMAT: legacy.write}
+        self._fast = {state_format.FORMAT: state_format.Writer().write,
+                      LEGACY_FORMAT: legacy.write}
         self._reference = {state_format.FORMAT: state_format.write,
                            LEGACY_FORMAT: state_to_json}
 

@@ -26,9 +26,13 @@ def test_every_state_of_a_six_step_case_reads_back_to_the_same_instance(deployed
     instance_id = walk_six_step(deployed)
     steps = list(replay_steps(deployed, instance_id, deployed.history(instance_id)))
     assert len(steps) > 20
+    keeping = state_format.Writer()  # as the replay writes: again only what changed
     for step in steps:
         assert step.problem is None
         text = state_format.write(step.workflow)
+        assert keeping.write(step.workflow) == text
+        # canonical: read and written again, the same text
+        assert state_format._encode(state_format.decode(text)) == text
         again = restored(deployed, step.workflow, text)
         assert state_format.write(again) == text
         # nothing SpiffWorkflow's own serializer would keep is lost either

@@ -9,8 +9,10 @@ described in docs/STATE_FORMAT.md. Older formats are read by engine/serializatio
 from __future__ import annotations
 
 import json
+import operator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
 from typing import Any
 from uuid import UUID
 
@@ -43,11 +45,142 @@ def is_current(text: str) -> bool:
 
 def write(workflow) -> str:
     """The state of an instance (its workflow and every subprocess) as canonical text."""
-    subprocesses = [
-        {**_workflow(sub), "task": str(key), "spec": _spec_key(workflow, sub)}
-        for key, sub in workflow.subprocesses.items()]
-    return _encode({"format": FORMAT, "process": _workflow(workflow),
-                    "subprocesses": subprocesses})
+    return Writer(keep=False).write(workflow)
+
+
+class Writer:
+    """Writes states as canonical text: the object keys in sorted order, put together
+    from pieces. A writer that keeps (the replay's, one per instance) keeps each task's
+    entry with copies of what it was written from and writes again only the entries
+    where any of it changed (tests/test_state_format.py holds the text canonical)."""
+
+    def __init__(self, *, keep: bool = True) -> None:
+        self._keep = keep
+        self._kept: dict = {}  # task -> (its key, copy of internal data, of data, text)
+        self._tables: dict = {}  # id(workflow) -> what `_unchanged` compares, and the text
+
+    def write(self, workflow) -> str:
+        now: dict = {}
+        self._tables_now: dict = {}
+        subprocesses = ",".join(
+            self._workflow(sub, now, f'"task":{_quote(str(key))},',
+                           _spec_key(workflow, sub))
+            for key, sub in workflow.subprocesses.items())
+        text = (f'{_HEAD}"process":{self._workflow(workflow, now, "", workflow.spec.name)},'
+                f'"subprocesses":[{subprocesses}]}}')
+        self._kept = now  # what is no longer in the instance is let go
+        self._tables = self._tables_now
+        return text
+
+    def _unchanged(self, workflow, now: dict) -> tuple[str, str] | None:
+        """The kept text of a workflow none of whose tasks changed (most subprocesses
+        in a step), told by comparing lists read off its tasks without a step per task."""
+        kept = self._tables.get(id(workflow))
+        if kept is None or kept[0] is not workflow:
+            return None
+        order = list(workflow.tasks.values())
+        if order != kept[1] or list(map(_KEY_OF, order)) != kept[2] or \
+                list(map(_DATA_OF, order)) != kept[3] or \
+                list(map(_INTERNAL_OF, order)) != kept[4] or \
+                list(map(_CHILDREN_OF, order)) != kept[5]:
+            return None
+        self._tables_now[id(workflow)] = kept
+        now.update(kept[6])
+        return kept[7]
+
+    def _keep_table(self, workflow, now: dict, text: tuple[str, str]) -> None:
+        order = list(workflow.tasks.values())
+        entries = [now[task] for task in order]
+        self._tables_now[id(workflow)] = (
+            workflow, order, list(map(_KEY_OF, order)), [e[2] for e in entries],
+            [e[1] for e in entries], [list(c) for c in map(_CHILDREN_OF, order)],
+            dict(zip(order, entries, strict=True)), text)
+
+    def _workflow(self, workflow, now: dict, task_key: str, spec: str) -> str:
+        """A WORKFLOW object (docs/STATE_FORMAT.md); `task_key`: a subprocess's "task"."""
+        if self._keep:
+            tasks = self._unchanged(workflow, now)
+            if tasks is None:
+                tasks = self._tasks(workflow, now)
+                self._keep_table(workflow, now, tasks)
+        else:
+            tasks = self._tasks(workflow, now)
+        children, entries = tasks
+        last = workflow.last_task
+        return (f'{{"children":{children},"completed":{_text(workflow.completed)},'
+                f'"correlations":{_text(workflow.correlations)},'
+                f'"data":{_text(workflow.data)},'
+                f'"last_task":{_quote(str(last.id)) if last is not None else "null"},'
+                f'"spec":{_quote(spec)},"success":{_text(workflow.success)},{task_key}'
+                f'"tasks":[{entries}]}}')
+
+    def _tasks(self, workflow, now: dict) -> tuple[str, str]:
+        """The values of a WORKFLOW object's "children" and "tasks" (without brackets)."""
+        order = list(workflow.tasks.values())
+        position: dict[int, int] = {}  # a task id's number -> the task's position
+        entries = []
+        listed: dict[int, list] = {}  # a parent's position -> its children in list order
+        changed: set[int] = set()  # positions of tasks whose data are not as kept
+        kept_of = self._kept.get
+        keep = self._keep
+        copies: list = []  # by position: the copy of each task's data kept
+        for number, task in enumerate(order):
+            ident = task.id
+            position[ident.int] = number
+            parent_id = task._parent
+            if parent_id is None:
+                parent_number = None
+            else:
+                parent_number = position.get(parent_id.int)
+                if parent_number is None:
+                    raise ValueError(f"task {ident} is listed before its parent {parent_id}")
+                listed.setdefault(parent_number, []).append(ident)
+            key = (number, parent_number, task._state, task.last_state_change, task.triggered)
+            data = task.data
+            internal = task.internal_data
+            kept = kept_of(task) if keep else None
+            if kept is not None:
+                same_data = kept[2] == data
+                same_internal = kept[1] == internal
+                if same_data and same_internal and kept[0] == key and \
+                        parent_number not in changed:
+                    now[task] = kept
+                    entries.append(kept[3])
+                    copies.append(kept[2])
+                    continue
+            else:
+                same_data = same_internal = False
+            if not same_data:
+                changed.add(number)
+            delta = data if parent_number is None else _delta(order[parent_number].data, data)
+            entries.append(_encode([str(ident), task.task_spec.name, _NAME_OF[task._state],
+                                    parent_number, task.last_state_change, task.triggered,
+                                    internal, delta]))
+            if keep:
+                # copies are only compared, never changed: a task whose data equal its
+                # parent's shares the parent's copy, and empty data share one
+                if same_data:
+                    copy = kept[2]
+                elif delta is None:
+                    copy = copies[parent_number]
+                else:
+                    copy = copy_of(data) if data else _EMPTY
+                copies.append(copy)
+                now[task] = (key, kept[1] if same_internal else
+                             (copy_of(internal) if internal else _EMPTY), copy, entries[-1])
+        children: dict[str, list[int]] = {}
+        for parent_number, found in listed.items():
+            own = order[parent_number]._children
+            if own != found:  # not in the order they were listed: say which
+                children[str(parent_number)] = [position[c.int] for c in own]
+        return _text(children), ",".join(entries)
+
+
+_EMPTY: dict = {}  # the copy kept of any empty data; never changed
+_KEY_OF = operator.attrgetter("_state", "last_state_change", "triggered")
+_DATA_OF = operator.attrgetter("data")
+_INTERNAL_OF = operator.attrgetter("internal_data")
+_CHILDREN_OF = operator.attrgetter("_children")
 
 
 def _spec_key(top, sub) -> str:
@@ -57,37 +190,6 @@ def _spec_key(top, sub) -> str:
         if spec is sub.spec:
             return key
     return sub.spec.name
-
-
-def _workflow(workflow) -> dict[str, Any]:
-    position: dict = {}
-    entries = []
-    children: dict[str, list[int]] = {}
-    listed: dict = {}  # parent -> its children in list order
-    for number, task in enumerate(workflow.tasks.values()):
-        position[task.id] = number
-        parent_id = task._parent
-        if parent_id is None:
-            parent_number, data = None, task.data
-        else:
-            parent_number = position.get(parent_id)
-            if parent_number is None:
-                raise ValueError(f"task {task.id} is listed before its parent {parent_id}")
-            data = _delta(workflow.tasks[parent_id].data, task.data)
-            listed.setdefault(parent_id, []).append(task.id)
-        entries.append([str(task.id), task.task_spec.name, _NAME_OF[task._state],
-                        parent_number, task.last_state_change, task.triggered,
-                        task.internal_data, data])
-    for parent_id, found in listed.items():
-        own = workflow.tasks[parent_id]._children
-        if own != found:  # not in the order they were listed: say which
-            children[str(position[parent_id])] = [position[c] for c in own]
-    last = workflow.last_task
-    return {"spec": workflow.spec.name, "data": workflow.data,
-            "correlations": workflow.correlations,
-            "last_task": str(last.id) if last is not None else None,
-            "success": workflow.success, "completed": workflow.completed,
-            "tasks": entries, "children": children}
 
 
 def _delta(parent: dict, data: dict) -> dict | None:
@@ -115,6 +217,19 @@ def _tagged(value: Any) -> Any:
 
 
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_tagged).encode
+_quote = encode_basestring_ascii  # a string, as _encode writes it
+_LITERALS = {True: "true", False: "false", None: "null"}
+
+
+def _text(value: Any) -> str:
+    """`_encode(value)`, without the encoder for the values most often written alone."""
+    if value is None or value is True or value is False:
+        return _LITERALS[value]
+    if not value and type(value) is dict:
+        return "{}"
+    return _encode(value)
+
+
 # a history event's data: the same, with letters outside ASCII as they are
 encode_data = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                                default=_tagged).encode
