@@ -124,9 +124,15 @@ def open_human_tasks(workflow, owner: dict[int, int], evaluate) -> list[TaskView
             clinic=_text_or_none(task.data.get("klinikk")),
             process_key=process_key_of(task.workflow),
             unit=_text_or_none(task.data.get("enhet")),
-            indicator=_text_or_none((ext.get("properties") or {}).get("indikator")),
+            indicator=indicator_of(task),
         ))
     return views
+
+
+def indicator_of(task) -> str | None:
+    """The indicator a user task counts towards (its `indikator` property), if any."""
+    ext = getattr(task.task_spec, "extensions", None) or {}
+    return _text_or_none((ext.get("properties") or {}).get("indikator"))
 
 
 def next_timer(workflow) -> datetime | None:

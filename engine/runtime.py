@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from . import (
@@ -60,7 +60,6 @@ from .models import (
     Notification,
     ProcessDefinition,
     ProcessInstance,
-    TaskRecord,
     TimerStart,
     User,
 )
@@ -284,7 +283,7 @@ class Engine:
     def complete(self, task_id: str, *, actor: str,
                  data: dict[str, Any] | None = None) -> ProcessInstance:
         with self.db.transaction() as session:
-            task = self._open_task(session, task_id)
+            task = self._open_task(session, task_id, read_only=True)
             self._authorise(session, task, actor)
             if task.assignee and task.assignee != actor:
                 raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
@@ -298,9 +297,7 @@ class Engine:
                 self.complete_in(loaded.workflow, task.id, values)
             self._save(session, loaded, "complete", actor, {"values": values},
                        element_id=task.element_id, task_id=task.id)
-            indicator = session.scalar(select(TaskRecord.indicator).where(
-                TaskRecord.id == task.id))
-            if indicator == reporting.FEEDBACK_INDICATOR:
+            if projection.indicator_of(spiff_task) == reporting.FEEDBACK_INDICATOR:
                 reporting.deliver_feedback(session, loaded.row,
                                            values.get(reporting.FEEDBACK_FIELD), self.clock.now())
             return loaded.row
@@ -816,8 +813,14 @@ class Engine:
             notifications.queue(session, instance_id=row.id, element_id=element,
                                 values=plain(values), at=now)
 
-    def _open_task(self, session: Session, task_id: str) -> HumanTask:
-        task = session.get(HumanTask, task_id)
+    def _open_task(self, session: Session, task_id: str, *, read_only: bool = False
+                   ) -> HumanTask:
+        """The open task; `read_only`: its row as read (attributes as a HumanTask's),
+        without the ORM's bookkeeping for a task the command will not change."""
+        if read_only:
+            task = session.connection().execute(_OPEN_TASK, {"id": task_id}).first()
+        else:
+            task = session.get(HumanTask, task_id)
         if task is not None:
             return task
         done = session.scalars(select(HistoryEvent).where(
@@ -828,12 +831,15 @@ class Engine:
         raise NotFound(f"no open task '{task_id}'")
 
     def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
-        groups = groups_of(session, actor)
         if task.assignee == actor or actor in task.candidate_users or \
-                groups & set(task.candidate_groups):
+                (task.candidate_groups and
+                 groups_of(session, actor) & set(task.candidate_groups)):
             return
         raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
                                f"({task.element_id})")
+
+
+_OPEN_TASK = select(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("id"))
 
 
 def ready_task(workflow, task_id: str):

@@ -21,7 +21,7 @@ from engine.clock import FixedClock
 from engine.definitions import collect_files
 from engine.history import events_of
 from engine.replay import replay_steps
-from engine.serialization import state_from_json, state_to_json
+from engine.store import state_format
 from tiltak import services
 
 from walks import PROCESSES, walk_six_step
@@ -165,10 +165,11 @@ def test_the_task_notes_follow_every_state_change(walked, monkeypatch):
     assert checked > 300
 
     workflow = next(tree for n, tree in enumerate(every_tree(engine, ids[:1])) if n == 4)
-    restored = state_from_json(state_to_json(workflow), workflow.spec,
-                               workflow.subprocess_specs, workflow.script_engine)
+    restored = state_format.read(state_format.write(workflow), workflow.spec,
+                                 workflow.subprocess_specs, workflow.script_engine)
     for old, new in zip([workflow, *workflow.subprocesses.values()],
-                        [restored, *restored.subprocesses.values()], strict=True):
+                        [restored, *map(restored.subprocesses.get, workflow.subprocesses)],
+                        strict=True):
         assert {t.id for t in task_states.in_states([new], task_states.SPARSE)} == \
             {t.id for t in scanned(old, task_states.SPARSE)}
 
