@@ -13,11 +13,12 @@ import operator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -213,6 +214,10 @@ def _tagged(value: Any) -> Any:
         return {"$timedelta": [value.days, value.seconds, value.microseconds]}
     if isinstance(value, UUID):
         return {"$uuid": str(value)}
+    if isinstance(value, BpmnEvent):  # an event a gateway or catch event has seen
+        definition = value.event_definition
+        return {"$event": {"kind": type(definition).__name__, "name": definition.name,
+                           "payload": value.payload, "correlations": value.correlations}}
     raise TypeError(f"value of type {type(value).__name__} cannot be stored in process data")
 
 
@@ -241,7 +246,33 @@ _UNTAG = {
     "$set": set,
     "$timedelta": lambda v: timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
     "$uuid": UUID,
+    "$event": lambda v: _SeenEvent(v["kind"], v["name"], v["payload"], v["correlations"]),
 }
+
+
+class _SeenEvent(NamedTuple):
+    """An event as stored, until `_resolve_events` gives it its definition from the spec."""
+    kind: str
+    name: str
+    payload: Any
+    correlations: dict
+
+
+def _resolve_events(task, internal: dict) -> None:
+    """Events stored in a task's internal data, with their definitions from its spec."""
+    for key, value in internal.items():
+        if isinstance(value, list) and any(isinstance(v, _SeenEvent) for v in value):
+            internal[key] = [_event(task, v) if isinstance(v, _SeenEvent) else v
+                             for v in value]
+
+
+def _event(task, seen: _SeenEvent) -> BpmnEvent:
+    definition = getattr(task.task_spec, "event_definition", None)
+    for candidate in [definition, *getattr(definition, "event_definitions", ())]:
+        if type(candidate).__name__ == seen.kind and candidate.name == seen.name:
+            return BpmnEvent(candidate, seen.payload, seen.correlations)
+    raise ValueError(f"the stored state has element {task.task_spec.name!r} seeing event "
+                     f"{seen.name!r} ({seen.kind}), which the element does not catch")
 
 
 def _untag(obj: dict) -> Any:
@@ -308,6 +339,8 @@ def _restore(workflow, doc: dict[str, Any], top) -> None:
         task.last_state_change = changed_at
         task.triggered = triggered
         task.internal_data = internal
+        if internal and any(type(v) is list for v in internal.values()):
+            _resolve_events(task, internal)
         if parent is None:
             task.data = data
         else:
