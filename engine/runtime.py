@@ -74,6 +74,7 @@ from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
 
 MAX_STEP_ROUNDS = 1000
+USER_SECONDS = 5.0  # how long a signed-in user and their groups are kept between requests
 log = logging.getLogger("tiltak.engine")
 OPERATOR = "system"
 READ_ALL_GROUPS = {"revisor", "prosesseier"}
@@ -128,6 +129,7 @@ class Engine:
         self.script_engine = CamundaScriptEngine(self.clock)
         self._assembled: dict[tuple, tuple[dict[str, Any], dict[int, int]]] = {}
         self._definitions: dict[int, ProcessDefinition] = {}
+        self._users: dict[str, tuple[float, User | None, frozenset[str]]] = {}
 
     # ----------------------------------------------------------------- deployment
     @command
@@ -456,15 +458,19 @@ class Engine:
 
     def shown(self, row: InstanceRow) -> dict[str, Any]:
         """What `show` gives, for an instance a command has just written: from that
-        command's own result, without reading and restoring its state again."""
+        command's own result (its variables and open tasks), without a transaction once
+        the definition is known."""
+        if row.open_tasks is not None and row.definition_id in self._definitions:
+            return self._shown(None, row, row.variables, row.open_tasks)
         with self.db.reading() as session:
-            return self._shown(session, row, row.variables)
+            return self._shown(session, row, row.variables, row.open_tasks)
 
-    def _shown(self, session: Session, row: InstanceRow, variables: dict[str, Any]
-               ) -> dict[str, Any]:
+    def _shown(self, session: Session | None, row: InstanceRow, variables: dict[str, Any],
+               open_tasks: list | None = None) -> dict[str, Any]:
         definition = self._definition(session, row.definition_id)
-        open_tasks = session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == row.id).order_by(HumanTask.created_at)).all()
+        if open_tasks is None:
+            open_tasks = session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == row.id).order_by(HumanTask.created_at)).all()
         return {
             "id": row.id, "process_key": row.process_key, "version": definition.version,
             "tenant": definition.tenant or None, "name": definition.name,
@@ -514,10 +520,24 @@ class Engine:
             return session.get(User, name)
 
     def user_and_groups(self, name: str) -> tuple[User | None, set[str]]:
-        """A signed-in user and their groups, read together (once per request)."""
+        """A signed-in user and their groups, read together; kept for USER_SECONDS, so
+        that a user's requests do not each read them again (a change made anywhere,
+        a user disabled say, counts everywhere within that time)."""
+        now = time.monotonic()
+        kept = self._users.get(name)
+        if kept is not None and kept[0] > now:
+            return kept[1], set(kept[2])
         with self.db.reading() as session:
             user = session.get(User, name)
-            return user, (groups_of(session, name) if user is not None else set())
+            groups = groups_of(session, name) if user is not None else set()
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[name] = (now + USER_SECONDS, user, frozenset(groups))
+        return user, groups
+
+    def forget_users(self) -> None:
+        """Read users and groups afresh at their next request (after a change here)."""
+        self._users.clear()
 
     def open_task(self, task_id: str, *, actor: str) -> HumanTask:
         """An open task the actor may work on; PermissionDenied or TaskNotOpen otherwise."""
@@ -803,6 +823,7 @@ class Engine:
             conn, row, views, now,
             (task_id, actor) if event_type == "complete" and task_id else None, new=new)
         row.variables = projection.variables(workflow)  # the command's result, for callers
+        row.open_tasks = views
         store_projections.record_case(conn, row, row.variables)
         store_projections.sync_subscriptions(conn, row, projection.message_names(workflow),
                                              new=new)

@@ -38,9 +38,11 @@ class InstanceRow:
     version: int = 0  # 0: not stored yet
     receipt_code: str | None = None  # given to the reporter once, never stored
     variables: dict[str, Any] | None = None  # after a command: the process variables
+    open_tasks: list | None = None  # after a command: its open user tasks (TaskViews)
 
 
-COLUMNS = [f.name for f in fields(InstanceRow) if f.name not in ("receipt_code", "variables")]
+COLUMNS = [f.name for f in fields(InstanceRow)
+           if f.name not in ("receipt_code", "variables", "open_tasks")]
 _SELECTED = [TABLE.c[name] for name in COLUMNS]
 
 
