@@ -45,7 +45,7 @@ def new_engine(workdir: Path, name: str, url: str | None = None):
     engine = services.build_engine(url or f"sqlite:///{workdir / name}", clock=SystemClock())
     engine.db.create_schema()
     with engine.db.transaction() as session:
-        add_user(session, "bench", [])
+        add_user(session, "bench", ["bench"])
     engine.deploy({PROCESS.name: PROCESS.read_bytes()}, actor="bench")
     return engine
 

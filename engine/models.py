@@ -276,6 +276,10 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(10), default="nb")
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # a signed-in session names the epoch it began in; moving it on ends every session
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]  # sign-in paused after too many failures
 
 
 class UserGroup(Base):

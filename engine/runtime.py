@@ -33,6 +33,7 @@ from . import (
     indicators,
     multi_instance,
     notifications,
+    permissions,
     projection,
     reporting,
     search,
@@ -69,15 +70,15 @@ from .specs import copy_of
 from .store import instances, state_format, visibility
 from .store import projections as store_projections
 from .store.instances import InstanceRow
-from .users import authenticate, groups_of
+from .users import authenticate, end_sessions, groups_of
 from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
 
 MAX_STEP_ROUNDS = 1000
 USER_SECONDS = 5.0  # how long a signed-in user and their groups are kept between requests
 log = logging.getLogger("tiltak.engine")
-OPERATOR = "system"
-READ_ALL_GROUPS = {"revisor", "prosesseier"}
+OPERATOR = permissions.OPERATOR
+READ_ALL_GROUPS = permissions.READ_ALL_GROUPS
 
 
 class FormValidator(Protocol):
@@ -150,12 +151,10 @@ class Engine:
               business_key: str | None = None, tenant: str = "") -> ProcessInstance:
         submitted = dict(data or {})
         with self.db.transaction() as session:
-            groups = groups_of(session, actor)
+            groups = set() if actor == OPERATOR else groups_of(session, actor)
             definition = self._definition(
                 session, definitions.definition_id_to_start(session, process_key, tenant))
-            allowed = set(definition.starter_groups)
-            if (allowed and not groups & allowed) or ("revisor" in groups
-                                                      and not groups & allowed):
+            if not permissions.may_start(actor, groups, definition.starter_groups):
                 raise PermissionDenied(
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
                     f"{', '.join(definition.starter_groups) or 'none'})")
@@ -513,7 +512,30 @@ class Engine:
 
     def authenticate(self, name: str, password: str) -> User | None:
         with self.db.transaction() as session:
-            return authenticate(session, name, password)
+            return authenticate(session, name, password, self.clock.now())
+
+    def user_or_fail(self, name: str) -> User:
+        user = self.user(name)
+        if user is None:
+            raise NotFound(f"unknown user '{name}'")
+        return user
+
+    def set_active(self, name: str, active: bool) -> None:
+        """Let a user sign in, or not; disabling ends every session of theirs."""
+        with self.db.transaction() as session:
+            user = session.get(User, name)
+            if user is None:
+                raise NotFound(f"unknown user '{name}'")
+            user.active = active
+            if not active:
+                end_sessions(session, name)
+        self._users.pop(name, None)
+
+    def end_sessions(self, name: str) -> None:
+        """Every signed-in session of the user ends, in every server process (logout)."""
+        with self.db.transaction() as session:
+            end_sessions(session, name)
+        self._users.pop(name, None)
 
     def user(self, name: str) -> User | None:
         with self.db.reading() as session:
@@ -554,7 +576,8 @@ class Engine:
             for d in session.scalars(select(ProcessDefinition).where(
                     ProcessDefinition.tenant == "").order_by(ProcessDefinition.version)):
                 latest[d.key] = d
-            return [d for d in latest.values() if groups & set(d.starter_groups or [])]
+            return [d for d in latest.values()
+                    if permissions.may_start(actor, groups, d.starter_groups)]
 
     def indicators(self, *, start=None, end=None, by: str = "clinic") -> list:
         """The dashboard's figures per clinic or unit, and for all (engine/indicators.py)."""

@@ -6,6 +6,8 @@ candidate group may claim or complete a task.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import bindparam, delete, select
@@ -48,6 +50,8 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
     elif display_name:
         user.display_name = display_name
     if password is not None:
+        if user.password_hash is not None:
+            user.session_epoch = (user.session_epoch or 0) + 1  # a new password: sign in again
         user.password_hash = hash_password(password)
     if email:
         user.email = email
@@ -74,12 +78,42 @@ def groups_of(session: Session, name: str) -> set[str]:
 _DUMMY_HASH = None
 
 
-def authenticate(session: Session, name: str, password: str) -> User | None:
-    """The active user with this name and password, or None (same work either way)."""
+# consecutive failed sign-ins after which sign-in is paused, and for how long
+MAX_FAILED_LOGINS = 10
+PAUSE = timedelta(minutes=5)
+
+
+def authenticate(session: Session, name: str, password: str, now: datetime) -> User | None:
+    """The active user with this name and password, or None (same work either way).
+
+    After MAX_FAILED_LOGINS failures in a row sign-in is paused for PAUSE, the right
+    password included; the answer is the same None, so that it tells no one whether the
+    name exists. The count is kept in the database, so every server process sees it."""
     global _DUMMY_HASH
     user = session.get(User, name)
     if user is None or not user.active or not user.password_hash:
         _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-password")
         check_password(User(name="", password_hash=_DUMMY_HASH), password)
         return None
-    return user if check_password(user, password) else None
+    paused = user.locked_until is not None and _aware(user.locked_until) > now
+    if check_password(user, password) and not paused:
+        user.failed_logins = 0
+        user.locked_until = None
+        return user
+    if not paused:
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.failed_logins = 0
+            user.locked_until = now + PAUSE
+    return None
+
+
+def end_sessions(session: Session, name: str) -> None:
+    """Every signed-in session of the user ends (logout, a new password, disabled)."""
+    user = session.get(User, name)
+    if user is not None:
+        user.session_epoch += 1
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -67,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name", default="")
     p.add_argument("--email")
     p.add_argument("--password-stdin", action="store_true")
+    p = users_sub.add_parser("end-sessions", help="sign the user out everywhere, now")
+    p.set_defaults(handler=cmd_users_end_sessions)
+    p.add_argument("name")
+    for verb, help_text in (("disable", "refuse the user's sign-in and end their sessions"),
+                            ("enable", "let a disabled user sign in again")):
+        p = users_sub.add_parser(verb, help=help_text)
+        p.set_defaults(handler=cmd_users_active, active=verb == "enable")
+        p.add_argument("name")
 
     p = command("start", cmd_start, "start a process instance")
     p.add_argument("process_key")
@@ -193,6 +201,17 @@ def cmd_users_add(engine: Engine, args) -> None:
         add_user(session, args.name, groups, password=password,
                  display_name=args.display_name, email=args.email)
     print(f"user {args.name}: groups {', '.join(groups) or '(none)'}")
+
+
+def cmd_users_end_sessions(engine: Engine, args) -> None:
+    engine.user_or_fail(args.name)
+    engine.end_sessions(args.name)
+    print(f"user {args.name}: every session ended")
+
+
+def cmd_users_active(engine: Engine, args) -> None:
+    engine.set_active(args.name, args.active)
+    print(f"user {args.name}: {'enabled' if args.active else 'disabled, every session ended'}")
 
 
 def cmd_start(engine: Engine, args) -> None:

@@ -33,6 +33,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from engine.runtime import READ_ALL_GROUPS, Engine
+from engine.users import MAX_FAILED_LOGINS, PAUSE
 
 bp = Blueprint("auth", __name__)
 INDICATOR_GROUPS = {"prosesseier", "revisor", "ledelse", "kvalitetsavdeling"}
@@ -50,9 +51,12 @@ class WebUser(UserMixin):
     display_name: str
     language: str
     groups: set[str] = field(default_factory=set)
+    session_epoch: int = 0
 
     def get_id(self) -> str:
-        return self.name
+        """What the session cookie holds: the user and the epoch the session began in
+        (a session of an earlier epoch is refused: engine.end_sessions)."""
+        return f"{self.session_epoch}:{self.name}"
 
     @property
     def is_auditor(self) -> bool:
@@ -76,11 +80,17 @@ class LoginForm(FlaskForm):
 
 
 @login_manager.user_loader
-def load_user(name: str) -> WebUser | None:
+def load_user(session_id: str) -> WebUser | None:
+    epoch, _, name = session_id.partition(":")
     user, groups = engine().user_and_groups(name)
-    if user is None or not user.active:
+    if user is None or not user.active or str(user.session_epoch or 0) != epoch:
         return None
-    return WebUser(user.name, user.display_name or user.name, user.language or "nb", groups)
+    return _web_user(user, groups)
+
+
+def _web_user(user, groups: set[str]) -> WebUser:
+    return WebUser(user.name, user.display_name or user.name, user.language or "nb", groups,
+                   user.session_epoch or 0)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -91,15 +101,18 @@ def login():
         if user is not None:
             session.clear()
             session.permanent = True
-            login_user(load_user(user.name))
+            login_user(_web_user(user, engine().groups(user.name)))
             return redirect(_safe_next(request.args.get("next")))
-        flash(_("Wrong user name or password."), "error")
+        flash(_("Wrong user name or password. After %(count)s failed attempts in a row, "
+                "signing in is paused for %(minutes)s minutes.",
+                count=MAX_FAILED_LOGINS, minutes=int(PAUSE.total_seconds() // 60)), "error")
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
 
 
 @bp.post("/logout")
 @login_required
 def logout():
+    engine().end_sessions(current_user.name)  # a copy of the cookie is worth nothing now
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")

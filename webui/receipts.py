@@ -1,10 +1,10 @@
-"""The reporter's receipt: the code shown once after a report, and the page that reads
-the feedback with it. The code is the only link between a reporter and an anonymous
-report, so it is never put in a URL or a log line."""
+"""The reporter's receipt: the page that reads the feedback with the code shown once, in
+the answer to the report itself (webui/start.py). The code is the only link between a
+reporter and an anonymous report, so it is never put in a cookie, a URL or a log line."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -19,15 +19,6 @@ bp = Blueprint("receipts", __name__, url_prefix="/kvittering")
 
 class ReceiptForm(FlaskForm):
     code = StringField("code", validators=[DataRequired(), Length(min=6, max=40)])
-
-
-@bp.get("/ny")
-@login_required
-def issued():
-    code = session.pop("receipt_code", None)
-    if code is None:
-        return redirect(url_for("receipts.lookup"))
-    return render_template("receipt_issued.html", code=code)
 
 
 @bp.route("/", methods=["GET", "POST"])

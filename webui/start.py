@@ -6,16 +6,17 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import InvalidInput, PermissionDenied
+from engine.permissions import may_start
 
 from .auth import engine
 from .form_input import from_post
@@ -35,7 +36,7 @@ def choose():
 @login_required
 def start_page(process_key: str):
     definition = engine().latest(process_key)
-    if not current_user.groups & set(definition.starter_groups or []):
+    if not may_start(current_user.name, current_user.groups, definition.starter_groups):
         raise PermissionDenied(_("You may not start this process."))
     context = engine().context_variables()
     errors: dict[str, str] = {}
@@ -63,8 +64,12 @@ def start_page(process_key: str):
                                 why="; ".join(err.errors.values())), "error")
             code = getattr(instance, "receipt_code", None)
             if code:
-                session["receipt_code"] = code
-                return redirect(url_for("receipts.issued"))
+                # shown in this response only: the code is the one link between the
+                # reporter and an anonymous report, so it goes in no cookie, URL or log
+                response = make_response(render_template("receipt_issued.html", code=code),
+                                         201)
+                response.headers["Cache-Control"] = "no-store"
+                return response
             flash(_("The case was started."), "success")
             return redirect(url_for("instances.show", instance_id=instance.id))
     view = form_view(lambda: start_form(engine(), definition), context, data, errors)
