@@ -7,6 +7,7 @@ The command line, the web UI and the scheduler all call these same functions.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -54,7 +55,6 @@ from .errors import (
 from .models import (
     AccessLog,
     Attachment,
-    CaseFacts,
     HistoryEvent,
     HumanTask,
     MessageSubscription,
@@ -285,10 +285,7 @@ class Engine:
                  data: dict[str, Any] | None = None) -> ProcessInstance:
         with self.db.transaction() as session:
             task = self._open_task(session, task_id, read_only=True)
-            self._authorise(session, task, actor)
-            if task.assignee and task.assignee != actor:
-                raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
-                                       f"not to {actor}")
+            self._authorise_work(session, task, actor)
             loaded = self._load(session, task.instance_id)
             with deterministic(loaded.ids, self.clock):
                 spiff_task = ready_task(loaded.workflow, task.id)
@@ -490,15 +487,26 @@ class Engine:
             return history.events_of(session, instance_id)
 
     def find_instances(self, filter: search.InstanceFilter | None = None, limit: int = 50,
-                       offset: int = 0) -> tuple[list[search.InstanceRow], int]:
-        """The auditors' search: one page of matching instances and the total (SQL only)."""
+                       offset: int = 0, *, reader: str | None = None
+                       ) -> tuple[list[search.InstanceRow], int]:
+        """The auditors' search: one page of matching instances and the total (SQL only);
+        for a `reader` who is no auditor, without sensitive cases."""
         with self.db.reading() as session:
-            return search.find_instances(session, filter, limit=limit, offset=offset)
+            return search.find_instances(session, self._for_reader(session, filter, reader),
+                                         limit=limit, offset=offset)
 
-    def find_instance_ids(self, filter: search.InstanceFilter | None = None) -> list[str]:
+    def find_instance_ids(self, filter: search.InstanceFilter | None = None, *,
+                          reader: str | None = None) -> list[str]:
         """Every matching instance's id, oldest first (to export all that a search finds)."""
         with self.db.reading() as session:
-            return search.matching_ids(session, filter)
+            return search.matching_ids(session, self._for_reader(session, filter, reader))
+
+    @staticmethod
+    def _for_reader(session: Session, filter: search.InstanceFilter | None,
+                    reader: str | None) -> search.InstanceFilter | None:
+        if reader is None or permissions.AUDITORS in groups_of(session, reader):
+            return filter
+        return dataclasses.replace(filter or search.InstanceFilter(), without_sensitive=True)
 
     def worklist(self, query: WorklistQuery) -> WorklistPage:
         with self.db.reading() as session:
@@ -592,15 +600,6 @@ class Engine:
                 session.add(AccessLog(instance_id=instance_id, user_name=actor,
                                       at=self.clock.now(), what=what))
 
-    def sensitive_among(self, instance_ids: list[str]) -> set[str]:
-        with self.db.reading() as session:
-            found: set[str] = set()
-            for start in range(0, len(instance_ids), 500):
-                found.update(session.scalars(select(CaseFacts.instance_id).where(
-                    CaseFacts.instance_id.in_(instance_ids[start:start + 500]),
-                    CaseFacts.sensitive.is_(True))))
-            return found
-
     def reads(self, instance_id: str) -> list[AccessLog]:
         with self.db.reading() as session:
             return list(session.scalars(select(AccessLog).where(
@@ -673,7 +672,7 @@ class Engine:
             if task is not None:
                 if task.instance_id != instance_id:
                     raise NotFound(f"task {task_id} does not belong to instance {instance_id}")
-                self._authorise(session, task, actor)
+                self._authorise_work(session, task, actor)
             elif actor != row.started_by:
                 raise PermissionDenied(f"user '{actor}' may not add documents to this case")
             stored = attachments.store(
@@ -873,6 +872,14 @@ class Engine:
             raise TaskNotOpen(f"task {task_id} was already completed by {done.actor} "
                               f"at {done.at.isoformat()}")
         raise NotFound(f"no open task '{task_id}'")
+
+    def _authorise_work(self, session: Session, task: HumanTask, actor: str) -> None:
+        """Completing a task or adding to it: the actor may work on it, and nobody else
+        has claimed it."""
+        self._authorise(session, task, actor)
+        if task.assignee and task.assignee != actor:
+            raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
+                                   f"not to {actor}")
 
     def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
         if task.assignee == actor or actor in task.candidate_users or \

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput
-from .models import InstanceClinic, ProcessDefinition, ProcessInstance
+from .models import CaseFacts, InstanceClinic, ProcessDefinition, ProcessInstance
 
 STATUSES = ("running", "completed", "cancelled", "error")
 MAX_CLINIC_LENGTH = 100
@@ -40,6 +40,9 @@ class InstanceFilter:
     status: str | None = None
     started_from: datetime | None = None
     started_to: datetime | None = None
+    # set by the engine for a reader who is no auditor: sensitive cases are not found
+    # (neither listed nor counted, so a count cannot tell that one matched)
+    without_sensitive: bool = False
 
     def __post_init__(self) -> None:
         problems: dict[str, str] = {}
@@ -181,6 +184,9 @@ def _conditions(wanted: InstanceFilter) -> list:
         conditions.append(ProcessInstance.started_at >= utc(wanted.started_from))
     if wanted.started_to is not None:
         conditions.append(ProcessInstance.started_at < utc(wanted.started_to))
+    if wanted.without_sensitive:
+        conditions.append(~select(CaseFacts.instance_id).where(
+            CaseFacts.instance_id == ProcessInstance.id, CaseFacts.sensitive.is_(True)).exists())
     return conditions
 
 

@@ -3,6 +3,8 @@ give the same answer (engine/permissions.py)."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from command_line import CommandLine
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
@@ -53,3 +55,31 @@ def test_the_command_line_refuses_the_same_start_and_the_operator_may(people, de
     assert not deployed.find_instance_ids()
     cli.run("start", "ledelsens-gjennomgang", "--as", "system", "--data", "{}")
     assert len(deployed.find_instance_ids()) == 1
+
+
+def test_a_colleague_cannot_add_documents_to_a_task_someone_else_has_claimed(people, deployed):
+    from engine.errors import PermissionDenied
+
+    from walks import START_DATA, task_for
+
+    with deployed.db.transaction() as session:
+        add_user(session, "siri", ["kpu-sekretariat-kir"], password=PASSWORD)
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                              data=dict(START_DATA, klinikker=["kir"]))
+    task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
+    deployed.claim(task.id, actor="sigrid")
+    with pytest.raises(PermissionDenied, match="assigned to sigrid"):
+        deployed.attach(instance.id, actor="siri", filename="notat.txt", content=b"x",
+                        task_id=task.id)
+    client = people.test_client()
+    login(client, "siri")
+    page = f"/tasks/{task.id}"
+    token = client.get("/").get_data(as_text=True).split('name="csrf_token" value="')[1]
+    response = client.post(f"{page}/attachments", data={
+        "csrf_token": token.split('"')[0], "file": (io.BytesIO(b"x"), "notat.txt")},
+        content_type="multipart/form-data")
+    assert response.status_code in (302, 403)
+    assert not deployed.attachments(instance.id)
+    deployed.attach(instance.id, actor="sigrid", filename="notat.txt", content=b"x",
+                    task_id=task.id)
+    assert len(deployed.attachments(instance.id)) == 1
