@@ -1,4 +1,5 @@
-"""Python script tasks run compiled by RestrictedPython, with a time limit.
+"""Python script tasks run compiled by RestrictedPython, with a time limit, in a process
+of their own (engine/script_worker.py).
 
 No imports, no files, no dunder access; a script sees the task's data as variables and
 whatever it assigns becomes task data. Other script languages are refused at deploy time.
@@ -85,7 +86,17 @@ def compile_script(source: str, name: str = "<script>"):
 
 def run_script(source: str, variables: dict[str, Any], *,
                time_limit: float = DEFAULT_TIME_LIMIT) -> dict[str, Any]:
-    """Run `source` with `variables` as its namespace; return the variables it changed or added."""
+    """Run `source` with `variables` as its namespace; return the variables it changed or
+    added. It runs in the script worker, a process of its own that is ended when the
+    script outlives its time, whatever the script does (engine/script_worker.py)."""
+    from .script_worker import WORKERS
+    return WORKERS.run(source, variables, time_limit)
+
+
+def run_here(source: str, variables: dict[str, Any], time_limit: float) -> dict[str, Any]:
+    """`run_script` in this process (the script worker's own step): a loop of Python
+    statements is stopped at the limit here; what runs long inside one builtin call is
+    stopped by the worker's parent."""
     code = compile_script(source)
     # One namespace as globals, so comprehensions see the task's variables.
     namespace = {**_GLOBALS, **variables}
@@ -93,6 +104,7 @@ def run_script(source: str, variables: dict[str, Any], *,
     deadline = time.monotonic() + time_limit
 
     def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True  # a loop on one line makes no new line events
         if time.monotonic() > deadline:
             raise ScriptTimeout(f"script ran longer than {time_limit:g} s")
         return tracer
@@ -103,6 +115,8 @@ def run_script(source: str, variables: dict[str, Any], *,
         exec(code, namespace)  # noqa: S102 - RestrictedPython bytecode
     except ScriptError:
         raise
+    except MemoryError:
+        raise ScriptError("the script used more memory than a script may") from None
     except Exception as err:  # the script's own failure, reported to the process owner
         line = _line_of(err)
         where = f"line {line}: " if line else ""

@@ -36,7 +36,7 @@ from SpiffWorkflow.camunda.specs.multiinstance_task import (
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import task_states
+from . import task_states, values
 from .multi_instance import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from .specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .store import state_format
@@ -185,13 +185,13 @@ def state_from_json(text: str, spec, subprocess_specs, script_engine) -> BpmnWor
 def data_to_json(value: Any) -> str:
     """A history event's data (with dates) as canonical JSON, typed values tagged as in
     today's state format."""
-    return state_format.encode_data(value)
+    return values.encode_readable(value)
 
 
 def data_from_json(text: str) -> Any:
     """An event's data, in today's encoding or in the one events had until 0.2 (typed
     values as SpiffWorkflow's registry wrote them, objects with a "typename" key)."""
-    value = state_format.decode(text)
+    value = values.decode(text)
     if "typename" in text or "\\u" in text:  # could hold a value typed the old way
         value = REGISTRY.restore(value)
     return value

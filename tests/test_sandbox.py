@@ -1,6 +1,8 @@
 """Script tasks run sandboxed: data in, assignments out; imports, dunders, files and
 endless loops are stopped with a clear message."""
 
+import time
+
 import pytest
 
 from engine.sandbox import ScriptError, ScriptTimeout, run_script
@@ -42,3 +44,31 @@ def test_an_endless_loop_is_stopped_by_the_time_limit():
 def test_a_failing_script_names_its_line():
     with pytest.raises(ScriptError, match="line 2: KeyError"):
         run_script("a = 1\nb = d['mangler']", {"d": {}})
+
+
+@pytest.mark.parametrize("source", [
+    "while True: pass",  # one line: no new line events for a tracer to see
+    "x = 7 ** 7 ** 9",  # one builtin operation that runs for minutes
+    "x = max(map(str, [7] * 10 ** 8))",  # builtins calling builtins: no Python frames
+])
+def test_a_script_is_stopped_at_its_limit_whatever_it_does(source):
+    started = time.monotonic()
+    with pytest.raises(ScriptTimeout, match="longer than 0.3 s"):
+        run_script(source, {}, time_limit=0.3)
+    assert time.monotonic() - started < 3
+    # the next script runs as usual (in a new worker)
+    assert run_script("y = 1 + 1", {})["y"] == 2
+
+
+def test_a_script_that_takes_all_memory_fails_with_a_clear_message():
+    with pytest.raises(ScriptError, match="memory"):
+        run_script("x = 'x' * (4 * 1024 ** 3)", {})
+    assert run_script("y = [1, 2]", {})["y"] == [1, 2]
+
+
+def test_typed_task_data_reach_the_script_and_come_back_typed():
+    from datetime import date
+    from decimal import Decimal
+    changed = run_script("frist2 = frist\nbelop2 = belop * 2",
+                         {"frist": date(2026, 3, 1), "belop": Decimal("1.5")})
+    assert changed["frist2"] == date(2026, 3, 1) and changed["belop2"] == Decimal("3.0")

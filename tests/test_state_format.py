@@ -11,7 +11,7 @@ import pytest
 import random_walk
 from test_random_paths import FIXTURE_HINTS
 
-from engine import history
+from engine import history, values
 from engine.definitions import collect_files
 from engine.replay import replay_steps
 from engine.serialization import state_to_json
@@ -116,4 +116,4 @@ def test_a_state_naming_an_element_the_process_lacks_is_refused_by_name(deployed
 
 def test_a_value_no_format_can_hold_is_refused_by_type():
     with pytest.raises(TypeError, match="complex"):
-        state_format.encode_data({"x": 1j})
+        values.encode_readable({"x": 1j})

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import operator
-from datetime import date, datetime, timedelta
-from decimal import Decimal
 from json.encoder import encode_basestring_ascii
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -22,7 +20,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .. import task_states
+from .. import task_states, values
 from ..specs import copy_of
 from ..walking import EngineSubWorkflow, EngineWorkflow
 
@@ -201,24 +199,12 @@ def _delta(parent: dict, data: dict) -> dict | None:
 
 
 def _tagged(value: Any) -> Any:
-    """Values JSON has no type for, as an object with one key naming the type."""
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, Decimal):
-        return {"$decimal": str(value)}
-    if isinstance(value, (set, frozenset)):
-        return {"$set": sorted(value, key=_encode)}
-    if isinstance(value, timedelta):
-        return {"$timedelta": [value.days, value.seconds, value.microseconds]}
-    if isinstance(value, UUID):
-        return {"$uuid": str(value)}
-    if isinstance(value, BpmnEvent):  # an event a gateway or catch event has seen
+    """Besides what engine/values.py tags: an event a gateway or catch event has seen."""
+    if isinstance(value, BpmnEvent):
         definition = value.event_definition
         return {"$event": {"kind": type(definition).__name__, "name": definition.name,
                            "payload": value.payload, "correlations": value.correlations}}
-    raise TypeError(f"value of type {type(value).__name__} cannot be stored in process data")
+    return values.tagged(value)
 
 
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_tagged).encode
@@ -235,19 +221,10 @@ def _text(value: Any) -> str:
     return _encode(value)
 
 
-# a history event's data: the same, with letters outside ASCII as they are
-encode_data = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                               default=_tagged).encode
-
-_UNTAG = {
-    "$datetime": datetime.fromisoformat,
-    "$date": date.fromisoformat,
-    "$decimal": Decimal,
-    "$set": set,
-    "$timedelta": lambda v: timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
-    "$uuid": UUID,
+_UNTAG = values.untagger({
+    **values.UNTAG,
     "$event": lambda v: _SeenEvent(v["kind"], v["name"], v["payload"], v["correlations"]),
-}
+})
 
 
 class _SeenEvent(NamedTuple):
@@ -275,19 +252,9 @@ def _event(task, seen: _SeenEvent) -> BpmnEvent:
                      f"{seen.name!r} ({seen.kind}), which the element does not catch")
 
 
-def _untag(obj: dict) -> Any:
-    if len(obj) == 1:
-        (key, value), = obj.items()
-        restore = _UNTAG.get(key)
-        if restore is not None:
-            return restore(value)
-    return obj
-
-
 def decode(text: str) -> dict[str, Any]:
-    """The document (or event data) a text in this format holds, typed values restored."""
-    # only a text holding `{"$` can hold a typed value (the encoder writes no escapes there)
-    return json.loads(text, object_hook=_untag if '{"$' in text else None)
+    """The document a text in this format holds, typed values restored."""
+    return values.decode(text, _UNTAG)
 
 
 def read(text: str, spec, subprocess_specs: dict, script_engine) -> EngineWorkflow:
