@@ -32,6 +32,7 @@ from . import (
     facts,
     history,
     indicators,
+    limits,
     multi_instance,
     notifications,
     permissions,
@@ -150,6 +151,8 @@ class Engine:
     def start(self, process_key: str, *, actor: str, data: dict[str, Any] | None = None,
               business_key: str | None = None, tenant: str = "") -> ProcessInstance:
         submitted = dict(data or {})
+        limits.check_data(submitted)
+        limits.check_business_key(business_key)
         with self.db.transaction() as session:
             groups = set() if actor == OPERATOR else groups_of(session, actor)
             definition = self._definition(
@@ -283,6 +286,7 @@ class Engine:
     @command
     def complete(self, task_id: str, *, actor: str,
                  data: dict[str, Any] | None = None) -> ProcessInstance:
+        limits.check_data(data or {})
         with self.db.transaction() as session:
             task = self._open_task(session, task_id, read_only=True)
             self._authorise_work(session, task, actor)
@@ -303,6 +307,8 @@ class Engine:
     @command
     def message(self, name: str, *, actor: str = OPERATOR, business_key: str | None = None,
                 data: dict[str, Any] | None = None) -> ProcessInstance:
+        limits.check_data(data or {})
+        limits.check_business_key(business_key)
         with self.db.transaction() as session:
             query = select(MessageSubscription).where(MessageSubscription.message_name == name)
             if business_key is not None:
@@ -509,6 +515,7 @@ class Engine:
         return dataclasses.replace(filter or search.InstanceFilter(), without_sensitive=True)
 
     def worklist(self, query: WorklistQuery) -> WorklistPage:
+        limits.check_page(query.page)
         with self.db.reading() as session:
             groups = query.groups if query.groups is not None else \
                 groups_of(session, query.actor)

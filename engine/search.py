@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput
+from .limits import MAX_PAGE
 from .models import CaseFacts, InstanceClinic, ProcessDefinition, ProcessInstance
 
 STATUSES = ("running", "completed", "cancelled", "error")
@@ -117,8 +118,8 @@ def find_instances(source, filter: InstanceFilter | None = None, *, limit: int =
 
     `source` is a Session or an Engine (then a read transaction of its own is used).
     """
-    if limit < 1 or offset < 0:
-        raise InvalidInput("limit must be at least 1 and offset not negative")
+    if not 1 <= limit <= 1000 or not 0 <= offset <= limit * MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to 1000 and offset 0 to {MAX_PAGE} pages")
     conditions = _conditions(filter or InstanceFilter())
     with _session(source) as session:
         total = session.scalar(select(func.count(ProcessInstance.id)).join(

@@ -6,6 +6,7 @@ candidate group may claim or complete a task.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -32,6 +33,8 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
+GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 # the name the engine writes for a reporter who stays anonymous: no person may have it
 RESERVED_NAMES = {"anonym"}
 
@@ -40,6 +43,13 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
              display_name: str = "", email: str | None = None,
              language: str | None = None) -> User:
     """Create the user or update their groups (and password, when one is given)."""
+    if not USER_NAME.fullmatch(name):
+        raise InvalidInput({"name": "a user name is 1 to 100 letters (a-z), digits and . _ @ -, "
+                                    "beginning with a letter or digit"})
+    bad = [g for g in groups if not GROUP_NAME.fullmatch(g)]
+    if bad:
+        raise InvalidInput({"groups": f"not a group name: {bad[0]!r} (letters, digits and "
+                                      ". _ - :, at most 200)"})
     if name.strip().lower() in RESERVED_NAMES:
         raise InvalidInput({"name": f"'{name}' is reserved (it stands for no person)"})
     user = session.get(User, name)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import export, search
+from engine import export, limits, search
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
 from engine.runtime import Engine
@@ -27,6 +28,8 @@ from .rendering import print_history, print_instance, print_tasks, task_json
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `tiltak tasks --json | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
     try:
         engine = services.build_engine()
@@ -157,20 +160,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _data(text: str) -> dict[str, Any]:
-    """JSON given inline, as @FILE, or as @- for standard input."""
+    """JSON given inline, as @FILE, or as @- for standard input (read as the engine reads
+    any JSON from outside: engine/limits.py)."""
+    raw: str | bytes = text
     if text.startswith("@"):
         source = text[1:]
-        text = sys.stdin.read() if source == "-" else _read(source)
-    value = json.loads(text)
+        raw = sys.stdin.buffer.read() if source == "-" else _read(source)
+    value = limits.parse_json(raw, "--data")
     if not isinstance(value, dict):
-        raise TiltakError("--data must be a JSON object")
+        raise InvalidInput({"--data": "must be a JSON object"})
     return value
 
 
-def _read(path: str) -> str:
+def _read(path: str) -> bytes:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            return handle.read(limits.MAX_JSON_BYTES + 1)
     except OSError as err:
         raise TiltakError(f"cannot read {path}: {err.strerror}") from None
 
@@ -361,6 +366,7 @@ def cmd_verify(engine: Engine, args) -> int:
         else:
             known = earlier.instances
     if args.instance_id:
+        engine.instance(args.instance_id)  # NotFound (exit 4) for an id that is no instance
         verdicts = [verify_instance(engine, args.instance_id)]
     else:
         verdicts = verify_all(engine, _VerifyProgress(), jobs=args.jobs or default_jobs(),

@@ -12,8 +12,9 @@ from typing import Any
 from flask import Flask, abort, request
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
+from engine import limits
 from engine.serialization import plain
 from engine.worklist import WorklistQuery
 from tiltak.rendering import task_json
@@ -74,15 +75,25 @@ class InstanceSchema(Schema):
 def require_login():
     if not current_user.is_authenticated:
         abort(401)
-    if request.method == "POST" and not request.is_json:
-        abort(415)
+    if request.method == "POST":
+        if not request.is_json:
+            abort(415)
+        # read within the engine's limits before anything else reads it (depth, size,
+        # digits, valid Unicode): a clear 422 instead of an error deep in a parser
+        limits.parse_json(request.get_data(cache=True), "body")
+
+
+class PageSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=limits.MAX_PAGE),
+                          metadata={"description": "the page of 200 tasks, from 1"})
 
 
 @bp.get("/tasks")
+@bp.arguments(PageSchema, location="query")
 @bp.response(200, TaskSchema(many=True))
-def list_tasks():
+def list_tasks(query: dict[str, Any]):
     page = engine().worklist(WorklistQuery(actor=current_user.name, per_page=200,
-                                           page=int(request.args.get("page", 1))))
+                                           page=query["page"]))
     return [task_json(engine(), t) for t in page.tasks]
 
 

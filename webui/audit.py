@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, render_template, request, stream_w
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine import limits
 from engine.errors import InvalidInput, PermissionDenied
 from engine.replay import verify_instance
 from engine.serialization import data_from_json
@@ -37,7 +38,7 @@ def readers_only():
 @bp.get("/")
 def search():
     wanted = _filter_from(request.args)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), limits.MAX_PAGE)
     rows, total = engine().find_instances(wanted, limit=PAGE_SIZE,
                                           offset=(page - 1) * PAGE_SIZE,
                                           reader=current_user.name)

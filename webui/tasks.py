@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine import limits
 from engine.errors import Conflict, InvalidInput, TaskNotOpen
 from engine.serialization import plain
 from engine.worklist import DUE_FILTERS, SCOPES, SORTS, WorklistQuery
@@ -165,6 +166,6 @@ def overlay(context: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any
 
 def _page(text: str | None) -> int:
     try:
-        return max(1, int(text or 1))
+        return min(max(1, int(text or 1)), limits.MAX_PAGE)
     except ValueError:
         return 1

@@ -14,18 +14,17 @@ branch_labels = None
 depends_on = None
 
 
+# plain ALTER TABLE, not a batch copy: copying `users` on SQLite would drop the old table,
+# and with it (ON DELETE CASCADE) every user's groups
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("session_epoch", sa.Integer(), nullable=False,
-                                      server_default="0"))
-        batch_op.add_column(sa.Column("failed_logins", sa.Integer(), nullable=False,
-                                      server_default="0"))
-        batch_op.add_column(sa.Column("locked_until", sa.DateTime(timezone=True),
-                                      nullable=True))
+    op.add_column("users", sa.Column("session_epoch", sa.Integer(), nullable=False,
+                                     server_default="0"))
+    op.add_column("users", sa.Column("failed_logins", sa.Integer(), nullable=False,
+                                     server_default="0"))
+    op.add_column("users", sa.Column("locked_until", sa.DateTime(timezone=True),
+                                     nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("locked_until")
-        batch_op.drop_column("failed_logins")
-        batch_op.drop_column("session_epoch")
+    for column in ("locked_until", "failed_logins", "session_epoch"):
+        op.drop_column("users", column)

@@ -1,0 +1,114 @@
+"""Limits on what any caller may hand the engine, enforced below the web layer so that the
+web pages, the JSON API and the command line refuse the same input in the same words.
+
+Process data (start, completion and message values): nesting depth, rows in a list,
+keys in an object, characters in a text, digits in a number, and values in all;
+object keys are texts, and text is valid Unicode (no lone surrogate halves). A JSON
+text is read within the same bounds and a size. Each refusal names where the value is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import InvalidInput
+
+MAX_DEPTH = 20  # objects and lists inside each other
+MAX_ITEMS = 1_000  # rows in a list, keys in an object
+MAX_TEXT = 100_000  # characters in one text
+MAX_VALUES = 50_000  # values in all
+MAX_INTEGER = 2 ** 63 - 1  # what every database column and JSON reader holds
+MAX_JSON_BYTES = 2 * 1024 * 1024
+MAX_BUSINESS_KEY = 200
+MAX_PAGE = 10_000
+
+
+def check_data(value: Any, where: str = "data") -> None:
+    """InvalidInput naming the first value out of bounds."""
+    count = [0]
+    _check(value, where, 0, count)
+
+
+def _check(value: Any, where: str, depth: int, count: list[int]) -> None:
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise InvalidInput({where: f"more than {MAX_VALUES} values in all"})
+    if isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if abs(value) > MAX_INTEGER:
+            raise InvalidInput({where: f"a whole number beyond ±{MAX_INTEGER}"})
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput({where: "a number that is not finite"})
+    elif isinstance(value, dict):
+        _check_size(value, where, depth)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput({where: "an object whose keys are not all text"})
+            _check_text(key, f"{where}.{key[:40]}", what="name")
+            _check(item, f"{where}.{key}", depth + 1, count)
+    elif isinstance(value, (list, tuple)):
+        _check_size(value, where, depth)
+        for i, item in enumerate(value):
+            _check(item, f"{where}[{i}]", depth + 1, count)
+
+
+def _check_size(value, where: str, depth: int) -> None:
+    if depth >= MAX_DEPTH:
+        raise InvalidInput({where: f"nested more than {MAX_DEPTH} deep"})
+    if len(value) > MAX_ITEMS:
+        raise InvalidInput({where: f"more than {MAX_ITEMS} entries"})
+
+
+def _check_text(text: str, where: str, what: str = "text") -> None:
+    if len(text) > MAX_TEXT:
+        raise InvalidInput({where: f"a {what} longer than {MAX_TEXT} characters"})
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput({where: f"a {what} that is not valid Unicode (a lone surrogate "
+                                   "half)"}) from None
+
+
+def check_business_key(key: str | None) -> None:
+    if key is None:
+        return
+    if len(key) > MAX_BUSINESS_KEY:
+        raise InvalidInput({"business_key": f"longer than {MAX_BUSINESS_KEY} characters"})
+    _check_text(key, "business_key")
+    if any(ord(c) < 32 for c in key):
+        raise InvalidInput({"business_key": "contains a control character"})
+
+
+def parse_json(text: str | bytes, where: str = "data") -> Any:
+    """A JSON text from outside, read within the limits above."""
+    if len(text) > MAX_JSON_BYTES:
+        raise InvalidInput({where: f"more than {MAX_JSON_BYTES // (1024 * 1024)} MB of JSON"})
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InvalidInput({where: f"not UTF-8 text (byte {err.start + 1})"}) from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInput({where: f"not valid JSON: {err.msg} at line {err.lineno}, "
+                                   f"column {err.colno}"}) from None
+    except RecursionError:
+        raise InvalidInput({where: f"nested more than {MAX_DEPTH} deep"}) from None
+    except ValueError:  # an integer with more digits than Python reads
+        raise InvalidInput({where: "a number with more digits than a number may have"}) \
+            from None
+    check_data(value, where)
+    return value
+
+
+def check_page(page: int) -> int:
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput({"page": f"must be a whole number from 1 to {MAX_PAGE}"})
+    return page
