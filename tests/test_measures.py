@@ -52,7 +52,8 @@ CALLER = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" \
 xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Definitions_kaller_{key}" \
 targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="kaller-{key}" name="Vedtar ett tiltak" isExecutable="true">
+  <bpmn:process id="kaller-{key}" name="Vedtar ett tiltak" isExecutable="true" \
+camunda:candidateStarterGroups="fagavdeling">
     <bpmn:startEvent id="StartEvent_Vedtak">
       <bpmn:extensionElements>
         <camunda:formData>
