@@ -87,6 +87,7 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
         kind = kind_of(filename)
         if kind is None:
             raise DefinitionError("not a .bpmn, .dmn or .form file", file=filename)
+        _text(data, filename)  # stored as text: UTF-8, as Camunda Modeler writes it
         by_kind[kind][filename] = data
     forms = {fn: _parse_form(fn, data) for fn, data in by_kind["form"].items()}
     bpmn, dmn = dict(by_kind["bpmn"]), dict(by_kind["dmn"])
@@ -194,11 +195,12 @@ def _using_new_decisions(session: Session, bpmn: dict[str, bytes], changed: set[
     return found
 
 
-def _text(data: bytes) -> str:
+def _text(data: bytes, filename: str | None = None) -> str:
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DefinitionError("file is not UTF-8 text") from None
+    except UnicodeDecodeError as err:
+        raise DefinitionError(f"the file is not UTF-8 text (byte {err.start + 1}); save it "
+                              "as UTF-8, as Camunda Modeler does", file=filename) from None
 
 
 def _parse_form(filename: str, data: bytes) -> dict[str, Any]:
@@ -209,7 +211,26 @@ def _parse_form(filename: str, data: bytes) -> dict[str, Any]:
             from None
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
         raise DefinitionError("not a Camunda Form (no 'components' list)", file=filename)
+    _check_components(doc["components"], filename)
     return doc
+
+
+def _check_components(components: list, filename: str, depth: int = 0) -> None:
+    """Every component an object with a type, containers holding lists of the same."""
+    if depth > 20:
+        raise DefinitionError("components nested more than 20 deep", file=filename)
+    for i, component in enumerate(components):
+        if not isinstance(component, dict) or not isinstance(component.get("type"), str):
+            raise DefinitionError(f"component {i + 1} is not an object with a \"type\" text",
+                                  file=filename,
+                                  element=component.get("id") if isinstance(component, dict)
+                                  and isinstance(component.get("id"), str) else None)
+        inner = component.get("components")
+        if inner is not None:
+            if not isinstance(inner, list):
+                raise DefinitionError("\"components\" of a group must be a list",
+                                      file=filename, element=component.get("id"))
+            _check_components(inner, filename, depth + 1)
 
 
 def _same_form_deployed(session: Session, form_id: str | None, tenant: str, data: bytes) -> bool:

@@ -10,6 +10,8 @@ decision tables whose FEEL cells do not parse.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,7 @@ from SpiffWorkflow.camunda.parser.task_spec import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import decisions, expressions
+from . import decisions, expressions, model_checks
 from .errors import DefinitionError
 from .multi_instance import with_multi_instance
 from .sandbox import ScriptError, compile_script
@@ -159,62 +161,99 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
     hidden: dict[str, str] = {}
     containers: dict[str, tuple[str, etree._Element]] = {}
     for filename, data in (dmn_files or {}).items():
-        try:
-            parser.add_dmn_xml(parse_xml(data, filename).getroot(), filename=filename)
-        except ValidationException as err:
-            raise _definition_error(err, filename) from None
-        _check_decisions(parser, filename)
+        root = parse_xml(data, filename).getroot()
+        model_checks.check_dmn(root, filename)
+        with _reading(filename):
+            try:
+                parser.add_dmn_xml(root, filename=filename)
+            except ValidationException as err:
+                raise _definition_error(err, filename) from None
+            _check_decisions(parser, filename)
     for filename, data in files.items():
         root = parse_xml(data, filename).getroot()
         if root.tag != f"{{{BPMN_NS}}}definitions":
             raise DefinitionError("not a BPMN 2.0 file (root element must be bpmn:definitions)",
                                   file=filename)
         _normalise_camunda_namespace(root)
+        model_checks.check_bpmn(root, filename)
         _check_scripts(root, filename)
         _check_decision_refs(root, filename)
         hidden.update(_hide_reserved_ids(root))
         for el in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess",
                             f"{{{BPMN_NS}}}transaction"):
             containers[el.get("id")] = (filename, el)
-        try:
-            parser.add_bpmn_xml(root, filename=filename)
-        except ValidationException as err:
-            raise _definition_error(err, filename, hidden) from None
+        with _reading(filename):
+            try:
+                parser.add_bpmn_xml(root, filename=filename)
+            except ValidationException as err:
+                raise _definition_error(err, filename, hidden) from None
 
     result: dict[str, ParsedProcess] = {}
     for key in parser.get_process_ids():
         if key not in containers or containers[key][1].tag != f"{{{BPMN_NS}}}process":
             continue
         filename, node = containers[key]
-        try:
-            spec = parser.get_spec(key)
-        except ValidationException as err:
-            raise _definition_error(err, filename, hidden) from None
-        except SpiffWorkflowException as err:
-            raise DefinitionError(_shown(str(err), hidden), file=filename,
-                                  element=key) from None
-        process = ParsedProcess(key=key, name=node.get("name") or key, spec=spec)
-        try:
-            subs = parser.get_subprocess_specs(key, require_call_activity_specs=False)
-        except ValidationException as err:
-            raise _definition_error(err, filename, hidden) from None
-        process.embedded_specs = {
-            name: sub for name, sub in subs.items()
-            if sub is not None and name in containers
-            and containers[name][1].tag != f"{{{BPMN_NS}}}process"}
-        for sub in [spec, *process.embedded_specs.values()]:
-            try:
-                _decorate(sub, containers, process)
-            except DefinitionError as err:
-                raise DefinitionError(_shown(err.detail, hidden), file=err.file,
-                                      element=_shown(err.element, hidden),
-                                      line=err.line) from None
-            _restore_reserved_ids(sub, hidden)
-        for attr, value in node.attrib.items():
-            if _camunda_name(attr) == "candidateStarterGroups":
-                process.starter_groups = [g.strip() for g in value.split(",") if g.strip()]
-        result[key] = process
+        with _reading(filename, key):
+            result[key] = _process(parser, key, filename, node, containers, hidden)
     return result
+
+
+@contextmanager
+def _reading(filename: str, element: str | None = None) -> Iterator[None]:
+    """Whatever goes wrong while SpiffWorkflow reads a file is a refusal that names the
+    file (and the element, where known), in words, not a Python error."""
+    try:
+        yield
+    except DefinitionError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a model SpiffWorkflow cannot read
+        raise DefinitionError(f"the model could not be read here: {_in_words(err)}",
+                              file=filename, element=element) from None
+
+
+PYTHON_ERROR = re.compile(r"^\w*(Error|Exception)\b|^\w+Error\(|^'.*'$")
+XML_PIECE = re.compile(r"<\?xml|<[A-Za-z]+:[A-Za-z]+|xmlns")
+
+
+def _in_words(err: Exception) -> str:
+    """An error's first line where it is words; a Python error's name or a piece of XML
+    is nothing a process owner can act on."""
+    text = str(err).split("\n")[0].strip()
+    if not text or PYTHON_ERROR.match(text) or XML_PIECE.search(text):
+        return "it uses a construct this engine does not support"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _process(parser: TiltakParser, key: str, filename: str, node, containers: dict,
+         hidden: dict[str, str]) -> ParsedProcess:
+    try:
+        spec = parser.get_spec(key)
+    except ValidationException as err:
+        raise _definition_error(err, filename, hidden) from None
+    except SpiffWorkflowException as err:
+        raise DefinitionError(_shown(str(err), hidden), file=filename,
+                              element=key) from None
+    process = ParsedProcess(key=key, name=node.get("name") or key, spec=spec)
+    try:
+        subs = parser.get_subprocess_specs(key, require_call_activity_specs=False)
+    except ValidationException as err:
+        raise _definition_error(err, filename, hidden) from None
+    process.embedded_specs = {
+        name: sub for name, sub in subs.items()
+        if sub is not None and name in containers
+        and containers[name][1].tag != f"{{{BPMN_NS}}}process"}
+    for sub in [spec, *process.embedded_specs.values()]:
+        try:
+            _decorate(sub, containers, process)
+        except DefinitionError as err:
+            raise DefinitionError(_shown(err.detail, hidden), file=err.file,
+                                  element=_shown(err.element, hidden),
+                                  line=err.line) from None
+        _restore_reserved_ids(sub, hidden)
+    for attr, value in node.attrib.items():
+        if _camunda_name(attr) == "candidateStarterGroups":
+            process.starter_groups = [g.strip() for g in value.split(",") if g.strip()]
+    return process
 
 
 def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
@@ -394,7 +433,7 @@ def decision_refs(data: bytes, filename: str) -> set[str]:
 
 def _definition_error(err: ValidationException, filename: str,
                       hidden: dict[str, str] | None = None) -> DefinitionError:
-    message = _shown(str(err).split("\n")[0], hidden or {})
+    message = _shown(_in_words(err), hidden or {})
     return DefinitionError(message, file=err.file_name or filename,
                            element=_shown(err.id, hidden or {}) or None,
                            line=err.line_number or None)

@@ -1,0 +1,166 @@
+"""What a BPMN or DMN file must hold before SpiffWorkflow reads it, checked at deploy with
+one sentence per problem naming the file and the element.
+
+SpiffWorkflow's own parser accepts some models that cannot run (a flow to an element that
+is not there, an id used twice, a condition that does not parse) and refuses others with
+Python's words; these checks come first. What this engine does not run (listeners, form
+keys other than Camunda Forms, decisions other than tables) is refused here, not dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from lxml import etree
+
+from . import expressions
+from .errors import DefinitionError
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/",
+                  "http://www.omg.org/spec/DMN/20180521/MODEL/",
+                  "http://www.omg.org/spec/DMN/20151101/dmn.xsd")
+CAMUNDA_FORM_KEYS = ("camunda-forms:deployment:", "camunda-forms:app:")
+MAX_ID = 200  # characters in an element id (the columns that keep them hold no more)
+
+FLOW_NODES = {
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
+    "boundaryEvent", "task", "userTask", "serviceTask", "scriptTask", "businessRuleTask",
+    "sendTask", "receiveTask", "manualTask", "callActivity", "subProcess", "transaction",
+    "adHocSubProcess", "exclusiveGateway", "inclusiveGateway", "parallelGateway",
+    "eventBasedGateway", "complexGateway"}
+CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
+REFERENCES = {  # event definition -> (its reference attribute, the root element it names)
+    "messageEventDefinition": ("messageRef", "message"),
+    "signalEventDefinition": ("signalRef", "signal"),
+    "errorEventDefinition": ("errorRef", "error"),
+    "escalationEventDefinition": ("escalationRef", "escalation"),
+}
+UNSUPPORTED = {
+    "executionListener": "execution listeners (camunda:executionListener) do not run here: "
+                         "use a script task or a service task instead",
+    "taskListener": "task listeners (camunda:taskListener) do not run here: use a script "
+                    "task or a boundary timer instead",
+}
+
+
+def _local(node) -> str:
+    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+
+
+def _bpmn(node, name: str) -> bool:
+    return isinstance(node.tag, str) and node.tag == f"{{{BPMN_NS}}}{name}"
+
+
+def check_bpmn(root: etree._Element, filename: str) -> None:
+    """Refuse, naming file and element, what SpiffWorkflow would take and then fail on."""
+    def refuse(message: str, element: str | None = None) -> DefinitionError:
+        return DefinitionError(message, file=filename, element=element)
+
+    ids = Counter(n.get("id") for n in root.iter()
+                  if isinstance(n.tag, str) and n.get("id"))
+    for ident, count in ids.items():
+        if count > 1:
+            raise refuse(f"the id '{ident[:80]}' is used by {count} elements", ident[:80])
+        if len(ident) > MAX_ID:
+            raise refuse(f"an id longer than {MAX_ID} characters ('{ident[:40]}...')")
+    processes = [p for p in root.iter(f"{{{BPMN_NS}}}process")]
+    if not any(p.get("isExecutable", "true").lower() == "true" for p in processes):
+        raise refuse("the file has no executable process (a bpmn:process with "
+                     "isExecutable=\"true\"): there is nothing here to run")
+    defined = {name: {n.get("id") for n in root if _bpmn(n, name)}
+               for _attr, name in REFERENCES.values()}
+    for container in root.iter(*(f"{{{BPMN_NS}}}{c}" for c in CONTAINERS)):
+        if not container.get("id"):
+            raise refuse(f"a bpmn:{_local(container)} without an id")
+        nodes = {n.get("id") for n in container if _local(n) in FLOW_NODES}
+        for node in container:
+            kind = _local(node)
+            if kind in FLOW_NODES or kind == "sequenceFlow":
+                if not node.get("id"):
+                    raise refuse(f"a bpmn:{kind} in '{container.get('id')}' has no id",
+                                 container.get("id"))
+            if kind == "sequenceFlow":
+                for end in ("sourceRef", "targetRef"):
+                    if node.get(end) not in nodes:
+                        raise refuse(f"sequence flow '{node.get('id')}' leads "
+                                     f"{'from' if end == 'sourceRef' else 'to'} "
+                                     f"'{node.get(end) or ''}', which is not in "
+                                     f"'{container.get('id')}'", node.get("id"))
+            if kind == "boundaryEvent" and node.get("attachedToRef") not in nodes:
+                raise refuse(f"boundary event '{node.get('id')}' is attached to "
+                             f"'{node.get('attachedToRef') or ''}', which is not in "
+                             f"'{container.get('id')}'", node.get("id"))
+    for node in root.iter():
+        kind = _local(node)
+        if kind in REFERENCES:
+            attr, target = REFERENCES[kind]
+            ref = node.get(attr)
+            if ref is not None and ref not in defined[target]:
+                owner = node.getparent()
+                raise refuse(f"the {target} '{ref}' is not defined in the file (a "
+                             f"bpmn:{target} with that id)", owner.get("id"))
+        elif kind in UNSUPPORTED and _camunda(node):
+            raise refuse(UNSUPPORTED[kind], _owner_id(node))
+        elif kind == "conditionExpression" or (
+                kind in ("timeDate", "timeDuration", "timeCycle")
+                and _bpmn(node, kind)):
+            _check_expression(node.text or "", kind, filename, _owner_id(node))
+        for attr, value in node.attrib.items():
+            if etree.QName(attr).localname == "formKey" and \
+                    not value.startswith(CAMUNDA_FORM_KEYS):
+                raise refuse(f"the form key '{value}' is not a form this engine renders: "
+                             "link a Camunda Form (camunda:formRef, or camunda-forms:"
+                             "deployment:FILE.form) or use generated form fields",
+                             node.get("id"))
+
+
+def _camunda(node) -> bool:
+    return "camunda" in (etree.QName(node).namespace or "") or \
+        "activiti" in (etree.QName(node).namespace or "")
+
+
+def _owner_id(node) -> str | None:
+    while node is not None:
+        if _local(node) in FLOW_NODES or _local(node) == "sequenceFlow":
+            return node.get("id")
+        node = node.getparent()
+    return None
+
+
+def _check_expression(text: str, kind: str, filename: str, element: str | None) -> None:
+    text = text.strip()
+    if not expressions.is_expression(text):
+        return
+    try:
+        expressions.referenced_variables(text)
+    except expressions.ExpressionError as err:
+        what = "condition" if kind == "conditionExpression" else f"timer ({kind})"
+        raise DefinitionError(f"the {what} '{text[:80]}' does not parse: {err}",
+                              file=filename, element=element) from None
+
+
+def check_dmn(root: etree._Element, filename: str) -> None:
+    """One decision per file, a decision table with an id (what this engine evaluates)."""
+    def refuse(message: str, element: str | None = None) -> DefinitionError:
+        return DefinitionError(message, file=filename, element=element)
+
+    if etree.QName(root).namespace not in DMN_NAMESPACES or _local(root) != "definitions":
+        raise refuse("not a DMN 1.1 to 1.3 file (root element must be dmn:definitions)")
+    decisions = [n for n in root if _local(n) == "decision"]
+    if not decisions:
+        raise refuse("the file has no decision")
+    for decision in decisions:
+        if not decision.get("id"):
+            raise refuse("a decision without an id (the id is what a business rule task's "
+                         "camunda:decisionRef names)")
+        if not any(_local(n) == "decisionTable" for n in decision):
+            raise refuse(f"decision '{decision.get('id')}' is not a decision table (literal "
+                         "expressions and other decision logic do not run here)",
+                         decision.get("id"))
+    if len(decisions) > 1:
+        names = ", ".join(d.get("id") for d in decisions)
+        raise refuse(f"the file has {len(decisions)} decisions ({names}): a decision "
+                     "requirements graph does not run here yet; put each decision table "
+                     "in a file of its own and call them from business rule tasks one "
+                     "after the other")
