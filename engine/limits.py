@@ -19,6 +19,7 @@ MAX_DEPTH = 20  # objects and lists inside each other
 MAX_ITEMS = 1_000  # rows in a list, keys in an object
 MAX_TEXT = 100_000  # characters in one text
 MAX_VALUES = 50_000  # values in all
+MAX_CHARACTERS = 2_000_000  # characters of text in all
 MAX_INTEGER = 2 ** 63 - 1  # what every database column and JSON reader holds
 MAX_JSON_BYTES = 2 * 1024 * 1024
 MAX_BUSINESS_KEY = 200
@@ -27,7 +28,7 @@ MAX_PAGE = 10_000
 
 def check_data(value: Any, where: str = "data") -> None:
     """InvalidInput naming the first value out of bounds."""
-    count = [0]
+    count = [0, 0]  # values, characters
     _check(value, where, 0, count)
 
 
@@ -37,6 +38,9 @@ def _check(value: Any, where: str, depth: int, count: list[int]) -> None:
         raise InvalidInput({where: f"more than {MAX_VALUES} values in all"})
     if isinstance(value, str):
         _check_text(value, where)
+        count[1] += len(value)
+        if count[1] > MAX_CHARACTERS:
+            raise InvalidInput({where: f"more than {MAX_CHARACTERS} characters of text in all"})
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):

@@ -155,6 +155,7 @@ class Engine:
         limits.check_business_key(business_key)
         with self.db.transaction() as session:
             groups = set() if actor == OPERATOR else groups_of(session, actor)
+            permissions.check_writer(actor, groups)
             definition = self._definition(
                 session, definitions.definition_id_to_start(session, process_key, tenant))
             if not permissions.may_start(actor, groups, definition.starter_groups):
@@ -328,8 +329,9 @@ class Engine:
     def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> ProcessInstance:
         with self.db.transaction() as session:
             loaded = self._load(session, instance_id)
-            if actor not in (OPERATOR, loaded.row.started_by) and \
-                    "prosesseier" not in groups_of(session, actor):
+            groups = set() if actor == OPERATOR else groups_of(session, actor)
+            permissions.check_writer(actor, groups)
+            if not permissions.may_cancel(actor, groups, loaded.row.started_by):
                 raise PermissionDenied(f"user '{actor}' may not cancel this case: only the "
                                        "person who started it and process owners may")
             if loaded.row.status not in ("running", "error"):
@@ -424,6 +426,10 @@ class Engine:
     def retry(self, instance_id: str, *, actor: str) -> ProcessInstance:
         """Put a failed instance back: its timers are due again at once."""
         with self.db.transaction() as session:
+            groups = set() if actor == OPERATOR else groups_of(session, actor)
+            if not permissions.may_retry(actor, groups):
+                raise PermissionDenied(f"user '{actor}' may not retry an incident: process "
+                                       "owners may")
             row = self._lock_instance(session, instance_id)
             if row.status != "error":
                 raise TaskNotOpen(f"instance {instance_id} has no incident to retry")
@@ -889,9 +895,10 @@ class Engine:
                                    f"not to {actor}")
 
     def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
+        groups = groups_of(session, actor)
+        permissions.check_writer(actor, groups)
         if task.assignee == actor or actor in task.candidate_users or \
-                (task.candidate_groups and
-                 groups_of(session, actor) & set(task.candidate_groups)):
+                groups & set(task.candidate_groups):
             return
         raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
                                f"({task.element_id})")

@@ -9,7 +9,13 @@ import pytest
 from command_line import CommandLine
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
 
+from engine.errors import PermissionDenied
 from engine.users import add_user
+
+from walks import START_DATA, review_rows
+
+START_DATA_KIR = dict(START_DATA, klinikker=["kir"])
+ROWS = review_rows("kir")
 
 # (user, process key, may start): frida is in the analysis routine's starter group; no
 # one but the operator starts the management review, which has none (its timer does);
@@ -83,3 +89,66 @@ def test_a_colleague_cannot_add_documents_to_a_task_someone_else_has_claimed(peo
     deployed.attach(instance.id, actor="sigrid", filename="notat.txt", content=b"x",
                     task_id=task.id)
     assert len(deployed.attachments(instance.id)) == 1
+
+
+# who is who in the matrix: frida starts the six-step routine (fagavdeling), sigrid is a
+# candidate for its first task (kpu-sekretariat-kir), nora an employee with no part in
+# it, per a process owner, rita an auditor who also sits in sigrid's group
+ROLES = {"frida": ["fagavdeling"], "sigrid": ["kpu-sekretariat-kir"], "nora": ["ansatt"],
+         "per": ["prosesseier", "ansatt"], "rita": ["revisor", "kpu-sekretariat-kir"]}
+# action -> the users it is allowed to
+MATRIX = {
+    "start": {"frida"},
+    "read": {"frida", "sigrid", "per", "rita"},
+    "claim": {"sigrid"},
+    "complete": {"sigrid"},
+    "attach to the task": {"sigrid"},
+    "attach to the case": {"frida"},
+    "cancel": {"frida", "per"},
+    "retry": {"per"},
+}
+
+
+def act(engine, action: str, user: str, instance_id: str, task_id: str) -> None:
+    if action == "start":
+        engine.start("hendelsesanalyse-oppfolging", actor=user,
+                     data=dict(START_DATA_KIR))
+    elif action == "read":
+        if not engine.may_view(user, instance_id):
+            raise PermissionDenied("may not read")
+    elif action == "claim":
+        engine.claim(task_id, actor=user)
+    elif action == "complete":
+        engine.complete(task_id, actor=user, data={"tiltak_vurdering": ROWS})
+    elif action == "attach to the task":
+        engine.attach(instance_id, actor=user, filename="notat.txt", content=b"x",
+                      task_id=task_id)
+    elif action == "attach to the case":
+        engine.attach(instance_id, actor=user, filename="notat.txt", content=b"x")
+    elif action == "cancel":
+        engine.cancel(instance_id, actor=user)
+    elif action == "retry":
+        engine.retry(instance_id, actor=user)
+
+
+@pytest.mark.parametrize("action", sorted(MATRIX))
+def test_every_action_is_allowed_to_exactly_the_roles_it_belongs_to(deployed, action):
+    from engine.errors import TaskNotOpen
+
+    with deployed.db.transaction() as session:
+        for name, groups in ROLES.items():
+            add_user(session, name, groups)
+    allowed = set()
+    for user in ROLES:
+        instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                                  data=dict(START_DATA_KIR))
+        task = next(t for t in deployed.tasks(instance_id=instance.id)
+                    if t.element_id == "Task_VurderTiltak")
+        try:
+            act(deployed, action, user, instance.id, task.id)
+        except PermissionDenied:
+            continue
+        except TaskNotOpen:  # allowed, but there is nothing to retry: not refused
+            pass
+        allowed.add(user)
+    assert allowed == MATRIX[action]
