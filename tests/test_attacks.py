@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
 
 from engine.users import add_user
@@ -69,3 +71,24 @@ def test_the_command_line_answers_any_data_without_a_traceback(deployed, databas
     else:
         assert code == 2 and out.err.startswith("error:"), out.err[:300]
         assert len(deployed.find_instance_ids()) == before
+
+
+def test_every_operation_of_the_openapi_document_answers_without_a_server_error(
+        signed_in, app, deployed):  # noqa: F811
+    """Schemathesis generates requests from the API's own OpenAPI document (parameters,
+    bodies, the page number included) and sends them as a signed-in user."""
+    deployed.start("avvikshandtering", actor="nora", data={
+        "hva_skjedde": "Feil dose gitt ved overflytting", "hendelsesdato": "2026-01-04",
+        "klinikk": "kir", "enhet": "kir-gastro", "anonym": False, "sensitiv": False})
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    cookie = {"Cookie": f"session={signed_in.get_cookie('session').value}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 5
+
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        def call(case):
+            case.call_and_validate(headers=cookie, checks=[not_a_server_error])
+        call()
