@@ -102,3 +102,15 @@ def test_a_listing_piped_into_a_reader_that_stops_early_ends_quietly(deployed, d
         f"{sys.executable} -m tiltak.cli tasks --json | head -c 10", shell=True,
         env=cli.env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_numbers_in_addresses_beyond_any_row_are_not_found(app, deployed):  # noqa: F811
+    from walks import START_DATA
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    client = app.test_client()
+    login(client, "rita")
+    huge = "9" * 30
+    assert client.get(f"/attachments/{huge}").status_code == 404
+    assert client.get(f"/instances/{instance.id}/diagram/{huge}.bpmn").status_code == 404
+    assert client.get(f"/audit/{instance.id}?step={huge}").status_code in (200, 404)
+    assert client.get(f"/audit/{instance.id}?step=-5").status_code in (200, 404)

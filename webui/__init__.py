@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from engine.runtime import Engine
 
@@ -29,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     from .settings import load_settings
 
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters["int"] = RowNumber  # before any route is added
     app.config.update(load_settings())
     app.config.update(config or {})
     if engine is None:
@@ -45,3 +47,12 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     notices.init_app(app)
     api.init_app(app)
     return app
+
+
+class RowNumber(IntegerConverter):
+    """`<int:...>` in an address: a number no row can have (beyond 64 bits) is not found
+    (404) instead of an overflow in the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 63 - 1)
+        super().__init__(url_map, *args, **kwargs)
