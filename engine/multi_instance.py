@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import (
@@ -23,6 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from .specs import copy_of
 
 LOOP_COUNTER = "loopCounter"
+MAX_INSTANCES = 1_000  # instances of one multi-instance activity (engine/limits.py's rows)
 WRITTEN = "written"  # a parallel activity's internal data: what its instances wrote
 SUBMITTED = "submitted"  # an instance's internal data: the variables its form submitted
 
@@ -41,6 +43,39 @@ class CamundaMultiInstance:
         super().__init__(wf_spec, bpmn_id, task_spec, cardinality=cardinality,
                          data_input=data_input, data_output=None, input_item=input_item,
                          output_item=None, condition=condition, **kwargs)
+
+    def _update_hook(self, my_task):
+        if "merged" not in my_task.internal_data:  # entering the activity
+            my_task._inherit_data()  # as SpiffWorkflow's hook does first (done twice: the same)
+            self._check_instances(my_task)
+        return super()._update_hook(my_task)
+
+    def _check_instances(self, my_task) -> None:
+        """The collection or cardinality must give 0 to MAX_INSTANCES instances; otherwise
+        the activity fails by name (and never tries to make a billion tasks)."""
+        if self.data_input is not None:
+            name = self.data_input.bpmn_id
+            items = my_task.data.get(name)
+            if items is None:
+                raise WorkflowTaskException(
+                    f"the collection '{name}' has no value", task=my_task)
+            if not isinstance(items, (list, tuple, dict, set)):
+                raise WorkflowTaskException(
+                    f"the collection '{name}' is not a list but {type(items).__name__}",
+                    task=my_task)
+            count = len(items)
+        elif self.cardinality is not None:
+            count = my_task.workflow.script_engine.evaluate(my_task, self.cardinality)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise WorkflowTaskException(
+                    f"the loop cardinality '{self.cardinality}' is {count!r}, not a whole "
+                    "number of instances from 0", task=my_task)
+        else:
+            return
+        if count > MAX_INSTANCES:
+            raise WorkflowTaskException(
+                f"{count} instances: a multi-instance activity runs at most {MAX_INSTANCES}",
+                task=my_task)
 
     def local_names(self) -> set[str]:
         names = {LOOP_COUNTER}

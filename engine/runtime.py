@@ -71,7 +71,7 @@ from .specs import copy_of
 from .store import instances, state_format, visibility
 from .store import projections as store_projections
 from .store.instances import InstanceRow
-from .users import authenticate, end_sessions, groups_of
+from .users import GROUPS_OF, authenticate, end_sessions, groups_of
 from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
 
@@ -329,7 +329,9 @@ class Engine:
     def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> ProcessInstance:
         with self.db.transaction() as session:
             loaded = self._load(session, instance_id)
-            groups = set() if actor == OPERATOR else groups_of(session, actor)
+            # the starter may be no user (an anonymous reporter): no groups, then
+            groups = set() if actor == OPERATOR else \
+                set(session.connection().scalars(GROUPS_OF, {"name": actor}))
             permissions.check_writer(actor, groups)
             if not permissions.may_cancel(actor, groups, loaded.row.started_by):
                 raise PermissionDenied(f"user '{actor}' may not cancel this case: only the "

@@ -74,12 +74,12 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
     return user
 
 
-_GROUPS = select(UserGroup.group_name).where(UserGroup.user_name == bindparam("name"))
+GROUPS_OF = select(UserGroup.group_name).where(UserGroup.user_name == bindparam("name"))
 
 
 def groups_of(session: Session, name: str) -> set[str]:
     """The user's groups; NotFound for an unknown user."""
-    groups = set(session.connection().scalars(_GROUPS, {"name": name}))
+    groups = set(session.connection().scalars(GROUPS_OF, {"name": name}))
     if not groups and session.get(User, name) is None:
         raise NotFound(f"unknown user '{name}'")
     return groups

@@ -118,9 +118,9 @@ VALUE_HINTS: Hints = {
     # secretariat and its KPU, so only clinics where both groups have members will do
     "klinikker": lambda w: w.clinics_with("kpu-sekretariat-{}", "kpu-{}"),
     # klinikk-oppfolging, step 2: a measure's owner is the assignee of its task in tiltak
-    "ansvarlig": lambda w: w.people.names,
+    "ansvarlig": lambda w: w.people.writers,  # an auditor carries out no measure
     # avvikelsehantering, measures: the owner (Swedish key) is the assignee in atgard
-    "avvikelsehantering:ansvarig": lambda w: w.people.names,
+    "avvikelsehantering:ansvarig": lambda w: w.people.writers,
 }
 
 
@@ -551,9 +551,9 @@ class _Walker:
     def allowed(self, task: HumanTask) -> list[str]:
         if task.assignee:
             return [task.assignee]
-        people = self.world.people
-        return sorted(set(task.candidate_users) & set(people.names)
-                      | set(people.members(task.candidate_groups)))
+        people = self.world.people  # auditors never work on a task (engine/permissions.py)
+        return sorted((set(task.candidate_users) | set(people.members(task.candidate_groups)))
+                      & set(people.writers))
 
     def work(self, task: HumanTask, users: list[str]) -> None:
         engine, rng, result = self.engine, self.rng, self.result
