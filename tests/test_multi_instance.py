@@ -152,3 +152,40 @@ def test_an_error_on_an_element_called_start_names_it_so(engine):
     flow = re.search(rb'id="([^"]+)" sourceRef="Start" targetRef="Nowhere"', bad).group(1)
     assert raised.value.element == flow.decode()
     assert "'Nowhere'" in str(raised.value) and "#" not in str(raised.value)
+
+
+MI_PROCESS = (
+    '<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+    'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="D" targetNamespace="x">'
+    '<bpmn:process id="mange" isExecutable="true"><bpmn:startEvent id="S"/>'
+    '<bpmn:sequenceFlow id="f0" sourceRef="S" targetRef="Sett"/>'
+    '<bpmn:scriptTask id="Sett" scriptFormat="python"><bpmn:script>{script}</bpmn:script>'
+    '</bpmn:scriptTask><bpmn:sequenceFlow id="f1" sourceRef="Sett" targetRef="Hver"/>'
+    '<bpmn:userTask id="Hver" camunda:candidateGroups="g">{loop}</bpmn:userTask>'
+    '<bpmn:sequenceFlow id="f2" sourceRef="Hver" targetRef="E"/><bpmn:endEvent id="E"/>'
+    '</bpmn:process></bpmn:definitions>')
+CARDINALITY = ('<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality '
+               'xsi:type="bpmn:tFormalExpression">${antall}</bpmn:loopCardinality>'
+               '</bpmn:multiInstanceLoopCharacteristics>')
+COLLECTION = ('<bpmn:multiInstanceLoopCharacteristics camunda:collection="${liste}" '
+              'camunda:elementVariable="x"/>')
+
+
+@pytest.mark.parametrize(("loop", "script", "said"), [
+    (CARDINALITY, "antall = 'mange'", "not a whole number"),
+    (CARDINALITY, "antall = -3", "not a whole number"),
+    (CARDINALITY, "antall = 100000", "at most 1000"),
+    (COLLECTION, "pass", "has no value"),
+    (COLLECTION, "liste = 'abc'", "is not a list"),
+    (COLLECTION, "liste = list(range(999)) + [1, 2]", "at most 1000"),
+])
+def test_a_multi_instance_activity_fails_by_name_when_its_instances_cannot_be(
+        engine, loop, script, said):
+    from engine.errors import ExecutionError
+    engine.deploy({"mange.bpmn": MI_PROCESS.format(loop=loop, script=script).encode()})
+    with pytest.raises(ExecutionError, match=said) as raised:
+        engine.start("mange", actor="system")
+    assert raised.value.element == "Hver"
+    assert not engine.find_instance_ids()
