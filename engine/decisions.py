@@ -9,7 +9,9 @@ integer column is 3). Hit policies UNIQUE, FIRST, ANY, RULE ORDER and COLLECT (w
 aggregation). The result is stored as Camunda's business rule task says:
 `camunda:resultVariable` with `camunda:mapDecisionResult` (singleEntry, singleResult,
 collectEntries, resultList); without a result variable, the outputs go into the task
-data by their names, as SpiffWorkflow does.
+data by their names, as SpiffWorkflow does. A decision may require others in its file (a
+decision requirements graph): they are evaluated first, in order, and their outputs are
+there for it by their names, not as process variables (engine/specs.py).
 """
 
 from __future__ import annotations

@@ -141,7 +141,8 @@ def _check_expression(text: str, kind: str, filename: str, element: str | None) 
 
 
 def check_dmn(root: etree._Element, filename: str) -> None:
-    """One decision per file, a decision table with an id (what this engine evaluates)."""
+    """Decisions with ids, each a decision table; required decisions in the file and
+    not in a circle (a decision requirements graph, as Camunda Modeler draws one)."""
     def refuse(message: str, element: str | None = None) -> DefinitionError:
         return DefinitionError(message, file=filename, element=element)
 
@@ -158,9 +159,47 @@ def check_dmn(root: etree._Element, filename: str) -> None:
             raise refuse(f"decision '{decision.get('id')}' is not a decision table (literal "
                          "expressions and other decision logic do not run here)",
                          decision.get("id"))
-    if len(decisions) > 1:
-        names = ", ".join(d.get("id") for d in decisions)
-        raise refuse(f"the file has {len(decisions)} decisions ({names}): a decision "
-                     "requirements graph does not run here yet; put each decision table "
-                     "in a file of its own and call them from business rule tasks one "
-                     "after the other")
+    requirements = required_decisions(root)
+    for decision, required in requirements.items():
+        for other in required:
+            if other not in requirements:
+                raise refuse(f"decision '{decision}' requires decision '{other}', which is "
+                             "not in the file", decision)
+    for decision in requirements:
+        requirement_order(requirements, decision, filename)  # refuses a cycle
+
+
+def required_decisions(root: etree._Element) -> dict[str, list[str]]:
+    """Each decision of a DMN file and the decisions it requires (its
+    informationRequirement/requiredDecision links within the file)."""
+    found: dict[str, list[str]] = {}
+    for decision in root:
+        if _local(decision) != "decision":
+            continue
+        found[decision.get("id")] = [
+            (link.get("href") or "").removeprefix("#")
+            for link in decision.iter() if _local(link) == "requiredDecision"]
+    return found
+
+
+def requirement_order(requirements: dict[str, list[str]], decision: str,
+                      filename: str = "") -> list[str]:
+    """The decisions `decision` requires, directly or not, each after those it requires."""
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(name):], name])
+            raise DefinitionError(f"decisions require each other in a circle ({cycle})",
+                                  file=filename or None, element=name)
+        if name in order:
+            return
+        visiting.append(name)
+        for required in requirements.get(name, ()):
+            visit(required)
+        visiting.pop()
+        order.append(name)
+
+    visit(decision)
+    return order[:-1]

@@ -9,6 +9,7 @@ decision tables whose FEEL cells do not parse.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,19 +114,43 @@ def _form_field(node: etree._Element) -> dict[str, Any]:
 
 
 class DecisionTaskParser(BusinessRuleTaskParser):
-    """SpiffWorkflow's parser always builds its own BusinessRuleTask; build ours."""
+    """SpiffWorkflow's parser always builds its own BusinessRuleTask; build ours, with the
+    tables of the decisions its decision requires, in the order they are evaluated."""
 
     def create_task(self):
-        engine = self.process_parser.parser.get_engine(self.get_decision_ref(self.node),
-                                                       self.node)
-        return self.spec_class(self.spec, self.bpmn_id, dmnEngine=engine,
+        parser = self.process_parser.parser
+        ref = self.get_decision_ref(self.node)
+        engine = parser.get_engine(ref, self.node)
+        spec = self.spec_class(self.spec, self.bpmn_id, dmnEngine=engine,
                                **self.bpmn_attributes)
+        spec.required_tables = [
+            parser.get_engine(required, self.node).decision_table
+            for required in model_checks.requirement_order(parser.requirements, ref)]
+        return spec
+
+
+def _one_decision_each(root: etree._Element) -> list[etree._Element]:
+    """A DMN file as SpiffWorkflow reads it: one document per decision (a decision
+    requirements graph has several; each keeps the file's namespaces)."""
+    decisions = [n for n in root if etree.QName(n).localname == "decision"]
+    if len(decisions) < 2:
+        return [root]
+    documents = []
+    for decision in decisions:
+        single = etree.Element(root.tag, root.attrib, nsmap=root.nsmap)
+        single.append(copy.deepcopy(decision))
+        documents.append(single)
+    return documents
 
 
 class TiltakParser(CamundaParser):
     """CamundaParser whose call activities pick a tenant (clinic) variant at run time,
     whose business rule tasks evaluate FEEL and whose multi-instance activities follow
     Camunda 7 (engine/multi_instance.py)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requirements: dict[str, list[str]] = {}  # decision -> decisions it requires
 
     OVERRIDE_PARSER_CLASSES = {
         tag: (with_multi_instance(parser_class), spec_class)
@@ -163,9 +188,11 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
     for filename, data in (dmn_files or {}).items():
         root = parse_xml(data, filename).getroot()
         model_checks.check_dmn(root, filename)
+        parser.requirements.update(model_checks.required_decisions(root))
         with _reading(filename):
             try:
-                parser.add_dmn_xml(root, filename=filename)
+                for single in _one_decision_each(root):
+                    parser.add_dmn_xml(single, filename=filename)
             except ValidationException as err:
                 raise _definition_error(err, filename) from None
             _check_decisions(parser, filename)

@@ -26,13 +26,13 @@ from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
-from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.multiinstance_task import (
     ParallelMultiInstanceTask as CamundaParallelMI,
 )
 from SpiffWorkflow.camunda.specs.multiinstance_task import (
     SequentialMultiInstanceTask as CamundaSequentialMI,
 )
+from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -98,6 +98,22 @@ class DeltaTaskConverter(TaskConverter):
         return dct
 
 
+class DecisionTaskConverter(BaseBusinessRuleTaskConverter):
+    """A business rule task with the tables of the decisions its decision requires."""
+
+    def to_dict(self, spec) -> dict[str, Any]:
+        dct = super().to_dict(spec)
+        dct["required_tables"] = [self.decision_table_to_dict(table)
+                                  for table in getattr(spec, "required_tables", ())]
+        return dct
+
+    def from_dict(self, dct):
+        required = [self.decision_table_from_dict(t) for t in dct.pop("required_tables", ())]
+        spec = super().from_dict(dct)
+        spec.required_tables = required
+        return spec
+
+
 def _sorted(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _sorted(value[k]) for k in sorted(value, key=str)}
@@ -136,7 +152,7 @@ def _registry():
     config[TenantCallActivity] = config[CallActivity]
     config[ServiceTask] = config[NoneTask]
     config[CamundaServiceTask] = config[NoneTask]
-    config[CamundaBusinessRuleTask] = config[BusinessRuleTask]
+    config[CamundaBusinessRuleTask] = DecisionTaskConverter
     for camunda_kind, kind in ((CamundaParallelMI, ParallelMultiInstanceTask),
                                (CamundaSequentialMI, SequentialMultiInstanceTask)):
         config[kind] = config.pop(camunda_kind)

@@ -112,11 +112,20 @@ class CamundaBusinessRuleTask(BusinessRuleTask):
     """`camunda:decisionRef`: the decision table's cells are FEEL, not Python, and the
     result goes to `camunda:resultVariable` as `camunda:mapDecisionResult` says."""
 
+    required_tables: list = []  # of the decisions this one requires, in order
+
     def _run_hook(self, my_task):
         ext = getattr(self, "extensions", None) or {}
         table = self.dmnEngine.decision_table
         try:
-            results = decisions.decide(table, my_task.data)
+            # a required decision's outputs are there for the decisions after it, by
+            # their output names, as in Camunda; they do not become process variables
+            scope = my_task.data
+            for required in self.required_tables:
+                scope = {**scope, **decisions.result_variables(
+                    decisions.decide(required, scope), None, None,
+                    collect=(required.hit_policy or "").upper() in ("COLLECT", "RULE ORDER"))}
+            results = decisions.decide(table, scope)
             my_task.data.update(decisions.result_variables(
                 results, ext.get("resultVariable"), ext.get("mapDecisionResult"),
                 collect=(table.hit_policy or "").upper() in ("COLLECT", "RULE ORDER")))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from lxml import etree
 
 from engine import decisions
 from engine.decisions import DecisionError, convert, evaluate_expression, matches
@@ -401,3 +402,57 @@ def test_a_business_rule_task_without_a_decision_or_with_an_unknown_mapping_is_r
             engine.deploy({"niva.dmn": table, "feil.bpmn": bpmn([task])}, actor="per")
         assert err.value.file == "feil.bpmn" and err.value.element == task["id"]
         assert message in str(err.value)
+
+
+# --------------------------------------------------------- decision requirements graphs
+def drg(tables: dict[str, bytes], requires: dict[str, list[str]]) -> bytes:
+    """One DMN file holding the decisions of `tables` (each made by `dmn`), with
+    `requires` as informationRequirement links, as Camunda Modeler saves a DRD."""
+    decisions_xml = []
+    for name, data in tables.items():
+        root = parse_xml(data, f"{name}.dmn").getroot()
+        [decision] = [n for n in root if n.tag.endswith("}decision")]
+        text = etree.tostring(decision, encoding="unicode")
+        links = "".join(f'<informationRequirement id="Req_{name}_{other}">'
+                        f'<requiredDecision href="#{other}" /></informationRequirement>'
+                        for other in requires.get(name, ()))
+        decisions_xml.append(text.replace(f'name="{name}">', f'name="{name}">{links}', 1)
+                             .replace(f' xmlns="{DMN_NS}"', ""))
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<definitions xmlns="{DMN_NS}" '
+            'id="Definitions_drg" name="DRG" namespace="http://camunda.org/schema/1.0/dmn">'
+            f'{"".join(decisions_xml)}</definitions>').encode()
+
+
+RISK = dmn("risiko", [("konsekvens", "integer"), ("sannsynlighet", "integer")],
+           [("risikoklasse", "string")],
+           [([">= 4", ">= 2"], ['"rød"']), (["-", "-"], ['"grønn"'])], hit_policy="FIRST")
+ACTION = dmn("handling", [("risikoklasse", "string")], [("tiltak", "string")],
+             [(['"rød"'], ['"straks"']), (['"grønn"'], ['"vurder"'])])
+
+
+def test_a_decision_requiring_another_gets_its_result_and_keeps_it_to_itself(engine,
+                                                                            database_url):
+    files = {"risiko.dmn": drg({"risiko": RISK, "handling": ACTION}, {"handling": ["risiko"]}),
+             "beslutning.bpmn": bpmn([{"id": "Task_Handling", "decisionRef": "handling",
+                                       "resultVariable": "handling",
+                                       "mapDecisionResult": "singleEntry"}],
+                                     fields=("konsekvens", "sannsynlighet"))}
+    found = run(engine, files, {"konsekvens": "4", "sannsynlighet": "3"})
+    assert found["handling"] == "straks" and "risikoklasse" not in found
+    # a server started afresh reads the deployed specs from the database
+    from tiltak import services
+    again = services.build_engine(database_url, clock=engine.clock)
+    row = again.start("beslutning", actor="per", data={"konsekvens": "1",
+                                                       "sannsynlighet": "1"})
+    assert again.show(row.id)["data"]["handling"] == "vurder"
+    again.db.dispose()
+
+
+def test_a_required_decision_missing_or_in_a_circle_is_refused_by_name(engine):
+    missing = drg({"handling": ACTION}, {"handling": ["risiko"]})
+    with pytest.raises(DefinitionError, match="requires decision 'risiko'"):
+        engine.deploy({"drg.dmn": missing}, actor="per")
+    circle = drg({"risiko": RISK, "handling": ACTION},
+                 {"handling": ["risiko"], "risiko": ["handling"]})
+    with pytest.raises(DefinitionError, match="circle"):
+        engine.deploy({"drg.dmn": circle}, actor="per")

@@ -19,7 +19,8 @@ from walks import FIXTURES, PROCESSES
 CORPUS_DIR = FIXTURES / "corpus"  # one file per case, as they would arrive
 CORPUS = {p.name: p.read_bytes() for p in sorted(CORPUS_DIR.iterdir())}
 
-DEPLOYS = {"gateway-dead-end.bpmn", "message-no-ref.bpmn", "data-store.bpmn"}
+DEPLOYS = {"gateway-dead-end.bpmn", "message-no-ref.bpmn", "data-store.bpmn",
+           "two-decisions.dmn"}  # a decision requirements graph
 PYTHONISH = re.compile(r"\b\w+(Error|Exception)\b|Traceback|<\?xml|<[A-Za-z]+:[A-Za-z]+|"
                        r"xmlns|object has no attribute")
 
