@@ -152,3 +152,37 @@ def test_every_action_is_allowed_to_exactly_the_roles_it_belongs_to(deployed, ac
             pass
         allowed.add(user)
     assert allowed == MATRIX[action]
+
+
+# nothing else is served to a stranger (the API describes itself, as Camunda's does)
+PUBLIC = {"/login", "/static/<path:filename>", "/api/openapi.json"}
+
+
+def test_no_route_serves_or_changes_anything_without_a_login(people, deployed):
+    """Every route, every method: a stranger is sent to the login (the API answers 401)
+    and nothing is written."""
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                              data=START_DATA_KIR)
+    task = deployed.tasks(instance_id=instance.id)[0]
+    before = [e.hash for e in deployed.history(instance.id)]
+    values = {"task_id": task.id, "instance_id": instance.id, "definition_id": "1",
+              "attachment_id": "1", "process_key": "hendelsesanalyse-oppfolging",
+              "fmt": "csv", "filename": "x.js", "path": "x"}
+    client = people.test_client()
+    tried = 0
+    for rule in people.url_map.iter_rules():
+        if rule.rule in PUBLIC or rule.rule.startswith(("/vendor/", "/static/")):
+            continue
+        path = rule.rule
+        for name, value in values.items():
+            path = path.replace(f"<{name}>", value).replace(f"<int:{name}>", value) \
+                .replace(f"<path:{name}>", value)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method)
+            expected = (401,) if path.startswith("/api/") else (302, 400)
+            assert response.status_code in expected, (method, rule.rule, response.status_code)
+            if response.status_code == 302:
+                assert "/login" in response.location, (method, rule.rule)
+            tried += 1
+    assert tried >= 30
+    assert [e.hash for e in deployed.history(instance.id)] == before
