@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -166,10 +168,10 @@ class WriterLock:
     SQLite lets a writer that finds the database locked sleep and try again, in steps
     of up to 100 ms, so under a few concurrent writers much of a request's time was
     spent asleep after the lock had long been free. A waiter for the lock file's
-    exclusive `flock` tries again every 2 ms at most. Each transaction opens the file
-    anew, so threads of one process queue as processes do; a process that dies holding
-    it lets go with it. Waiting is bounded by WAIT_SECONDS like SQLite's own. (Where
-    there is no `fcntl`, SQLite's own waiting is all there is.)
+    exclusive `flock` is woken by the kernel when the holder lets go. Each transaction
+    opens the file anew, so threads of one process queue as processes do; a process
+    that dies holding it lets go with it. Waiting is bounded by WAIT_SECONDS like
+    SQLite's own. (Where there is no `fcntl`, SQLite's own waiting is all there is.)
     """
 
     WAIT_SECONDS = 30.0
@@ -180,20 +182,38 @@ class WriterLock:
     def acquire(self, conn) -> None:
         self.let_go(conn.info)  # a transaction of this connection that ended unseen
         handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self._wait(handle)
+        except BaseException:
+            os.close(handle)
+            raise
+        conn.info[_HELD] = handle
+
+    def _wait(self, handle: int) -> None:
+        """Queue in the kernel until the holder lets go, at most WAIT_SECONDS. The main
+        thread (a web worker's request, a command) blocks with an alarm to bound it;
+        another thread (the embedded scheduler) tries again every 2 ms."""
+        if threading.current_thread() is threading.main_thread() and \
+                hasattr(signal, "setitimer"):
+            previous = signal.signal(signal.SIGALRM, _waited_too_long)
+            signal.setitimer(signal.ITIMER_REAL, self.WAIT_SECONDS)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except _WaitedTooLong:
+                raise Conflict(BUSY) from None
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            return
         deadline = time.monotonic() + self.WAIT_SECONDS
-        pause = 0.0002
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    os.close(handle)
-                    raise Conflict("the database is busy with a concurrent change; "
-                                   "try again") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
-        conn.info[_HELD] = handle
+                    raise Conflict(BUSY) from None
+                time.sleep(0.002)
 
     @classmethod
     def release(cls, conn) -> None:
@@ -207,3 +227,12 @@ class WriterLock:
 
 
 _HELD = "tiltak_writer_lock"
+BUSY = "the database is busy with a concurrent change; try again"
+
+
+class _WaitedTooLong(Exception):
+    pass
+
+
+def _waited_too_long(_signum, _frame) -> None:
+    raise _WaitedTooLong

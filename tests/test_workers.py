@@ -92,3 +92,24 @@ def test_every_timer_fires_exactly_once_across_processes(postgres_url, tmp_path,
     assert set(fired) == set(ids)
     assert set(fired.values()) == {1}, "a timer fired more than once"
     engine.db.dispose()
+
+
+def test_a_sqlite_writer_waits_for_the_lock_and_gives_up_after_its_time(tmp_path, monkeypatch):
+    """Writers queue on the lock file; one that waits past WAIT_SECONDS gets a conflict."""
+    import fcntl
+    import os
+
+    from engine.database import Database, WriterLock
+    from engine.errors import Conflict
+
+    db = Database(f"sqlite:///{tmp_path / 'laas.sqlite3'}")
+    db.create_schema()
+    holder = os.open(tmp_path / "laas.sqlite3.writer", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another process in the middle of a write
+    monkeypatch.setattr(WriterLock, "WAIT_SECONDS", 0.3)
+    with pytest.raises(Conflict, match="busy"), db.transaction() as session:
+        session.connection()
+    os.close(holder)
+    with db.transaction() as session:  # the lock is free again: the write goes through
+        session.connection()
+    db.dispose()
