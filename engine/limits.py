@@ -116,3 +116,9 @@ def check_page(page: int) -> int:
     if not 1 <= page <= MAX_PAGE:
         raise InvalidInput({"page": f"must be a whole number from 1 to {MAX_PAGE}"})
     return page
+
+
+def page_in_range(page: int) -> int:
+    """A page asked for in an address, kept within 1 to MAX_PAGE (the web pages show the
+    nearest page rather than refuse)."""
+    return min(max(page, 1), MAX_PAGE)

@@ -17,6 +17,7 @@ from . import expressions
 from .errors import DefinitionError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/",
                   "http://www.omg.org/spec/DMN/20180521/MODEL/",
                   "http://www.omg.org/spec/DMN/20151101/dmn.xsd")
@@ -116,8 +117,8 @@ def check_bpmn(root: etree._Element, filename: str) -> None:
 
 
 def _camunda(node) -> bool:
-    return "camunda" in (etree.QName(node).namespace or "") or \
-        "activiti" in (etree.QName(node).namespace or "")
+    # parsing.py has put Activiti's older namespace under Camunda's by now
+    return etree.QName(node).namespace == CAMUNDA_NS
 
 
 def _owner_id(node) -> str | None:
@@ -128,16 +129,20 @@ def _owner_id(node) -> str | None:
     return None
 
 
-def _check_expression(text: str, kind: str, filename: str, element: str | None) -> None:
-    text = text.strip()
+def check_expression(text: str, said: str, filename: str, element: str | None) -> None:
+    """A `${...}` that does not parse is refused as "`said`: why", naming the element."""
     if not expressions.is_expression(text):
         return
     try:
         expressions.referenced_variables(text)
     except expressions.ExpressionError as err:
-        what = "condition" if kind == "conditionExpression" else f"timer ({kind})"
-        raise DefinitionError(f"the {what} '{text[:80]}' does not parse: {err}",
-                              file=filename, element=element) from None
+        raise DefinitionError(f"{said}: {err}", file=filename, element=element) from None
+
+
+def _check_expression(text: str, kind: str, filename: str, element: str | None) -> None:
+    text = text.strip()
+    what = "condition" if kind == "conditionExpression" else f"timer ({kind})"
+    check_expression(text, f"the {what} '{text[:80]}' does not parse", filename, element)
 
 
 def check_dmn(root: etree._Element, filename: str) -> None:

@@ -37,8 +37,8 @@ from .sandbox import ScriptError, compile_script
 from .specs import NOTIFY_TOPIC, CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .xml import parse_xml
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NAMESPACES = ("http://camunda.org/schema/1.0/bpmn", "http://activiti.org/bpmn")
+BPMN_NS = model_checks.BPMN_NS
+CAMUNDA_NAMESPACES = (model_checks.CAMUNDA_NS, "http://activiti.org/bpmn")
 PYTHON_FORMATS = {"python", "python3", "py"}
 
 
@@ -336,13 +336,8 @@ def _unwrap_collection(task_spec: Any, node: etree._Element, filename: str) -> N
 
 def _check_expressions(ext: dict, node: etree._Element, filename: str) -> None:
     for key in ("assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate"):
-        text = ext.get(key)
-        if text and expressions.is_expression(text):
-            try:
-                expressions.referenced_variables(text)
-            except expressions.ExpressionError as err:
-                raise DefinitionError(f"camunda:{key}: {err}",
-                                      file=filename, element=node.get("id")) from None
+        if ext.get(key):
+            model_checks.check_expression(ext[key], f"camunda:{key}", filename, node.get("id"))
 
 
 RESERVED_IDS = {"Start", "End", "Root"}

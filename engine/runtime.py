@@ -41,6 +41,7 @@ from . import (
     search,
     timer_checks,  # noqa: F401 - puts the quicker timer check in SpiffWorkflow's place
     timer_starts,
+    users,
     worklist,
 )
 from .clock import Clock, CommandClock, SystemClock
@@ -71,7 +72,7 @@ from .specs import copy_of
 from .store import instances, state_format, visibility
 from .store import projections as store_projections
 from .store.instances import InstanceRow
-from .users import GROUPS_OF, authenticate, end_sessions, groups_of
+from .users import authenticate, groups_of
 from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
 
@@ -154,7 +155,7 @@ class Engine:
         limits.check_data(submitted)
         limits.check_business_key(business_key)
         with self.db.transaction() as session:
-            groups = set() if actor == OPERATOR else groups_of(session, actor)
+            groups = _groups(session, actor)
             permissions.check_writer(actor, groups)
             definition = self._definition(
                 session, definitions.definition_id_to_start(session, process_key, tenant))
@@ -330,8 +331,7 @@ class Engine:
         with self.db.transaction() as session:
             loaded = self._load(session, instance_id)
             # the starter may be no user (an anonymous reporter): no groups, then
-            groups = set() if actor == OPERATOR else \
-                set(session.connection().scalars(GROUPS_OF, {"name": actor}))
+            groups = users.known_groups(session, actor)
             permissions.check_writer(actor, groups)
             if not permissions.may_cancel(actor, groups, loaded.row.started_by):
                 raise PermissionDenied(f"user '{actor}' may not cancel this case: only the "
@@ -428,7 +428,7 @@ class Engine:
     def retry(self, instance_id: str, *, actor: str) -> ProcessInstance:
         """Put a failed instance back: its timers are due again at once."""
         with self.db.transaction() as session:
-            groups = set() if actor == OPERATOR else groups_of(session, actor)
+            groups = _groups(session, actor)
             if not permissions.may_retry(actor, groups):
                 raise PermissionDenied(f"user '{actor}' may not retry an incident: process "
                                        "owners may")
@@ -537,27 +537,16 @@ class Engine:
         with self.db.transaction() as session:
             return authenticate(session, name, password, self.clock.now())
 
-    def user_or_fail(self, name: str) -> User:
-        user = self.user(name)
-        if user is None:
-            raise NotFound(f"unknown user '{name}'")
-        return user
-
     def set_active(self, name: str, active: bool) -> None:
         """Let a user sign in, or not; disabling ends every session of theirs."""
         with self.db.transaction() as session:
-            user = session.get(User, name)
-            if user is None:
-                raise NotFound(f"unknown user '{name}'")
-            user.active = active
-            if not active:
-                end_sessions(session, name)
+            users.set_active(session, name, active)
         self._users.pop(name, None)
 
     def end_sessions(self, name: str) -> None:
         """Every signed-in session of the user ends, in every server process (logout)."""
         with self.db.transaction() as session:
-            end_sessions(session, name)
+            users.end_sessions(session, name)
         self._users.pop(name, None)
 
     def user(self, name: str) -> User | None:
@@ -579,10 +568,6 @@ class Engine:
             self._users.clear()
         self._users[name] = (now + USER_SECONDS, user, frozenset(groups))
         return user, groups
-
-    def forget_users(self) -> None:
-        """Read users and groups afresh at their next request (after a change here)."""
-        self._users.clear()
 
     def open_task(self, task_id: str, *, actor: str) -> HumanTask:
         """An open task the actor may work on; PermissionDenied or TaskNotOpen otherwise."""
@@ -904,6 +889,11 @@ class Engine:
             return
         raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
                                f"({task.element_id})")
+
+
+def _groups(session: Session, actor: str) -> set[str]:
+    """The actor's groups; the operator, who is no user, has none."""
+    return set() if actor == OPERATOR else groups_of(session, actor)
 
 
 _OPEN_TASK = select(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("id"))

@@ -74,12 +74,12 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
     return user
 
 
-GROUPS_OF = select(UserGroup.group_name).where(UserGroup.user_name == bindparam("name"))
+_GROUPS_OF = select(UserGroup.group_name).where(UserGroup.user_name == bindparam("name"))
 
 
 def groups_of(session: Session, name: str) -> set[str]:
     """The user's groups; NotFound for an unknown user."""
-    groups = set(session.connection().scalars(GROUPS_OF, {"name": name}))
+    groups = known_groups(session, name)
     if not groups and session.get(User, name) is None:
         raise NotFound(f"unknown user '{name}'")
     return groups
@@ -120,9 +120,26 @@ def authenticate(session: Session, name: str, password: str, now: datetime) -> U
 
 def end_sessions(session: Session, name: str) -> None:
     """Every signed-in session of the user ends (logout, a new password, disabled)."""
+    _user(session, name).session_epoch += 1
+
+
+def set_active(session: Session, name: str, active: bool) -> None:
+    """Let a user sign in, or not; disabling ends every session of theirs."""
+    _user(session, name).active = active
+    if not active:
+        end_sessions(session, name)
+
+
+def known_groups(session: Session, name: str) -> set[str]:
+    """The groups of a name that may be no user (an anonymous reporter): none, then."""
+    return set(session.connection().scalars(_GROUPS_OF, {"name": name}))
+
+
+def _user(session: Session, name: str) -> User:
     user = session.get(User, name)
-    if user is not None:
-        user.session_epoch += 1
+    if user is None:
+        raise NotFound(f"unknown user '{name}'")
+    return user
 
 
 def _aware(moment: datetime) -> datetime:

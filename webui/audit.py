@@ -38,7 +38,7 @@ def readers_only():
 @bp.get("/")
 def search():
     wanted = _filter_from(request.args)
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), limits.MAX_PAGE)
+    page = limits.page_in_range(request.args.get("page", 1, type=int) or 1)
     rows, total = engine().find_instances(wanted, limit=PAGE_SIZE,
                                           offset=(page - 1) * PAGE_SIZE,
                                           reader=current_user.name)

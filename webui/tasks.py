@@ -166,6 +166,6 @@ def overlay(context: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any
 
 def _page(text: str | None) -> int:
     try:
-        return min(max(1, int(text or 1)), limits.MAX_PAGE)
+        return limits.page_in_range(int(text or 1))
     except ValueError:
         return 1

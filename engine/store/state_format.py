@@ -57,10 +57,11 @@ class Writer:
         self._keep = keep
         self._kept: dict = {}  # task -> (its key, copy of internal data, of data, text)
         self._tables: dict = {}  # id(workflow) -> what `_unchanged` compares, and the text
+        self._tables_now: dict = {}  # the same, for the tables of this write
 
     def write(self, workflow) -> str:
         now: dict = {}
-        self._tables_now: dict = {}
+        self._tables_now = {}
         subprocesses = ",".join(
             self._workflow(sub, now, f'"task":{_quote(str(key))},',
                            _spec_key(workflow, sub))
