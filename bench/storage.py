@@ -30,7 +30,7 @@ from sqlalchemy import event, func, select, text  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
-from engine.models import ProcessInstance  # noqa: E402
+from engine.models import InstanceState  # noqa: E402
 from tiltak import services  # noqa: E402
 
 from walks import walk_six_step  # noqa: E402  (the same walk the tests use)
@@ -99,7 +99,7 @@ def measure(url: str, cases: int) -> dict:
     event.remove(engine.db.engine, "before_cursor_execute", count)
     wal_after = wal_position(engine)
     with engine.db.reading() as session:
-        largest_state = session.scalar(select(func.max(func.length(ProcessInstance.state))))
+        largest_state = session.scalar(select(func.max(func.length(InstanceState.body))))
     result = {
         "cases": cases, "seconds_per_case": round(seconds, 3),
         "written_bytes_per_case": written[0] // cases,

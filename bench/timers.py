@@ -139,7 +139,7 @@ def sweep_cost(workdir: Path, idle: int, repeats: int) -> dict:
         later = datetime.now(UTC) + timedelta(days=1)
         definition_id = engine.latest("ventetimer").id
         rows = [{"id": str(uuid.uuid4()), "definition_id": definition_id,
-                 "process_key": "ventetimer", "status": "running", "state": "",
+                 "process_key": "ventetimer", "status": "running",
                  "bindings": {}, "id_counter": 0, "started_at": later, "started_by": "bench",
                  "next_timer_at": later + timedelta(seconds=i), "last_hash": "",
                  "event_count": 0, "version": 1} for i in range(count)]

@@ -57,7 +57,7 @@ def fill(engine, n: int, definition_id: int) -> None:
             instances.append({
                 "id": instance_id, "definition_id": definition_id,
                 "process_key": "hendelsesanalyse-oppfolging", "business_key": f"HA-{i:06d}",
-                "status": "running", "state": "", "bindings": {}, "id_counter": 0,
+                "status": "running", "bindings": {}, "id_counter": 0,
                 "started_at": now, "started_by": "frida", "last_hash": "",
                 "event_count": 0, "version": 1})
             tasks.append({

@@ -1,13 +1,13 @@
 """Database tables: definitions on one side, instances and their projections on the other.
 
-Specs are stored once per deployed definition; an instance row holds only its own state.
+Specs are stored once per deployed definition; an instance's state is kept beside its
+row as a snapshot and deltas.
 Open human tasks, candidate groups, message subscriptions and the next timer are indexed
 projections, so a worklist or a timer sweep never deserializes a workflow.
 """
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime
 from typing import Any
 
@@ -24,21 +24,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
-
-
-class CompressedText(TypeDecorator):
-    """Text kept zlib-compressed: a workflow state's JSON shrinks about tenfold, and each
-    command writes it once."""
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect) -> bytes | None:
-        return None if value is None else zlib.compress(value.encode("utf-8"), 6)
-
-    def process_result_value(self, value: bytes | None, dialect) -> str | None:
-        return None if value is None else zlib.decompress(value).decode("utf-8")
 
 
 class Base(DeclarativeBase):
@@ -95,8 +80,6 @@ class ProcessInstance(Base):
     process_key: Mapped[str] = mapped_column(String(200), index=True)
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    # the workflow state, read and written by the store (engine/store/instances.py) only
-    state: Mapped[str] = mapped_column(CompressedText, deferred=True)
     bindings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     id_counter: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime]
@@ -109,6 +92,18 @@ class ProcessInstance(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class InstanceState(Base):
+    """An instance's workflow state: a snapshot and the deltas written after it, each
+    zlib-compressed; read and written by the store (engine/store/states.py) only."""
+
+    __tablename__ = "instance_states"
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    snapshot: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class InstanceClinic(Base):

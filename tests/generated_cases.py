@@ -95,7 +95,7 @@ def write(session, cases: list[Case], definition_id: int, process_key: str = "av
         instances.append({
             "id": case.id, "definition_id": definition_id, "process_key": process_key,
             "business_key": None, "status": "completed" if case.ended else "running",
-            "state": "", "bindings": {}, "id_counter": 0, "started_at": case.started,
+            "bindings": {}, "id_counter": 0, "started_at": case.started,
             "started_by": "anonym", "ended_at": case.ended, "last_hash": "",
             "event_count": 0, "version": 1})
         facts.append({

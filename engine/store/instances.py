@@ -1,5 +1,6 @@
-"""Process instance rows as plain objects: read (locked for a command) and written once
-per command, with the version column guarding against a stale writer."""
+"""Process instance rows as plain objects: read (locked for a command) with their state,
+and written once per command, with the version column guarding against a stale writer;
+the state itself is kept by engine/store/states.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import Conflict, NotFound
 from ..models import ProcessInstance
+from . import states
 
 TABLE = ProcessInstance.__table__
 
@@ -25,7 +27,6 @@ class InstanceRow:
     process_key: str
     business_key: str | None
     status: str
-    state: str
     bindings: dict[str, Any]
     id_counter: int
     started_at: datetime
@@ -36,23 +37,41 @@ class InstanceRow:
     last_hash: str = ""
     event_count: int = 0
     version: int = 0  # 0: not stored yet
+    state: str = ""  # the workflow state's text (engine/store/state_format.py)
+    stored: states.Stored | None = None  # the state as last read or written
     receipt_code: str | None = None  # given to the reporter once, never stored
     variables: dict[str, Any] | None = None  # after a command: the process variables
     open_tasks: list | None = None  # after a command: its open user tasks (TaskViews)
 
 
 COLUMNS = [f.name for f in fields(InstanceRow)
-           if f.name not in ("receipt_code", "variables", "open_tasks")]
+           if f.name not in ("state", "stored", "receipt_code", "variables", "open_tasks")]
 _SELECTED = [TABLE.c[name] for name in COLUMNS]
+_STATES = states.TABLE
+_WITH_STATE = [*_SELECTED, _STATES.c.seq, _STATES.c.snapshot, _STATES.c.body]
 
 
 def load(conn: Connection, instance_id: str, *, lock: bool = False,
          where: tuple = ()) -> InstanceRow | None:
-    """The row, locked for this transaction on PostgreSQL when `lock` is True or "skip"
-    (another worker's row skipped); SQLite's BEGIN IMMEDIATE already serialises writers."""
-    query = _locked(conn, select(*_SELECTED).where(TABLE.c.id == instance_id, *where), lock)
-    found = conn.execute(query).first()
-    return InstanceRow(*found) if found is not None else None
+    """The row with its state, in one query; locked for this transaction on PostgreSQL
+    when `lock` is True or "skip" (another worker's row skipped); SQLite's BEGIN
+    IMMEDIATE already serialises writers."""
+    query = select(*_WITH_STATE) \
+        .outerjoin(_STATES, _STATES.c.instance_id == TABLE.c.id) \
+        .where(TABLE.c.id == instance_id, *where).order_by(_STATES.c.seq)
+    found = conn.execute(_locked(conn, query, lock)).all()
+    if not found:
+        return None
+    width = len(_SELECTED)
+    row = InstanceRow(*found[0][:width])
+    if found[0][width] is not None:
+        _with_state(row, states.assembled(row.id, [r[width:] for r in found]))
+    return row
+
+
+def _with_state(row: InstanceRow, stored: states.Stored) -> InstanceRow:
+    row.stored, row.state = stored, stored.text
+    return row
 
 
 def due(conn: Connection, now: datetime, limit: int) -> list[InstanceRow]:
@@ -62,14 +81,16 @@ def due(conn: Connection, now: datetime, limit: int) -> list[InstanceRow]:
     query = select(*_SELECTED).where(TABLE.c.next_timer_at <= now,
                                      TABLE.c.status == "running") \
         .order_by(TABLE.c.next_timer_at).limit(limit)
-    return [InstanceRow(*found) for found in conn.execute(_locked(conn, query, "skip"))]
+    rows = [InstanceRow(*found) for found in conn.execute(_locked(conn, query, "skip"))]
+    found = states.read(conn, [row.id for row in rows])
+    return [_with_state(row, found[row.id]) if row.id in found else row for row in rows]
 
 
 def _locked(conn: Connection, query, lock: bool | str):
     """FOR UPDATE on PostgreSQL (SKIP LOCKED when `lock` is "skip"); SQLite's BEGIN
     IMMEDIATE already serialises writers."""
     if lock and conn.dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=lock == "skip")
+        return query.with_for_update(skip_locked=lock == "skip", of=TABLE)
     return query
 
 
@@ -80,7 +101,7 @@ def locked(conn: Connection, instance_id: str) -> InstanceRow:
     return row
 
 
-STATE_COLUMNS = {"state", "bindings", "id_counter"}
+STATE_COLUMNS = {"bindings", "id_counter"}
 _INSERT = TABLE.insert()
 
 
@@ -104,6 +125,7 @@ def write(conn: Connection, row: InstanceRow, *, with_state: bool = True) -> Non
     if row.version == 0:
         values["version"] = row.version = 1
         conn.execute(_INSERT, values)
+        _write_state(conn, row, with_state)
         return
     values["row_id"] = values.pop("id")
     values["old_version"], values["version"] = row.version, row.version + 1
@@ -111,3 +133,10 @@ def write(conn: Connection, row: InstanceRow, *, with_state: bool = True) -> Non
         raise Conflict("the instance was changed by someone else meanwhile; "
                        "reload and try again")
     row.version += 1
+    _write_state(conn, row, with_state)
+
+
+def _write_state(conn: Connection, row: InstanceRow, with_state: bool) -> None:
+    """The state, when the command changed it: a delta or a snapshot."""
+    if with_state and (row.stored is None or row.stored.text != row.state):
+        row.stored = states.write(conn, row.id, row.stored, row.state)

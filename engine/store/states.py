@@ -1,0 +1,133 @@
+"""Instance states as stored: a snapshot, then one delta per command that changed it.
+
+A delta names the runs of pieces (the text cut before each task entry) kept from the
+state before and gives the new pieces whole, so a command writes what it touched. A new
+snapshot is written, and the rows before it let go, when the deltas since the last one
+would weigh more than twice the state; a restore reads at most about three times the
+state, and a finished case keeps its last snapshot and deltas as they are. The text, and
+the hash taken over it, are the same however it was stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy.engine import Connection
+
+from ..models import InstanceState
+
+TABLE = InstanceState.__table__
+MAX_DELTAS = 64  # a snapshot at least this often, whatever the sizes
+DELTA_SHARE = 2  # and when the deltas since would weigh more than twice the state
+_CUT = re.compile(r'(?<=[\[,])(?=\[")')  # before each '["' that opens a list item
+
+
+@dataclass
+class Stored:
+    """What a command needs of the stored state to write the next delta."""
+
+    text: str
+    pieces: list[str]
+    seq: int  # the last row's
+    ratio: float  # of the snapshot, stored bytes to characters: for the state's size
+    delta_bytes: int  # of the deltas since the snapshot
+    deltas: int
+
+
+def cut(text: str) -> list[str]:
+    """The text in pieces: any cut is correct, and these keep a task entry whole."""
+    return _CUT.split(text)
+
+
+def delta(old: list[str], new: list[str]) -> list:
+    """`new` as runs [start, end] of `old` and strings of its own."""
+    where: dict[str, int] = {}
+    for number, piece in enumerate(old):
+        where.setdefault(piece, number)
+    ops: list = []
+    for piece in new:
+        found = where.get(piece)
+        last = ops[-1] if ops else None
+        if found is None:
+            if type(last) is str:
+                ops[-1] = last + piece
+            else:
+                ops.append(piece)
+        elif type(last) is list and last[1] == found:
+            last[1] = found + 1
+        else:
+            ops.append([found, found + 1])
+    return ops
+
+
+def applied(old: list[str], ops: list) -> list[str]:
+    """The pieces a delta makes of `old` (a new string is kept as one piece)."""
+    pieces: list[str] = []
+    for op in ops:
+        if type(op) is str:
+            pieces.extend(cut(op))
+        else:
+            pieces.extend(old[op[0]:op[1]])
+    return pieces
+
+
+def read(conn: Connection, instance_ids: Iterable[str]) -> dict[str, Stored]:
+    """The stored states of these instances (those that have one)."""
+    query = select(TABLE.c.instance_id, TABLE.c.seq, TABLE.c.snapshot, TABLE.c.body) \
+        .where(TABLE.c.instance_id.in_(list(instance_ids))) \
+        .order_by(TABLE.c.instance_id, TABLE.c.seq)
+    rows: dict[str, list] = {}
+    for row in conn.execute(query):
+        rows.setdefault(row.instance_id, []).append(row[1:])
+    return {instance_id: assembled(instance_id, found) for instance_id, found in rows.items()}
+
+
+def assembled(instance_id: str, rows: list) -> Stored:
+    """The state from its rows (seq, snapshot, body), oldest first."""
+    starts = [number for number, row in enumerate(rows) if row[1]]
+    if not starts:
+        raise ValueError(f"the stored state of instance {instance_id} has no snapshot")
+    rows = rows[starts[-1]:]
+    body = rows[0][2]
+    first = zlib.decompress(body).decode("utf-8")
+    pieces = cut(first)
+    delta_bytes = 0
+    for _seq, _snapshot, more in rows[1:]:
+        pieces = applied(pieces, json.loads(zlib.decompress(more)))
+        delta_bytes += len(more)
+    text = "".join(pieces)
+    return Stored(text, pieces, rows[-1][0], _ratio(body, first), delta_bytes, len(rows) - 1)
+
+
+def _ratio(body: bytes, text: str) -> float:
+    return len(body) / max(1, len(text))
+
+
+_INSERT = insert(TABLE)
+_FORGET = delete(TABLE).where(TABLE.c.instance_id == bindparam("instance_id"),
+                              TABLE.c.seq < bindparam("seq"))
+
+
+def write(conn: Connection, instance_id: str, before: Stored | None, text: str) -> Stored:
+    """Store `text` as the instance's state: a delta against `before`, or a snapshot."""
+    pieces = cut(text)
+    seq = before.seq + 1 if before is not None else 1
+    if before is not None and before.deltas < MAX_DELTAS:
+        body = zlib.compress(json.dumps(delta(before.pieces, pieces), ensure_ascii=False,
+                                        separators=(",", ":")).encode("utf-8"), 6)
+        if before.delta_bytes + len(body) <= DELTA_SHARE * before.ratio * len(text):
+            conn.execute(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": False,
+                                   "body": body})
+            return Stored(text, pieces, seq, before.ratio, before.delta_bytes + len(body),
+                          before.deltas + 1)
+    body = zlib.compress(text.encode("utf-8"), 6)
+    conn.execute(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": True,
+                           "body": body})
+    if before is not None:
+        conn.execute(_FORGET, {"instance_id": instance_id, "seq": seq})
+    return Stored(text, pieces, seq, _ratio(body, text), 0, 0)
