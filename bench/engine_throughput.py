@@ -33,7 +33,7 @@ from databases import database, p95, run_on, save_results  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
-from engine.models import HistoryEvent, ProcessInstance  # noqa: E402
+from engine.models import HistoryEvent, InstanceState  # noqa: E402
 from tiltak import services  # noqa: E402
 
 SIMPLE = HERE / "processes" / "enkel-oppgave.bpmn"
@@ -97,7 +97,7 @@ def six_step(workdir: Path) -> dict:
     instance_id = walk_six_step(engine)
     elapsed = time.perf_counter() - started
     with engine.db.transaction() as session:
-        state_bytes = session.scalar(select(func.sum(func.length(ProcessInstance.state))))
+        state_bytes = session.scalar(select(func.sum(func.length(InstanceState.body))))
         history_bytes = session.scalar(select(func.sum(func.length(HistoryEvent.data))))
         events = session.scalar(select(func.count()).select_from(HistoryEvent)
                                 .where(HistoryEvent.instance_id == instance_id))

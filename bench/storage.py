@@ -7,7 +7,9 @@ on SQLite and (with `--postgres URL`) PostgreSQL, and measures per finished case
 - bytes stored, history and projections included: the growth of the database over the
   empty deployed one, after a plain VACUUM (SQLite: after a checkpoint, file pages in
   use), divided by N;
-- the largest stored state of one instance, and the time per case.
+- the same with a plain VACUUM after every 10 cases, as autovacuum would run in service
+  (space freed by one batch is used again by the next);
+- the largest stored state row of one instance, and the time per case.
 Saves JSON under bench/results/.
 """
 
@@ -75,7 +77,7 @@ def value_bytes(value) -> int:
     return len(str(value).encode())
 
 
-def measure(url: str, cases: int) -> dict:
+def measure(url: str, cases: int, vacuum_every: int | None = None) -> dict:
     engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=False)
@@ -95,6 +97,8 @@ def measure(url: str, cases: int) -> dict:
     started = time.perf_counter()
     for i in range(cases):
         walk_six_step(engine, business_key=f"HA-2026-{i:03d}")
+        if vacuum_every and (i + 1) % vacuum_every == 0:
+            stored_bytes(engine)
     seconds = (time.perf_counter() - started) / cases
     event.remove(engine.db.engine, "before_cursor_execute", count)
     wal_after = wal_position(engine)
@@ -114,7 +118,7 @@ def measure(url: str, cases: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", "--cases", type=int, default=10)
+    parser.add_argument("-n", "--cases", type=int, default=40)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     args = parser.parse_args()
     kinds = run_on(args.postgres)
@@ -123,7 +127,10 @@ def main() -> None:
         for kind in kinds:
             with database(kind, Path(tmp), args.postgres) as url:
                 results[kind] = measure(url, args.cases)
+            with database(kind, Path(tmp), args.postgres) as url:
+                results[f"{kind}_vacuum_every_10"] = measure(url, args.cases, vacuum_every=10)
             print(f"{kind}: {results[kind]}")
+            print(f"{kind}, VACUUM every 10 cases: {results[f'{kind}_vacuum_every_10']}")
     save_results("storage", results)
 
 

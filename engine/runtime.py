@@ -155,7 +155,7 @@ class Engine:
         limits.check_data(submitted)
         limits.check_business_key(business_key)
         with self.db.transaction() as session:
-            groups = _groups(session, actor)
+            groups = self._groups(actor)
             permissions.check_writer(actor, groups)
             definition = self._definition(
                 session, definitions.definition_id_to_start(session, process_key, tenant))
@@ -428,7 +428,7 @@ class Engine:
     def retry(self, instance_id: str, *, actor: str) -> ProcessInstance:
         """Put a failed instance back: its timers are due again at once."""
         with self.db.transaction() as session:
-            groups = _groups(session, actor)
+            groups = self._groups(actor)
             if not permissions.may_retry(actor, groups):
                 raise PermissionDenied(f"user '{actor}' may not retry an incident: process "
                                        "owners may")
@@ -881,8 +881,19 @@ class Engine:
             raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
                                    f"not to {actor}")
 
+    def _groups(self, actor: str, *, operator: bool = True) -> set[str]:
+        """The actor's groups as kept for USER_SECONDS (`user_and_groups`): a request has
+        read them already; the operator, who is no user, has none; NotFound for anyone
+        else who is no user."""
+        if operator and actor == OPERATOR:
+            return set()
+        user, groups = self.user_and_groups(actor)
+        if user is None:
+            raise NotFound(f"unknown user '{actor}'")
+        return groups
+
     def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
-        groups = groups_of(session, actor)
+        groups = self._groups(actor, operator=False)
         permissions.check_writer(actor, groups)
         if task.assignee == actor or actor in task.candidate_users or \
                 groups & set(task.candidate_groups):
@@ -891,9 +902,6 @@ class Engine:
                                f"({task.element_id})")
 
 
-def _groups(session: Session, actor: str) -> set[str]:
-    """The actor's groups; the operator, who is no user, has none."""
-    return set() if actor == OPERATOR else groups_of(session, actor)
 
 
 _OPEN_TASK = select(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("id"))

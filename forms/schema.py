@@ -18,8 +18,22 @@ from .model import MULTI_TYPES, Field, Option
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+_SCHEMAS: dict[str, Schema] = {}  # by what the fields say; a schema loads many times
+_MAX_SCHEMAS = 512
+
+
 def schema_for(form_fields: list[Field], context: dict[str, Any]) -> Schema:
-    return Schema.from_dict({f.key: _marshmallow_field(f, context) for f in form_fields})()
+    """The schema of these fields (options taken from the context where they come from
+    it), made once for fields that say the same."""
+    key = "\n".join(repr(f) + (repr(f.options_in(context)) if f.values_key else "")
+                    for f in form_fields)
+    made = _SCHEMAS.get(key)
+    if made is None:
+        if len(_SCHEMAS) >= _MAX_SCHEMAS:
+            _SCHEMAS.clear()
+        made = _SCHEMAS[key] = Schema.from_dict(
+            {f.key: _marshmallow_field(f, context) for f in form_fields})()
+    return made
 
 
 def _marshmallow_field(f: Field, context: dict[str, Any]) -> fields.Field:
