@@ -87,6 +87,8 @@ def test_each_command_of_a_six_step_case_stores_a_state_that_hashes_as_its_event
     whole = len(zlib.compress(text.encode(), 6))
     assert len(written) > 15
     assert sum(written) < whole * len(written) / 2, f"{written} {whole}"
+    # finished: one compact snapshot, nothing else
+    assert [row.snapshot for row in _rows(deployed, instance_id)] == [True]
 
 
 def test_a_snapshot_is_taken_again_and_the_rows_before_it_let_go(deployed):

@@ -136,7 +136,15 @@ def write(conn: Connection, row: InstanceRow, *, with_state: bool = True) -> Non
     _write_state(conn, row, with_state)
 
 
+FINISHED = ("completed", "cancelled")
+
+
 def _write_state(conn: Connection, row: InstanceRow, with_state: bool) -> None:
-    """The state, when the command changed it: a delta or a snapshot."""
-    if with_state and (row.stored is None or row.stored.text != row.state):
-        row.stored = states.write(conn, row.id, row.stored, row.state)
+    """The state, when the command changed it: a delta or a snapshot; a finished
+    instance keeps one snapshot only."""
+    if not with_state:
+        return
+    final = row.status in FINISHED
+    if row.stored is None or row.stored.text != row.state or \
+            (final and row.stored.deltas > 0):
+        row.stored = states.write(conn, row.id, row.stored, row.state, final=final)

@@ -3,8 +3,8 @@
 A delta names the runs of pieces (the text cut before each task entry) kept from the
 state before and gives the new pieces whole, so a command writes what it touched. A new
 snapshot is written, and the rows before it let go, when the deltas since the last one
-would weigh more than twice the state; a restore reads at most about three times the
-state, and a finished case keeps its last snapshot and deltas as they are. The text, and
+would weigh more than twice the state, so a restore reads at most about three times the
+state; a finished case keeps one snapshot only. The text, and
 the hash taken over it, are the same however it was stored.
 """
 
@@ -113,11 +113,13 @@ _FORGET = delete(TABLE).where(TABLE.c.instance_id == bindparam("instance_id"),
                               TABLE.c.seq < bindparam("seq"))
 
 
-def write(conn: Connection, instance_id: str, before: Stored | None, text: str) -> Stored:
-    """Store `text` as the instance's state: a delta against `before`, or a snapshot."""
+def write(conn: Connection, instance_id: str, before: Stored | None, text: str, *,
+          final: bool = False) -> Stored:
+    """Store `text` as the instance's state: a delta against `before`, or a snapshot
+    (always when `final`: the instance has finished)."""
     pieces = cut(text)
     seq = before.seq + 1 if before is not None else 1
-    if before is not None and before.deltas < MAX_DELTAS:
+    if before is not None and before.deltas < MAX_DELTAS and not final:
         body = zlib.compress(json.dumps(delta(before.pieces, pieces), ensure_ascii=False,
                                         separators=(",", ":")).encode("utf-8"), 6)
         if before.delta_bytes + len(body) <= DELTA_SHARE * before.ratio * len(text):
