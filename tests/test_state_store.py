@@ -4,6 +4,7 @@ while each command writes only what it changed."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 import zlib
 
@@ -33,12 +34,19 @@ def test_a_delta_makes_exactly_the_new_text_of_the_old(old, new):
     assert made == states.cut(new)  # the next delta is taken against the same pieces
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='[],"ab', max_size=40) | _texts)
+def test_the_text_is_cut_where_the_format_says(text):
+    """Before every '["' that follows '[' or ',': the stored deltas count on it."""
+    assert states.cut(text) == re.split(r'(?<=[\[,])(?=\[")', text)
+
+
 def test_a_delta_carries_only_the_changed_entries():
     before = json.dumps({"tasks": [[f"task-{n}", "READY", {"x": n}] for n in range(50)]},
                         separators=(",", ":"))  # as the state format writes
     after = before.replace('["task-30","READY"', '["task-30","COMPLETED"')
     ops = states.delta(states.cut(before), states.cut(after))
-    literal = "".join(op for op in ops if isinstance(op, str))
+    literal = "".join("".join(op) for op in ops if isinstance(op[0], str))
     assert literal == '["task-30","COMPLETED",{"x":30}],'
     assert len(json.dumps(ops)) < len(after) / 20
 

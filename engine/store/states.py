@@ -11,7 +11,6 @@ the hash taken over it, are the same however it was stored.
 from __future__ import annotations
 
 import json
-import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from ..models import InstanceState
 TABLE = InstanceState.__table__
 MAX_DELTAS = 64  # a snapshot at least this often, whatever the sizes
 DELTA_SHARE = 2  # and when the deltas since would weigh more than twice the state
-_CUT = re.compile(r'(?<=[\[,])(?=\[")')  # before each '["' that opens a list item
 
 
 @dataclass
@@ -40,37 +38,48 @@ class Stored:
 
 
 def cut(text: str) -> list[str]:
-    """The text in pieces: any cut is correct, and these keep a task entry whole."""
-    return _CUT.split(text)
+    """The text cut before each '["' that follows '[' or ',' (docs/STATE_FORMAT.md), so
+    a task entry is one piece."""
+    parts = text.split('["')
+    pieces = [parts[0]]
+    for part in parts[1:]:
+        before = pieces[-1]
+        if before and before[-1] in "[,":
+            pieces.append('["' + part)
+        else:
+            pieces[-1] = before + '["' + part
+    return pieces
 
 
 def delta(old: list[str], new: list[str]) -> list:
-    """`new` as runs [start, end] of `old` and strings of its own."""
+    """`new` as runs [start, end] of `old` and lists of new pieces."""
     where: dict[str, int] = {}
     for number, piece in enumerate(old):
         where.setdefault(piece, number)
-    ops: list = []
+    ops: list[list] = []
+    last: list = [None]
     for piece in new:
         found = where.get(piece)
-        last = ops[-1] if ops else None
         if found is None:
-            if type(last) is str:
-                ops[-1] = last + piece
+            if type(last[0]) is str:
+                last.append(piece)
             else:
-                ops.append(piece)
-        elif type(last) is list and last[1] == found:
+                last = [piece]
+                ops.append(last)
+        elif type(last[0]) is int and last[1] == found:
             last[1] = found + 1
         else:
-            ops.append([found, found + 1])
+            last = [found, found + 1]
+            ops.append(last)
     return ops
 
 
 def applied(old: list[str], ops: list) -> list[str]:
-    """The pieces a delta makes of `old` (a new string is kept as one piece)."""
+    """The pieces a delta makes of `old`."""
     pieces: list[str] = []
     for op in ops:
-        if type(op) is str:
-            pieces.extend(cut(op))
+        if type(op[0]) is str:
+            pieces.extend(op)
         else:
             pieces.extend(old[op[0]:op[1]])
     return pieces
