@@ -39,6 +39,9 @@ def database_url() -> str:
     return os.environ.get("TILTAK_DATABASE_URL", DEFAULT_URL)
 
 
+AFTER_COMMIT = "after_commit"  # session.info: what to do once the transaction committed
+
+
 class Database:
     def __init__(self, url: str | None = None):
         self.url = url or database_url()
@@ -82,6 +85,8 @@ class Database:
         try:
             yield session
             session.commit()
+            for then in session.info.pop(AFTER_COMMIT, ()):
+                then()
         except StaleDataError:
             session.rollback()
             raise Conflict("the instance was changed by someone else meanwhile; "

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from sqlalchemy import select
 
 from . import history, projection
@@ -305,7 +304,7 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
                 elif specs is None:
                     raise ValueError("the history does not begin with a start")
                 elif event.type not in UNCHANGED:
-                    _as_restored(workflow)  # as the engine restored it for this command
+                    state_format.as_restored(workflow)  # as the engine has it
                     counter = ids.counter
                     live = _live(engine, workflow, writers.fast(event), event)
                     if live is not None and live[1] == event.state_hash:
@@ -365,37 +364,6 @@ def _specs(engine, definition_id: int, bindings: dict[str, int]) -> tuple:
             definition = engine._definition(session, definition_id)
             found = cache[key] = engine._specs_for(session, definition, bindings)
     return found
-
-
-def _as_restored(workflow) -> None:
-    """Put the subprocesses in the order restoring the state would give them.
-
-    The engine restores an instance before each command, and restoring lists the
-    subprocesses in task order (depth first), while a live workflow keeps them in the
-    order they were created; the order shows in the state, and it decides which
-    subprocess runs first.
-    """
-    subprocesses = workflow.subprocesses
-    if len(subprocesses) < 2 or \
-            getattr(workflow, "_tiltak_ordered", None) == list(subprocesses):
-        return  # none added since they were last put in order, none moved since
-    ordered: dict = {}
-
-    def visit(owner) -> None:
-        for task in owner.tasks.values():
-            sub = subprocesses.get(task.id)
-            if sub is not None and task.id not in ordered and \
-                    isinstance(task.task_spec, SubWorkflowTask):
-                ordered[task.id] = sub
-                visit(sub)
-
-    visit(workflow)
-    for key, sub in subprocesses.items():
-        ordered.setdefault(key, sub)
-    if list(ordered) != list(subprocesses):
-        subprocesses.clear()
-        subprocesses.update(ordered)
-    workflow._tiltak_ordered = list(ordered)
 
 
 def default_jobs() -> int:

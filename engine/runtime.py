@@ -45,7 +45,7 @@ from . import (
     worklist,
 )
 from .clock import Clock, CommandClock, SystemClock
-from .database import Database
+from .database import AFTER_COMMIT, Database
 from .determinism import IdSource, deterministic
 from .errors import (
     ExecutionError,
@@ -54,6 +54,7 @@ from .errors import (
     PermissionDenied,
     TaskNotOpen,
 )
+from .live import LiveWorkflows
 from .models import (
     AccessLog,
     Attachment,
@@ -133,6 +134,7 @@ class Engine:
         self._assembled: dict[tuple, tuple[dict[str, Any], dict[int, int]]] = {}
         self._definitions: dict[int, ProcessDefinition] = {}
         self._users: dict[str, tuple[float, User | None, frozenset[str]]] = {}
+        self._live = LiveWorkflows()
 
     # ----------------------------------------------------------------- deployment
     @command
@@ -768,9 +770,23 @@ class Engine:
         return instances.locked(session.connection(), instance_id)
 
     def _load(self, session: Session, instance_id: str, *, lock: bool = True) -> Loaded:
-        row = instances.load(session.connection(), instance_id, lock=lock)
+        """The instance for a command: its workflow as the last command in this process
+        left it when that is still the stored version (engine/live.py), else restored."""
+        conn = session.connection()
+        kept = instance_id in self._live
+        row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
         if row is None:
             raise NotFound(f"no process instance '{instance_id}'")
+        if kept:
+            found = self._live.take(instance_id, row.version)
+            if found is not None:
+                workflow, row.stored = found
+                row.state = row.stored.text
+                state_format.as_restored(workflow)
+                definition = self._definition(session, row.definition_id)
+                owner = self._specs_for(session, definition, row.bindings)[2]
+                return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
+            instances.read_state(conn, row)
         return self._load_row(session, row)
 
     def _record(self, session: Session, row: InstanceRow, event_type: str, actor: str,
@@ -779,7 +795,10 @@ class Engine:
         history.record(session, row, event_type, actor, self.clock.now(), data,
                        state_hash=history.sha256(row.state), state_format=format_of(row.state),
                        **where)
+        before = row.version
         instances.write(session.connection(), row, with_state=False)
+        session.info.setdefault(AFTER_COMMIT, []).append(
+            functools.partial(self._live.moved, row.id, before, row.version))
 
     def _load_row(self, session: Session, row: InstanceRow) -> Loaded:
         definition = self._definition(session, row.definition_id)
@@ -849,6 +868,11 @@ class Engine:
         store_projections.record_case(conn, row, row.variables)
         store_projections.sync_subscriptions(conn, row, projection.message_names(workflow),
                                              new=new)
+        if row.status == "running":  # kept for the next command, once this one committed
+            session.info.setdefault(AFTER_COMMIT, []).append(
+                functools.partial(self._live.keep, row.id, row.version, (workflow, row.stored)))
+        else:
+            self._live.forget(row.id)
 
     def _queue_notifications(self, session: Session, row: InstanceRow, workflow,
                              now) -> None:

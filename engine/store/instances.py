@@ -52,10 +52,14 @@ _WITH_STATE = [*_SELECTED, _STATES.c.seq, _STATES.c.snapshot, _STATES.c.body]
 
 
 def load(conn: Connection, instance_id: str, *, lock: bool = False,
-         where: tuple = ()) -> InstanceRow | None:
-    """The row with its state, in one query; locked for this transaction on PostgreSQL
-    when `lock` is True or "skip" (another worker's row skipped); SQLite's BEGIN
-    IMMEDIATE already serialises writers."""
+         where: tuple = (), with_state: bool = True) -> InstanceRow | None:
+    """The row with its state (unless not `with_state`), in one query; locked for this
+    transaction on PostgreSQL when `lock` is True or "skip" (another worker's row
+    skipped); SQLite's BEGIN IMMEDIATE already serialises writers."""
+    if not with_state:
+        query = select(*_SELECTED).where(TABLE.c.id == instance_id, *where)
+        found = conn.execute(_locked(conn, query, lock)).first()
+        return InstanceRow(*found) if found is not None else None
     query = select(*_WITH_STATE) \
         .outerjoin(_STATES, _STATES.c.instance_id == TABLE.c.id) \
         .where(TABLE.c.id == instance_id, *where).order_by(_STATES.c.seq)
@@ -67,6 +71,12 @@ def load(conn: Connection, instance_id: str, *, lock: bool = False,
     if found[0][width] is not None:
         _with_state(row, states.assembled(row.id, [r[width:] for r in found]))
     return row
+
+
+def read_state(conn: Connection, row: InstanceRow) -> InstanceRow:
+    """The row given the state stored for it."""
+    found = states.read(conn, [row.id]).get(row.id)
+    return _with_state(row, found) if found is not None else row
 
 
 def _with_state(row: InstanceRow, stored: states.Stored) -> InstanceRow:

@@ -276,6 +276,38 @@ def read(text: str, spec, subprocess_specs: dict, script_engine) -> EngineWorkfl
     return workflow
 
 
+def as_restored(workflow) -> None:
+    """Put the subprocesses in the order restoring the state would give them.
+
+    Restoring lists the subprocesses in task order (depth first), while a live workflow
+    keeps them in the order they were created; the order shows in the state, and it
+    decides which subprocess runs first. A workflow kept alive between commands (the
+    engine's, the replay's) is put in this order before each command, so that it runs
+    as one restored from its state would.
+    """
+    subprocesses = workflow.subprocesses
+    if len(subprocesses) < 2 or \
+            getattr(workflow, "_tiltak_ordered", None) == list(subprocesses):
+        return  # none added since they were last put in order, none moved since
+    ordered: dict = {}
+
+    def visit(owner) -> None:
+        for task in owner.tasks.values():
+            sub = subprocesses.get(task.id)
+            if sub is not None and task.id not in ordered and \
+                    isinstance(task.task_spec, SubWorkflowTask):
+                ordered[task.id] = sub
+                visit(sub)
+
+    visit(workflow)
+    for key, sub in subprocesses.items():
+        ordered.setdefault(key, sub)
+    if list(ordered) != list(subprocesses):
+        subprocesses.clear()
+        subprocesses.update(ordered)
+    workflow._tiltak_ordered = list(ordered)
+
+
 def _restore_subprocesses(top, owner, pending: dict) -> None:
     """Subprocesses in task order, depth first: each after the task that runs it."""
     for task in list(owner.tasks.values()):
