@@ -63,7 +63,7 @@ def test_every_duration_in_the_processes_is_in_the_table_as_written_with_a_sourc
     missing = sorted(set(durations) - set(rows))
     assert not missing, f"durations not in docs/DEADLINES.md: {missing}"
     stale = sorted(set(rows) - set(durations))
-    assert not stale, f"rows in docs/DEADLINES.md for durations the diagrams no longer have: {stale}"
+    assert not stale, f"rows in docs/DEADLINES.md for durations no diagram has: {stale}"
     for key, written in durations.items():
         listed, source = rows[key]
         assert listed == written, f"{key}: the diagram says {written}, the table {listed}"
