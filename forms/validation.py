@@ -53,8 +53,17 @@ class _Level:
                 self.errors[prefix + key] = Message("unknown_field")
         result: dict[str, Any] = {}
         to_schema: list[Field] = []
+        # what decides whether a field is hidden: the values sent, but a read-only field
+        # always as the process has it (a value sent for it would otherwise lift a rule)
+        seen = dict(submitted)
         for f in fields:
-            if f.hide and evaluate_feel(f.hide, [submitted, *scopes]) is True:
+            if f.readonly and f.key is not None:
+                if f.key in given:
+                    seen[f.key] = given[f.key]
+                else:
+                    seen.pop(f.key, None)
+        for f in fields:
+            if f.hide and evaluate_feel(f.hide, [seen, *scopes]) is True:
                 continue
             if f.type == "group":
                 inner = submitted.get(f.path)

@@ -86,10 +86,13 @@ class Halland:
         element = "Task_UtredningAllvarlig" if serious else "Task_Utredning"
         return self.complete(CHIEF, element, instance_id, data)
 
-    def decide_measures(self, instance_id, measures):
+    def decide_measures(self, instance_id, measures, *, red: bool = False):
+        """The chief's measures; with none, why (on a red case, in the field the rule
+        asks for)."""
         data = {"beslutade_atgarder": measures}
         if not measures:
-            data["atgarder_motivering"] = "Utredningen visar att rutinen redan täcker detta."
+            data["motivering_utan_atgarder" if red else "atgarder_motivering"] = \
+                "Utredningen visar att rutinen redan täcker detta."
         return self.complete(CHIEF, "Task_BeslutaAtgarder", instance_id, data)
 
     def carry_out_measures(self, instance_id, ended: dict[str, str] | None = None):
@@ -160,7 +163,8 @@ def utc(moment: datetime) -> datetime:
 
 
 def test_the_risk_matrix_is_unique_and_gives_green_yellow_and_red():
-    files = collect_files([str(PROCESSES / f"{PROCESS}.bpmn"), str(PROCESSES / "riskklass.dmn")])
+    files = collect_files([str(PROCESSES / f"{PROCESS}.bpmn"), str(PROCESSES / "riskklass.dmn"),
+                           str(PROCESSES / "tiltakskrav.dmn")])
     parsed = parse_bpmn({k: v for k, v in files.items() if k.endswith(".bpmn")},
                         {k: v for k, v in files.items() if k.endswith(".dmn")})
     table = parsed[PROCESS].spec.task_specs["BusinessRule_Riskklass"].dmnEngine.decision_table
@@ -383,6 +387,26 @@ def test_the_chief_physician_may_decide_not_to_report_and_says_why(halland):
     with engine.db.transaction() as session:
         assert not session.scalars(select(TaskRecord).where(
             TaskRecord.indicator == "lovpalagt-varsel")).all()
+
+
+def test_a_red_deviation_is_not_closed_without_a_measure_or_the_chiefs_reason(halland):
+    """The rule of tiltakskrav.dmn, shared with the Norwegian routine."""
+    engine = halland.engine
+    row = halland.report()
+    halland.assess(row.id, konsekvens=4, sannolikhet=2)
+    data = variables(engine, row.id)
+    assert (data["risikoklasse"], data["tiltak_kreves"]) == ("röd", True)
+    halland.decide_lex_maria(row.id, report_to_ivo=False)
+    halland.investigate(row.id, serious=True)
+    with pytest.raises(InvalidInput) as refused:
+        halland.decide_measures(row.id, [])  # the optional reason is not enough
+    assert set(refused.value.errors) == {"motivering_utan_atgarder"}
+    with pytest.raises(InvalidInput):  # nor is saying the rule does not apply
+        halland.complete(CHIEF, "Task_BeslutaAtgarder", row.id,
+                         {"beslutade_atgarder": [], "tiltak_kreves": False})
+    halland.decide_measures(row.id, [], red=True)
+    assert variables(engine, row.id)["motivering_utan_atgarder"].startswith("Utredningen")
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_Aterkoppling"]
 
 
 def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(halland):

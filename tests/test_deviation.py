@@ -107,10 +107,12 @@ def investigate(engine, clock, instance_id: str, *, expertise: bool = True,
     complete(engine, clock, LEADER, "Task_Undersokelse", instance_id, data)
 
 
-def decide(engine, clock, instance_id: str, measures: list[dict], reason: str = "") -> None:
+def decide(engine, clock, instance_id: str, measures: list[dict], reason: str = "",
+           *, red: bool = False) -> None:
+    """The leader's measures; with none on a red case, the reason the rule asks for."""
     data = {"vedtatte_tiltak": measures}
     if reason:
-        data["tiltak_begrunnelse"] = reason
+        data["begrunnelse_uten_tiltak" if red and not measures else "tiltak_begrunnelse"] = reason
     complete(engine, clock, LEADER, "Task_BestemTiltak", instance_id, data)
 
 
@@ -451,6 +453,38 @@ def test_an_anonymous_reporter_reads_the_feedback_with_the_receipt_code(deployed
     replays_ok(engine)
 
 
+def test_a_red_case_does_not_close_without_a_measure_or_the_leaders_reason(deployed, clock):
+    """Red and not serious: the rule of tiltakskrav.dmn (shared with Region Halland)
+    asks for at least one measure or the leader's reason why none is needed."""
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, dict(GREEN, konsekvens="3", sannsynlighet="3"))
+    assert risk_class(engine, row.id) == "rød"
+    assert engine.show(row.id)["data"]["tiltak_kreves"] is True
+    assert facts(engine, row.id).serious is False
+    investigate(engine, clock, row.id, expertise=False)
+    with pytest.raises(InvalidInput) as refused:
+        decide(engine, clock, row.id, [], reason="Står i den valgfrie begrunnelsen")
+    assert set(refused.value.errors) == {"begrunnelse_uten_tiltak"}
+    with pytest.raises(InvalidInput):  # a value sent for the read-only flag changes nothing
+        complete(engine, clock, LEADER, "Task_BestemTiltak", row.id,
+                 {"vedtatte_tiltak": [], "tiltak_kreves": False})
+    decide(engine, clock, row.id, [], reason="Utstyret er tatt ut av bruk i hele foretaket.",
+           red=True)
+    assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]
+    assert engine.show(row.id)["data"]["begrunnelse_uten_tiltak"].startswith("Utstyret")
+
+
+def test_a_green_case_may_close_with_no_measure_and_no_reason(deployed, clock):
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, GREEN)
+    assert engine.show(row.id)["data"]["tiltak_kreves"] is False
+    investigate(engine, clock, row.id, expertise=False)
+    decide(engine, clock, row.id, [])
+    assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]
+
+
 # ------------------------------------------------------------------ indicators
 def walk_serious(engine, clock, *, notify_late: bool) -> str:
     """A serious case to the end, with its notification sent in time or a day late."""
@@ -462,7 +496,7 @@ def walk_serious(engine, clock, *, notify_late: bool) -> str:
     complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
     investigate(engine, clock, row.id, expertise=False)  # sent back once
     investigate(engine, clock, row.id, expertise=True)
-    decide(engine, clock, row.id, [], reason="Tiltak følges opp i egen sak.")
+    decide(engine, clock, row.id, [], reason="Tiltak følges opp i egen sak.", red=True)
     feedback(engine, clock, row.id, "Hendelsen er varslet og undersøkt.")
     close_and_learn(engine, clock, row.id)
     assert engine.show(row.id)["status"] == "completed"

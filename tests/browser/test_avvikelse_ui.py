@@ -180,3 +180,35 @@ def test_a_serious_deviation_from_anonymous_report_to_learning_in_swedish(people
     chief.wait_for_selector(".diagram[data-rendered=true]")
     assert chief.locator(".status-completed").count() == 1
     shoot(chief, "avslutad")
+
+
+def test_a_red_deviation_asks_the_chief_for_a_measure_or_a_reason(people, live, shoot):
+    """The rule of tiltakskrav.dmn in the form: with no measure on a red case, the reason
+    field the rule asks for appears, and the server holds to it."""
+    from types import SimpleNamespace
+
+    from test_avvikelse import Halland
+
+    _, engine = live
+    halland = Halland(engine, SimpleNamespace(advance=lambda **_: None))
+    row = halland.report()
+    halland.assess(row.id, konsekvens=4, sannolikhet=2)
+    halland.decide_lex_maria(row.id, report_to_ivo=False)
+    halland.investigate(row.id, serious=True)
+
+    chief = people[CHIEF]
+    open_task(chief, "Besluta om åtgärder")
+    required = chief.locator(".field[data-key=motivering_utan_atgarder]")
+    optional = chief.locator(".field[data-key=atgarder_motivering]")
+    assert chief.locator(".field[data-key=tiltak_kreves] .readonly").inner_text() == "Ja"
+    assert required.is_hidden() and optional.is_visible()  # a measure row is open
+    chief.click("fieldset[data-list=beslutade_atgarder] .remove-row")
+    assert required.is_visible() and optional.is_hidden()
+    shoot(chief, "rod-risk-utan-atgarder")
+    submit(chief)
+    assert chief.locator("#f-motivering_utan_atgarder-error").is_visible()
+    chief.fill("[name=motivering_utan_atgarder]",
+               "Utrustningen är tagen ur bruk i hela regionen.")
+    submit(chief)
+    done(chief, "Besluta om åtgärder")
+    assert engine.show(row.id)["data"]["motivering_utan_atgarder"].startswith("Utrustningen")

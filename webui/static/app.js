@@ -23,6 +23,14 @@
     return out;
   }
 
+  // FEEL's equality: lists item by item, as the server compares them
+  function same(a, b) {
+    if (Array.isArray(a) && Array.isArray(b)) {
+      return a.length === b.length && a.every(function (x, n) { return same(x, b[n]); });
+    }
+    return a === b;
+  }
+
   function evaluate(text, lookup) {
     var body = text.trim().replace(/^=/, ""), t = tokenize(body), i = 0;
     function peek() { return t[i] || ["end", null]; }
@@ -34,8 +42,8 @@
       for (var k = 0; k < ops.length; k++) {
         if (accept(ops[k])) {
           var r = add();
-          if (ops[k] === "=") return l === r;
-          if (ops[k] === "!=") return l !== r;
+          if (ops[k] === "=") return same(l, r);
+          if (ops[k] === "!=") return !same(l, r);
           if (l === null || r === null) return null;
           return ops[k] === "<" ? l < r : ops[k] === "<=" ? l <= r : ops[k] === ">" ? l > r : l >= r;
         }
@@ -58,8 +66,13 @@
 
   // the value of field `key` as the user sees it, in the row first, then the whole form
   function valueIn(scope, key) {
+    var list = scope.querySelector(".rows[data-list='" + key + "']");
+    if (list) return Array.prototype.map.call(list.querySelectorAll(":scope > .row"), function () { return {}; });
     var inputs = scope.querySelectorAll(".field[data-key='" + key + "'] input, .field[data-key='" + key + "'] select, .field[data-key='" + key + "'] textarea");
-    if (!inputs.length) return undefined;
+    if (!inputs.length) {  // a read-only field: the value the process has
+      var shown = scope.querySelector(".field[data-key='" + key + "'] .readonly[data-value]");
+      return shown ? JSON.parse(shown.getAttribute("data-value")) : undefined;
+    }
     var first = inputs[0];
     if (first.type === "radio") { for (var k = 0; k < inputs.length; k++) if (inputs[k].checked) return inputs[k].value; return null; }
     if (first.type === "checkbox" && inputs.length === 1) return first.checked;
