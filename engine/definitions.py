@@ -17,12 +17,14 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from . import contracts
 from .errors import DefinitionError, NotFound
 from .history import record_deployment, sha256
 from .models import Deployment, ProcessDefinition, Resource
 from .parsing import decision_ids, decision_refs, parse_bpmn
 from .serialization import REGISTRY, SPEC_FORMAT
 from .specs import variant_name
+from .xml import parse_xml
 
 KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".form": "form"}
 
@@ -96,6 +98,9 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
     bpmn.update(redeployed)
     _add_deployed_decisions(session, bpmn, dmn, given, tenant)
     processes = parse_bpmn(bpmn, dmn)  # checks every DMN file, also one deployed alone
+    if tenant:
+        for key, parsed in processes.items():
+            _check_variant(session, key, tenant, parsed.spec.file, bpmn)
 
     deployment = Deployment(name=deployment_name(name, files), tenant=tenant,
                             deployed_at=at, deployed_by=actor)
@@ -240,6 +245,28 @@ def _same_form_deployed(session: Session, form_id: str | None, tenant: str, data
                                                     Resource.tenant == tenant)
                              .order_by(Resource.id.desc()).limit(1)).first()
     return latest is not None and latest.sha256 == sha256(_text(data))
+
+
+def _check_variant(session: Session, key: str, tenant: str, filename: str,
+                   bpmn: dict[str, bytes]) -> None:
+    """A tenant's variant keeps the interaction its default declares (engine/contracts.py)."""
+    default = latest_definition(session, key, "")
+    if default is None or filename not in bpmn:
+        return
+    source = session.scalars(select(Resource.content).where(
+        Resource.deployment_id == default.deployment_id,
+        Resource.name == default.resource_name)).first()
+    if source is None:
+        return
+    wanted = _process_node(parse_xml(source.encode("utf-8"), default.resource_name), key)
+    found = _process_node(parse_xml(bpmn[filename], filename), key)
+    if wanted is not None and found is not None:
+        contracts.check_variant(wanted, found, key=key, tenant=tenant, filename=filename)
+
+
+def _process_node(tree, key: str):
+    return next((node for node in tree.iter(f"{contracts.BPMN}process")
+                 if node.get("id") == key), None)
 
 
 def latest_definition(session: Session, key: str, tenant: str = "") -> ProcessDefinition | None:
