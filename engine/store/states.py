@@ -2,10 +2,9 @@
 
 A delta names the runs of pieces (the text cut before each task entry) kept from the
 state before and gives the new pieces whole, so a command writes what it touched. A new
-snapshot is written, and the rows before it let go, when the deltas since the last one
-would weigh more than twice the state, so a restore reads at most about three times the
-state; a finished case keeps one snapshot only. The text, and
-the hash taken over it, are the same however it was stored.
+snapshot replaces the rows before it when the deltas since would weigh more than twice
+the state, so a restore reads a few times the state at most; a finished case keeps one
+snapshot. The text, and the hash taken over it, are the same however it was stored.
 """
 
 from __future__ import annotations
