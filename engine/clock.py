@@ -1,15 +1,48 @@
 """The injected clock: the engine never reads the wall clock directly.
 
-Tests and replay move a `FixedClock`; production uses `SystemClock`.
+Tests and replay move a `FixedClock`; production uses `SystemClock`. Also the local time
+zone in which a routine's dates are days (`dateTime().toLocalDate()`, a deadline given as
+a date, a timer set to a date), as Camunda 7 reads them in the server's zone:
+TILTAK_TIMEZONE, Europe/Oslo by default. Histories written before the engine knew a
+local zone are replayed in UTC (`local_zone(UTC)`, engine/replay.py).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+LOCAL_ZONE: tzinfo = ZoneInfo(os.environ.get("TILTAK_TIMEZONE") or "Europe/Oslo")
+_zone: ContextVar[tzinfo | None] = ContextVar("tiltak_local_zone", default=None)
+
+
+def zone() -> tzinfo:
+    """The zone in which dates are days for the command or replayed step at hand."""
+    return _zone.get() or LOCAL_ZONE
+
+
+@contextmanager
+def local_zone(chosen: tzinfo) -> Iterator[None]:
+    token = _zone.set(chosen)
+    try:
+        yield
+    finally:
+        _zone.reset(token)
+
+
+def start_of(day: date) -> datetime:
+    """Midnight at the start of a local day."""
+    return datetime.combine(day, time(0, 0), tzinfo=zone())
+
+
+def end_of(day: date) -> datetime:
+    """The last second of a local day."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=zone())
 
 
 class Clock(Protocol):

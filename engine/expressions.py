@@ -22,6 +22,8 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from . import clock
+
 
 class ExpressionError(ValueError):
     """An expression that does not parse or cannot be evaluated, with the reason."""
@@ -489,11 +491,11 @@ class _Context:
         if name == "now" and not args:
             return self.now()
         if name == "dateTime" and not args:
-            return DateTimeValue(self.now())
+            return DateTimeValue(self.now().astimezone(clock.zone()))
         if name == "dateTime" and len(args) == 1:
             return DateTimeValue(self.moment(args[0]))
         if name == "today" and not args:
-            return self.now().date()
+            return self.now().astimezone(clock.zone()).date()
         if name == "date" and len(args) == 1 and isinstance(args[0], str):
             try:
                 return date.fromisoformat(args[0])
@@ -502,7 +504,7 @@ class _Context:
         self.fail(f"unknown function {name}()")
 
     def moment(self, value: Any) -> datetime:
-        """`dateTime(tiltak.frist)`: a date is its midnight (UTC), text is read as ISO-8601."""
+        """`dateTime(tiltak.frist)`: a date is its local midnight, text is read as ISO-8601."""
         if isinstance(value, str):
             try:
                 value = datetime.fromisoformat(value)
@@ -511,7 +513,7 @@ class _Context:
         if isinstance(value, datetime):
             return value if value.tzinfo else value.replace(tzinfo=UTC)
         if isinstance(value, date):
-            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+            return clock.start_of(value)
         self.fail(f"dateTime() needs a date, not {_describe(value)}")
 
     def method(self, obj: Any, name: str, args: list[Any]) -> Any:
@@ -586,7 +588,7 @@ def _maybe_moment(text: str, like: date) -> Any:
 def _as_datetime(value: date) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return clock.start_of(value)
 
 
 def _describe(value: Any) -> str:

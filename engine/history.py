@@ -22,10 +22,12 @@ from .store.state_format import FORMAT as STATE_FORMAT
 GENESIS = "0" * 64
 # the engine whose execution a history records: a change that gives other states for the
 # same commands (as the Camunda multi-instance semantics of 0.2 did) takes a new one
-ENGINE_VERSION = "tiltak-engine/0.2"
+ENGINE_VERSION = "tiltak-engine/0.3"
 # the engine versions whose histories this one replays to the same states; events that
 # name none were written before events named their engine (0.1, replayed as 0.2 is)
-REPLAYABLE = {ENGINE_VERSION, None}
+REPLAYABLE = {ENGINE_VERSION, "tiltak-engine/0.2", None}
+# engines that took a date's day in UTC (0.3 takes it in the local zone, engine/clock.py)
+DAYS_IN_UTC = {"tiltak-engine/0.2", None}
 DEPLOYMENT_STREAM = "deployments"
 
 

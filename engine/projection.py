@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
-from . import multi_instance
+from . import clock, multi_instance
 from .specs import TenantCallActivity
 from .task_states import picked
 from .walking import in_states, instance_workflows, task_tables, walk
@@ -181,13 +181,14 @@ def variables(workflow) -> dict[str, Any]:
 
 
 def as_deadline(value: Any) -> datetime | None:
-    """A due date from a date (end of that day, UTC), a datetime or an ISO string."""
+    """A due date in UTC from a date (the end of that local day), a datetime or an ISO
+    string."""
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, datetime):  # stored in UTC: SQLite keeps no offset
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time(23, 59, 59), tzinfo=UTC)
+        return clock.end_of(value).astimezone(UTC)
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         if len(text) == 10:

@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import select
 
 from . import history, projection
-from .clock import FixedClock
+from .clock import LOCAL_ZONE, FixedClock, local_zone
 from .determinism import IdSource, deterministic
 from .errors import TiltakError
 from .models import HistoryEvent, ProcessInstance
@@ -287,8 +287,10 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
     owner: dict[int, int] = {}
     for event in events:
         moment = _utc(event.at)
+        days = UTC if event.engine_version in history.DAYS_IN_UTC else LOCAL_ZONE
         try:
-            with engine.clock.at(moment), deterministic(ids, FixedClock(moment)):
+            with engine.clock.at(moment), deterministic(ids, FixedClock(moment)), \
+                    local_zone(days):
                 if event.type == "start":
                     data = data_from_json(event.data)
                     specs = _specs(engine, data["definition_id"], data["bindings"])

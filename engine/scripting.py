@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import expressions
+from . import clock, expressions
 from .clock import Clock
 from .sandbox import ScriptError, run_script
 
@@ -66,5 +66,5 @@ def timer_text(value: Any) -> Any:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat()
+        return clock.start_of(value).isoformat()
     return value

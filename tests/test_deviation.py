@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from random_walk import Values, World
@@ -39,6 +40,7 @@ REPORT = {
 }
 GREEN = {"konsekvens": "1", "sannsynlighet": "2", "alvorlig": False,
          "vurdering": "Avvik i dobbeltkontrollen, ingen skade på pasienten."}
+OSLO = ZoneInfo("Europe/Oslo")  # the engine's local zone unless TILTAK_TIMEZONE says else
 SERIOUS = {"konsekvens": "4", "sannsynlighet": "2", "alvorlig": True,
            "vurdering": "Pasienten fikk alvorlig hypoglykemi og ble lagt på intensiv."}
 NOTIFIED = {"varsel_sendt": True, "varsel_tidspunkt": "2026-01-05",
@@ -238,12 +240,11 @@ def test_a_serious_case_is_notified_in_time_and_investigated_with_expertise(depl
     assert risk_class(engine, row.id) == "rød"  # 4 x 2
     assert (facts(engine, row.id).serious, facts(engine, row.id).risk_class) == (True, "rød")
 
-    # the statutory notification: straks, at the latest by the end of the next day
+    # the statutory notification: straks, at the latest by the end of the next local day
     [task] = engine.tasks(instance_id=row.id)
     assert task.element_id == "Task_LovpalagtVarsel"
     assert task.candidate_groups == ["leder-kir", "varslingsansvarlig"]
-    end_of_next_day = datetime.combine(assessed.date() + timedelta(days=1),
-                                       time(23, 59, 59), UTC)
+    end_of_next_day = end_of_local_day(assessed, days_later=1)
     assert utc(task.due_at) == end_of_next_day
     assert utc(engine.instance(row.id).next_timer_at) == end_of_next_day + \
         timedelta(seconds=1)
@@ -265,6 +266,41 @@ def test_a_serious_case_is_notified_in_time_and_investigated_with_expertise(depl
     assert open_elements(engine, row.id) == ["Task_BestemTiltak"]
     case = facts(engine, row.id)
     assert (case.serious, case.risk_class, case.expertise) == (True, "rød", True)
+    replays_ok(engine)
+
+
+def end_of_local_day(moment: datetime, days_later: int) -> datetime:
+    """The last second, in UTC, of the local day that many days after `moment`'s own."""
+    day = moment.astimezone(OSLO).date() + timedelta(days=days_later)
+    return datetime.combine(day, time(23, 59, 59), OSLO).astimezone(UTC)
+
+
+@pytest.mark.parametrize("reported", [
+    datetime(2026, 1, 9, 23, 30, tzinfo=UTC),  # 00:30 on 10 January in Oslo
+    datetime(2026, 1, 10, 22, 30, tzinfo=UTC),  # 23:30 on 10 January in Oslo
+    datetime(2026, 6, 9, 22, 30, tzinfo=UTC),  # 00:30 on 10 June (summer time)
+])
+def test_the_notice_is_due_by_the_end_of_the_next_local_day_around_midnight(deployed, clock,
+                                                                            reported):
+    """Around midnight the day is Oslo's, not UTC's: a serious event assessed at 00:30
+    on 10 January is to be notified by the end of 11 January, and escalated only after."""
+    engine = deployed
+    row = report(engine)
+    clock.set(reported - timedelta(hours=2))
+    complete(engine, clock, LEADER, "Task_Vurdering", row.id, SERIOUS)  # at `reported`
+    assert clock.now() == reported
+    [task] = engine.tasks(instance_id=row.id)
+    deadline = utc(task.due_at)
+    assert deadline == end_of_local_day(reported, days_later=1)
+    assert deadline.astimezone(OSLO).date() == \
+        reported.astimezone(OSLO).date() + timedelta(days=1)
+    assert utc(engine.instance(row.id).next_timer_at) == deadline + timedelta(seconds=1)
+    clock.set(deadline)  # the last second of the next local day: not late yet
+    sweep(engine)  # (in June the yearly management review is due as well)
+    assert engine.notifications(MANAGEMENT) == []
+    clock.set(deadline + timedelta(seconds=2))
+    sweep(engine)
+    assert [n.template for n in engine.notifications(MANAGEMENT)] == ["avvik-varsel-eskalering"]
     replays_ok(engine)
 
 

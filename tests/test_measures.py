@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from random_walk import Model
@@ -23,7 +23,7 @@ from engine.errors import InvalidInput
 from engine.models import TaskRecord
 from engine.timers import sweep
 
-from walks import PROCESSES, task_for
+from walks import PROCESSES, end_of_local_day, local_midnight, task_for
 
 
 @dataclass(frozen=True)
@@ -170,17 +170,17 @@ def test_the_owner_evaluates_the_effect_on_the_date_the_controller_set(engine, l
     assert engine.tasks(instance_id=instance_id) == []
     row = engine.instance(instance_id)
     assert row.status == "running"
-    assert row.next_timer_at.replace(tzinfo=UTC) == datetime(2026, 6, 1, tzinfo=UTC)
+    assert row.next_timer_at.replace(tzinfo=UTC) == local_midnight(2026, 6, 1)
     assert lifecycle.done not in called(engine, instance_id, lifecycle.key)["completed"]
 
-    clock.set(datetime(2026, 5, 31, 23, 59, tzinfo=UTC))
+    clock.set(local_midnight(2026, 6, 1) - timedelta(minutes=1))
     sweep(engine)
     assert engine.tasks(instance_id=instance_id) == []
-    clock.set(datetime(2026, 6, 1, 0, 0, 1, tzinfo=UTC))
+    clock.set(local_midnight(2026, 6, 1) + timedelta(seconds=1))
     sweep(engine)
     task = task_for(engine, "ola", lifecycle.evaluate, instance_id)
     assert task.assignee == "ola"
-    assert task.due_at.replace(tzinfo=UTC) == datetime(2026, 6, 15, 23, 59, 59, tzinfo=UTC)
+    assert task.due_at.replace(tzinfo=UTC) == end_of_local_day(2026, 6, 15)
     assert not [t for t in engine.tasks(actor="sigrid", instance_id=instance_id)]
 
     with pytest.raises(InvalidInput) as err:

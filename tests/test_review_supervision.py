@@ -9,7 +9,7 @@ and its reminder and escalation are timers on the order's deadline.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from engine.replay import verify_all
 from engine.timers import sweep
 from engine.worklist import WorklistQuery
 
-from walks import PROCESSES, task_for
+from walks import PROCESSES, end_of_local_day, local_midnight, task_for
 
 REVIEW = "ledelsens-gjennomgang"
 ORDER = "tilsyn-oppfolging"
@@ -200,7 +200,7 @@ def test_management_review_decides_measures_that_run_through_the_measure_lifecyc
     measures = {t.assignee: t for t in engine.tasks(instance_id=review)
                 if t.element_id == "Task_GjennomforTiltak"}
     assert set(measures) == {"ola", "nora"}
-    assert utc(measures["ola"].due_at) == datetime(2026, 4, 1, 23, 59, 59, tzinfo=UTC)
+    assert utc(measures["ola"].due_at) == end_of_local_day(2026, 4, 1)
     assert (measures["ola"].clinic, measures["nora"].clinic) == ("kir", "med")
     assert engine.task_context(measures["nora"])["tiltak"]["beskrivelse"] == ""
     assert not [t for t in engine.tasks(actor=QUALITY) if t.element_id == "Task_Oppsummer"]
@@ -304,7 +304,7 @@ def test_an_order_is_planned_carried_out_answered_and_closed_by_the_authority(de
                                                                             clock):
     engine = deployed
     order = start_order(engine)
-    assert utc(engine.instance(order).next_timer_at) == datetime(2026, 2, 15, tzinfo=UTC)
+    assert utc(engine.instance(order).next_timer_at) == local_midnight(2026, 2, 15)
 
     # the clinic's leader plans; the task is listed under the order's process
     page = engine.worklist(WorklistQuery(actor="kirsten", process_key=ORDER))
@@ -323,7 +323,7 @@ def test_an_order_is_planned_carried_out_answered_and_closed_by_the_authority(de
     clock.set(datetime(2026, 1, 20, 10, 0, tzinfo=UTC))
     carry_out_measures(engine, order)
     answer = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
-    assert utc(answer.due_at) == datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)
+    assert utc(answer.due_at) == end_of_local_day(2026, 3, 1)
     reply(engine, order, "2026-01-25")
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-02-10")
 
@@ -349,9 +349,9 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     clock.set(datetime(2026, 1, 20, 10, 0, tzinfo=UTC))
     carry_out_measures(engine, order)  # done; only the reply is left
 
-    clock.set(datetime(2026, 2, 14, 23, 59, 59, tzinfo=UTC))
+    clock.set(local_midnight(2026, 2, 15) - timedelta(seconds=1))
     assert timer_events_after_sweep(engine, order) == 0
-    clock.set(datetime(2026, 2, 15, 0, 0, 1, tzinfo=UTC))  # 14 days before the deadline
+    clock.set(local_midnight(2026, 2, 15) + timedelta(seconds=1))  # 14 days before the deadline
     assert timer_events_after_sweep(engine, order) == 1
     assert timer_events_after_sweep(engine, order) == 1  # once only
     [reminder] = notes(engine, "kirsten", "tilsyn-paminnelse")
@@ -360,9 +360,9 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     assert not notes(engine, MANAGEMENT, "tilsyn-eskalering")
     assert open_elements(engine, order) == ["Task_SvarTilsyn"]  # still to be done
 
-    clock.set(datetime(2026, 3, 1, 23, 0, tzinfo=UTC))  # the deadline day is not over
+    clock.set(end_of_local_day(2026, 3, 1) - timedelta(minutes=59))  # the day is not over
     assert timer_events_after_sweep(engine, order) == 1
-    clock.set(datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC))
+    clock.set(local_midnight(2026, 3, 2) + timedelta(seconds=1))
     assert timer_events_after_sweep(engine, order) == 2
     [escalation] = notes(engine, MANAGEMENT, "tilsyn-eskalering")
     assert "Fristen er passert" in escalation.body and "2025/4711" in escalation.body
@@ -386,10 +386,10 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     shown = engine.task_context(planning)
     assert shown["runde"] == 2 and str(shown["frist"]) == "2026-06-01"
     assert shown["merknader"].startswith("Dokumenter at samstemming")
-    assert utc(engine.instance(order).next_timer_at) == datetime(2026, 5, 18, tzinfo=UTC)
+    assert utc(engine.instance(order).next_timer_at) == local_midnight(2026, 5, 18)
     plan(engine, order, [])  # the audit already done answers the remarks
     answer = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
-    assert utc(answer.due_at) == datetime(2026, 6, 1, 23, 59, 59, tzinfo=UTC)
+    assert utc(answer.due_at) == end_of_local_day(2026, 6, 1)
     clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=UTC))
     reply(engine, order, "2026-04-20")
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-05-05")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 
 import pytest
 
@@ -16,6 +16,7 @@ from walks import (
     SECRETARIAT,
     START_DATA,
     at_measure,
+    end_of_local_day,
     task_for,
     walk_six_step,
 )
@@ -147,4 +148,4 @@ def test_due_dates_are_stored_as_the_end_of_the_deadline_day(deployed):
     engine = deployed
     at_measure(engine, frist="2026-03-01")
     [measure] = [t for t in engine.tasks(actor="ola") if t.element_id == "Task_GjennomforTiltak"]
-    assert measure.due_at.replace(tzinfo=UTC) == datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)
+    assert measure.due_at.replace(tzinfo=UTC) == end_of_local_day(2026, 3, 1)

@@ -17,7 +17,7 @@ from engine.replay import verify_instance
 from engine.timers import sweep
 from engine.users import add_user
 
-from walks import FIXTURES, at_measure, task_for
+from walks import FIXTURES, at_measure, local_midnight, task_for
 
 
 class Inbox:
@@ -61,10 +61,10 @@ def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, 
                  language="sv")
     instance_id = at_measure(engine)
     assert engine.instance(instance_id).next_timer_at.replace(tzinfo=UTC) == \
-        datetime(2026, 2, 22, tzinfo=UTC)
+        local_midnight(2026, 2, 22)
     assert sweep(engine).fired == 0
 
-    clock.set(datetime(2026, 2, 22, 0, 0, 1, tzinfo=UTC))
+    clock.set(local_midnight(2026, 2, 22) + timedelta(seconds=1))
     sweep(engine)
     assert fired(engine, instance_id) == 1
     assert sweep(engine).fired == 0  # once only
@@ -97,7 +97,7 @@ def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, 
 def test_mail_that_cannot_be_sent_is_retried_with_backoff_then_marked_failed(deployed, clock):
     engine = deployed
     at_measure(engine)
-    clock.set(datetime(2026, 2, 22, 0, 0, 1, tzinfo=UTC))
+    clock.set(local_midnight(2026, 2, 22) + timedelta(seconds=1))
     sweep(engine)
     with socket.socket() as probe:  # a port where nobody listens
         probe.bind(("127.0.0.1", 0))

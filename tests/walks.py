@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.clock import LOCAL_ZONE
 from engine.runtime import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +125,13 @@ def at_measure(engine, frist: str = "2026-03-01", business_key: str | None = Non
     engine.complete(task_for(engine, "sigrid", "Task_SendReferat", instance.id).id,
                     actor="sigrid", data={"kpu_referat": "Referat"})
     return instance.id
+
+
+def local_midnight(year: int, month: int, day: int) -> datetime:
+    """The start of a local day (the engine's zone), in UTC: when a date timer fires."""
+    return datetime(year, month, day, tzinfo=LOCAL_ZONE).astimezone(UTC)
+
+
+def end_of_local_day(year: int, month: int, day: int) -> datetime:
+    """The last second of a local day, in UTC: a deadline given as a date."""
+    return datetime(year, month, day, 23, 59, 59, tzinfo=LOCAL_ZONE).astimezone(UTC)
