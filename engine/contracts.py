@@ -16,12 +16,19 @@ from __future__ import annotations
 from lxml import etree
 
 from .errors import DefinitionError
+from .model_checks import BPMN_NS, CAMUNDA_NS
 
 INTERFACE = "samhandling"
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
+BPMN = f"{{{BPMN_NS}}}"
+CAMUNDA = f"{{{CAMUNDA_NS}}}"
 _KEPT = ("candidateGroups", "candidateUsers", "assignee")
 _LOOP_KEPT = ("collection", "elementVariable")
+
+
+def process_node(tree, key: str) -> etree._Element | None:
+    """The process element with this id in a parsed BPMN file."""
+    return next((node for node in tree.iter(f"{BPMN}process") if node.get("id") == key),
+                None)
 
 
 def declared(process: etree._Element) -> list[str]:

@@ -258,15 +258,11 @@ def _check_variant(session: Session, key: str, tenant: str, filename: str,
         Resource.name == default.resource_name)).first()
     if source is None:
         return
-    wanted = _process_node(parse_xml(source.encode("utf-8"), default.resource_name), key)
-    found = _process_node(parse_xml(bpmn[filename], filename), key)
+    wanted = contracts.process_node(parse_xml(source.encode("utf-8"), default.resource_name),
+                                    key)
+    found = contracts.process_node(parse_xml(bpmn[filename], filename), key)
     if wanted is not None and found is not None:
         contracts.check_variant(wanted, found, key=key, tenant=tenant, filename=filename)
-
-
-def _process_node(tree, key: str):
-    return next((node for node in tree.iter(f"{contracts.BPMN}process")
-                 if node.get("id") == key), None)
 
 
 def latest_definition(session: Session, key: str, tenant: str = "") -> ProcessDefinition | None:

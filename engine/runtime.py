@@ -777,15 +777,13 @@ class Engine:
         row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
         if row is None:
             raise NotFound(f"no process instance '{instance_id}'")
-        if kept:
-            found = self._live.take(instance_id, row.version)
-            if found is not None:
-                workflow, row.stored = found
-                row.state = row.stored.text
-                state_format.as_restored(workflow)
-                definition = self._definition(session, row.definition_id)
-                owner = self._specs_for(session, definition, row.bindings)[2]
-                return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
+        found = self._live.take(instance_id, row.version) if kept else None
+        if found is not None:
+            workflow, row.stored = found
+            row.state = row.stored.text
+            state_format.as_restored(workflow)
+            return self._load_row(session, row, workflow)
+        if kept:  # kept at another version: the state was not read with the row
             instances.read_state(conn, row)
         return self._load_row(session, row)
 
@@ -800,10 +798,12 @@ class Engine:
         session.info.setdefault(AFTER_COMMIT, []).append(
             functools.partial(self._live.moved, row.id, before, row.version))
 
-    def _load_row(self, session: Session, row: InstanceRow) -> Loaded:
+    def _load_row(self, session: Session, row: InstanceRow, workflow=None) -> Loaded:
+        """The instance for a command: `workflow` when one is kept alive, else restored."""
         definition = self._definition(session, row.definition_id)
         spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
-        workflow = restore_state(row.state, spec, subprocess_specs, self.script_engine)
+        if workflow is None:
+            workflow = restore_state(row.state, spec, subprocess_specs, self.script_engine)
         return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
 
     def _advance(self, workflow) -> None:
@@ -924,8 +924,6 @@ class Engine:
             return
         raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
                                f"({task.element_id})")
-
-
 
 
 _OPEN_TASK = select(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("id"))

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.contracts import BPMN, CAMUNDA
 from engine.xml import parse_xml
 
 ROOT = Path(__file__).resolve().parent.parent
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
 
 
