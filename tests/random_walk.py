@@ -60,13 +60,13 @@ MOVE_WEIGHTS = {"task": 5.0, "timer": 2.0, "message": 2.0}
 # ------------------------------------------------------------------ the organisation
 @dataclass(frozen=True)
 class People:
-    """The demo users and their groups (tiltak/demo/users.json)."""
+    """The demo users and their groups (users.json, leaders from organisation.json)."""
 
     groups: dict[str, frozenset[str]]
 
     @classmethod
     def demo(cls) -> People:
-        doc = json.loads(services.DEMO_USERS.read_text(encoding="utf-8"))
+        doc = services.demo_users()
         return cls({u["name"]: frozenset(u["groups"]) for u in doc["users"]})
 
     @property

@@ -1,7 +1,8 @@
-"""Organisation reference data (clinics and units), loaded from a JSON file.
+"""Organisation reference data (clinics, units and their leaders), loaded from a JSON file.
 
 Supplies form options (`valuesKey` in Camunda Forms, e.g. `klinikkvalg`) and the
-group-name conventions the processes use (`kpu-sekretariat-<clinic>`, `kpu-<clinic>`).
+group names the processes route by: `leder-<unit>` and `leder-<clinic>` hold the
+leaders the file names, `kpu-sekretariat-<clinic>` and `kpu-<clinic>` the committees.
 """
 
 from __future__ import annotations
@@ -16,10 +17,21 @@ from typing import Any
 DEMO_FILE = Path(__file__).parent / "demo" / "organisation.json"
 
 
+# Option lists by the country whose forms use them: Bokmål keys, Swedish keys.
+OPTION_KEYS = {"no": ("klinikkvalg", "enhetsvalg"), "se": ("klinikval", "enhetsval")}
+ALL_CLINICS = "alle_klinikker"
+
+
+def leader_group(code: str) -> str:
+    """The group a clinic's or unit's leaders are in; processes route by it."""
+    return f"leder-{code}"
+
+
 @dataclass(frozen=True)
 class Unit:
     code: str
     name: str
+    leaders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,8 @@ class Clinic:
     code: str
     name: str
     units: tuple[Unit, ...]
+    leaders: tuple[str, ...] = ()
+    country: str = "no"
 
 
 @dataclass(frozen=True)
@@ -35,15 +49,29 @@ class Organisation:
     clinics: tuple[Clinic, ...]
 
     def form_options(self) -> dict[str, Any]:
-        """Option lists that forms refer to by `valuesKey`."""
-        return {
-            "klinikkvalg": [{"value": c.code, "label": c.name} for c in self.clinics],
-            "enhetsvalg": [{"value": u.code, "label": f"{u.name} ({c.name})"}
-                           for c in self.clinics for u in c.units],
-        }
+        """Option lists that forms refer to by `valuesKey`, each country's clinics apart."""
+        options: dict[str, Any] = {ALL_CLINICS: _clinic_options(self.clinics)}
+        for country, (clinics_key, units_key) in OPTION_KEYS.items():
+            theirs = [c for c in self.clinics if c.country == country]
+            options[clinics_key] = _clinic_options(theirs)
+            options[units_key] = [{"value": u.code, "label": f"{u.name} ({c.name})"}
+                                  for c in theirs for u in c.units]
+        return options
 
     def clinic(self, code: str) -> Clinic | None:
         return next((c for c in self.clinics if c.code == code), None)
+
+    def leader_groups(self) -> dict[str, set[str]]:
+        """User name -> the `leder-` groups the file makes them a member of."""
+        found: dict[str, set[str]] = {}
+        for place in (*self.clinics, *(u for c in self.clinics for u in c.units)):
+            for user in place.leaders:
+                found.setdefault(user, set()).add(leader_group(place.code))
+        return found
+
+
+def _clinic_options(clinics) -> list[dict[str, str]]:
+    return [{"value": c.code, "label": c.name} for c in clinics]
 
 
 def load(path: str | Path | None = None) -> Organisation:
@@ -55,6 +83,13 @@ def load(path: str | Path | None = None) -> Organisation:
 def _load(file: str) -> Organisation:
     doc = json.loads(Path(file).read_text(encoding="utf-8"))
     clinics = tuple(
-        Clinic(c["code"], c["name"], tuple(Unit(u["code"], u["name"]) for u in c.get("units", [])))
+        Clinic(c["code"], c["name"],
+               tuple(Unit(u["code"], u["name"], tuple(u.get("leaders", ())))
+                     for u in c.get("units", [])),
+               tuple(c.get("leaders", ())), c.get("country", "no"))
         for c in doc["clinics"])
+    unknown = {c.country for c in clinics} - set(OPTION_KEYS)
+    if unknown:
+        raise ValueError(f"{file}: unknown country {sorted(unknown)}; "
+                         f"known: {sorted(OPTION_KEYS)}")
     return Organisation(doc.get("name", ""), clinics)

@@ -50,9 +50,18 @@ def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engin
                   context_variables=org.form_options)
 
 
+def demo_users() -> dict[str, Any]:
+    """The demo users, each with the leader groups the organisation file gives them."""
+    doc = json.loads(DEMO_USERS.read_text(encoding="utf-8"))
+    leaders = organisation.load().leader_groups()
+    for user in doc["users"]:
+        user["groups"] = [*user["groups"], *sorted(leaders.get(user["name"], ()))]
+    return doc
+
+
 def load_demo_users(engine: Engine, *, passwords: bool = True) -> list[dict[str, Any]]:
     """Create the demo users (hashing their passwords is slow; tests may skip it)."""
-    doc = json.loads(DEMO_USERS.read_text(encoding="utf-8"))
+    doc = demo_users()
     with engine.db.transaction() as session:
         for user in doc["users"]:
             add_user(session, user["name"], user["groups"],

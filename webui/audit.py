@@ -46,7 +46,7 @@ def search():
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
                            wanted=wanted, statuses=STATUSES,
                            processes=engine().process_names(),
-                           clinics=engine().context_variables().get("klinikkvalg", []))
+                           clinics=engine().context_variables().get("alle_klinikker", []))
 
 
 def _may_read(instance_id: str, what: str) -> None:

@@ -71,8 +71,9 @@ def _days(value: float | None) -> str:
 
 
 def _labels(by: str) -> dict[str, str]:
-    options = engine().context_variables().get("klinikkvalg" if by == "clinic"
-                                               else "enhetsvalg", [])
+    known = engine().context_variables()
+    options = (known.get("alle_klinikker", []) if by == "clinic"
+               else [*known.get("enhetsvalg", []), *known.get("enhetsval", [])])
     labels = {o["value"]: o["label"] for o in options}
     labels[""] = _("All")
     labels["?"] = _("Not stated")

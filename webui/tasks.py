@@ -24,7 +24,7 @@ from .review_figures import prefill
 
 bp = Blueprint("tasks", __name__)
 PER_PAGE = 25
-HIDDEN_DATA = ("klinikkvalg", "enhetsvalg")
+HIDDEN_DATA = ("klinikkvalg", "enhetsvalg", "klinikval", "enhetsval", "alle_klinikker")
 
 
 @bp.get("/")
@@ -43,7 +43,7 @@ def worklist():
     now = engine().clock.now()
     return render_template("worklist.html", page=page, query=query, now=now,
                            soon=now + timedelta(days=3),
-                           clinics=engine().context_variables().get("klinikkvalg", []))
+                           clinics=engine().context_variables().get("alle_klinikker", []))
 
 
 @bp.post("/tasks/<task_id>/claim")
