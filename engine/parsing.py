@@ -305,16 +305,30 @@ def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:
                                        "expression": definition.expression}
         if isinstance(task_spec, UserTaskMixin) or local == "userTask":
             _check_expressions(task_spec.extensions, node, filename)
-        if local == "serviceTask" and not (
-                task_spec.extensions.get("type") == "external"
-                and task_spec.extensions.get("topic") == NOTIFY_TOPIC):
-            raise DefinitionError(
-                f"a {local} runs here only as camunda:type=\"external\" with "
-                f"camunda:topic=\"{NOTIFY_TOPIC}\" (a notification)", file=filename,
-                element=node.get("id"))
+        if local == "serviceTask":
+            _check_service_task(task_spec.extensions, node, filename)
         if isinstance(task_spec, SubWorkflowTask):
             if local == "callActivity":
                 process.called.add(task_spec.spec)
+
+
+def _check_service_task(ext: dict[str, Any], node: etree._Element, filename: str) -> None:
+    """A service task runs here as a notification (external, topic `varsel`) or as a
+    Camunda expression whose value goes to `camunda:resultVariable`."""
+    if ext.get("type") == "external" and ext.get("topic") == NOTIFY_TOPIC:
+        return
+    if ext.get("expression") and ext.get("type") is None:
+        if not ext.get("resultVariable"):
+            raise DefinitionError("a service task with camunda:expression needs "
+                                  "camunda:resultVariable here: the value is its only effect",
+                                  file=filename, element=node.get("id"))
+        model_checks.check_expression(ext["expression"], "camunda:expression", filename,
+                                      node.get("id"))
+        return
+    raise DefinitionError(
+        f"a serviceTask runs here only as camunda:type=\"external\" with "
+        f"camunda:topic=\"{NOTIFY_TOPIC}\" (a notification), or with camunda:expression "
+        "and camunda:resultVariable", file=filename, element=node.get("id"))
 
 
 SIMPLE_REFERENCE = re.compile(r"^\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")

@@ -88,12 +88,18 @@ NOTIFY_TOPIC = "varsel"
 
 
 class CamundaServiceTask(ServiceTask):
-    """A Camunda external service task. Topic `varsel` is handled here: its input
-    parameters (recipient, template, values) are evaluated and kept on the task, and the
-    engine queues the notification in the same transaction as the state."""
+    """A Camunda service task. `camunda:expression` is evaluated and its value stored in
+    `camunda:resultVariable` (e.g. the moment a report came in). An external task of
+    topic `varsel` is handled here: its input parameters (recipient, template, values)
+    are evaluated and kept on the task, and the engine queues the notification in the
+    same transaction as the state."""
 
     def _run_hook(self, my_task):
         ext = getattr(self, "extensions", None) or {}
+        if ext.get("expression") and ext.get("type") is None:
+            value = my_task.workflow.script_engine.evaluate(my_task, ext["expression"])
+            my_task.data[ext["resultVariable"]] = value
+            return True
         if ext.get("type") != "external" or ext.get("topic") != NOTIFY_TOPIC:
             raise WorkflowTaskException(
                 f"service task {self.bpmn_id}: only external tasks with topic "

@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
@@ -373,7 +374,11 @@ class Model:
                 if not event_based:  # an event-based gateway's events all wait at first
                     reached |= TaskState.WAITING
                 for child in task.children:
-                    if child.state & reached:
+                    # a token that reached a parallel join which another branch's token
+                    # then left by is cancelled there, yet the branch was taken
+                    merged = child.state == TaskState.CANCELLED and isinstance(
+                        child.task_spec, Join)
+                    if child.state & reached or merged:
                         result.update(targets.get(_element(child), []))
         return result
 

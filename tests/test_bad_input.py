@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from engine.clock import zone
 from engine.definitions import collect_files
 from engine.errors import (
     Conflict,
@@ -18,6 +20,7 @@ from engine.errors import (
     TaskNotOpen,
 )
 from engine.models import HistoryEvent, ProcessDefinition, ProcessInstance
+from engine.replay import verify_all
 
 from walks import PROCESSES, START_DATA, task_for
 
@@ -37,6 +40,28 @@ SCRIPT = ('<bpmn:startEvent id="StartEvent_1"/><bpmn:sequenceFlow id="F1" source
           '<bpmn:script>{script}</bpmn:script></bpmn:scriptTask>'
           '<bpmn:sequenceFlow id="F2" sourceRef="Script_Beregn" targetRef="End_1"/>'
           '<bpmn:endEvent id="End_1"/>')
+
+
+SERVICE = ('<bpmn:startEvent id="StartEvent_1"/><bpmn:sequenceFlow id="F1" '
+           'sourceRef="StartEvent_1" targetRef="Service_Tid"/>'
+           '<bpmn:serviceTask id="Service_Tid" {attrs}/><bpmn:sequenceFlow id="F2" '
+           'sourceRef="Service_Tid" targetRef="Task_Se"/><bpmn:userTask id="Task_Se" '
+           'camunda:candidateGroups="ansatt"/><bpmn:sequenceFlow id="F3" '
+           'sourceRef="Task_Se" targetRef="End_1"/><bpmn:endEvent id="End_1"/>')
+
+
+def test_a_service_task_expression_stores_its_value_in_the_result_variable(engine, clock):
+    """Camunda 7's `camunda:expression` with `camunda:resultVariable`: evaluated at the
+    command's moment, kept as a process variable, and replayed to the same value."""
+    started_by_staff = process(SERVICE.format(
+        attrs='camunda:expression="${dateTime().plusDays(1).toString()}" '
+              'camunda:resultVariable="frist_fra"')).replace(
+        b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')
+    engine.deploy({"tid.bpmn": started_by_staff}, actor="per")
+    row = engine.start("prosess", actor="per")
+    expected = (clock.now().astimezone(zone()) + timedelta(days=1)).isoformat()
+    assert engine.show(row.id)["data"]["frist_fra"] == expected
+    assert all(v.ok for v in verify_all(engine))
 
 
 def count(engine, model) -> int:
@@ -61,6 +86,12 @@ def count(engine, model) -> int:
         '<bpmn:endEvent id="End_A"/>'),
      "Task_A"),
     ("ikke-bpmn.bpmn", b"<html><body>nei</body></html>", "not a BPMN 2.0 file"),
+    ("uten-resultat.bpmn", process(SERVICE.format(attrs='camunda:expression="${now()}"')),
+     "'Service_Tid': a service task with camunda:expression needs camunda:resultVariable"),
+    ("java-klasse.bpmn", process(SERVICE.format(attrs='camunda:class="no.sykehus.Varsle"')),
+     "or with camunda:expression and camunda:resultVariable"),
+    ("feil-i-service.bpmn", process(SERVICE.format(
+        attrs='camunda:expression="${dateTime(}" camunda:resultVariable="t"')), "Service_Tid"),
 ])
 def test_a_bad_definition_is_refused_with_file_and_element(engine, name, content, message):
     with pytest.raises(DefinitionError) as err:

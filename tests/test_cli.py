@@ -132,7 +132,7 @@ def test_a_clinic_variant_is_deployed_with_a_tenant(tiltak):
 def test_choice_fields_list_the_options_the_organisation_gives(tiltak):
     """A Camunda Form field with `valuesKey` lists the options the server checks against
     (here the demo organisation's clinics and units), not an empty list."""
-    tiltak("users", "add", "lise", "--groups", "ansatt,leder-kir")
+    tiltak("users", "add", "lise", "--groups", "ansatt,leder-kir-gastro")  # the unit's leader
     report = {"hva_skjedde": "Pasient fikk feil dose ved overflytting", "klinikk": "kir",
               "hendelsesdato": "2026-12-01", "enhet": "kir-gastro"}
     tiltak("start", "avvikshandtering", "--as", "lise", "--data", json.dumps(report))

@@ -1,14 +1,17 @@
 """The Norwegian deviation-handling routine (`avvikshandtering`), walked end to end by its
 real users with a moved clock, on SQLite and PostgreSQL.
 
-An employee reports; the clinic's leader assesses within five days (reminded when late)
-and the decision table gives the risk class; a serious event is notified to Statens
-helsetilsyn and Ukom by the end of the following day (management is told when it is
-late); the investigation of a serious event cannot go on without subject-matter
-expertise; a cross-clinic event analysis runs the six-step routine inside the case; the
-measures run through the shared measure process, the reporter gets feedback (also an
-anonymous one, with the receipt code), and the case closes only when every measure is
-finished, followed by a learning note for the quality committee.
+An employee reports; the leader of the unit where it happened assesses within three days,
+else the clinic head does (reminded at five), and that leader has the case from then on;
+the decision table gives the risk class; a serious event is notified to Statens
+helsetilsyn and Ukom by the end of the day after it became known, counted from the report
+(created at once when reported as serious; management is told when it is late); the
+patient, the relatives and the staff involved are followed up; the investigation of a
+serious event cannot go on without subject-matter expertise; a cross-clinic event
+analysis runs the six-step routine inside the case; the measures run through the shared
+measure process, the reporter gets feedback (also an anonymous one, with the receipt
+code), and the case closes only when every measure is finished, followed by a learning
+note for the quality committee that other clinics' secretariats acknowledge.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from forms.resolve import form_for
 from walks import KPU, PROCESSES, SECRETARIAT, review_rows, task_for
 
 PROCESS = "avvikshandtering"
-REPORTER, LEADER, OTHER_LEADER = "nora", "kirsten", "mats"  # the case is in kir
+# the case is in kir-gastro: ola leads the unit, kirsten the clinic, mats another clinic
+REPORTER, LEADER, CLINIC_HEAD, OTHER_LEADER = "nora", "ola", "kirsten", "mats"
 NOTIFIER, MANAGEMENT, ANALYSTS = "vilde", "are", "frida"
 REPORTED_AT = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # the FixedClock's start
 REPORT = {
@@ -64,7 +68,7 @@ def open_elements(engine, instance_id: str) -> list[str]:
 
 def risk_class(engine, instance_id: str) -> str:
     """What the decision table gave, as the open task sees it."""
-    [task] = engine.tasks(instance_id=instance_id)
+    task = engine.tasks(instance_id=instance_id)[0]
     return engine.task_context(task)["risikoklasse"]
 
 
@@ -101,6 +105,21 @@ def assess(engine, clock, instance_id: str, assessment: dict) -> None:
     complete(engine, clock, LEADER, "Task_Vurdering", instance_id, assessment)
 
 
+PEOPLE = ("Task_OppfolgingPasient", "Task_OppfolgingPersonell")
+
+
+def follow_up_people(engine, clock, instance_id: str, leader: str = LEADER) -> None:
+    """After a serious event: the patient and relatives, and the staff involved."""
+    complete(engine, clock, leader, "Task_OppfolgingPasient", instance_id, {
+        "kontaktet": ["pasient", "parorende"], "pasient_samtale_dato": "2026-01-06",
+        "pasient_oppfolging": "Informert om hendelsen og tilbudt møte med overlegen.",
+        "pasient_kontaktperson": "Seksjonsleder Ola Olsen"})
+    complete(engine, clock, leader, "Task_OppfolgingPersonell", instance_id, {
+        "personell_tiltak": ["samtale", "debrifing"],
+        "personell_oppfolging": "Samtale etter vakt, oppfølging om to uker.",
+        "personell_kontaktperson": "Seksjonsleder Ola Olsen"})
+
+
 def investigate(engine, clock, instance_id: str, *, expertise: bool = True,
                 analysis: bool = False) -> None:
     data = {**FINDINGS, "sakkompetens": expertise, "hendelsesanalyse": analysis}
@@ -123,7 +142,7 @@ def feedback(engine, clock, instance_id: str, text: str) -> None:
              {"tilbakemelding": text})
 
 
-def close_and_learn(engine, clock, instance_id: str) -> None:
+def close_and_learn(engine, clock, instance_id: str, spread_to: tuple[str, ...] = ()) -> None:
     complete(engine, clock, LEADER, "Task_Avslutt", instance_id, {
         "avslutning_oppsummering": "Samstemming ved overflytting er innført og kontrollert.",
         "tiltak_fulgt_opp": True})
@@ -134,6 +153,7 @@ def close_and_learn(engine, clock, instance_id: str) -> None:
         "spredning_forslag": ["klinikk", "regionalt"]})
     complete(engine, clock, KPU["kir"], "Task_KpuLaering", instance_id, {
         "kpu_laering_dato": "2026-03-10", "spredning": ["klinikk", "foretak"],
+        "laering_mottakere": list(spread_to),
         "kpu_laering_vurdering": "Notatet spres til alle sengeposter i foretaket."})
 
 
@@ -185,12 +205,12 @@ def test_a_green_case_is_assessed_investigated_followed_up_and_closed(deployed, 
     row = report(engine)
     assert row.receipt_code and row.started_by == REPORTER
 
-    # the clinic's leaders assess, within five days; not the other clinic's
+    # the unit's leader assesses, within three days; not the clinic head, not another clinic
     [task] = engine.tasks(instance_id=row.id)
-    assert (task.element_id, task.candidate_groups) == ("Task_Vurdering", ["leder-kir"])
-    assert utc(task.due_at) == REPORTED_AT + timedelta(days=5)
+    assert (task.element_id, task.candidate_groups) == ("Task_Vurdering", ["leder-kir-gastro"])
+    assert utc(task.due_at) == REPORTED_AT + timedelta(days=3)
     assert task.clinic == "kir"
-    assert engine.tasks(actor=OTHER_LEADER) == [] and engine.tasks(actor="ola") == []
+    assert engine.tasks(actor=OTHER_LEADER) == [] and engine.tasks(actor=CLINIC_HEAD) == []
     later(clock)
     with pytest.raises(PermissionDenied):
         engine.complete(task.id, actor=OTHER_LEADER, data=GREEN)
@@ -209,6 +229,8 @@ def test_a_green_case_is_assessed_investigated_followed_up_and_closed(deployed, 
     # the measure runs, the reporter can be told meanwhile; closing waits for both
     [measure] = measure_tasks(engine, row.id)
     assert (measure.assignee, utc(measure.due_at).date()) == ("ola", date(2026, 2, 15))
+    assert task_for(engine, LEADER, "Task_Tilbakemelding", row.id).candidate_groups == \
+        ["leder-kir-gastro"]  # the leader who assessed has the case
     assert engine.task_context(measure)["tiltak"]["klinikk"] == "kir"  # the case's clinic
     assert open_elements(engine, row.id) == ["Task_GjennomforTiltak", "Task_Tilbakemelding"]
     feedback(engine, clock, row.id, "Takk for meldingen. Vi innfører samstemming ved "
@@ -236,19 +258,22 @@ def test_a_serious_case_is_notified_in_time_and_investigated_with_expertise(depl
     engine = deployed
     row = report(engine)
     assess(engine, clock, row.id, SERIOUS)
-    assessed = clock.now()
     assert risk_class(engine, row.id) == "rød"  # 4 x 2
     assert (facts(engine, row.id).serious, facts(engine, row.id).risk_class) == (True, "rød")
 
-    # the statutory notification: straks, at the latest by the end of the next local day
-    [task] = engine.tasks(instance_id=row.id)
-    assert task.element_id == "Task_LovpalagtVarsel"
+    # the statutory notice: straks, at the latest by the end of the local day after the
+    # report; the patient, the relatives and the staff involved are followed up meanwhile
+    assert open_elements(engine, row.id) == sorted(["Task_LovpalagtVarsel", *PEOPLE])
+    task = task_for(engine, NOTIFIER, "Task_LovpalagtVarsel", row.id)
     assert task.candidate_groups == ["leder-kir", "varslingsansvarlig"]
-    end_of_next_day = end_of_local_day(assessed, days_later=1)
+    end_of_next_day = end_of_local_day(REPORTED_AT, days_later=1)
     assert utc(task.due_at) == end_of_next_day
     assert utc(engine.instance(row.id).next_timer_at) == end_of_next_day + \
         timedelta(seconds=1)
     assert [t.id for t in engine.tasks(actor=NOTIFIER)] == [task.id]
+    for element in PEOPLE:  # the leader who has the case, not the notifier
+        assert task_for(engine, LEADER, element, row.id).candidate_groups == \
+            ["leder-kir-gastro"]
     later(clock)
     with pytest.raises(InvalidInput) as err:
         engine.complete(task.id, actor=NOTIFIER, data={**NOTIFIED, "varsel_sendt": False})
@@ -263,9 +288,32 @@ def test_a_serious_case_is_notified_in_time_and_investigated_with_expertise(depl
     assert sweep(engine).fired == 0  # sent in time: nothing to escalate
     assert engine.notifications(MANAGEMENT) == []
     investigate(engine, clock, row.id, expertise=True)
-    assert open_elements(engine, row.id) == ["Task_BestemTiltak"]
+    assert open_elements(engine, row.id) == sorted(["Task_BestemTiltak", *PEOPLE])
     case = facts(engine, row.id)
     assert (case.serious, case.risk_class, case.expertise) == (True, "rød", True)
+    replays_ok(engine)
+
+
+def test_closing_a_serious_case_waits_for_the_follow_up_of_the_people_involved(deployed,
+                                                                               clock):
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, SERIOUS)
+    complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
+    investigate(engine, clock, row.id, expertise=True)
+    decide(engine, clock, row.id, [], reason="Dekkes av tiltak i en annen sak.", red=True)
+    feedback(engine, clock, row.id, "Hendelsen er varslet og undersøkt.")
+    assert open_elements(engine, row.id) == list(PEOPLE)  # not Task_Avslutt yet
+    with pytest.raises(InvalidInput) as err:  # who was contacted is not optional
+        complete(engine, clock, LEADER, "Task_OppfolgingPasient", row.id,
+                 {"pasient_oppfolging": "Informert.", "pasient_kontaktperson": "Ola"})
+    assert set(err.value.errors) == {"kontaktet", "pasient_samtale_dato"}
+    follow_up_people(engine, clock, row.id)
+    assert open_elements(engine, row.id) == ["Task_Avslutt"]
+    data = engine.show(row.id)["data"]
+    assert data["pasient_kontaktperson"] and data["personell_tiltak"] == ["samtale", "debrifing"]
+    close_and_learn(engine, clock, row.id)
+    assert engine.show(row.id)["status"] == "completed"
     replays_ok(engine)
 
 
@@ -280,27 +328,58 @@ def end_of_local_day(moment: datetime, days_later: int) -> datetime:
     datetime(2026, 1, 10, 22, 30, tzinfo=UTC),  # 23:30 on 10 January in Oslo
     datetime(2026, 6, 9, 22, 30, tzinfo=UTC),  # 00:30 on 10 June (summer time)
 ])
-def test_the_notice_is_due_by_the_end_of_the_next_local_day_around_midnight(deployed, clock,
-                                                                            reported):
-    """Around midnight the day is Oslo's, not UTC's: a serious event assessed at 00:30
-    on 10 January is to be notified by the end of 11 January, and escalated only after."""
+def test_a_report_marked_serious_is_to_be_notified_by_the_next_local_day_around_midnight(
+        deployed, clock, reported):
+    """Reported as serious at 00:30 on 10 January (Oslo): the notice is a task at once,
+    before any assessment, due by the end of 11 January, escalated only after."""
     engine = deployed
-    row = report(engine)
-    clock.set(reported - timedelta(hours=2))
-    complete(engine, clock, LEADER, "Task_Vurdering", row.id, SERIOUS)  # at `reported`
-    assert clock.now() == reported
-    [task] = engine.tasks(instance_id=row.id)
+    clock.set(reported)
+    row = report(engine, alvorlig_meldt=True)
+    assert open_elements(engine, row.id) == ["Task_VarselStraks", "Task_Vurdering"]
+    task = task_for(engine, NOTIFIER, "Task_VarselStraks", row.id)
     deadline = utc(task.due_at)
     assert deadline == end_of_local_day(reported, days_later=1)
     assert deadline.astimezone(OSLO).date() == \
         reported.astimezone(OSLO).date() + timedelta(days=1)
     assert utc(engine.instance(row.id).next_timer_at) == deadline + timedelta(seconds=1)
     clock.set(deadline)  # the last second of the next local day: not late yet
-    sweep(engine)  # (in June the yearly management review is due as well)
+    sweep(engine)  # (the unit leader's three days may run out too; in June the review)
     assert engine.notifications(MANAGEMENT) == []
     clock.set(deadline + timedelta(seconds=2))
     sweep(engine)
     assert [n.template for n in engine.notifications(MANAGEMENT)] == ["avvik-varsel-eskalering"]
+    assert task_for(engine, NOTIFIER, "Task_VarselStraks", row.id)  # still to be sent
+    replays_ok(engine)
+
+
+def test_a_report_marked_serious_is_not_notified_twice(deployed, clock):
+    engine = deployed
+    row = report(engine, alvorlig_meldt=True)
+    complete(engine, clock, NOTIFIER, "Task_VarselStraks", row.id, NOTIFIED)
+    [record] = records(engine, row.id, "Task_VarselStraks")
+    assert record.indicator == "lovpalagt-varsel" and record.outcome == "completed"
+    assess(engine, clock, row.id, SERIOUS)  # the leader agrees: no second notice
+    assert open_elements(engine, row.id) == sorted(["Task_Undersokelse", *PEOPLE])
+    replays_ok(engine)
+
+
+def test_the_legal_clock_runs_from_the_report_not_from_the_assessment(deployed, clock):
+    """Not marked serious by the reporter, found serious by the leader two days later:
+    the day after the report is already over, so management is told at once."""
+    engine = deployed
+    row = report(engine, kjent_dato="2026-01-04")  # known the day before the report
+    assert engine.show(row.id)["data"]["kjent_fra"] == "2026-01-04"
+    clock.set(REPORTED_AT + timedelta(days=2))
+    assess(engine, clock, row.id, SERIOUS)
+    task = task_for(engine, NOTIFIER, "Task_LovpalagtVarsel", row.id)
+    assert utc(task.due_at) == end_of_local_day(datetime(2026, 1, 4, 12, tzinfo=UTC), 1)
+    assert utc(task.due_at) < clock.now()  # overdue when it is created: told in the same step
+    assert [n.template for n in engine.notifications(MANAGEMENT)] == ["avvik-varsel-eskalering"]
+    assert sweep(engine).fired == 0
+    # a day given after the report does not move the clock forward
+    later_known = report(engine, kjent_dato="2026-02-01")
+    assert engine.show(later_known.id)["data"]["kjent_fra"] == \
+        clock.now().astimezone(OSLO).date().isoformat()
     replays_ok(engine)
 
 
@@ -309,7 +388,7 @@ def test_a_late_notification_is_escalated_to_management_and_still_required(deplo
     engine = deployed
     row = report(engine)
     assess(engine, clock, row.id, SERIOUS)
-    deadline = utc(engine.tasks(instance_id=row.id)[0].due_at)
+    deadline = utc(task_for(engine, NOTIFIER, "Task_LovpalagtVarsel", row.id).due_at)
 
     clock.set(deadline)  # the last second of the next day: not late yet
     assert sweep(engine).fired == 0
@@ -327,37 +406,48 @@ def test_a_late_notification_is_escalated_to_management_and_still_required(deplo
     # the notification is still required: the task stays, overdue in the worklist
     task = task_for(engine, NOTIFIER, "Task_LovpalagtVarsel", row.id)
     assert utc(task.due_at) < clock.now()
-    assert open_elements(engine, row.id) == ["Task_LovpalagtVarsel"]
+    assert open_elements(engine, row.id) == sorted(["Task_LovpalagtVarsel", *PEOPLE])
     later(clock, hours=3)
-    engine.complete(task.id, actor=LEADER, data={**NOTIFIED,
-                                                 "varsel_tidspunkt": "2026-01-07"})
+    engine.complete(task.id, actor=CLINIC_HEAD, data={**NOTIFIED,
+                                                      "varsel_tidspunkt": "2026-01-07"})
     [record] = records(engine, row.id, "Task_LovpalagtVarsel")
     assert record.outcome == "completed" and utc(record.ended_at) > utc(record.due_at)
-    assert open_elements(engine, row.id) == ["Task_Undersokelse"]
+    assert open_elements(engine, row.id) == sorted(["Task_Undersokelse", *PEOPLE])
     assert [e.type for e in engine.history(row.id)].count("timer") == 1
     replays_ok(engine)
 
 
-def test_the_leaders_are_reminded_when_the_assessment_is_late(deployed, clock):
+def test_the_units_leader_has_three_days_then_the_clinic_head_has_the_case(deployed,
+                                                                          clock):
     engine = deployed
     row = report(engine)
-    assert utc(engine.instance(row.id).next_timer_at) == REPORTED_AT + timedelta(days=5)
-    clock.set(REPORTED_AT + timedelta(days=4, hours=23))
+    assert utc(engine.instance(row.id).next_timer_at) == REPORTED_AT + timedelta(days=3)
+    clock.set(REPORTED_AT + timedelta(days=2, hours=23))
     assert sweep(engine).fired == 0
-    clock.set(REPORTED_AT + timedelta(days=5, seconds=1))
+    clock.set(REPORTED_AT + timedelta(days=3, seconds=1))
+    assert sweep(engine).fired == 1
+    assert engine.tasks(actor=LEADER) == []  # taken from the unit's leader
+    task = task_for(engine, CLINIC_HEAD, "Task_VurderingKlinikk", row.id)
+    assert task.candidate_groups == ["leder-kir"]
+    assert utc(task.due_at) == REPORTED_AT + timedelta(days=5, seconds=1)
+
+    # not done at five days either: the clinic's leaders are reminded; the task stays
+    clock.set(REPORTED_AT + timedelta(days=5, seconds=2))
     assert sweep(engine).fired == 1
     assert sweep(engine).fired == 0
-    [reminder] = engine.notifications(LEADER)
+    [reminder] = engine.notifications(CLINIC_HEAD)
     assert reminder.template == "avvik-paminnelse"
     assert "ikke vurdert innen fristen" in reminder.body and "2026-01-04" in reminder.body
     assert engine.notifications(OTHER_LEADER) == []  # another clinic's leader
     assert engine.notifications(REPORTER) == []
-
-    task = task_for(engine, LEADER, "Task_Vurdering", row.id)  # still to be done
-    assert utc(task.due_at) < clock.now()
     later(clock)
-    engine.complete(task.id, actor=LEADER, data=GREEN)
+    engine.complete(task.id, actor=CLINIC_HEAD, data=GREEN)
     assert engine.instance(row.id).next_timer_at is None
+
+    # from now on the case is the clinic head's, not the unit leader's
+    investigation = task_for(engine, CLINIC_HEAD, "Task_Undersokelse", row.id)
+    assert investigation.candidate_groups == ["leder-kir"]
+    assert engine.tasks(actor=LEADER) == []
     replays_ok(engine)
 
 
@@ -367,6 +457,7 @@ def test_a_serious_investigation_does_not_move_on_without_subject_matter_experti
     row = report(engine)
     assess(engine, clock, row.id, SERIOUS)
     complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
+    follow_up_people(engine, clock, row.id)
     task = task_for(engine, LEADER, "Task_Undersokelse", row.id)
     assert engine.task_context(task).get("undersokelse_merknad") is None
 
@@ -394,6 +485,7 @@ def test_a_cross_clinic_analysis_runs_the_six_step_routine_and_closing_waits_for
     row = report(engine)
     assess(engine, clock, row.id, SERIOUS)
     complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
+    follow_up_people(engine, clock, row.id)
     investigate(engine, clock, row.id, expertise=True, analysis=True)
 
     # Fagavdelingen analyses and sends the documentation (step 1 of the six steps)
@@ -461,7 +553,7 @@ def test_a_cross_clinic_analysis_runs_the_six_step_routine_and_closing_waits_for
 
 def test_an_anonymous_reporter_reads_the_feedback_with_the_receipt_code(deployed, clock):
     engine = deployed
-    row = report(engine, actor="ola", anonym=True,
+    row = report(engine, actor="oddny", anonym=True,
                  epost_tilbakemelding="melder@example.org")
     code = row.receipt_code
     assert engine.instance(row.id).started_by == "anonym"
@@ -481,11 +573,11 @@ def test_an_anonymous_reporter_reads_the_feedback_with_the_receipt_code(deployed
         mail = session.scalars(select(OutboxMail).where(
             OutboxMail.to_address == "melder@example.org")).one()
         assert "Dobbeltkontroll" in mail.body
-    assert engine.notifications("ola") == []  # nobody knows it was ola
+    assert engine.notifications("oddny") == []  # nobody knows it was oddny
 
     close_and_learn(engine, clock, row.id)
     assert engine.receipt(code)["status"] == "completed"
-    assert "ola" not in {e.actor for e in engine.history(row.id)}
+    assert "oddny" not in {e.actor for e in engine.history(row.id)}
     replays_ok(engine)
 
 
@@ -521,15 +613,60 @@ def test_a_green_case_may_close_with_no_measure_and_no_reason(deployed, clock):
     assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]
 
 
+def test_a_learning_note_spread_by_the_committee_reaches_the_other_clinics(deployed,
+                                                                          clock):
+    """KPU in kir sends the note to med and psyk (and to kir itself, which is left out):
+    each of their secretariats acknowledges it, and the case ends when both have."""
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, GREEN)
+    investigate(engine, clock, row.id, expertise=False)
+    decide(engine, clock, row.id, [])
+    feedback(engine, clock, row.id, "Takk for meldingen.")
+    close_and_learn(engine, clock, row.id, spread_to=("kir", "med", "psyk"))
+    received = [t for t in engine.tasks(instance_id=row.id)]
+    assert sorted(t.candidate_groups[0] for t in received) == \
+        ["kpu-sekretariat-med", "kpu-sekretariat-psyk"]
+    assert engine.tasks(actor=SECRETARIAT["kir"]) == []
+    [for_med] = engine.tasks(actor=SECRETARIAT["med"])
+    context = engine.task_context(for_med)
+    assert (context["laering_fra_klinikk"], context["laeringsnotat_tittel"]) == \
+        ("kir", "Dobbel ordinasjon ved overflytting")
+    later(clock)
+    with pytest.raises(InvalidInput) as err:
+        engine.complete(for_med.id, actor=SECRETARIAT["med"], data={"laering_mottatt": False})
+    assert set(err.value.errors) == {"laering_mottatt"}
+    engine.complete(for_med.id, actor=SECRETARIAT["med"], data={
+        "laering_mottatt": True, "laering_bruk": "Tas opp på neste tavlemøte i alle poster."})
+    assert engine.show(row.id)["status"] == "running"  # psyk has not acknowledged yet
+    [for_psyk] = engine.tasks(actor="pia")
+    engine.complete(for_psyk.id, actor="pia", data={"laering_mottatt": True})
+    assert engine.show(row.id)["status"] == "completed"
+    replays_ok(engine)
+
+
+def test_a_note_kept_in_the_clinic_ends_the_case_without_other_clinics(deployed, clock):
+    engine = deployed
+    row = report(engine)
+    assess(engine, clock, row.id, GREEN)
+    investigate(engine, clock, row.id, expertise=False)
+    decide(engine, clock, row.id, [])
+    feedback(engine, clock, row.id, "Takk for meldingen.")
+    close_and_learn(engine, clock, row.id, spread_to=("kir",))  # only its own clinic
+    assert engine.show(row.id)["status"] == "completed"
+
+
 # ------------------------------------------------------------------ indicators
 def walk_serious(engine, clock, *, notify_late: bool) -> str:
     """A serious case to the end, with its notification sent in time or a day late."""
     row = report(engine)
     assess(engine, clock, row.id, SERIOUS)
     if notify_late:
-        clock.set(utc(engine.tasks(instance_id=row.id)[0].due_at) + timedelta(hours=9))
+        notice = task_for(engine, NOTIFIER, "Task_LovpalagtVarsel", row.id)
+        clock.set(utc(notice.due_at) + timedelta(hours=9))
         sweep(engine)
     complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
+    follow_up_people(engine, clock, row.id)
     investigate(engine, clock, row.id, expertise=False)  # sent back once
     investigate(engine, clock, row.id, expertise=True)
     decide(engine, clock, row.id, [], reason="Tiltak følges opp i egen sak.", red=True)
