@@ -288,6 +288,21 @@ def notes(engine, user: str, template: str) -> list:
     return [n for n in engine.notifications(user) if n.template == template]
 
 
+def test_the_order_routine_deploys_alone_and_calls_the_deployed_measure_process(deployed):
+    """Its measures are called from inside the round (an embedded subprocess); deploying
+    the one file, as Camunda Modeler does, binds them to the measure process deployed."""
+    path = PROCESSES / f"{ORDER}.bpmn"
+    text = path.read_text(encoding="utf-8").replace(
+        "Tidspunktene for påminnelse", "Tidspunktene for en påminnelse", 1)
+    [version] = deployed.deploy({path.name: text.encode("utf-8")}, actor="per")
+    assert version.created and version.version == 2
+    order = start_order(deployed)
+    plan(deployed, order, [{"tittel": "Samstemming ved innleggelse", "ansvarlig": "ola",
+                            "frist": "2026-02-01"}])
+    [measure] = [t for t in deployed.tasks(actor="ola") if t.instance_id == order]
+    assert (measure.element_id, measure.process_key) == ("Task_GjennomforTiltak", "tiltak")
+
+
 def test_only_the_quality_department_registers_an_order_and_its_deadline_is_required(
         deployed):
     engine = deployed
