@@ -3,7 +3,8 @@ walked by their real users with a moved clock, on SQLite and PostgreSQL.
 
 `ledelsens-gjennomgang` is started by the timer cycle drawn on its start event (one
 review per cycle); `tilsyn-oppfolging` by the quality department when an order arrives,
-and its reminder and escalation are timers on the order's deadline.
+and its reminder and escalation are timers on the order's deadline; once the authority
+has closed it, the clinic's leader writes a learning note that the clinic's KPU spreads.
 """
 
 from __future__ import annotations
@@ -281,6 +282,35 @@ def decide(engine, order: str, **decision) -> None:
     engine.complete(task.id, actor=QUALITY, data=decision)
 
 
+LEARNING_NOTE = {
+    "laeringsnotat_tittel": "Legemiddelsamstemming ved innleggelse",
+    "laeringsnotat": "Tilsynet fant at legemidler ikke ble samstemt ved innleggelse fordi "
+                     "nyansatte ikke kjente rutinen. Samstemming er nå en del av "
+                     "opplæringen og revideres hvert halvår.",
+    "spredning_forslag": ["klinikk", "foretak"],
+}
+
+
+def learned(engine, clock, order: str) -> None:
+    """Closed by the authority: the clinic's leader writes a learning note (the form the
+    deviation routine uses) and the clinic's KPU decides how it is spread."""
+    closed = clock.now()
+    note = task_for(engine, "kirsten", "Task_Laeringsnotat", order)
+    assert note.candidate_groups == ["leder-kir"]
+    assert utc(note.due_at) == closed + timedelta(days=14)
+    assert not [t for t in engine.tasks(actor="mats") if t.instance_id == order]
+    engine.complete(note.id, actor="kirsten", data=LEARNING_NOTE)
+    kpu = task_for(engine, "kari", "Task_KpuLaering", order)  # kpu-kir
+    assert not [t for t in engine.tasks(actor="henrik") if t.instance_id == order]  # kpu-med
+    shown = engine.task_context(kpu)
+    assert (shown["laeringsnotat_tittel"], shown["spredning_forslag"]) == \
+        (LEARNING_NOTE["laeringsnotat_tittel"], ["klinikk", "foretak"])
+    engine.complete(kpu.id, actor="kari", data={
+        "kpu_laering_dato": closed.date().isoformat(), "spredning": ["klinikk", "foretak"],
+        "kpu_laering_vurdering": "Notatet sendes alle sengeposter og tas inn i "
+                                 "opplæringen av nyansatte i foretaket."})
+
+
 def timer_events_after_sweep(engine, instance_id: str) -> int:
     """Sweep (which may also start a management review) and count the order's timers."""
     sweep(engine)
@@ -345,8 +375,13 @@ def test_an_order_is_planned_carried_out_answered_and_closed_by_the_authority(de
     reply(engine, order, "2026-01-25")
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-02-10")
 
+    # closed: not done until the clinic has written down what it learnt and spread it
+    assert engine.show(order)["status"] == "running"
+    assert open_elements(engine, order) == ["Task_Laeringsnotat"]
+    learned(engine, clock, order)
     shown = engine.show(order)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
+    assert shown["data"]["spredning"] == ["klinikk", "foretak"]
     [diagram] = [d for d in engine.progress(order) if d["process_key"] == ORDER]
     assert "End_Lukket" in diagram["completed"]
     assert not notes(engine, "kirsten", "tilsyn-paminnelse")
@@ -411,6 +446,7 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=UTC))
     reply(engine, order, "2026-04-20")
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-05-05")
+    learned(engine, clock, order)
 
     shown = engine.show(order)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
@@ -420,6 +456,7 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
         ("2026-03-01", "2026-06-01")
     completed = [e.element_id for e in engine.history(order) if e.type == "complete"]
     assert completed.count("Task_Tiltaksplan") == 2 and completed.count("Task_SvarTilsyn") == 2
+    assert completed[-2:] == ["Task_Laeringsnotat", "Task_KpuLaering"]  # once, at the end
     assert [e.type for e in engine.history(order)].count("timer") == 2
     replays_ok(engine)
 
