@@ -13,7 +13,7 @@ from collections import Counter
 
 from lxml import etree
 
-from . import expressions
+from . import carry_over, expressions
 from .errors import DefinitionError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -107,6 +107,8 @@ def check_bpmn(root: etree._Element, filename: str) -> None:
                 kind in ("timeDate", "timeDuration", "timeCycle")
                 and _bpmn(node, kind)):
             _check_expression(node.text or "", kind, filename, _owner_id(node))
+        if kind == "property" and _camunda(node) and node.get("name") == carry_over.PROPERTY:
+            _check_carried(node, filename)
         for attr, value in node.attrib.items():
             if etree.QName(attr).localname == "formKey" and \
                     not value.startswith(CAMUNDA_FORM_KEYS):
@@ -114,6 +116,30 @@ def check_bpmn(root: etree._Element, filename: str) -> None:
                              "link a Camunda Form (camunda:formRef, or camunda-forms:"
                              "deployment:FILE.form) or use generated form fields",
                              node.get("id"))
+
+
+def _check_carried(node, filename: str) -> None:
+    """`fra_forrige` on a user task names user tasks of the same process."""
+    owner, task = _owner_id(node), node
+    while task is not None and _local(task) not in FLOW_NODES:
+        task = task.getparent()
+    process = task
+    while process is not None and _local(process) != "process":
+        process = process.getparent()
+    if task is None or _local(task) != "userTask" or process is None:
+        raise DefinitionError(f"the property {carry_over.PROPERTY} belongs on a user task",
+                              file=filename, element=owner)
+    try:
+        sources = carry_over.sources(node.get("value") or "")
+    except ValueError as err:
+        raise DefinitionError(f"the property {carry_over.PROPERTY}: {err}", file=filename,
+                              element=owner) from None
+    user_tasks = {n.get("id") for n in process.iter(f"{{{BPMN_NS}}}userTask")}
+    for element, _key in sources:
+        if element not in user_tasks:
+            raise DefinitionError(
+                f"the property {carry_over.PROPERTY} names '{element}', which is not a user "
+                f"task in the process '{process.get('id')}'", file=filename, element=owner)
 
 
 def _camunda(node) -> bool:

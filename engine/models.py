@@ -293,7 +293,9 @@ class TaskRecord(Base):
     """
 
     __tablename__ = "task_records"
-    __table_args__ = (Index("ix_task_records_indicator_ended", "indicator", "ended_at"),)
+    __table_args__ = (Index("ix_task_records_indicator_ended", "indicator", "ended_at"),
+                      Index("ix_task_records_element_ended", "process_key", "element_id",
+                            "ended_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(200))

@@ -262,7 +262,7 @@ def _process(parser: TiltakParser, key: str, filename: str, node, containers: di
                               element=key) from None
     process = ParsedProcess(key=key, name=node.get("name") or key, spec=spec)
     try:
-        subs = parser.get_subprocess_specs(key, require_call_activity_specs=False)
+        subs = _subprocess_specs(parser, key, {})
     except ValidationException as err:
         raise _definition_error(err, filename, hidden) from None
     process.embedded_specs = {
@@ -281,6 +281,19 @@ def _process(parser: TiltakParser, key: str, filename: str, node, containers: di
         if _camunda_name(attr) == "candidateStarterGroups":
             process.starter_groups = [g.strip() for g in value.split(",") if g.strip()]
     return process
+
+
+def _subprocess_specs(parser: TiltakParser, key: str, found: dict[str, Any]) -> dict[str, Any]:
+    """The embedded and called processes below `key`, as SpiffWorkflow's
+    `get_subprocess_specs(require_call_activity_specs=False)` finds them, but a called
+    process that is not in these files is left to be bound from the deployed ones at
+    every depth (SpiffWorkflow requires it inside an embedded subprocess)."""
+    for task_spec in parser.get_spec(key).task_specs.values():
+        if isinstance(task_spec, SubWorkflowTask) and task_spec.spec not in found:
+            found[task_spec.spec] = parser.get_spec(task_spec.spec, required=False)
+            if found[task_spec.spec] is not None:
+                _subprocess_specs(parser, task_spec.spec, found)
+    return found
 
 
 def _decorate(spec: Any, containers: dict, process: ParsedProcess) -> None:

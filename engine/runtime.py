@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from . import (
     attachments,
+    carry_over,
     definitions,
     facts,
     history,
@@ -299,7 +300,8 @@ class Engine:
                 spiff_task = ready_task(loaded.workflow, task.id)
                 definition = self._definition(session, task.definition_id)
                 values = self._validate(session, definition, task.form, dict(data or {}),
-                                        spiff_task.data)
+                                        {**self._carried(session, task, spiff_task),
+                                         **spiff_task.data})
                 self.complete_in(loaded.workflow, task.id, values)
             self._save(session, loaded, "complete", actor, {"values": values},
                        element_id=task.element_id, task_id=task.id)
@@ -720,9 +722,17 @@ class Engine:
             loaded = self._load(session, task.instance_id, lock=False)
             spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
             data = dict(spiff_task.data) if spiff_task is not None else {}
-            return {**self.context_variables(), **data}
+            return {**self.context_variables(), **self._carried(session, task, spiff_task),
+                    **data}
 
     # ----------------------------------------------------------------- internals
+    def _carried(self, session: Session, task: HumanTask, spiff_task) -> dict[str, Any]:
+        """What the task is shown from the last finished round (engine/carry_over.py)."""
+        ext = getattr(getattr(spiff_task, "task_spec", None), "extensions", None) or {}
+        return carry_over.values_for(session, ext.get("properties"),
+                                     process_key=task.process_key, clinic=task.clinic,
+                                     before=self.clock.now())
+
     def _validate(self, session: Session, definition: ProcessDefinition | None,
                   form: dict[str, Any], submitted: dict[str, Any],
                   context: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@ walked by their real users with a moved clock, on SQLite and PostgreSQL.
 
 `ledelsens-gjennomgang` is started by the timer cycle drawn on its start event (one
 review per cycle); `tilsyn-oppfolging` by the quality department when an order arrives,
-and its reminder and escalation are timers on the order's deadline.
+and its reminder and escalation are timers on the order's deadline; once the authority
+has closed it, the clinic's leader writes a learning note that the clinic's KPU spreads.
 """
 
 from __future__ import annotations
@@ -65,13 +66,14 @@ def test_the_review_starts_once_per_cycle_at_the_date_in_the_diagram(deployed, c
     engine = deployed
     assert sweep(engine).fired == 0 and reviews(engine) == []
     clock.set(datetime(2026, 2, 2, 6, 59, 59, tzinfo=UTC))
-    assert sweep(engine).fired == 0 and reviews(engine) == []
+    sweep(engine)  # starts the clinics' review of the tertial (15 January), not this one
+    assert reviews(engine) == []
 
     clock.set(datetime(2026, 2, 2, 7, 0, 1, tzinfo=UTC))
     assert sweep(engine).fired == 1
     assert sweep(engine).fired == 0
     [first] = reviews(engine)
-    [task] = engine.tasks(actor=QUALITY)
+    [task] = [t for t in engine.tasks(actor=QUALITY) if t.process_key == REVIEW]
     assert (task.element_id, task.instance_id) == ("Task_ForberedGjennomgang", first)
     assert task.candidate_groups == ["kvalitetsavdeling"]
     assert utc(task.due_at) == datetime(2026, 2, 23, 7, 0, 1, tzinfo=UTC)  # 21 days
@@ -88,7 +90,8 @@ def test_the_review_starts_once_per_cycle_at_the_date_in_the_diagram(deployed, c
     for review in reviews(engine):  # one path each, however late it was started
         assert open_elements(engine, review) == ["Task_ForberedGjennomgang"]
     clock.set(datetime(2029, 12, 31, tzinfo=UTC))
-    assert sweep(engine).fired == 0
+    sweep(engine)
+    assert len(reviews(engine)) == 4
     replays_ok(engine)
 
 
@@ -109,7 +112,8 @@ def test_a_tertial_cycle_keeps_its_day_and_starts_no_term_before_it_was_deployed
     clock.set(datetime(2026, 6, 1, 9, 0, tzinfo=UTC))  # the yearly review of 2 Feb is due
     [version] = engine.deploy(tertial_version(), actor="per")
     assert version.created and version.version == 2
-    assert sweep(engine).fired == 0  # neither 15 January nor 15 May, nor the yearly one
+    sweep(engine)  # (the clinics' tertial reviews of 15 January and 15 May start)
+    assert reviews(engine) == []  # neither 15 January nor 15 May, nor the yearly one
 
     terms = [datetime(2026, 9, 15, 7, 0, tzinfo=UTC), datetime(2027, 1, 15, 7, 0, tzinfo=UTC),
              datetime(2027, 5, 15, 7, 0, tzinfo=UTC), datetime(2027, 9, 15, 7, 0, tzinfo=UTC)]
@@ -278,6 +282,35 @@ def decide(engine, order: str, **decision) -> None:
     engine.complete(task.id, actor=QUALITY, data=decision)
 
 
+LEARNING_NOTE = {
+    "laeringsnotat_tittel": "Legemiddelsamstemming ved innleggelse",
+    "laeringsnotat": "Tilsynet fant at legemidler ikke ble samstemt ved innleggelse fordi "
+                     "nyansatte ikke kjente rutinen. Samstemming er nå en del av "
+                     "opplæringen og revideres hvert halvår.",
+    "spredning_forslag": ["klinikk", "foretak"],
+}
+
+
+def learned(engine, clock, order: str) -> None:
+    """Closed by the authority: the clinic's leader writes a learning note (the form the
+    deviation routine uses) and the clinic's KPU decides how it is spread."""
+    closed = clock.now()
+    note = task_for(engine, "kirsten", "Task_Laeringsnotat", order)
+    assert note.candidate_groups == ["leder-kir"]
+    assert utc(note.due_at) == closed + timedelta(days=14)
+    assert not [t for t in engine.tasks(actor="mats") if t.instance_id == order]
+    engine.complete(note.id, actor="kirsten", data=LEARNING_NOTE)
+    kpu = task_for(engine, "kari", "Task_KpuLaering", order)  # kpu-kir
+    assert not [t for t in engine.tasks(actor="henrik") if t.instance_id == order]  # kpu-med
+    shown = engine.task_context(kpu)
+    assert (shown["laeringsnotat_tittel"], shown["spredning_forslag"]) == \
+        (LEARNING_NOTE["laeringsnotat_tittel"], ["klinikk", "foretak"])
+    engine.complete(kpu.id, actor="kari", data={
+        "kpu_laering_dato": closed.date().isoformat(), "spredning": ["klinikk", "foretak"],
+        "kpu_laering_vurdering": "Notatet sendes alle sengeposter og tas inn i "
+                                 "opplæringen av nyansatte i foretaket."})
+
+
 def timer_events_after_sweep(engine, instance_id: str) -> int:
     """Sweep (which may also start a management review) and count the order's timers."""
     sweep(engine)
@@ -286,6 +319,21 @@ def timer_events_after_sweep(engine, instance_id: str) -> int:
 
 def notes(engine, user: str, template: str) -> list:
     return [n for n in engine.notifications(user) if n.template == template]
+
+
+def test_the_order_routine_deploys_alone_and_calls_the_deployed_measure_process(deployed):
+    """Its measures are called from inside the round (an embedded subprocess); deploying
+    the one file, as Camunda Modeler does, binds them to the measure process deployed."""
+    path = PROCESSES / f"{ORDER}.bpmn"
+    text = path.read_text(encoding="utf-8").replace(
+        "Tidspunktene for påminnelse", "Tidspunktene for en påminnelse", 1)
+    [version] = deployed.deploy({path.name: text.encode("utf-8")}, actor="per")
+    assert version.created and version.version == 2
+    order = start_order(deployed)
+    plan(deployed, order, [{"tittel": "Samstemming ved innleggelse", "ansvarlig": "ola",
+                            "frist": "2026-02-01"}])
+    [measure] = [t for t in deployed.tasks(actor="ola") if t.instance_id == order]
+    assert (measure.element_id, measure.process_key) == ("Task_GjennomforTiltak", "tiltak")
 
 
 def test_only_the_quality_department_registers_an_order_and_its_deadline_is_required(
@@ -327,8 +375,13 @@ def test_an_order_is_planned_carried_out_answered_and_closed_by_the_authority(de
     reply(engine, order, "2026-01-25")
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-02-10")
 
+    # closed: not done until the clinic has written down what it learnt and spread it
+    assert engine.show(order)["status"] == "running"
+    assert open_elements(engine, order) == ["Task_Laeringsnotat"]
+    learned(engine, clock, order)
     shown = engine.show(order)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
+    assert shown["data"]["spredning"] == ["klinikk", "foretak"]
     [diagram] = [d for d in engine.progress(order) if d["process_key"] == ORDER]
     assert "End_Lukket" in diagram["completed"]
     assert not notes(engine, "kirsten", "tilsyn-paminnelse")
@@ -393,6 +446,7 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=UTC))
     reply(engine, order, "2026-04-20")
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-05-05")
+    learned(engine, clock, order)
 
     shown = engine.show(order)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
@@ -402,6 +456,7 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
         ("2026-03-01", "2026-06-01")
     completed = [e.element_id for e in engine.history(order) if e.type == "complete"]
     assert completed.count("Task_Tiltaksplan") == 2 and completed.count("Task_SvarTilsyn") == 2
+    assert completed[-2:] == ["Task_Laeringsnotat", "Task_KpuLaering"]  # once, at the end
     assert [e.type for e in engine.history(order)].count("timer") == 2
     replays_ok(engine)
 
@@ -424,7 +479,7 @@ def test_the_review_form_is_filled_in_from_the_indicators_of_the_last_year(deplo
     opened = datetime(2027, 2, 2, 7, 0, 1, tzinfo=UTC)
     clock.set(opened)
     sweep(engine)
-    task = engine.tasks(actor=QUALITY)[0]
+    task = [t for t in engine.tasks(actor=QUALITY) if t.process_key == REVIEW][0]
     assert task.element_id == "Task_ForberedGjennomgang"
 
     client = create_app({"INSTANCE_PATH": str(tmp_path / "instance")},

@@ -4,8 +4,9 @@ A Camunda Forms field with the custom property `indikator` (set in the form edit
 Camunda Modeler) is offered the dashboard's figure of that name when the task page opens
 and the case holds no value for it yet: `expertise`, `measures_on_time`, `feedback` and
 `notifications_on_time` as percentages, `overdue_measures` as a count,
-`closing_median_days` and `closing_p90_days` in days. The figures are for all clinics
-over the period `periode` (ISO 8601, default `P1Y`) that ends when the task was created.
+`closing_median_days` and `closing_p90_days` in days. The figures are for the task's
+clinic (its `klinikk`) when it has one, and for all clinics otherwise, over the period
+`periode` (ISO 8601, default `P1Y`) that ends when the task was created.
 The user checks them and sends the form, so what the review was based on is recorded in
 the case's history like any other submitted value.
 """
@@ -77,13 +78,15 @@ def prefill(engine, task_id: str, fields: list[Field], context: dict[str, Any]
         record = session.get(TaskRecord, task_id)
         end = record.created_at if record is not None else engine.clock.now()
         end = end if end.tzinfo else end.replace(tzinfo=UTC)
+        clinic = record.clinic if record is not None else None
         computed: dict[str, indicators.Figures] = {}
         for f in wanted:
             period = f.properties.get("periode", "P1Y")
             start = end - period_of(period)
             if period not in computed:
-                computed[period] = indicators.compute(session, now=end, start=start,
-                                                      end=end)[-1]
+                rows = indicators.compute(session, now=end, start=start, end=end)
+                computed[period] = rows[-1] if clinic is None else \
+                    indicators.by_group(rows).get(clinic) or indicators.Figures(clinic)
             value = figure(computed[period], f.properties["indikator"])
             if value is None:
                 continue

@@ -1,0 +1,72 @@
+"""Values a user task is shown from the last finished round of the same routine.
+
+A user task with the extension property `fra_forrige` = `Task_Oppsummer.innspill_neste`
+is given `forrige_innspill_neste`: the value that task's form sent the last time it was
+completed, before now, in the same process and for the same clinic (docs/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import HistoryEvent, TaskRecord
+from .serialization import data_from_json
+
+PROPERTY = "fra_forrige"
+PREFIX = "forrige_"
+_SOURCE = re.compile(r"^(?P<element>[A-Za-z_][\w.-]*)\.(?P<key>[A-Za-z_]\w*)$")
+
+
+def sources(text: str) -> list[tuple[str, str]]:
+    """The (element id, field key) pairs a `fra_forrige` property names, comma-separated;
+    raises ValueError naming the part that is not ELEMENT.FIELD or a key named twice."""
+    pairs: list[tuple[str, str]] = []
+    for part in (text or "").split(","):
+        match = _SOURCE.match(part.strip())
+        if match is None:
+            raise ValueError(f"'{part.strip()}' is not ELEMENT.FIELD "
+                             "(for example Task_Oppsummer.innspill_neste)")
+        if any(key == match["key"] for _, key in pairs):
+            raise ValueError(f"the field '{match['key']}' is named twice")
+        pairs.append((match["element"], match["key"]))
+    return pairs
+
+
+def values_for(session: Session, properties: dict[str, Any] | None, *, process_key: str,
+               clinic: str | None, before: datetime) -> dict[str, Any]:
+    """`forrige_<key>` for each source the task's properties name that has a value."""
+    text = (properties or {}).get(PROPERTY)
+    if not text:
+        return {}
+    found: dict[str, Any] = {}
+    for element, key in sources(text):
+        value = last_submitted(session, process_key=process_key, element_id=element,
+                               clinic=clinic, key=key, before=before)
+        if value not in (None, ""):
+            found[PREFIX + key] = value
+    return found
+
+
+def last_submitted(session: Session, *, process_key: str, element_id: str,
+                   clinic: str | None, key: str, before: datetime) -> Any:
+    """What the last completion of the element (for the clinic; with no clinic, of the
+    tasks that had none) before `before` sent for `key`; None if it sent nothing."""
+    same_clinic = TaskRecord.clinic.is_(None) if clinic is None else \
+        TaskRecord.clinic == clinic
+    data = session.scalars(
+        select(HistoryEvent.data)
+        .join(TaskRecord, TaskRecord.id == HistoryEvent.task_id)
+        .where(TaskRecord.process_key == process_key, TaskRecord.element_id == element_id,
+               same_clinic, TaskRecord.outcome == "completed", TaskRecord.ended_at < before,
+               HistoryEvent.type == "complete")
+        .order_by(TaskRecord.ended_at.desc(), HistoryEvent.id.desc())
+        .limit(1)).first()
+    if data is None:
+        return None
+    values = (data_from_json(data) or {}).get("values") or {}
+    return values.get(key)
