@@ -80,6 +80,7 @@ from .worklist import WorklistPage, WorklistQuery, visible_to
 
 MAX_STEP_ROUNDS = 1000
 USER_SECONDS = 5.0  # how long a signed-in user and their groups are kept between requests
+CONTEXT_PROPERTY = "kontekst"  # start event property: context variables a case starts with
 log = logging.getLogger("tiltak.engine")
 OPERATOR = permissions.OPERATOR
 READ_ALL_GROUPS = permissions.READ_ALL_GROUPS
@@ -181,6 +182,7 @@ class Engine:
                 values: dict[str, Any], business_key: str | None, *,
                 by_timer: bool = False) -> ProcessInstance:
         bindings = definitions.bind_called(session, definition)
+        values = {**values, **self._context_for(definition)}
         initiator = (definition.start_form or {}).get("initiator")
         if initiator:  # camunda:initiator: who started it; nobody when a timer did
             values = {**values, initiator: None if by_timer else actor}
@@ -732,6 +734,23 @@ class Engine:
         return carry_over.values_for(session, ext.get("properties"),
                                      process_key=task.process_key, clinic=task.clinic,
                                      before=self.clock.now())
+
+    def _context_for(self, definition: ProcessDefinition) -> dict[str, Any]:
+        """The context variables the start event asks for (its extension property
+        `kontekst`, names separated by spaces), copied into the start data so that the
+        history records them and a replay needs no organisation file."""
+        properties = (definition.start_form or {}).get("properties") or {}
+        names = (properties.get(CONTEXT_PROPERTY) or "").split()
+        if not names:
+            return {}
+        known = self.context_variables()
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise ExecutionError(
+                f"the start event asks for context variables this installation does not "
+                f"provide ({CONTEXT_PROPERTY}): {', '.join(missing)}",
+                element=definition.key)
+        return {name: copy_of(known[name]) for name in names}
 
     def _validate(self, session: Session, definition: ProcessDefinition | None,
                   form: dict[str, Any], submitted: dict[str, Any],

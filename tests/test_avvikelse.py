@@ -1,8 +1,10 @@
-"""Region Halland's deviation handling (avvikelsehantering), walked end to end as its
-Swedish users work it: report, the chief's assessment with its reminder, the risk class
-from the decision table, lex Maria with the chief physician's decision, the report to
-IVO with its deadline and escalation, the investigation (with subject-matter expertise
-when serious), the measures in the shared measure process, feedback, closing, learning.
+"""Region Halland's handling of deviations, risks and good examples (avvikelsehantering),
+walked end to end as its Swedish users work it: report, the unit chief's assessment that
+moves to the clinic head when it waits too long, the risk class from the decision table,
+lex Maria with the chief physician's decision, the report to IVO with its deadline and
+escalation, the investigation (with subject-matter expertise when serious), the measures
+in the shared measure process, feedback, closing, and learning that reaches the other
+clinics. Every command restores the case from the database.
 """
 
 from __future__ import annotations
@@ -15,21 +17,35 @@ from sqlalchemy import select
 
 from engine import decisions
 from engine.definitions import collect_files
-from engine.errors import InvalidInput
-from engine.models import CaseFacts, HistoryEvent, Notification, OutboxMail, TaskRecord
+from engine.errors import InvalidInput, NotFound
+from engine.live import LiveWorkflows
+from engine.models import (
+    CaseFacts,
+    HistoryEvent,
+    Notification,
+    OutboxMail,
+    ProcessInstance,
+    TaskRecord,
+)
 from engine.parsing import parse_bpmn
+from engine.replay import verify_instance
 from engine.timers import sweep
 
 from walks import PROCESSES, task_for
 
 PROCESS = "avvikelsehantering"
-REPORTER = "astrid"  # sjuksköterska, Kirurgkliniken
+REPORTER = "astrid"  # sjuksköterska, Kirurgavdelningen Halmstad
+UNIT_CHIEF = "nils"  # avdelningschef, Kirurgavdelningen Halmstad (leder-hs-kir-halmstad)
+OTHER_UNIT_CHIEF = "sara"  # avdelningschef, Kirurgavdelningen Varberg
 CHIEF = "johan"  # verksamhetschef, Kirurgkliniken (leder-hs-kir)
 OTHER_CHIEF = "karin"  # verksamhetschef, Medicinkliniken
 PHYSICIAN = "birgitta"  # chefsläkare
 COORDINATOR = "lena"  # patientsäkerhetssamordnare, Kirurgkliniken
-OWNER = "nils"  # avdelningschef who carries out a measure
+OTHER_COORDINATOR = "erik"  # patientsäkerhetssamordnare, Medicinkliniken
+OWNER = UNIT_CHIEF  # the avdelningschef carries out a measure in his own unit
 MANAGEMENT = "goran"  # förvaltningsledningen
+LEADER_TASKS = ("Task_Utredning", "Task_UtredningAllvarlig", "Task_BeslutaAtgarder",
+                "Task_Aterkoppling", "Task_Avsluta", "Task_Lardomar")
 
 REPORT = {
     "vad_hande": "Patienten fick dubbel dos insulin vid skiftbytet på natten.",
@@ -44,10 +60,14 @@ MEASURE = {"titel": "Dubbelkontroll av insulin vid skiftbyte",
 
 
 class Halland:
-    """The routine's people at work, with some time passing before each step."""
+    """The routine's people at work, with some time passing before each step. The
+    leader's steps are done by `leader`: the unit chief, or the clinic head once the
+    assessment has moved to them. `groups` keeps the candidate groups of each task done."""
 
     def __init__(self, engine, clock):
         self.engine, self.clock = engine, clock
+        self.leader = UNIT_CHIEF
+        self.groups: dict[str, list[str]] = {}
 
     def report(self, **changes):
         return self.engine.start(PROCESS, actor=REPORTER, data=dict(REPORT, **changes))
@@ -55,11 +75,13 @@ class Halland:
     def complete(self, user, element, instance_id, data):
         self.clock.advance(hours=2)
         task = task_for(self.engine, user, element, instance_id)
+        self.groups[element] = task.candidate_groups
         self.engine.complete(task.id, actor=user, data=data)
         return task
 
-    def assess(self, instance_id, konsekvens, sannolikhet, vardskada=False):
-        return self.complete(CHIEF, "Task_Bedomning", instance_id, {
+    def assess(self, instance_id, konsekvens, sannolikhet, vardskada=False,
+               element="Task_Bedomning"):
+        return self.complete(self.leader, element, instance_id, {
             "konsekvens": str(konsekvens), "sannolikhet": str(sannolikhet),
             "vardskada": vardskada,
             "bedomning": "Rutinen för överrapportering vid skiftbyte följdes inte."})
@@ -84,7 +106,7 @@ class Halland:
             data.update(sakkompetens=True,
                         sakkompetens_vem="Överläkare i endokrinologi, Medicinkliniken")
         element = "Task_UtredningAllvarlig" if serious else "Task_Utredning"
-        return self.complete(CHIEF, element, instance_id, data)
+        return self.complete(self.leader, element, instance_id, data)
 
     def decide_measures(self, instance_id, measures, *, red: bool = False):
         """The chief's measures; with none, why (on a red case, in the field the rule
@@ -93,7 +115,7 @@ class Halland:
         if not measures:
             data["motivering_utan_atgarder" if red else "atgarder_motivering"] = \
                 "Utredningen visar att rutinen redan täcker detta."
-        return self.complete(CHIEF, "Task_BeslutaAtgarder", instance_id, data)
+        return self.complete(self.leader, "Task_BeslutaAtgarder", instance_id, data)
 
     def carry_out_measures(self, instance_id, ended: dict[str, str] | None = None):
         """Each owner does their measure and the coordinator approves it, or ends the
@@ -114,17 +136,23 @@ class Halland:
                     "tiltak_avsluttes": True, "avslutningsgrunn": ended[title]}
                     if title in ended else {"tiltak_godkjent": True})
 
-    def close(self, instance_id, feedback="Tack! Dubbelkontroll av insulin är nu införd."):
-        self.complete(CHIEF, "Task_Aterkoppling", instance_id, {"tilbakemelding": feedback})
-        self.complete(CHIEF, "Task_Avsluta", instance_id, {
+    def close(self, instance_id, feedback="Tack! Dubbelkontroll av insulin är nu införd.",
+              spread=("enhet", "klinik")):
+        self.complete(self.leader, "Task_Aterkoppling", instance_id,
+                      {"tilbakemelding": feedback})
+        self.complete(self.leader, "Task_Avsluta", instance_id, {
             "avslut_sammanfattning": "Åtgärden är genomförd och kontrollerad."})
-        self.complete(CHIEF, "Task_Lardomar", instance_id, {
+        self.learn(instance_id, spread)
+
+    def learn(self, instance_id, spread=("enhet", "klinik")):
+        self.complete(self.leader, "Task_Lardomar", instance_id, {
             "lardomar": "Läkemedel ska ingå i överrapporteringen vid varje skiftbyte.",
-            "spridning": ["enhet", "klinik"]})
+            "spridning": list(spread)})
 
 
 @pytest.fixture
 def halland(deployed, clock):
+    deployed._live = LiveWorkflows(size=0)  # every command restores the case from the database
     return Halland(deployed, clock)
 
 
@@ -182,17 +210,26 @@ def test_the_risk_matrix_is_unique_and_gives_green_yellow_and_red():
         assert klass == ("grön" if risk <= 3 else "gul" if risk <= 6 else "röd")
 
 
-def test_a_deviation_that_is_not_serious_goes_from_report_to_learning(halland):
+def test_a_deviation_that_is_not_serious_goes_from_report_to_learning(halland, clock):
+    """The unit chief assesses in time, so the case stays with the unit chief."""
     engine = halland.engine
+    started = clock.now()
     row = halland.report(anonym=False)
     assert engine.instance(row.id).started_by == REPORTER
     [task] = engine.tasks(instance_id=row.id)
-    assert (task.element_id, task.candidate_groups) == ("Task_Bedomning", ["leder-hs-kir"])
-    assert not [t for t in engine.tasks(actor=OTHER_CHIEF) if t.instance_id == row.id]
+    assert (task.element_id, task.candidate_groups) == ("Task_Bedomning",
+                                                        ["leder-hs-kir-halmstad"])
+    assert utc(task.due_at) == started + timedelta(days=3)
+    for other in (CHIEF, OTHER_CHIEF, OTHER_UNIT_CHIEF):
+        assert not engine.tasks(actor=other, instance_id=row.id), other
 
+    clock.set(started + timedelta(days=2, hours=22))  # just in time
     halland.assess(row.id, konsekvens=2, sannolikhet=1)
+    assert engine.instance(row.id).next_timer_at is None  # the move is off
     data = variables(engine, row.id)
     assert (data["risikoklasse"], data["alvorlig"]) == ("grön", False)
+    assert data["ansvarig_grupp"] == "leder-hs-kir-halmstad"
+    assert not engine.tasks(actor=CHIEF, instance_id=row.id)
     assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_Utredning"]
     halland.investigate(row.id, serious=False)  # expertise is not required
     assert variables(engine, row.id)["sakkompetens"] is False
@@ -210,6 +247,12 @@ def test_a_deviation_that_is_not_serious_goes_from_report_to_learning(halland):
     assert elements(engine, row.id) == [
         "Task_Bedomning", "Task_Utredning", "Task_BeslutaAtgarder", "Task_GenomforAtgard",
         "Task_KontrolleraAtgard", "Task_Aterkoppling", "Task_Avsluta", "Task_Lardomar"]
+    assert {element: halland.groups[element] for element in LEADER_TASKS
+            if element in halland.groups} == {
+        element: ["leder-hs-kir-halmstad"] for element in (
+            "Task_Utredning", "Task_BeslutaAtgarder", "Task_Aterkoppling", "Task_Avsluta",
+            "Task_Lardomar")}
+    assert "Task_BedomningVerksamhetschef" not in records(engine, row.id)
     case = facts(engine, row.id)
     assert (case.clinic, case.unit, case.serious, case.risk_class, case.expertise) == \
         ("hs-kir", "hs-kir-halmstad", False, "grön", False)
@@ -219,7 +262,7 @@ def test_a_deviation_that_is_not_serious_goes_from_report_to_learning(halland):
     assert done["Task_GenomforAtgard"].indicator == "tiltak"
     assert "Task_AnmalanIVO" not in done and "Task_LexMariaBedomning" not in done
     feedback = [n for n in notes(engine) if n[1] == "tilbakemelding"]
-    assert [(n[0], n[2]) for n in feedback] == [(REPORTER, "sv")]
+    assert [(n[0], n[2]) for n in feedback] == [(REPORTER, "sv")]  # one, in Swedish
     assert "Dubbelkontroll av insulin är nu införd" in feedback[0][3]
 
 
@@ -233,6 +276,7 @@ def test_a_serious_deviation_is_reported_to_ivo_in_time_and_the_investigation_fo
     [task] = engine.tasks(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_LexMariaBedomning",
                                                         ["chefslakare"])
+    assert not engine.tasks(actor=UNIT_CHIEF, instance_id=row.id)
     assert not engine.tasks(actor=CHIEF, instance_id=row.id)
 
     clock.advance(days=1)
@@ -304,27 +348,62 @@ def test_a_late_report_to_ivo_is_escalated_to_the_management(halland, clock):
     assert utc(record.ended_at) > utc(record.due_at)
 
 
-def test_the_chiefs_are_reminded_when_the_assessment_is_late(halland, clock):
+def test_an_assessment_waiting_three_days_moves_to_the_clinic_head_who_keeps_the_case(
+        halland, clock):
+    """The unit chief has three days; then the clinic head gets the assessment and every
+    later leader step, and is reminded when the five days of the assessment are over."""
     engine = halland.engine
     started = clock.now()
     row = halland.report()
-    task = task_for(engine, CHIEF, "Task_Bedomning", row.id)
-    assert utc(task.due_at) == started + timedelta(days=5)
-    assert utc(engine.instance(row.id).next_timer_at) == started + timedelta(days=5)
+    first = task_for(engine, UNIT_CHIEF, "Task_Bedomning", row.id)
+    assert utc(engine.instance(row.id).next_timer_at) == started + timedelta(days=3)
+    assert not engine.tasks(actor=CHIEF, instance_id=row.id)
 
-    clock.set(started + timedelta(days=4, hours=23))
+    clock.set(started + timedelta(days=2, hours=23))
     assert sweep(engine).fired == 0
-    clock.set(started + timedelta(days=5, seconds=1))
+    clock.set(started + timedelta(days=3, seconds=1))
+    assert sweep(engine).fired == 1
+    assert sweep(engine).fired == 0  # once only
+    moved = clock.now()
+    assert not engine.tasks(actor=UNIT_CHIEF, instance_id=row.id)
+    with pytest.raises(NotFound):  # the unit chief's task is gone
+        engine.complete(first.id, actor=UNIT_CHIEF, data={})
+    assert records(engine, row.id)["Task_Bedomning"].outcome == "cancelled"
+    task = task_for(engine, CHIEF, "Task_BedomningVerksamhetschef", row.id)
+    assert task.candidate_groups == ["leder-hs-kir"]
+    assert utc(task.due_at) == moved + timedelta(days=2)  # five days from the report
+    assert not engine.tasks(actor=OTHER_CHIEF, instance_id=row.id)
+    assert variables(engine, row.id)["ansvarig_grupp"] == "leder-hs-kir"
+
+    clock.set(moved + timedelta(days=1, hours=23))
+    assert sweep(engine).fired == 0
+    clock.set(moved + timedelta(days=2, seconds=1))
     assert sweep(engine).fired == 1
     reminders = [n for n in notes(engine) if n[1] == "avvikelse-paminnelse"]
     assert [(n[0], n[2]) for n in reminders] == [(CHIEF, "sv")]  # not the other clinic
     assert "inte bedömts inom fem dagar" in reminders[0][3]
     assert "hs-kir-halmstad" in reminders[0][3]
+    assert task_for(engine, CHIEF, "Task_BedomningVerksamhetschef", row.id).id == task.id
 
-    assert task_for(engine, CHIEF, "Task_Bedomning", row.id).id == task.id  # still open
-    halland.assess(row.id, konsekvens=1, sannolikhet=1)
+    halland.leader = CHIEF
+    halland.assess(row.id, konsekvens=1, sannolikhet=2, element="Task_BedomningVerksamhetschef")
     assert engine.instance(row.id).next_timer_at is None
-    assert records(engine, row.id)["Task_Bedomning"].outcome == "completed"
+    assert records(engine, row.id)["Task_BedomningVerksamhetschef"].outcome == "completed"
+    assert variables(engine, row.id)["risikoklasse"] == "grön"
+    halland.investigate(row.id, serious=False)
+    assert not engine.tasks(actor=UNIT_CHIEF, instance_id=row.id)  # the case stays moved
+    halland.decide_measures(row.id, [])
+    halland.close(row.id)
+    assert engine.instance(row.id).status == "completed"
+    assert {element: halland.groups[element] for element in LEADER_TASKS
+            if element in halland.groups} == {
+        element: ["leder-hs-kir"] for element in (
+            "Task_Utredning", "Task_BeslutaAtgarder", "Task_Aterkoppling", "Task_Avsluta",
+            "Task_Lardomar")}
+    assert elements(engine, row.id) == [
+        "Task_BedomningVerksamhetschef", "Task_Utredning", "Task_BeslutaAtgarder",
+        "Task_Aterkoppling", "Task_Avsluta", "Task_Lardomar"]
+    assert verify_instance(engine, row.id).ok
 
 
 def test_a_serious_investigation_does_not_go_on_without_subject_matter_expertise(halland):
@@ -332,23 +411,23 @@ def test_a_serious_investigation_does_not_go_on_without_subject_matter_expertise
     row = halland.report()
     halland.assess(row.id, konsekvens=3, sannolikhet=3)  # red
     halland.decide_lex_maria(row.id, report_to_ivo=False)
-    task = task_for(engine, CHIEF, "Task_UtredningAllvarlig", row.id)
+    task = task_for(engine, UNIT_CHIEF, "Task_UtredningAllvarlig", row.id)
     findings = {"utredning_resultat": "Överrapporteringen saknade läkemedelsgenomgång."}
 
     with pytest.raises(InvalidInput) as refused:
-        engine.complete(task.id, actor=CHIEF, data=findings)
+        engine.complete(task.id, actor=UNIT_CHIEF, data=findings)
     assert refused.value.errors == {"sakkompetens": "is required",
                                     "sakkompetens_vem": "is required"}
     with pytest.raises(InvalidInput) as refused:
-        engine.complete(task.id, actor=CHIEF, data=dict(
+        engine.complete(task.id, actor=UNIT_CHIEF, data=dict(
             findings, sakkompetens=False, sakkompetens_vem="Ingen"))
     assert refused.value.errors == {"sakkompetens": "must be checked"}
-    assert task_for(engine, CHIEF, "Task_UtredningAllvarlig", row.id).id == task.id
+    assert task_for(engine, UNIT_CHIEF, "Task_UtredningAllvarlig", row.id).id == task.id
     assert "Task_UtredningAllvarlig" not in elements(engine, row.id)
     assert facts(engine, row.id).expertise is None
 
     halland.clock.advance(hours=1)
-    engine.complete(task.id, actor=CHIEF, data=dict(
+    engine.complete(task.id, actor=UNIT_CHIEF, data=dict(
         findings, sakkompetens=True, sakkompetens_vem="Överläkare i endokrinologi"))
     assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_BeslutaAtgarder"]
     assert facts(engine, row.id).expertise is True
@@ -402,7 +481,7 @@ def test_a_red_deviation_is_not_closed_without_a_measure_or_the_chiefs_reason(ha
         halland.decide_measures(row.id, [])  # the optional reason is not enough
     assert set(refused.value.errors) == {"motivering_utan_atgarder"}
     with pytest.raises(InvalidInput):  # nor is saying the rule does not apply
-        halland.complete(CHIEF, "Task_BeslutaAtgarder", row.id,
+        halland.complete(UNIT_CHIEF, "Task_BeslutaAtgarder", row.id,
                          {"beslutade_atgarder": [], "tiltak_kreves": False})
     halland.decide_measures(row.id, [], red=True)
     assert variables(engine, row.id)["motivering_utan_atgarder"].startswith("Utredningen")
@@ -439,4 +518,130 @@ def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(halland):
         assert trace not in recorded and trace not in shown
     assert facts(engine, row.id).anonymous is True
     assert not engine.may_view(REPORTER, row.id)
+
+
+
+def test_a_risk_is_assessed_investigated_and_followed_by_measures_but_not_lex_maria(halland):
+    """A risk has not happened: even a red one goes to the investigation with
+    subject-matter expertise, never to the chief physician's lex Maria decision."""
+    engine = halland.engine
+    row = halland.report(rapporttyp="risk", vad_hande="Insulinpennorna för två patienter "
+                         "förvaras i samma fack och förväxlas lätt.")
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_Bedomning",
+                                                        ["leder-hs-kir-halmstad"])
+    halland.assess(row.id, konsekvens=4, sannolikhet=3)
+    data = variables(engine, row.id)
+    assert (data["rapporttyp"], data["risikoklasse"], data["alvorlig"]) == \
+        ("risk", "röd", True)
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_UtredningAllvarlig",
+                                                        ["leder-hs-kir-halmstad"])
+    assert not engine.tasks(actor=PHYSICIAN, instance_id=row.id)
+    halland.investigate(row.id, serious=True)
+    halland.decide_measures(row.id, [dict(MEASURE, titel="Separata fack för insulinpennor")])
+    halland.carry_out_measures(row.id)
+    halland.close(row.id)
+    assert engine.instance(row.id).status == "completed"
+    assert elements(engine, row.id) == [
+        "Task_Bedomning", "Task_UtredningAllvarlig", "Task_BeslutaAtgarder",
+        "Task_GenomforAtgard", "Task_KontrolleraAtgard", "Task_Aterkoppling", "Task_Avsluta",
+        "Task_Lardomar"]
+    assert (facts(engine, row.id).serious, facts(engine, row.id).expertise) == (True, True)
+
+
+def test_a_good_example_is_acknowledged_by_the_unit_chief_and_goes_to_the_lessons(halland):
+    engine = halland.engine
+    row = halland.report(rapporttyp="gott_exempel", anonym=False, vad_hande=(
+        "Nattpasset gick igenom alla insulinordinationer tillsammans vid skiftbytet."))
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_GottExempel",
+                                                        ["leder-hs-kir-halmstad"])
+    with pytest.raises(InvalidInput) as refused:  # the reporter is thanked, always
+        engine.complete(task.id, actor=UNIT_CHIEF, data={
+            "gott_exempel_bedomning": "Gemensam genomgång fångar dubbla doser."})
+    assert refused.value.errors == {"tilbakemelding": "is required"}
+    halland.complete(UNIT_CHIEF, "Task_GottExempel", row.id, {
+        "tilbakemelding": "Tack! Vi tar upp arbetssättet på nästa APT.",
+        "gott_exempel_bedomning": "Gemensam genomgång fångar dubbla doser."})
+
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_Lardomar",
+                                                        ["leder-hs-kir-halmstad"])
+    data = variables(engine, row.id)
+    assert "risikoklasse" not in data and "tiltak_kreves" not in data  # no risk class
+    halland.learn(row.id, spread=("enhet", "klinik"))  # not beyond the clinic
+    assert engine.instance(row.id).status == "completed"
+    assert elements(engine, row.id) == ["Task_GottExempel", "Task_Lardomar"]
+    assert records(engine, row.id)["Task_GottExempel"].indicator == "tilbakemelding"
+    feedback = [n for n in notes(engine) if n[1] == "tilbakemelding"]
+    assert [(n[0], n[2]) for n in feedback] == [(REPORTER, "sv")]
+    assert "nästa APT" in feedback[0][3]
+
+
+def test_a_lesson_spread_in_the_region_reaches_the_other_clinics_coordinators(halland):
+    """Marked for the whole region, the lesson becomes a task for the patient-safety
+    coordinators of every other Halland clinic (not the own one, not Norway's), and the
+    case ends when each has acknowledged it."""
+    engine = halland.engine
+    row = halland.report(rapporttyp="gott_exempel")
+    assert [c["value"] for c in engine.show(row.id)["data"]["klinikval"]] == \
+        ["hs-kir", "hs-med"]  # the region's clinics, kept with the case at the start
+    halland.complete(UNIT_CHIEF, "Task_GottExempel", row.id, {
+        "tilbakemelding": "Tack för att du delar med dig!",
+        "gott_exempel_bedomning": "Enkelt att införa på alla vårdavdelningar."})
+    halland.learn(row.id, spread=("klinik", "region"))
+
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_KvitteraLardom",
+                                                        ["kpu-sekretariat-hs-med"])
+    assert not engine.tasks(actor=COORDINATOR, instance_id=row.id)  # the own clinic
+    assert engine.instance(row.id).status == "running"
+    context = engine.task_context(task)
+    assert context["lardomar"].startswith("Läkemedel ska ingå")
+    with pytest.raises(InvalidInput) as refused:
+        engine.complete(task.id, actor=OTHER_COORDINATOR, data={"lardom_mottagen": False})
+    assert refused.value.errors == {"lardom_mottagen": "must be checked"}
+
+    halland.complete(OTHER_COORDINATOR, "Task_KvitteraLardom", row.id, {
+        "lardom_mottagen": True,
+        "lardom_spridning_klinik": "Tas upp i Medicinklinikens patientsäkerhetsråd."})
+    assert engine.instance(row.id).status == "completed"
+    [received] = [e for e in engine.history(row.id) if e.element_id == "Task_KvitteraLardom"]
+    assert received.actor == OTHER_COORDINATOR
+    engine.context_variables = dict  # a replay needs no organisation file
+    assert verify_instance(engine, row.id).ok
+
+
+def test_a_deviation_whose_lesson_goes_to_the_forvaltning_also_reaches_the_other_clinic(
+        halland):
+    engine = halland.engine
+    row = halland.report(klinikk="hs-med", enhet="hs-med-varberg")
+    halland.leader = "maria"  # avdelningschef, Medicinavdelningen Varberg
+    halland.assess(row.id, konsekvens=1, sannolikhet=1)
+    halland.investigate(row.id, serious=False)
+    halland.decide_measures(row.id, [])
+    halland.close(row.id, spread=("forvaltning",))
+    [task] = engine.tasks(instance_id=row.id)
+    assert (task.element_id, task.candidate_groups) == ("Task_KvitteraLardom",
+                                                        ["kpu-sekretariat-hs-kir"])
+    halland.complete(COORDINATOR, "Task_KvitteraLardom", row.id, {"lardom_mottagen": True})
+    assert engine.instance(row.id).status == "completed"
+
+
+def test_the_report_offers_the_organisations_swedish_units_and_refuses_others(halland):
+    engine = halland.engine
+    for unit in ("hs-kir-kungsbacka", "kir-gastro"):  # unknown; a Norwegian unit
+        with pytest.raises(InvalidInput) as refused:
+            halland.report(enhet=unit)
+        assert set(refused.value.errors) == {"enhet"}
+        assert "hs-kir-halmstad" in refused.value.errors["enhet"]
+    with pytest.raises(InvalidInput) as refused:
+        halland.report(klinikk="kir")
+    assert set(refused.value.errors) == {"klinikk"}
+    with pytest.raises(InvalidInput) as refused:
+        halland.report(rapporttyp="klagomal")
+    assert set(refused.value.errors) == {"rapporttyp"}
+    with engine.db.transaction() as session:
+        assert session.scalars(select(ProcessInstance)).first() is None  # nothing started
 

@@ -14,6 +14,7 @@ from engine.definitions import collect_files
 from engine.errors import (
     Conflict,
     DefinitionError,
+    ExecutionError,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -282,3 +283,33 @@ def test_only_the_starter_and_process_owners_may_cancel_a_case(deployed):
     assert deployed.cancel(first.id, actor="frida").status == "cancelled"
     assert deployed.cancel(second.id, actor="per", reason="registrert to ganger").status \
         == "cancelled"
+
+
+CONTEXT = ('<bpmn:startEvent id="StartEvent_1"><bpmn:extensionElements><camunda:properties>'
+           '<camunda:property name="kontekst" value="{names}"/></camunda:properties>'
+           '</bpmn:extensionElements></bpmn:startEvent>'
+           '<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_Se"/>'
+           '<bpmn:userTask id="Task_Se" camunda:candidateGroups="ansatt"/>'
+           '<bpmn:sequenceFlow id="F2" sourceRef="Task_Se" targetRef="End_1"/>'
+           '<bpmn:endEvent id="End_1"/>')
+
+
+def test_a_case_asking_for_context_the_installation_lacks_names_it_and_does_not_start(engine):
+    """The start event's property `kontekst` names context variables (the organisation's
+    lists) a case starts with; one that is not there is named, and nothing starts."""
+    body = CONTEXT.format(names="klinikval regionsdata")
+    engine.deploy({"kontekst.bpmn": process(body, "kontekst").replace(
+        b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')},
+        actor="per")
+    with pytest.raises(ExecutionError) as refused:
+        engine.start("kontekst", actor="astrid")
+    assert "regionsdata" in str(refused.value) and "klinikval" not in \
+        str(refused.value).split(":")[-1]
+    assert count(engine, ProcessInstance) == 0
+
+    body = CONTEXT.format(names="klinikval")
+    engine.deploy({"kontekst.bpmn": process(body, "kontekst").replace(
+        b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')},
+        actor="per")
+    row = engine.start("kontekst", actor="astrid")
+    assert engine.show(row.id)["data"]["klinikval"] == engine.context_variables()["klinikval"]

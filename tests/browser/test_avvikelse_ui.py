@@ -1,5 +1,5 @@
 """Region Halland's deviation handling walked through the web UI in chromium, in Swedish:
-an anonymous report, the chief's assessment, lex Maria and the report to IVO, the
+an anonymous report, the unit chief's assessment, lex Maria and the report to IVO, the
 investigation that needs subject-matter expertise, a measure carried out and checked,
 feedback the reporter reads with the receipt code, closing and the learning note.
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-REPORTER, CHIEF, PHYSICIAN, OWNER, COORDINATOR = "astrid", "johan", "birgitta", "nils", "lena"
+REPORTER, PHYSICIAN, COORDINATOR = "astrid", "birgitta", "lena"
+CHIEF = OWNER = "nils"  # avdelningschef of the reported unit, who also carries out a measure
 
 
 def open_task(page, name: str) -> None:
@@ -41,10 +42,15 @@ def report(page, shoot) -> str:
     assert page.locator("h1").inner_text() == "Starta ett ärende"
     page.get_by_role("link", name="Avvikelsehantering i Region Halland").click()
     text = labels(page)
-    for label in ("Rapportera en avvikelse", "Vad hände?", "Datum för händelsen", "Klinik",
-                  "Enhet", "Jag vill vara anonym", "E-post för återkoppling"):
+    for label in ("Rapportera en avvikelse", "Vad rapporterar du?", "Ett gott exempel",
+                  "Vad hände?", "Datum för händelsen", "Klinik", "Enhet",
+                  "Jag vill vara anonym", "E-post för återkoppling"):
         assert label in text, label
+    units = page.locator("[name=enhet] option").all_inner_texts()
+    assert "Kirurgavdelningen, Halmstad (Kirurgkliniken, Hallands sjukhus)" in units
+    assert not [u for u in units if "Gastrokirurgisk" in u]  # the Norwegian units stay apart
     assert page.locator("form.task-form button.primary").inner_text() == "Starta"
+    page.check("[name=rapporttyp][value=avvikelse]")
     page.fill("[name=vad_hande]", "Patienten fick dubbel dos insulin vid skiftbytet på natten.")
     page.fill("[name=handelsedatum]", "2026-01-04")
     page.select_option("[name=klinikk]", "hs-kir")
