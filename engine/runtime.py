@@ -363,7 +363,7 @@ class Engine:
             with self.db.transaction() as session:
                 row = instances.load(session.connection(), instance_id, lock="skip", where=(
                     instances.TABLE.c.status == "running",
-                    instances.TABLE.c.next_timer_at <= now))
+                    instances.TABLE.c.next_timer_at < now))  # as instances.due
                 if row is None:
                     return False
                 self._fire(session, row)

@@ -288,3 +288,22 @@ def test_a_timer_start_cycle_starts_one_instance_per_cycle_and_no_more(engine, c
     sweep(engine)
     assert count_instances(engine, key) == 3
     assert len(engine.tasks(actor="per")) == 3
+
+
+def test_a_sweep_at_the_very_moment_a_timer_is_due_ends_and_fires_it_just_after(deployed,
+                                                                                clock):
+    """SpiffWorkflow fires a timer once its moment has passed; a sweep at that exact
+    moment takes nothing (it once took the instance again and again, writing a timer
+    event each time), and the next sweep fires it once."""
+    engine = deployed
+    row = engine.start("avvikshandtering", actor="nora", data={
+        "hva_skjedde": "Pasienten fikk feil dose insulin.", "hendelsesdato": "2026-01-04",
+        "klinikk": "kir", "enhet": "kir-gastro", "anonym": False, "sensitiv": False})
+    due = engine.instance(row.id).next_timer_at.replace(tzinfo=UTC)
+    clock.set(due)
+    assert sweep(engine).fired == 0
+    assert [e.type for e in engine.history(row.id)] == ["start"]
+    clock.set(due + timedelta(seconds=1))
+    assert sweep(engine).fired == 1
+    assert [e.type for e in engine.history(row.id)] == ["start", "timer"]
+    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_VurderingKlinikk"]

@@ -87,8 +87,9 @@ def _with_state(row: InstanceRow, stored: states.Stored) -> InstanceRow:
 def due(conn: Connection, now: datetime, limit: int) -> list[InstanceRow]:
     """Up to `limit` running instances whose next timer has passed, earliest first,
     locked for this transaction; on PostgreSQL rows another worker holds are skipped, so
-    workers sweeping side by side take disjoint batches."""
-    query = select(*_SELECTED).where(TABLE.c.next_timer_at <= now,
+    workers sweeping side by side take disjoint batches. Passed means before `now`, as
+    SpiffWorkflow asks it: a timer due at the very moment fires at the next sweep."""
+    query = select(*_SELECTED).where(TABLE.c.next_timer_at < now,
                                      TABLE.c.status == "running") \
         .order_by(TABLE.c.next_timer_at).limit(limit)
     rows = [InstanceRow(*found) for found in conn.execute(_locked(conn, query, "skip"))]
