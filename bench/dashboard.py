@@ -32,7 +32,7 @@ from engine.clock import FixedClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import CaseFacts, ProcessInstance, TaskRecord  # noqa: E402
 from engine.users import add_user  # noqa: E402
-from tiltak import services  # noqa: E402
+from installation import services  # noqa: E402
 
 NOW = datetime(2026, 10, 15, tzinfo=UTC)
 PERIOD = "from=2026-03-01&to=2026-06-30"

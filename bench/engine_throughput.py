@@ -34,7 +34,7 @@ from databases import database, p95, run_on, save_results  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import HistoryEvent, InstanceState  # noqa: E402
-from tiltak import services  # noqa: E402
+from installation import services  # noqa: E402
 
 SIMPLE = HERE / "processes" / "enkel-oppgave.bpmn"
 

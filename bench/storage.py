@@ -33,7 +33,7 @@ from sqlalchemy import event, func, select, text  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import InstanceState  # noqa: E402
-from tiltak import services  # noqa: E402
+from installation import services  # noqa: E402
 
 from walks import walk_six_step  # noqa: E402  (the same walk the tests use)
 

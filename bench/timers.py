@@ -36,7 +36,7 @@ from engine.clock import SystemClock  # noqa: E402
 from engine.models import HistoryEvent, ProcessInstance  # noqa: E402
 from engine.timers import Scheduler, sweep  # noqa: E402
 from engine.users import add_user  # noqa: E402
-from tiltak import services  # noqa: E402
+from installation import services  # noqa: E402
 
 PROCESS = HERE / "processes" / "ventetimer.bpmn"
 

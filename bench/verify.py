@@ -59,7 +59,7 @@ from engine.models import Base, HistoryEvent, ProcessInstance  # noqa: E402
 from engine.serialization import state_to_json  # noqa: E402
 from engine.state_writer import StateWriter  # noqa: E402
 from engine.store import state_format  # noqa: E402
-from tiltak import services  # noqa: E402
+from installation import services  # noqa: E402
 
 from walks import PROCESSES, walk_six_step  # noqa: E402
 

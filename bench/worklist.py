@@ -32,7 +32,7 @@ from engine.definitions import collect_files  # noqa: E402
 from engine.models import HumanTask, ProcessInstance  # noqa: E402
 from engine.store import visibility  # noqa: E402
 from engine.users import add_user  # noqa: E402
-from tiltak import services  # noqa: E402
+from installation import services  # noqa: E402
 
 CLINICS = ["kir", "med", "psyk"]
 GROUPS = [f"{kind}-{clinic}" for kind in ("kpu-sekretariat", "kpu") for clinic in CLINICS]

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from engine import walking
 from engine.clock import FixedClock
 from engine.definitions import collect_files
-from tiltak import services
+from installation import services
 
 from walks import PROCESSES
 

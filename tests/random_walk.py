@@ -47,7 +47,7 @@ from engine.xml import parse_xml
 from forms.feel import evaluate_feel
 from forms.model import CHOICE_TYPES, MULTI_TYPES, Field, Form, flatten
 from forms.resolve import form_for
-from tiltak import organisation, services
+from installation import organisation, services
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"

@@ -21,7 +21,7 @@ from engine.clock import FixedClock
 from engine.history import ENGINE_VERSION, STATE_FORMAT
 from engine.replay import verify_all
 from engine.serialization import LEGACY_FORMAT
-from tiltak import services
+from installation import services
 
 ARCHIVES = sorted((Path(__file__).parent / "fixtures" / "archives").glob("*.sqlite.gz"))
 

@@ -11,7 +11,7 @@ from command_line import FAKETIME, CommandLine, WalkedThroughCommandLine
 from random_walk import Model
 
 from engine.clock import FixedClock
-from tiltak import services
+from installation import services
 
 from walks import FIXTURES, PROCESSES, walk_six_step
 

@@ -440,7 +440,7 @@ def test_a_decision_requiring_another_gets_its_result_and_keeps_it_to_itself(eng
     found = run(engine, files, {"konsekvens": "4", "sannsynlighet": "3"})
     assert found["handling"] == "straks" and "risikoklasse" not in found
     # a server started afresh reads the deployed specs from the database
-    from tiltak import services
+    from installation import services
     again = services.build_engine(database_url, clock=engine.clock)
     row = again.start("beslutning", actor="per", data={"konsekvens": "1",
                                                        "sannsynlighet": "1"})

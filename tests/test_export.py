@@ -23,7 +23,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.models import ProcessInstance
 from engine.search import InstanceFilter, find_instances
 from engine.xml import parse_xml
-from tiltak import services
+from installation import services
 
 from walks import KPU, PROCESSES, SECRETARIAT, START_DATA, task_for, walk_six_step
 

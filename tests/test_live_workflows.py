@@ -12,7 +12,7 @@ from engine.clock import FixedClock
 from engine.definitions import collect_files
 from engine.errors import InvalidInput
 from engine.replay import verify_instance
-from tiltak import services
+from installation import services
 
 from walks import PROCESSES, START_DATA, review_rows, task_for, walk_six_step
 

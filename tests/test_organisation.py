@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tiltak import organisation, services
+from installation import organisation, services
 
 
 def test_the_file_names_each_units_leader_and_the_demo_users_get_the_group():

@@ -22,7 +22,7 @@ from engine.definitions import collect_files
 from engine.history import events_of
 from engine.replay import replay_steps
 from engine.store import state_format
-from tiltak import services
+from installation import services
 
 from walks import PROCESSES, walk_six_step
 

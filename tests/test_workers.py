@@ -21,7 +21,7 @@ from engine.clock import SystemClock
 from engine.definitions import collect_files
 from engine.models import HistoryEvent, ProcessInstance
 from engine.users import add_user
-from tiltak import services
+from installation import services
 
 from walks import FIXTURES
 

@@ -22,9 +22,10 @@ from engine.errors import InvalidInput, TiltakError
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
 from engine.users import add_user
+from installation import services
+from installation.shapes import task_json
 
-from . import services
-from .rendering import print_history, print_instance, print_tasks, task_json
+from .rendering import print_history, print_instance, print_tasks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,9 +40,8 @@ class WebServer(BaseApplication):
             self.cfg.set("control_socket_disable", True)
 
     def load(self):
+        from installation import services
         from webui import create_app
-
-        from . import services
         return create_app(engine=services.build_engine(self.url))
 
 

@@ -34,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     app.config.update(load_settings())
     app.config.update(config or {})
     if engine is None:
-        from tiltak.services import build_engine
+        from installation.services import build_engine
         engine = build_engine(app.config["DATABASE_URL"])
     app.extensions["tiltak_engine"] = engine
     security.init_app(app)

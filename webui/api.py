@@ -17,7 +17,7 @@ from marshmallow import Schema, fields, validate
 from engine import limits
 from engine.serialization import plain
 from engine.worklist import WorklistQuery
-from tiltak.rendering import task_json
+from installation.shapes import task_json
 
 from .auth import engine
 from .security import csrf

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from engine.clock import SystemClock
 from engine.definitions import collect_files
-from tiltak import services
+from installation import services
 
 from walks import PROCESSES
 
