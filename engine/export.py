@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 
 from .errors import NotFound
 from .models import HistoryEvent, ProcessDefinition, ProcessInstance
+from .projection import element_label
 from .search import utc
 
 BATCH = 200  # instances read in one transaction
@@ -314,7 +315,7 @@ class _ActivityNames:
                         element = getattr(task_spec, "bpmn_id", None)
                         name = getattr(task_spec, "bpmn_name", None)
                         if element and name:
-                            names.setdefault(element, name)
+                            names.setdefault(element, element_label(name))
             self._by_definition[definition_id] = names
         return names
 

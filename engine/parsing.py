@@ -365,6 +365,9 @@ def _check_expressions(ext: dict, node: etree._Element, filename: str) -> None:
     for key in ("assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate"):
         if ext.get(key):
             model_checks.check_expression(ext[key], f"camunda:{key}", filename, node.get("id"))
+    name = node.get("name") or ""
+    if "${" in name or "#{" in name:  # a name that says what the task is about
+        model_checks.check_expression(name, "name", filename, node.get("id"))
 
 
 RESERVED_IDS = {"Start", "End", "Root"}

@@ -7,10 +7,12 @@ attributes), the instance's next timer, message subscriptions and its variables.
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -97,6 +99,30 @@ def element_name(task) -> str:
     return getattr(task.task_spec, "bpmn_name", None) or element_id(task)
 
 
+_EXPRESSION_IN_NAME = re.compile(r"[$#]\{[^}]*\}")
+
+
+def element_label(name: str) -> str:
+    """An element's name as one label for every case: any `${...}` it holds left out
+    ("Gjennomfør tiltak: ${tiltak.tittel}" is "Gjennomfør tiltak"), for lists of
+    activities such as an export or a replay's steps."""
+    plain = re.sub(r"\(\s*\)", "", _EXPRESSION_IN_NAME.sub("", name))
+    return " ".join(plain.split()).rstrip(" :-,(") or " ".join(name.split())
+
+
+def task_name(task, evaluate) -> str:
+    """A user task's name, with the `${...}` Camunda 7 allows in it evaluated in the
+    task's data ("Gjennomfør tiltak: ${tiltak.tittel}"). A name that cannot be evaluated
+    (a variable not set on this path) is shown as written rather than stopping the case."""
+    name = element_name(task)
+    if "${" not in name and "#{" not in name:
+        return name
+    try:
+        return str(evaluate(task, name))
+    except WorkflowTaskException:  # the name is a label; the written one will do
+        return name
+
+
 def open_human_tasks(workflow, owner: dict[int, int], evaluate) -> list[TaskView]:
     """Every READY manual task, with its Camunda attributes evaluated in its own data."""
     views = []
@@ -112,7 +138,7 @@ def open_human_tasks(workflow, owner: dict[int, int], evaluate) -> list[TaskView
             form["documentation"] = ext["documentation"]
         priority = value("priority")
         views.append(TaskView(
-            id=str(task.id), element_id=element_id(task), name=element_name(task),
+            id=str(task.id), element_id=element_id(task), name=task_name(task, evaluate),
             definition_id=owner[id(task.workflow.spec)],
             assignee=_text_or_none(value("assignee")),
             candidate_groups=_names(value("candidateGroups")),

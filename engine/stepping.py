@@ -121,5 +121,5 @@ def element_names(workflow) -> dict[str, str]:
             bpmn_id = getattr(task_spec, "bpmn_id", None)
             label = getattr(task_spec, "bpmn_name", None)
             if bpmn_id and label:
-                names.setdefault(bpmn_id, " ".join(label.split()))
+                names.setdefault(bpmn_id, projection.element_label(label))
     return names

@@ -87,6 +87,12 @@ def count(engine, model) -> int:
         '<bpmn:endEvent id="End_A"/>'),
      "Task_A"),
     ("ikke-bpmn.bpmn", b"<html><body>nei</body></html>", "not a BPMN 2.0 file"),
+    ("feil-navn.bpmn", process(
+        '<bpmn:startEvent id="StartEvent_1"/><bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" '
+        'targetRef="Task_A"/><bpmn:userTask id="Task_A" name="Gjør ${tiltak.}"/>'
+        '<bpmn:sequenceFlow id="F2" sourceRef="Task_A" targetRef="End_A"/>'
+        '<bpmn:endEvent id="End_A"/>'),
+     "Task_A"),
     ("uten-resultat.bpmn", process(SERVICE.format(attrs='camunda:expression="${now()}"')),
      "'Service_Tid': a service task with camunda:expression needs camunda:resultVariable"),
     ("java-klasse.bpmn", process(SERVICE.format(attrs='camunda:class="no.sykehus.Varsle"')),
@@ -132,7 +138,7 @@ def test_redeploying_identical_files_is_a_no_op_and_a_change_is_a_new_version(de
     assert not any(d.created for d in again)
     [name] = [n for n in files if n.endswith("tiltak.bpmn") and "/" in n]
     changed = {name: files[name].replace(
-        b"Gjennomf\xc3\xb8r tiltaket", b"Gjennomf\xc3\xb8r det vedtatte tiltaket")}
+        b"Gjennomf\xc3\xb8r tiltak: ", b"Gjennomf\xc3\xb8r det vedtatte tiltaket: ")}
     [result] = deployed.deploy(changed, actor="per")
     assert (result.key, result.version, result.created) == ("tiltak", 2, True)
 

@@ -21,9 +21,10 @@ from test_random_paths import replay_problems, summary, walk_until_covered
 from engine.definitions import collect_files
 from engine.errors import InvalidInput
 from engine.models import TaskRecord
+from engine.projection import element_label
 from engine.timers import sweep
 
-from walks import PROCESSES, end_of_local_day, local_midnight, task_for
+from walks import PROCESSES, at_measure, end_of_local_day, local_midnight, task_for
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def test_only_carrying_out_the_measure_counts_for_the_measure_indicators(engine,
 
 
 CALLER_HINTS = {
-    "ansvarlig": lambda world: world.people.names,
+    "ansvarlig": lambda world: world.people.writers,  # an auditor carries out no measure
     # the controller is the clinic's KPU secretariat, so a clinic where it has members
     "klinikk": lambda world: world.clinics_with("kpu-sekretariat-{}"),
 }
@@ -273,3 +274,13 @@ def test_random_walks_take_every_branch_of_the_lifecycle(engine, lifecycle, cloc
     assert evaluated, report
     problems = replay_problems(engine, walks)
     assert not problems, "\n".join(problems)
+
+
+def test_a_measure_task_names_the_measure_it_is_about(deployed, clock):
+    """`name="Gjennomfør tiltak: ${tiltak.tittel}"`: the owner's worklist says which
+    measure; an export lists the activity under one label for every case."""
+    at_measure(deployed)
+    [task] = deployed.tasks(actor="ola")
+    assert task.name == "Gjennomfør tiltak: Sepsisscreening ved overflytting"
+    assert element_label("Gjennomfør tiltak: ${tiltak.tittel}") == "Gjennomfør tiltak"
+    assert element_label("Vurder (${a}) ") == "Vurder"
