@@ -1,8 +1,7 @@
-"""Injected ids and time for SpiffWorkflow, so that a replay produces the same state.
+"""Task ids and timestamps for SpiffWorkflow from the instance and the injected clock.
 
-SpiffWorkflow gives each task a random uuid4 and stamps state changes with the wall
-clock. Inside `deterministic(...)`, task ids come from the instance id and a counter
-stored with the instance, and timestamps from the engine's injected clock.
+Inside `deterministic(...)` a replay produces the same state (docs/DESIGN.md,
+"Determinism and history"); engine/spiff_overrides.py hands these to SpiffWorkflow.
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
-
-import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
-import SpiffWorkflow.task as _spiff_task
 
 from .clock import Clock
 
@@ -58,12 +54,13 @@ _ids: ContextVar[IdSource | None] = ContextVar("tiltak_ids", default=None)
 _clock: ContextVar[Clock | None] = ContextVar("tiltak_clock", default=None)
 
 
-def _task_uuid() -> uuid.UUID:
+def task_uuid() -> uuid.UUID:
+    """SpiffWorkflow's `uuid4` for a task id: the instance's next id inside a command."""
     source = _ids.get()
     return source() if source is not None else uuid.uuid4()
 
 
-class _TaskTime:
+class TaskTime:
     """Stands in for the `time` module inside SpiffWorkflow.task."""
 
     _last: tuple[datetime | None, float] = (None, 0.0)  # a moment and its timestamp
@@ -74,15 +71,15 @@ class _TaskTime:
         if clock is None:
             return _real_time.time()
         moment = clock.now()
-        last = _TaskTime._last
+        last = TaskTime._last
         if last[0] is moment:  # a command's moment stands still: stamped many times
             return last[1]
         stamp = moment.timestamp()
-        _TaskTime._last = (moment, stamp)
+        TaskTime._last = (moment, stamp)
         return stamp
 
 
-class _TimerDatetime(datetime):
+class TimerDatetime(datetime):
     """Stands in for `datetime` inside SpiffWorkflow's timers: `now()` is the injected clock."""
 
     @classmethod
@@ -92,11 +89,6 @@ class _TimerDatetime(datetime):
             return datetime.now(tz)
         moment = clock.now()
         return moment.astimezone(tz) if tz is not None else moment
-
-
-_spiff_task.uuid4 = _task_uuid
-_spiff_task.time = _TaskTime
-_spiff_timer.datetime = _TimerDatetime
 
 
 @contextmanager

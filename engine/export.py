@@ -1,41 +1,5 @@
-"""Export of instances' history as an XES event log (process mining) or as CSV (audit).
-
-`write_xes` and `write_csv` write to a stream; `xes_chunks` and `csv_chunks` yield the
-same output in pieces for a streamed download. Both read the history table only (never
-a workflow's state), in batches of instances, each batch in a short read transaction of
-its own; nothing is kept once written, so an export of thousands of instances runs in
-little memory and never holds the database while the reader is slow. An unknown
-instance id is a NotFound before anything is written.
-
-XES follows IEEE 1849-2016: one `<log>` declaring the Concept, Time, Lifecycle and
-Organizational extensions, one trace per instance (`concept:name` = the instance id,
-with business key, process key, version and name as trace attributes) and one event per
-history event. Elements carry no XML namespace, as pm4py writes them; all text goes
-through lxml, and characters XML cannot carry become U+FFFD.
-
-An event's activity (`concept:name`) is the BPMN element's name, looked up by element id
-in the instance's definition and in the definitions it calls (default variants before
-clinic variants); a start is named after the process, other events without an element
-get a fixed label (see LABELS). The history event's type and element id are kept as the
-attributes `event_type` and `element_id`, the task id as `concept:instance`, the actor as
-`org:resource`, the event's number as `seq`.
-
-`lifecycle:transition` maps the commands onto the standard lifecycle model:
-
-    start     start      the case begins
-    claim     assign     a caseworker takes the task (assigned, not yet begun)
-    unclaim   reassign   the task goes back to its candidates; the model has no
-                         "unassign", and reassign keeps it open for someone else
-    complete  complete   the task is done
-    message   complete   the catch event that waited for the message is passed
-    timer     complete   a due timer fired
-    cancel    pi_abort   the whole case is cancelled
-    incident  suspend    the case stopped on an error and waits for a retry
-    retry     resume     the operator put it back to work
-    attach    unknown    a document was added; no transition of the model fits
-
-CSV has one row per history event with the columns of CSV_COLUMNS; times are ISO 8601
-with their UTC offset, in full precision (XES carries milliseconds).
+"""Export of instances' history as an XES event log (process mining) or as CSV (audit),
+streamed in batches from the history table alone; docs/EXPORT.md describes both formats.
 """
 
 from __future__ import annotations
@@ -110,14 +74,6 @@ class Case:
 class Summary:
     instances: int = 0
     events: int = 0
-
-
-def read_cases(engine, instance_ids: Iterable[str]) -> Iterator[Case]:
-    """The instances with their events, in the order given, read in batches.
-
-    Raises NotFound at once (before anything is read) when an id is unknown.
-    """
-    return _cases(engine, _known(engine, instance_ids))
 
 
 def xes_chunks(engine, instance_ids: Iterable[str], summary: Summary | None = None

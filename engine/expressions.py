@@ -1,14 +1,5 @@
-"""A safe evaluator for Camunda 7 `${...}` (JUEL) expressions.
-
-Process owners write these in conditions, assignees, candidate groups, due dates,
-timers and multi-instance collections. We parse them ourselves into a small tree and
-walk it over the task data; nothing reaches Python's `eval`, and only whitelisted
-methods can be called (string and list helpers, `now()`, `dateTime().plusDays(n)`...).
-
-Supported: literals (`true false null`, numbers, 'single' or "double" quoted strings),
-variables, property access (`a.b`, `a['b']`, `a[0]`), the operators
-`== != < > <= >= && || ! and or not eq ne lt gt le ge empty + - * / div % mod`,
-the ternary `c ? a : b`, and composite text such as `kpu-${klinikk}` (always a string).
+"""A safe evaluator for Camunda 7 `${...}` (JUEL) expressions, parsed into a small tree
+and walked over the task data; nothing reaches Python's `eval` (docs/DESIGN.md).
 """
 
 from __future__ import annotations
@@ -276,12 +267,6 @@ def evaluate(text: str, variables: Mapping[str, Any],
         return _plain(context.eval(parts[0][1]))
     return "".join(value if kind == "text" else _to_text(_plain(context.eval(value)))
                    for kind, value in parts)
-
-
-def evaluate_body(body: str, variables: Mapping[str, Any],
-                  now: Callable[[], datetime] | None = None) -> Any:
-    """Evaluate a bare expression body (what is inside `${...}`)."""
-    return _plain(_Context(variables, now, body).eval(_parse_body(body)))
 
 
 @lru_cache(maxsize=1024)

@@ -40,7 +40,6 @@ from . import (
     projection,
     reporting,
     search,
-    timer_checks,  # noqa: F401 - puts the quicker timer check in SpiffWorkflow's place
     timer_starts,
     users,
     worklist,

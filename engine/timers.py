@@ -1,11 +1,5 @@
-"""The scheduler: fires due timers and sends the mail outbox, on any number of machines.
-
-A sweep takes running instances whose `next_timer_at` has passed (an indexed range
-scan, so instances that are not due cost nothing) in batches, each batch one transaction
-through `Engine.fire_due_timers`: the rows locked, other workers' rows skipped, each
-instance fired in its own savepoint. Timers that came due while everything was down fire
-on the first sweep after a start. APScheduler runs the sweep in `tiltak worker` and
-inside `tiltak serve`.
+"""The scheduler: fires due timers and sends the mail outbox, on any number of machines
+(docs/DESIGN.md, "Timers in batches").
 """
 
 from __future__ import annotations
@@ -101,8 +95,3 @@ class Scheduler:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
-
-
-def _now():
-    from datetime import datetime
-    return datetime.now(UTC)

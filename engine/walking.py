@@ -1,21 +1,7 @@
 """The engine's workflow classes: SpiffWorkflow's, with a faster walk over the task tree.
 
-SpiffWorkflow finds the tasks to run by walking the whole task tree with its task
-iterator, several times per task it runs. That iterator keeps its work list in visiting
-order and rebuilds it at every task (`children + rest`, `pop(0)`), so a walk costs time
-in the square of the tree's size; in a six-step case it was most of a command's time.
-
-`walk` visits the same tasks in the same order with the same rules (which states it
-descends below, when it enters a called process, how deep it goes, where it stops), but
-keeps its work list as a stack. The order matters: it decides which of several ready
-tasks runs first, and so what the recorded state is. tests/test_walking.py compares it
-with SpiffWorkflow's iterators on every task tree the routines produce.
-
-Also here: SpiffWorkflow builds a log record's details (names, ids, the parent) at every
-change of a task's state, also when nobody listens, and lists every task of a workflow
-(another whole walk) in the details of a workflow's records whenever its logger has no
-level of its own; the engine builds them only when SpiffWorkflow's task or workflow
-logger is enabled (`quiet_state_changes`, `_FastWalk.collect_log_extras`).
+`walk` visits the tasks SpiffWorkflow's task iterators visit, in the same order, with a
+stack for a work list (docs/DESIGN.md, "Task walks"); tests/test_walking.py compares them.
 """
 
 from __future__ import annotations
@@ -24,16 +10,13 @@ import logging
 import operator
 from collections.abc import Iterator
 
-import SpiffWorkflow.task as _spiff_task
-import SpiffWorkflow.workflow as _spiff_workflow
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
+from SpiffWorkflow.workflow import logger as workflow_logger
 
 from . import task_states
-from .specs import copy_of
 from .task_states import SPARSE, STATE_OF, picked
 
 MAX_DEPTH = 1000  # SpiffWorkflow's default
@@ -318,8 +301,9 @@ class _FastWalk:
             f"get_tasks_iterator({kwargs})")
 
     def collect_log_extras(self, dct: dict | None = None) -> dict:
-        # only ever the details of a record for SpiffWorkflow's workflow logger
-        if _spiff_workflow.logger.isEnabledFor(logging.INFO):
+        # only ever the details of a record for SpiffWorkflow's workflow logger, which
+        # lists every task of the workflow (another whole walk) when it has no level
+        if workflow_logger.isEnabledFor(logging.INFO):
             return super().collect_log_extras(dct)
         return dct or {}
 
@@ -386,57 +370,3 @@ class EngineWorkflow(_FastWalk, BpmnWorkflow):
         self.subprocesses[my_task.id] = subprocess
         return subprocess
 
-
-def _set_state(task, value: int) -> None:
-    """SpiffWorkflow 3.2's `Task._set_state`, the log details built only when logged."""
-    logger = _spiff_task.logger
-    task_states.entered(task, value)
-    if value != task._state:
-        elapsed = _spiff_task.time.time() - task.last_state_change
-        task.last_state_change = _spiff_task.time.time()
-        task._state = value
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(f"State changed to {TaskState.get_name(value)}",
-                        extra=task.collect_log_extras({"elapsed": elapsed}))
-    elif logger.isEnabledFor(logging.DEBUG):
-        logger.debug(f"State set to {TaskState.get_name(value)}",
-                     extra=task.collect_log_extras())
-
-
-_spiff_merge = DeepMerge.merge
-
-
-def _merge(a, b, path=None):
-    """SpiffWorkflow 3.2's `DeepMerge.merge(a, b)` with every value taken from `b` copied
-    whole: a task never shares data with another task, whether it was made while running
-    or restored from a stored state, so a change in place touches one task only (and a
-    live workflow and a restored one cannot drift apart)."""
-    if type(a) is dict and type(b) is dict:
-        if not a:  # a new task taking its parent's data
-            a.update(copy_of(b))
-            return a
-        if a == b:  # every value of b equal to a's: SpiffWorkflow's merge changes nothing
-            return a
-    return _spiff_merge(a, copy_of(b), path)
-
-
-def _is_descendant_of(self, task) -> bool:
-    """SpiffWorkflow 3.2's `Task.is_descendant_of`, each parent looked up once (its own
-    looks each up three times; joins ask this for many tasks at every step)."""
-    parent = self.parent
-    while parent is not None:
-        if parent == task:
-            return True
-        parent = parent.parent
-    return False
-
-
-def quiet_state_changes() -> None:
-    """Put `_set_state`, `_merge` and `_is_descendant_of` in SpiffWorkflow's place
-    (pyproject.toml keeps SpiffWorkflow at 3.2, whose code they repeat)."""
-    _spiff_task.Task._set_state = _set_state
-    _spiff_task.Task.is_descendant_of = _is_descendant_of
-    DeepMerge.merge = staticmethod(_merge)
-
-
-quiet_state_changes()

@@ -1,8 +1,5 @@
-"""The one field model that both `camunda:formData` and Camunda Forms are turned into.
-
-A `Form` is a list of `Field`s. Field types use the Camunda Forms names (textfield,
-textarea, number, checkbox, checklist, radio, select, datetime, taglist, group,
-dynamiclist, text). `to_json()` is what the command line and the API show.
+"""The one field model that both `camunda:formData` and Camunda Forms are turned into:
+a `Form` is a list of `Field`s, and `to_json()` is what the command line and the API show.
 """
 
 from __future__ import annotations
@@ -94,10 +91,6 @@ class Form:
         if self.id:
             result["id"] = self.id
         return result
-
-    def value_fields(self) -> list[Field]:
-        """Every field that carries a value, looking through groups without a path."""
-        return [x for f in self.fields for x in flatten(f)]
 
 
 def flatten(f: Field) -> list[Field]:
