@@ -1,12 +1,13 @@
 """Decision tables (DMN) as Camunda Modeler writes them, evaluated without eval.
 
 SpiffWorkflow reads the table but would evaluate its cells as Python; Camunda 7 cells
-are FEEL. Here input cells are FEEL *unary tests* (`-`, `"rod"`, `3`, `< 3`, `>= 4`,
-`[1..2]`, `]1..5[`, `1, 3`, `not(...)`, `? > 2`), input expressions and output cells
-are FEEL expressions (literals, names and paths, `+ - * /`, comparisons, `and`, `or`,
-`not(...)`), and the column's `typeRef` converts values as Camunda does ("3" for an
-integer column is 3). Hit policies UNIQUE, FIRST, ANY, RULE ORDER and COLLECT (without
-aggregation). The result is stored as Camunda's business rule task says:
+are FEEL, read and evaluated here by the `feel` package. Input cells are FEEL *unary
+tests* (`-`, `"rod"`, `3`, `< 3`, `>= 4`, `[1..2]`, `]1..5[`, `1, 3`, `[1, 3]`,
+`not(...)`, `? > 2`), input expressions and output cells are FEEL expressions (literals,
+lists, names and paths, `+ - * /`, comparisons, `in`, `and`, `or`, `not(...)`; a name
+that is no variable is an error), and the column's `typeRef` converts values as Camunda
+does ("3" for an integer column is 3). Hit policies UNIQUE, FIRST, ANY, RULE ORDER and
+COLLECT (without aggregation). The result is stored as Camunda's business rule task says:
 `camunda:resultVariable` with `camunda:mapDecisionResult` (singleEntry, singleResult,
 collectEntries, resultList); without a result variable, the outputs go into the task
 data by their names, as SpiffWorkflow does. A decision may require others in its file (a
@@ -16,11 +17,11 @@ there for it by their names, not as process variables (engine/specs.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date
-from functools import lru_cache
+from contextlib import contextmanager
 from typing import Any
+
+import feel
 
 
 class DecisionError(ValueError):
@@ -30,307 +31,39 @@ class DecisionError(ValueError):
 HIT_POLICIES = {"UNIQUE", "FIRST", "ANY", "RULE ORDER", "COLLECT"}
 RESULT_MAPPINGS = {"singleEntry", "singleResult", "collectEntries", "resultList"}
 
-# ---------------------------------------------------------------------------- parsing
-TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<number>\d+(?:\.\d+)?)
-  | (?P<string>"(?:[^"\\]|\\.)*")
-  | (?P<name>[^\W\d]\w*)
-  | (?P<op>\.\.|<=|>=|!=|[=<>()\[\],.+\-*/?])
-""", re.VERBOSE)
-CONSTANTS = {"true": True, "false": False, "null": None}
-COMPARISONS = ("<=", ">=", "!=", "=", "<", ">")
+# ---------------------------------------------------------------------------- cells
+@contextmanager
+def _feel():
+    """FEEL's errors as decision errors (the deployment and the instance name the table)."""
+    try:
+        yield
+    except feel.FeelError as err:
+        raise DecisionError(str(err)) from None
 
 
-class _Parser:
-    """Recursive descent over FEEL tokens; nodes are tuples, as in engine/expressions.py."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.tokens: list[tuple[str, Any]] = []
-        pos = 0
-        while pos < len(text):
-            match = TOKEN.match(text, pos)
-            if not match:
-                raise DecisionError(f"'{text[pos]}' is not understood in '{text}'")
-            kind, value = match.lastgroup, match.group()
-            if kind == "number":
-                self.tokens.append(("lit", float(value) if "." in value else int(value)))
-            elif kind == "string":
-                self.tokens.append(("lit", re.sub(r"\\(.)", r"\1", value[1:-1])))
-            elif kind == "name" and value in CONSTANTS:
-                self.tokens.append(("lit", CONSTANTS[value]))
-            elif kind == "name" and value in ("and", "or", "not"):
-                self.tokens.append(("op", value))
-            elif kind in ("name", "op"):
-                self.tokens.append((kind, value))
-            pos = match.end()
-        self.tokens.append(("end", None))
-        self.i = 0
-
-    def fail(self, what: str):
-        raise DecisionError(f"{what} in '{self.text}'")
-
-    def peek(self) -> tuple[str, Any]:
-        return self.tokens[self.i]
-
-    def at(self, *ops: str) -> bool:
-        kind, value = self.peek()
-        return kind == "op" and value in ops
-
-    def take(self, op: str) -> None:
-        if not self.at(op):
-            kind, value = self.peek()
-            self.fail(f"expected '{op}' but found {'the end' if kind == 'end' else repr(value)}")
-        self.i += 1
-
-    def done(self, node):
-        if self.peek()[0] != "end":
-            self.fail(f"unexpected {self.peek()[1]!r}")
-        return node
-
-    # unary tests: the input cells
-    def unary_tests(self):
-        if self.peek()[0] == "end" or (self.at("-") and self.tokens[self.i + 1][0] == "end"):
-            return ("any",)
-        if self.at("not") and self.tokens[self.i + 1] == ("op", "("):
-            self.i += 2
-            tests = self.positive_list()
-            self.take(")")
-            return self.done(("none_of", tests))
-        return self.done(("any_of", self.positive_list()))
-
-    def positive_list(self) -> tuple:
-        tests = [self.positive()]
-        while self.at(","):
-            self.i += 1
-            tests.append(self.positive())
-        return tuple(tests)
-
-    def positive(self):
-        if self.at(*COMPARISONS):
-            op = self.peek()[1]
-            self.i += 1
-            return ("compare", op, self.additive())
-        if self.at("[", "(", "]") and self._is_interval():
-            low_open = self.peek()[1] != "["
-            self.i += 1
-            low = self.additive()
-            self.take("..")
-            high = self.additive()
-            if not self.at("]", ")", "["):
-                self.fail("an interval ends with ']', ')' or '['")
-            high_open = self.peek()[1] != "]"
-            self.i += 1
-            return ("interval", low, low_open, high, high_open)
-        return ("equals", self.disjunction())
-
-    def _is_interval(self) -> bool:
-        depth = 0
-        for kind, value in self.tokens[self.i + 1:]:
-            if kind == "op" and value in ("(", "["):
-                depth += 1
-            elif kind == "op" and value in (")", "]") and depth:
-                depth -= 1
-            elif kind == "op" and value == ".." and depth == 0:
-                return True
-            elif kind == "end" or (kind == "op" and value == "," and depth == 0):
-                return False
-        return False
-
-    # expressions: input expressions, output cells and interval ends
-    def expression(self):
-        return self.done(self.disjunction())
-
-    def disjunction(self):
-        node = self.conjunction()
-        while self.at("or"):
-            self.i += 1
-            node = ("or", node, self.conjunction())
-        return node
-
-    def conjunction(self):
-        node = self.comparison()
-        while self.at("and"):
-            self.i += 1
-            node = ("and", node, self.comparison())
-        return node
-
-    def comparison(self):
-        node = self.additive()
-        if self.at(*COMPARISONS):
-            op = self.peek()[1]
-            self.i += 1
-            return ("cmp", op, node, self.additive())
-        return node
-
-    def additive(self):
-        node = self.multiplicative()
-        while self.at("+", "-"):
-            op = self.peek()[1]
-            self.i += 1
-            node = ("arith", op, node, self.multiplicative())
-        return node
-
-    def multiplicative(self):
-        node = self.unary()
-        while self.at("*", "/"):
-            op = self.peek()[1]
-            self.i += 1
-            node = ("arith", op, node, self.unary())
-        return node
-
-    def unary(self):
-        if self.at("-"):
-            self.i += 1
-            return ("arith", "-", ("lit", 0), self.unary())
-        node = self.primary()
-        while self.at("."):
-            self.i += 1
-            kind, value = self.peek()
-            if kind != "name":
-                self.fail("expected a name after '.'")
-            self.i += 1
-            node = ("path", node, value)
-        return node
-
-    def primary(self):
-        kind, value = self.peek()
-        self.i += 1
-        if kind == "lit":
-            return ("lit", value)
-        if kind == "name":
-            if self.at("("):
-                self.fail(f"function {value}() is not supported")
-            return ("name", value)
-        if (kind, value) == ("op", "?"):
-            return ("input",)
-        if (kind, value) == ("op", "not"):
-            self.take("(")
-            inner = self.disjunction()
-            self.take(")")
-            return ("not", inner)
-        if (kind, value) == ("op", "("):
-            node = self.disjunction()
-            self.take(")")
-            return node
-        self.i -= 1
-        self.fail("unexpected end" if kind == "end" else f"unexpected {value!r}")
+def parse_unary_tests(text: str | None) -> tuple:
+    with _feel():
+        return feel.parse_unary_tests((text or "").strip())
 
 
-@lru_cache(maxsize=2048)
-def parse_unary_tests(text: str | None):
-    return _Parser((text or "").strip()).unary_tests()
-
-
-@lru_cache(maxsize=2048)
-def parse_expression(text: str):
+def parse_expression(text: str) -> tuple:
     if not (text or "").strip():
         raise DecisionError("empty expression")
-    return _Parser(text.strip()).expression()
-
-
-# ---------------------------------------------------------------------------- evaluation
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    return (_number(a) and _number(b)) or (type(a) is type(b) and not isinstance(a, bool)) \
-        or (isinstance(a, date) and isinstance(b, date))
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return _comparable(a, b) and a == b
-
-
-def _compare(op: str, a: Any, b: Any) -> bool | None:
-    if op == "=":
-        return _equal(a, b)
-    if op == "!=":
-        return not _equal(a, b)
-    if a is None or b is None or not _comparable(a, b):
-        return None  # FEEL: null, which never matches
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-
-
-class _Evaluation:
-    def __init__(self, variables: Mapping[str, Any], text: str, input_value: Any = None):
-        self.variables = variables
-        self.text = text
-        self.input_value = input_value
-
-    def eval(self, node) -> Any:
-        kind = node[0]
-        if kind == "lit":
-            return node[1]
-        if kind == "input":
-            return self.input_value
-        if kind == "name":
-            if node[1] not in self.variables:
-                raise DecisionError(f"no variable '{node[1]}' for '{self.text}'")
-            return self.variables[node[1]]
-        if kind == "path":
-            value = self.eval(node[1])
-            return value.get(node[2]) if isinstance(value, Mapping) else None
-        if kind == "not":
-            value = self.eval(node[1])
-            return (not value) if isinstance(value, bool) else None
-        if kind in ("and", "or"):
-            left, right = self.eval(node[1]), self.eval(node[2])
-            if kind == "and":
-                return False if False in (left, right) else (
-                    True if left is True and right is True else None)
-            return True if True in (left, right) else (
-                False if left is False and right is False else None)
-        if kind == "cmp":
-            return _compare(node[1], self.eval(node[2]), self.eval(node[3]))
-        if kind == "arith":
-            left, right = self.eval(node[2]), self.eval(node[3])
-            if not (_number(left) and _number(right)):
-                return None
-            if node[1] == "/":
-                return None if right == 0 else left / right
-            return {"+": left + right, "-": left - right, "*": left * right}[node[1]]
-        raise DecisionError(f"cannot evaluate {kind} in '{self.text}'")
-
-
-def _uses_input(node) -> bool:
-    if node[0] == "input":
-        return True
-    return any(isinstance(part, tuple) and _uses_input(part) for part in node[1:])
+    with _feel():
+        return feel.parse_expression(text.strip())
 
 
 def evaluate_expression(text: str, variables: Mapping[str, Any]) -> Any:
-    return _Evaluation(variables, text).eval(parse_expression(text))
+    """An input expression or output cell; a name that is not a variable is an error."""
+    node = parse_expression(text)
+    with _feel():
+        return feel.evaluate_node(node, [variables], text.strip(), strict=True)
 
 
 def matches(text: str | None, value: Any, variables: Mapping[str, Any]) -> bool:
     """Does an input cell (unary tests) accept the input value?"""
-    tests = parse_unary_tests(text)
-    if tests[0] == "any":
-        return True
-    ev = _Evaluation(variables, text or "", value)
-    hit = any(_test(ev, test, value) for test in tests[1])
-    return hit if tests[0] == "any_of" else not hit
-
-
-def _test(ev: _Evaluation, test, value: Any) -> bool:
-    kind = test[0]
-    if kind == "compare":
-        return _compare(test[1], value, ev.eval(test[2])) is True
-    if kind == "interval":
-        low, high = ev.eval(test[1]), ev.eval(test[3])
-        above = _compare(">" if test[2] else ">=", value, low)
-        below = _compare("<" if test[4] else "<=", value, high)
-        return above is True and below is True
-    if _uses_input(test[1]):
-        return ev.eval(test[1]) is True
-    return _equal(value, ev.eval(test[1]))
+    with _feel():
+        return feel.matches((text or "").strip(), value, [variables], strict=True)
 
 
 def convert(value: Any, type_ref: str | None, what: str) -> Any:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .conditions import check_condition
 from .errors import FormResolutionError
-from .feel import parse_feel
 from .model import CONTAINER_TYPES, VALUE_TYPES, Field, Form, Option
 
 LAYOUT_ONLY = {"spacer", "separator", "image", "html", "button", "iframe"}
@@ -42,7 +42,7 @@ def _component(raw: dict[str, Any], form_id: str) -> Field | None:
     hide = (raw.get("conditional") or {}).get("hide")
     if hide is not None:
         try:
-            parse_feel(hide)
+            check_condition(hide)
         except ValueError as err:
             raise FormResolutionError(f"{where}: conditional.hide: {err}") from None
     field = Field(key=raw.get("key"), type=ctype,

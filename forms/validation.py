@@ -15,8 +15,8 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from .conditions import evaluate_condition
 from .errors import FormValidationError
-from .feel import evaluate_feel
 from .messages import Message, join
 from .model import Field, Form, flatten
 from .schema import check_number, schema_for
@@ -63,7 +63,7 @@ class _Level:
                 else:
                     seen.pop(f.key, None)
         for f in fields:
-            if f.hide and evaluate_feel(f.hide, [seen, *scopes]) is True:
+            if f.hide and evaluate_condition(f.hide, [seen, *scopes]) is True:
                 continue
             if f.type == "group":
                 inner = submitted.get(f.path)

@@ -44,7 +44,7 @@ from engine.permissions import OPERATOR
 from engine.runtime import Engine
 from engine.timers import sweep
 from engine.xml import parse_xml
-from forms.feel import evaluate_feel
+from forms.conditions import evaluate_condition
 from forms.model import CHOICE_TYPES, MULTI_TYPES, Field, Form, flatten
 from forms.resolve import form_for
 from installation import organisation, services
@@ -172,7 +172,7 @@ class Values:
             [f for f in fields if not f.has_value]
         out: dict[str, Any] = {}
         for f in order:
-            if f.hide and evaluate_feel(f.hide, [out, *scopes]) is True:
+            if f.hide and evaluate_condition(f.hide, [out, *scopes]) is True:
                 continue
             if f.type == "group":
                 inner = given.get(f.path) if isinstance(given.get(f.path), Mapping) else {}

@@ -405,7 +405,7 @@ def test_groups_with_a_path_nest_values_and_groups_without_do_not():
 # ---------------------------------------------------------------- boundaries
 
 def test_forms_package_needs_neither_flask_nor_the_engine():
-    code = ("import sys, forms.resolve, forms.validation, forms.schema, forms.feel;"
+    code = ("import sys, forms.resolve, forms.validation, forms.schema, forms.conditions;"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'engine')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout

@@ -9,11 +9,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
-    "engine": set(),
-    "forms": set(),
-    "installation": {"engine", "forms"},
-    "webui": {"engine", "forms", "installation"},
-    "tiltak": {"engine", "forms", "installation", "webui"},
+    "feel": set(),
+    "engine": {"feel"},
+    "forms": {"feel"},
+    "installation": {"engine", "feel", "forms"},
+    "webui": {"engine", "feel", "forms", "installation"},
+    "tiltak": {"engine", "feel", "forms", "installation", "webui"},
 }
 
 

@@ -1,68 +1,8 @@
 // Task forms: repeating rows and conditional visibility (the server checks both again).
+import { evaluateCondition } from "./conditions.js";
+
 (function () {
   "use strict";
-
-  // --- a tiny FEEL subset, the same one the server understands ------------------
-  function tokenize(text) {
-    var re = /\s*(?:(\d+(?:\.\d+)?)|("(?:[^"\\]|\\.)*")|([A-Za-z_][A-Za-z0-9_]*)|(!=|<=|>=|[=<>()\[\],.+-]))/y;
-    var out = [], m;
-    re.lastIndex = 0;
-    while (re.lastIndex < text.length) {
-      var start = re.lastIndex;
-      m = re.exec(text);
-      if (!m) { if (/^\s*$/.test(text.slice(start))) break; throw new Error("bad FEEL"); }
-      if (m[1] !== undefined) out.push(["lit", parseFloat(m[1])]);
-      else if (m[2] !== undefined) out.push(["lit", JSON.parse(m[2])]);
-      else if (m[3] !== undefined) {
-        if (m[3] === "true" || m[3] === "false") out.push(["lit", m[3] === "true"]);
-        else if (m[3] === "null") out.push(["lit", null]);
-        else if (["and", "or", "not", "in"].indexOf(m[3]) >= 0) out.push(["kw", m[3]]);
-        else out.push(["name", m[3]]);
-      } else out.push(["op", m[4]]);
-    }
-    return out;
-  }
-
-  // FEEL's equality: lists item by item, as the server compares them
-  function same(a, b) {
-    if (Array.isArray(a) && Array.isArray(b)) {
-      return a.length === b.length && a.every(function (x, n) { return same(x, b[n]); });
-    }
-    return a === b;
-  }
-
-  function evaluate(text, lookup) {
-    var body = text.trim().replace(/^=/, ""), t = tokenize(body), i = 0;
-    function peek() { return t[i] || ["end", null]; }
-    function accept(v) { if (peek()[1] === v && peek()[0] !== "lit") { i++; return true; } return false; }
-    function disj() { var l = conj(); while (accept("or")) { var r = conj(); l = (l === true || r === true) ? true : (l === false && r === false ? false : null); } return l; }
-    function conj() { var l = cmp(); while (accept("and")) { var r = cmp(); l = (l === false || r === false) ? false : (l === true && r === true ? true : null); } return l; }
-    function cmp() {
-      var l = add(), ops = ["!=", "<=", ">=", "=", "<", ">"];
-      for (var k = 0; k < ops.length; k++) {
-        if (accept(ops[k])) {
-          var r = add();
-          if (ops[k] === "=") return same(l, r);
-          if (ops[k] === "!=") return !same(l, r);
-          if (l === null || r === null) return null;
-          return ops[k] === "<" ? l < r : ops[k] === "<=" ? l <= r : ops[k] === ">" ? l > r : l >= r;
-        }
-      }
-      if (accept("in")) { var list = add(); return Array.isArray(list) ? list.indexOf(l) >= 0 : l === list; }
-      return l;
-    }
-    function add() { var l = prim(); while (peek()[1] === "+" || peek()[1] === "-") { var op = t[i++][1], r = prim(); l = (typeof l === "number" && typeof r === "number") ? (op === "+" ? l + r : l - r) : null; } return l; }
-    function prim() {
-      var tok = t[i++] || ["end", null];
-      if (tok[0] === "lit") return tok[1];
-      if (tok[0] === "kw" && tok[1] === "not") { accept("("); var v = disj(); accept(")"); return typeof v === "boolean" ? !v : null; }
-      if (tok[0] === "name") { var v2 = lookup(tok[1]); while (accept(".")) { var n = t[i++][1]; v2 = v2 && typeof v2 === "object" ? v2[n] : null; } return v2 === undefined ? null : v2; }
-      if (tok[1] === "(") { var inner = disj(); accept(")"); return inner; }
-      if (tok[1] === "[") { var items = []; if (!accept("]")) { items.push(disj()); while (accept(",")) items.push(disj()); accept("]"); } return items; }
-      return null;
-    }
-    return disj();
-  }
 
   // the value of field `key` as the user sees it, in the row first, then the whole form
   function valueIn(scope, key) {
@@ -82,15 +22,27 @@
     return (first.inputMode === "numeric" || first.inputMode === "decimal") && !isNaN(v) ? parseFloat(v) : v;
   }
 
+  // the names a scope (the form, or one row) gives values to, with their values
+  function valuesIn(scope) {
+    var values = {};
+    scope.querySelectorAll("[data-key], .rows[data-list]").forEach(function (el) {
+      var key = el.getAttribute("data-key") || el.getAttribute("data-list");
+      if (key && !(key in values)) {
+        var v = valueIn(scope, key);
+        if (v !== undefined) values[key] = v;
+      }
+    });
+    return values;
+  }
+
   function refresh(form) {
+    var top = valuesIn(form);
     form.querySelectorAll("[data-hide]").forEach(function (el) {
       var row = el.closest(".row");
       var hidden;
       try {
-        hidden = evaluate(el.getAttribute("data-hide"), function (name) {
-          var v = row ? valueIn(row, name) : undefined;
-          return v === undefined ? (valueIn(form, name) === undefined ? null : valueIn(form, name)) : v;
-        }) === true;
+        hidden = evaluateCondition(el.getAttribute("data-hide"),
+                                   row ? Object.assign({}, top, valuesIn(row)) : top) === true;
       } catch (e) { hidden = false; }
       el.hidden = hidden;
     });
