@@ -122,6 +122,9 @@ class _Evaluation:
             return _arithmetic(node[1], self.eval(node[2]), self.eval(node[3]))
         if kind == "in":
             return self.any_test(node[2], self.eval(node[1]), True)
+        if kind == "call":  # count(list): its number of items; null for anything else
+            value = self.eval(node[2][0])
+            return len(value) if isinstance(value, list) else None
         raise FeelError(f"cannot evaluate {kind} in '{self.text}'")
 
     def lookup(self, name: str) -> Any:

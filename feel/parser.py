@@ -25,6 +25,10 @@ KEYWORDS = {"and", "or", "not", "in"}
 COMPARISONS = ("<=", ">=", "!=", "=", "<", ">")
 
 
+# the built-in functions FEEL expressions may call here, with their argument counts
+FUNCTIONS = {"count": 1}
+
+
 @lru_cache(maxsize=4096)
 def parse_expression(text: str, start: int = 0) -> tuple:
     """The tree of an expression; `start` skips a prefix (a form's leading `=`)."""
@@ -221,7 +225,18 @@ class _Parser:
             return ("lit", value)
         if kind == "name":
             if self.at("("):
-                self.fail(f"function {value}() is not supported", pos)
+                if value not in FUNCTIONS:
+                    self.fail(f"function {value}() is not supported (known: "
+                              f"{', '.join(sorted(FUNCTIONS))})", pos)
+                self.take("(")
+                args = [] if self.at(")") else [self.disjunction()]
+                while self.at(","):
+                    self.i += 1
+                    args.append(self.disjunction())
+                self.take(")")
+                if len(args) != FUNCTIONS[value]:
+                    self.fail(f"{value}() takes {FUNCTIONS[value]} argument(s)", pos)
+                return ("call", value, tuple(args))
             return ("name", value)
         if (kind, value) == ("op", "?"):
             if not self.input_allowed:

@@ -82,7 +82,8 @@ def test_a_cell_may_list_the_values_it_accepts(cell, value, hit):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("=upper case(status)", "unexpected 'case' at character 8 in '=upper case(status)'"),
-    ("=count(klinikker) > 1", "function count() is not supported at character 2"),
+    ("=sum(klinikker) > 1", "function sum() is not supported (known: count) at character 2"),
+    ("=count(klinikker, 2) > 1", "count() takes 1 argument(s) at character 2"),
     ('=status = "ny', "a text that is never closed with '\"' starts at character 11"),
     ("=antall >", "unexpected end in '=antall >'"),
     ("=(antall > 2", "expected ')' but found the end in '=(antall > 2'"),
