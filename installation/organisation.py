@@ -47,6 +47,7 @@ class Clinic:
 class Organisation:
     name: str
     clinics: tuple[Clinic, ...]
+    groups: tuple[tuple[str, str], ...] = ()  # (group, its name) for the site's own groups
 
     def form_options(self) -> dict[str, Any]:
         """Option lists that forms refer to by `valuesKey`, each country's clinics apart."""
@@ -60,6 +61,20 @@ class Organisation:
 
     def clinic(self, code: str) -> Clinic | None:
         return next((c for c in self.clinics if c.code == code), None)
+
+    def place_name(self, code: str) -> str | None:
+        """The name of the clinic or unit with this code."""
+        for clinic in self.clinics:
+            if clinic.code == code:
+                return clinic.name
+            for unit in clinic.units:
+                if unit.code == code:
+                    return f"{unit.name} ({clinic.name})"
+        return None
+
+    def group_name(self, group: str) -> str | None:
+        """A group's name as the file gives it (`groups`), if it does."""
+        return dict(self.groups).get(group)
 
     def leader_groups(self) -> dict[str, set[str]]:
         """User name -> the `leder-` groups the file makes them a member of."""
@@ -92,4 +107,5 @@ def _load(file: str) -> Organisation:
     if unknown:
         raise ValueError(f"{file}: unknown country {sorted(unknown)}; "
                          f"known: {sorted(OPTION_KEYS)}")
-    return Organisation(doc.get("name", ""), clinics)
+    groups = tuple((str(k), str(v)) for k, v in (doc.get("groups") or {}).items())
+    return Organisation(doc.get("name", ""), clinics, groups)

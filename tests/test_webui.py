@@ -201,3 +201,20 @@ def test_the_api_answers_a_start_and_a_completion_with_the_case_as_it_now_stands
     completed = response.get_json()
     assert completed == client.get(f"/api/instances/{started['id']}").get_json()
     assert [t["element_id"] for t in completed["open_tasks"]] == ["Task_KpuBehandling"]
+
+
+def test_the_worklist_names_the_measure_the_clinic_and_who_may_take_a_task(app, deployed):
+    """A measure owner's row says which measure; clinics and groups are shown by name,
+    never by their codes."""
+    at_measure(deployed)
+    deployed.start("avvikshandtering", actor="nora", data={
+        "hva_skjedde": "Pasienten fikk feil dose insulin.", "hendelsesdato": "2026-01-04",
+        "klinikk": "kir", "enhet": "kir-gastro", "anonym": False, "sensitiv": False})
+    client = app.test_client()
+    login(client, "ola")
+    page = client.get("/").get_data(as_text=True)
+    assert "Gjennomfør tiltak: Sepsisscreening ved overflytting" in page
+    assert "Kirurgisk klinikk" in page
+    assert "Ledere, Gastrokirurgisk avdeling (Kirurgisk klinikk)" in page
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    assert not {"kir", "leder-kir-gastro"} & {c.strip() for c in cells}

@@ -1,4 +1,5 @@
-"""Template helpers: a tiny, escaped markdown for form text, readable JSON, the locale."""
+"""Template helpers: a tiny, escaped markdown for form text, readable JSON, the locale,
+and the names of groups, clinics and units."""
 
 from __future__ import annotations
 
@@ -9,7 +10,33 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
+
+from installation import organisation
+
+KPU_SECRETARIAT, KPU, LEADERS = "kpu-sekretariat-", "kpu-", "leder-"
+
+
+def place_name(code: str | None) -> str:
+    """A clinic's or unit's name for its code; the code itself when the file has none."""
+    return (organisation.load().place_name(code) or code) if code else "–"
+
+
+def group_name(group: str) -> str:
+    """What a group is called on screen: the organisation file's name for the site's own
+    groups; leaders, committees and secretariats by the clinic or unit they belong to."""
+    org = organisation.load()
+    named = org.group_name(group)
+    if named:
+        return named
+    for prefix, label in ((KPU_SECRETARIAT, _("KPU secretariat, %(place)s")),
+                          (KPU, _("KPU, %(place)s")), (LEADERS, _("Leaders, %(place)s"))):
+        if group.startswith(prefix):
+            place = org.place_name(group.removeprefix(prefix))
+            if place:
+                return label % {"place": place}
+    return group
 
 
 def simple_markdown(text: str | None) -> Markup:
@@ -42,5 +69,7 @@ def readable_json(value: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["simple_markdown"] = simple_markdown
+    app.jinja_env.filters["group_name"] = group_name
+    app.jinja_env.filters["place_name"] = place_name
     app.jinja_env.filters["readable_json"] = readable_json
     app.jinja_env.globals["get_locale"] = get_locale
