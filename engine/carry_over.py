@@ -1,8 +1,5 @@
-"""Values a user task is shown from the last finished round of the same routine.
-
-A user task with the extension property `fra_forrige` = `Task_Oppsummer.innspill_neste`
-is given `forrige_innspill_neste`: the value that task's form sent the last time it was
-completed, before now, in the same process and for the same clinic (docs/DESIGN.md).
+"""Values a user task is shown from the last finished round of the same routine
+(`fra_forrige`; docs/DESIGN.md, "What one round of a routine leaves for the next").
 """
 
 from __future__ import annotations

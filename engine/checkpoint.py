@@ -1,22 +1,6 @@
-"""An auditor's checkpoint: what a verification found clean, to verify again quicker.
-
-Re-executing a history is the expensive part of verification, and most instances of a
-large archive do not change between two audits. A checkpoint, written after a run to a
-file the auditor keeps (not in the database being audited), holds for every instance
-that verified clean its number of events and its last event's hash, together with what
-the replay ran on: a fingerprint of the engine's code and of every deployed definition.
-
-A later run checks every instance's hash chain as always. Where the chain still ends
-in the same event with the same hash, the history up to it is byte for byte the one
-that was replayed (the chain's hashes link every event to the one before), and
-replaying it again with the same code on the same definitions would give the same
-verdict, so it is not replayed. Every other instance (new events, a rewritten history,
-an instance not in the checkpoint) is replayed in full. If the engine or any
-definition the checkpoint names changed, the checkpoint is not used at all.
-
-The checkpoint is only as trustworthy as the place it is kept: someone able to write
-it could mark a rewritten history as checked. Keep it where those who can write to the
-database cannot.
+"""An auditor's checkpoint: what a verification found clean, so that the next one replays
+only what changed. Keep the file where those who write the database cannot write it
+(docs/DESIGN.md, "Verification speed").
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""The injected clock: the engine never reads the wall clock directly.
-
-Tests and replay move a `FixedClock`; production uses `SystemClock`. Also the local time
-zone in which a routine's dates are days (`dateTime().toLocalDate()`, a deadline given as
-a date, a timer set to a date), as Camunda 7 reads them in the server's zone:
-TILTAK_TIMEZONE, Europe/Oslo by default. Histories written before the engine knew a
-local zone are replayed in UTC (`local_zone(UTC)`, engine/replay.py).
+"""The injected clock (`SystemClock`; `FixedClock` for tests and replay): the engine never
+reads the wall clock directly. Also the local zone in which a routine's dates are days
+(docs/DESIGN.md, "Dates are local days").
 """
 
 from __future__ import annotations

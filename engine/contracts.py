@@ -1,14 +1,6 @@
-"""What a clinic's variant of a called process must keep: the interaction with the other
-clinics that the default process declares.
-
-Routine I.5.2.4-18, point 6: a clinic may adapt the routine "as long as the interaction
-between the clinics is unchanged". A default process names the elements that carry that
-interaction in a process-level `camunda:property` called `samhandling` (element ids,
-separated by spaces). A variant deployed for a tenant must have each of them, of the
-same kind, with the same candidate groups, candidate users and assignee, the same
-multi-instance collection and element variable, the same script, and at least the same
-form fields. A variant that does not is refused at deploy, naming the element and what
-differs.
+"""What a clinic's variant of a called process must keep: the interaction the default
+process names in its `samhandling` property (docs/DESIGN.md, "Call activities and
+clinic variants").
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
-"""Decision tables (DMN) as Camunda Modeler writes them, evaluated without eval.
-
-SpiffWorkflow reads the table but would evaluate its cells as Python; Camunda 7 cells
-are FEEL, read and evaluated here by the `feel` package. Input cells are FEEL *unary
-tests* (`-`, `"rod"`, `3`, `< 3`, `>= 4`, `[1..2]`, `]1..5[`, `1, 3`, `[1, 3]`,
-`not(...)`, `? > 2`), input expressions and output cells are FEEL expressions (literals,
-lists, names and paths, `+ - * /`, comparisons, `in`, `and`, `or`, `not(...)`; a name
-that is no variable is an error), and the column's `typeRef` converts values as Camunda
-does ("3" for an integer column is 3). Hit policies UNIQUE, FIRST, ANY, RULE ORDER and
-COLLECT (without aggregation). The result is stored as Camunda's business rule task says:
-`camunda:resultVariable` with `camunda:mapDecisionResult` (singleEntry, singleResult,
-collectEntries, resultList); without a result variable, the outputs go into the task
-data by their names, as SpiffWorkflow does. A decision may require others in its file (a
-decision requirements graph): they are evaluated first, in order, and their outputs are
-there for it by their names, not as process variables (engine/specs.py).
+"""Decision tables (DMN) as Camunda Modeler writes them: FEEL cells read by `feel`,
+evaluated without eval, the result stored as Camunda's business rule task does
+(docs/DESIGN.md, "Decision tables").
 """
 
 from __future__ import annotations

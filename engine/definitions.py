@@ -1,8 +1,5 @@
-"""Deployments and process definitions: versioned per key (and tenant), stored once.
-
-Deploying identical content again is a no-op; a changed file becomes the next version,
-and running instances stay on the version they started with. Called processes are bound
-when an instance starts, including the clinic (tenant) variants of each called process.
+"""Deployments and process definitions: versioned per key and tenant, stored once; running
+instances stay on their version (docs/DESIGN.md, "Parsing Camunda Modeler files").
 """
 
 from __future__ import annotations

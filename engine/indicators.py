@@ -1,19 +1,6 @@
-"""The indicators of the regional plans, counted with queries on the task and case tables.
-
-Which tasks count for what is decided in the diagrams (`indikator` property on a user
-task), and what a case is about comes from its facts (engine/facts.py); no workflow is
-ever loaded. Every figure is given per clinic (or unit) and for all together, over a
-period [start, end) of when things were due or ended:
-
-- expertise: serious cases whose investigation ended in the period, and how many of
-  them had subject-matter expertise on the team (seed 003: target 100 %);
-- overdue measures: measure tasks open now past their deadline (not period-bound);
-- measures on time: measure tasks due in the period (and by now), done by the deadline;
-- feedback: cases closed in the period, of routines with a feedback task, and how many
-  of them gave the reporter feedback;
-- closing time: days from report to closing for those cases (median, 90th percentile);
-- notifications on time: statutory notifications due in the period (and by now), sent
-  by the deadline.
+"""The indicators of the regional plans, counted with SQL over the task and case facts; no
+workflow is loaded. What each figure counts: docs/DESIGN.md, "Facts for the indicators
+and for visibility".
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """Limits on what any caller may hand the engine, enforced below the web layer so that the
-web pages, the JSON API and the command line refuse the same input in the same words.
-
-Process data (start, completion and message values): nesting depth, rows in a list,
-keys in an object, characters in a text, digits in a number, and values in all;
-object keys are texts, and text is valid Unicode (no lone surrogate halves). A JSON
-text is read within the same bounds and a size. Each refusal names where the value is.
+pages, the API and the command line refuse the same input in the same words
+(docs/DESIGN.md, "Who may do what, and what anyone may send").
 """
 
 from __future__ import annotations

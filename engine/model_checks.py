@@ -1,10 +1,6 @@
-"""What a BPMN or DMN file must hold before SpiffWorkflow reads it, checked at deploy with
-one sentence per problem naming the file and the element.
-
-SpiffWorkflow's own parser accepts some models that cannot run (a flow to an element that
-is not there, an id used twice, a condition that does not parse) and refuses others with
-Python's words; these checks come first. What this engine does not run (listeners, form
-keys other than Camunda Forms, decisions other than tables) is refused here, not dropped.
+"""What a BPMN or DMN file must hold before SpiffWorkflow reads it: checked at deploy, one
+sentence per problem naming the file and the element (docs/DESIGN.md, "Parsing Camunda
+Modeler files").
 """
 
 from __future__ import annotations

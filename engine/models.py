@@ -1,9 +1,5 @@
-"""Database tables: definitions on one side, instances and their projections on the other.
-
-Specs are stored once per deployed definition; an instance's state is kept beside its
-row as a snapshot and deltas.
-Open human tasks, candidate groups, message subscriptions and the next timer are indexed
-projections, so a worklist or a timer sweep never deserializes a workflow.
+"""Database tables: definitions on one side, instances and their projections on the other
+(docs/DESIGN.md, "Persistence").
 """
 
 from __future__ import annotations

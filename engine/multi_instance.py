@@ -1,9 +1,6 @@
-"""Camunda 7 multi-instance: the collection is read, never written; the element variable
-and `loopCounter` are local to each instance; what an instance writes (its form, a called
-process's out mappings, a script) lands in the enclosing scope, the last write winning.
-
-SpiffWorkflow's own Camunda classes write each instance's element variable back into
-the collection and change the shared spec while running; these replace them.
+"""Camunda 7 multi-instance in place of SpiffWorkflow's Camunda classes: the collection is
+read, never written, and each instance's loop variables are its own (docs/DESIGN.md,
+"Multi-instance activities").
 """
 
 from __future__ import annotations

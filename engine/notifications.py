@@ -1,10 +1,5 @@
-"""Notifications: queued with the state change that causes them, e-mailed from an outbox.
-
-A `varsel` service task names a recipient (`mottaker`: a user name, or `mottakergruppe`:
-every member of a group), a template (`mal`) and values for it. The notification and its
-e-mail row are written in the same transaction as the instance, so a crash never loses
-or doubles one. `deliver` sends pending mail by SMTP with exponential backoff; after
-MAX_ATTEMPTS the mail is marked failed and stays visible.
+"""Notifications: queued with the state change that causes them, e-mailed from an outbox
+(docs/DESIGN.md, "Notifications").
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""The one place that turns BPMN/DMN files into SpiffWorkflow process specs.
-
-A `CamundaParser` subclass that keeps what Camunda 7 process owners write in the Modeler
-(assignee, candidates, due dates, priority, forms, mappings, called tenants) in each task
-spec's `extensions`, matching attributes by namespace URI rather than prefix, and that
-refuses what would not run: other script languages, missing called processes, bad XML,
-decision tables whose FEEL cells do not parse.
+"""The one place that turns BPMN/DMN files into SpiffWorkflow process specs, keeping what
+Camunda 7 writes in each task spec's `extensions` and refusing what would not run
+(docs/DESIGN.md, "Parsing Camunda Modeler files").
 """
 
 from __future__ import annotations

@@ -1,24 +1,6 @@
-"""Verification: check an instance's hash chain, then rebuild it from its events alone.
-
-The chain check finds an event that was changed, removed or moved (its hash no longer
-matches its content, it no longer links to the one before, or the sequence has a gap).
-The replay re-executes every command from the deployed definition version at the
-recorded moment with the recorded inputs, and compares the resulting state's hash with
-the one each event recorded, so even a history rewritten with fresh hashes is caught.
-
-Speed (`bench/verify.py` measures it): the replay carries the live workflow from one
-command to the next instead of restoring it from the previous state at every event, and
-writes each state in the format its event names (tiltak-state/2 with a
-`store.state_format.Writer` that keeps what it wrote, the engine's own writer;
-tiltak-state/1 with
-`state_writer.StateWriter`, a direct and faster writer of exactly the bytes
-`serialization.state_to_json` writes). Every step's state is still written in full and
-its hash compared. Whenever that fast path does not give the recorded hash, the step is
-done again exactly as the engine did it (the previous state restored from its JSON, the
-command re-run, the state written by the reference serializer), and only that verdict
-counts; a match on the fast path is itself the proof, since the recorded hash covers
-the whole state. `verify_all` reads the events of many instances per query and can
-spread the instances over several processes (`jobs`).
+"""Verification: check an instance's hash chain, then rebuild it from its events alone,
+comparing every state's hash with the recorded one (docs/DESIGN.md, "Determinism and
+history" and "Verification speed").
 """
 
 from __future__ import annotations

@@ -1,13 +1,5 @@
-"""The reporter's side of a report: anonymity, a receipt code, and feedback that reaches them.
-
-A report form that has the field `anonym` (or `epost_tilbakemelding`) gets a receipt:
-a random code, shown once, stored only as a hash. If the reporter asked to stay
-anonymous, the case and its history name the reporter as `anonym` and nothing else
-records who it was. An e-mail address for the feedback is moved out of the case data
-into the receipt, so the handlers never see it. When a task marked
-`indikator=tilbakemelding` is completed, its `tilbakemelding` text is kept with the
-receipt (the reporter reads it with the code) and sent: by e-mail to the receipt's
-address, and as a notification to a reporter who is not anonymous.
+"""The reporter's side of a report: anonymity, a receipt code, and feedback that reaches
+them (docs/DESIGN.md, "The reporter's receipt and feedback").
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Python script tasks run compiled by RestrictedPython, with a time limit, in a process
-of their own (engine/script_worker.py).
-
-No imports, no files, no dunder access; a script sees the task's data as variables and
-whatever it assigns becomes task data. Other script languages are refused at deploy time.
+"""Python script tasks compiled by RestrictedPython: no imports, files or dunders, the
+task's data as variables; run with a time limit in engine/script_worker.py.
 """
 
 from __future__ import annotations

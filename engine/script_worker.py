@@ -1,12 +1,6 @@
-"""The script worker: a process that runs script tasks, so that a script that outlives
-its time limit is stopped whatever it does, a loop inside one builtin call included.
-
-The engine's process starts it on the first script and keeps it; each script is one
-request and one answer over pipes, as JSON with typed values (engine/values.py; never
-pickle, so that a script that escaped its sandbox could not run code in the engine).
-When an answer does not come within the limit (and a grace period), the worker is
-killed, the script fails with a timeout, and the next script starts a new worker. The
-worker's memory is capped. `python -m engine.script_worker` is the worker itself.
+"""The script worker: a process that runs script tasks, killed when one outlives its time
+limit; JSON in and out, never pickle. `python -m engine.script_worker` runs it
+(docs/DESIGN.md, "Who may do what, and what anyone may send").
 """
 
 from __future__ import annotations

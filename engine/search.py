@@ -1,14 +1,5 @@
-"""The auditors' search over process instances: every filter is SQL, no workflow is loaded.
-
-An instance is found by part of its business key (any case), its process key and
-definition version, a clinic it concerns, its status and the period it started in.
-Clinics come from the start data (`klinikker`, a list of clinic codes, as the six-step
-routine has it, or `klinikk`, one code) and are stored in `instance_clinics` when the
-instance is created, so that the search never reads an instance's state.
-
-The period is half open: `started_from <= started_at < started_to`. A time without a
-time zone is taken as UTC. On SQLite the business key comparison ignores the case of
-ASCII letters only (SQLite's `lower()`); PostgreSQL folds every letter.
+"""The auditors' search over process instances: every filter is SQL, no state is read
+(docs/DESIGN.md, "Audit: stepping through a case").
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Instance states in their stored formats, and the data of history events.
-
-Today's format, tiltak-state/2, is Tiltak's own (engine/store/state_format.py).
-tiltak-state/1, written until 0.2, is SpiffWorkflow's serializer's JSON with the specs
-left out, deltas of task data sorted; it is read here for instances and histories
-written in it (`restore_state`, and the replay's StateWriter writes it again).
+"""Instance states in their stored formats, and the data of history events: tiltak-state/2
+through engine/store/state_format.py, and tiltak-state/1, read here for what was written
+until 0.2 (docs/STATE_FORMAT.md).
 """
 
 from __future__ import annotations

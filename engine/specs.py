@@ -1,9 +1,6 @@
-"""Task spec classes the engine adds to SpiffWorkflow's.
-
-`TenantCallActivity` implements Camunda's `camunda:calledElementTenantId`: a clinic
-(tenant) may deploy its own variant of a called process; the call uses it when it
-exists and the default otherwise (routine step 6). `CamundaBusinessRuleTask` evaluates
-its decision table as FEEL (engine/decisions.py) and stores the result as Camunda does.
+"""Task spec classes the engine adds to SpiffWorkflow's: a call activity that picks a
+clinic's variant and a business rule task that decides in FEEL (docs/DESIGN.md, "Call
+activities and clinic variants" and "Decision tables").
 """
 
 from __future__ import annotations

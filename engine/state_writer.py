@@ -1,20 +1,6 @@
-"""The replay's writer of tiltak-state/1: the text `serialization.state_to_json` writes, faster.
-
-It writes what `serialization.StateConverter` and `DeltaTaskConverter` write, in the
-same order, handling plain JSON values itself and handing anything else to the
-serializer's registry. Most tasks do not change from one step to the next, so each
-task's text is kept with everything it was written from (its state, parent, children,
-internal data, and copies of its data and its parent's) and written again when any of
-that differs, also when data was changed in place. A task whose data did not change
-(only its state, say) keeps the part of its text that its data gave; a new task without
-data of its own (a task SpiffWorkflow has only predicted) gets the part its parent's data
-gives it, written once per parent data. Data are compared with `==`, which takes `1`,
-`1.0` and `True` for the same: a value changed only that way, in place, in a task whose
-data are otherwise as they were, would keep its old text. The engine has no such change
-(a value enters through a task whose state changes in the same step, and that task's
-data differ from what they were). tests/test_replay.py holds the output equal to the
-reference at every step; a difference would only send the replay down the reference
-path (engine/replay.py).
+"""The replay's writer of tiltak-state/1: the text `serialization.state_to_json` writes,
+faster, by writing again only the tasks that changed; a difference only sends the replay
+down the reference path (docs/DESIGN.md, "Verification speed").
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""A case as it stood after any event: rebuilt from the history alone, for auditors.
-
-`case_at` replays an instance's events up to the chosen one and returns where the
-tokens stood in each diagram, the process data at that moment and what changed since
-the event before. Nothing is read from the instance's current state, so what an auditor
-sees is what the history proves.
+"""A case as it stood after any event, rebuilt from its history alone for auditors: where
+the tokens stood, the data, and what the event changed (docs/DESIGN.md, "Audit").
 """
 
 from __future__ import annotations

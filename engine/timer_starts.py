@@ -1,15 +1,5 @@
-"""Timer start events: each due time starts one new instance (Camunda's semantics).
-
-SpiffWorkflow would keep one instance waiting at a timer start event. Instead, deploying
-a version with a timer start event writes a schedule row (replacing the previous
-version's, as Camunda does), and the sweep starts one instance per due time, moving the
-schedule on in the same transaction: one instance per cycle, no more, on any number of
-workers. Cycles missed while everything was down are started on the next sweeps.
-
-As in Camunda, a version's first instance is due at the first cycle after its
-deployment (a cycle anchored at an earlier date, R/2026-01-15T08:00:00+01:00/P4M, does
-not start the terms before it), and years and months are calendar steps from the
-anchor date (15 May, 15 September, 15 January), not a fixed number of seconds.
+"""Timer start events: each due time starts one new instance, as in Camunda, from a
+schedule row the sweep moves on (docs/DESIGN.md, "Timers in batches").
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The worklist: open human tasks a user may work on, filtered, sorted and paged in SQL.
-
-Reads only the visibility projection (`task_visibility`) and then the page's own
-`human_tasks` rows: for each of the user's principals (the user, each group) one index
-range in the page's order, at most as deep as the page; counts stop at `COUNT_CAP`.
-So a page costs the same with a thousand open tasks or a hundred thousand.
+"""The worklist: open human tasks a user may work on, filtered, sorted and paged in SQL over
+`task_visibility`, at a cost that does not grow with the number of open tasks
+(docs/DESIGN.md, "The worklist stays flat").
 """
 
 from __future__ import annotations

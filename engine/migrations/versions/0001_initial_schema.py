@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 11:10:13.513690
 """
 
 import sqlalchemy as sa

@@ -1,5 +1,4 @@
-"""Who may see which open task, with the worklist's sort keys: `task_visibility`
-replaces `task_candidates`, filled from the open tasks.
+"""`task_visibility` replaces `task_candidates`: who may see which open task, with sort keys.
 
 Revision ID: 0003
 Revises: 0002

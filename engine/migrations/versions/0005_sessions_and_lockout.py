@@ -1,5 +1,4 @@
-"""Users: a session epoch that ends every session when it moves (logout, a new password,
-an administrator), and consecutive failed sign-ins with the time sign-in is paused until.
+"""Users: a session epoch that ends every session when it moves, and a sign-in lockout.
 
 Revision ID: 0005
 Revises: 0004

@@ -1,6 +1,4 @@
-"""Instance states move out of the instance row into a table of their own: a snapshot,
-then one delta per command (engine/store/states.py). Each stored state becomes the
-snapshot it starts from, as it is (zlib-compressed text either way).
+"""Instance states move to `instance_states`: a snapshot, then one delta per command.
 
 Revision ID: 0006
 Revises: 0005

@@ -1,5 +1,4 @@
-"""Task records by process, element and end: the last completion of a task, which a task
-with the property `fra_forrige` is shown (engine/carry_over.py), is found by this index.
+"""Task records indexed by process, element and end, for `fra_forrige` (carry_over.py).
 
 Revision ID: 0007
 Revises: 0006
