@@ -1,8 +1,6 @@
-"""FEEL, the expression language of DMN and Camunda Forms: the subset Tiltak evaluates.
-
-One parser and one evaluator for the cells of decision tables (engine/decisions.py) and
-the conditions of forms (forms/conditions.py). Imports nothing else of Tiltak, so the
-engine and the forms may both use it. The subset and its semantics: docs/DESIGN.md.
+"""FEEL, the expression language of DMN and Camunda Forms: one parser and evaluator for
+decision table cells and form conditions. Imports nothing else of Tiltak, so the engine
+and the forms may both use it; the subset and its semantics: docs/DESIGN.md, "FEEL".
 """
 
 from .evaluation import FeelError, evaluate, evaluate_node, matches

@@ -1,9 +1,5 @@
-"""FEEL trees evaluated: three-valued logic, null where FEEL says null, never a crash.
-
-Values of different kinds are never equal and do not order (null); arithmetic is on
-numbers only; `and`/`or` follow FEEL's truth tables; a path into something that is not
-a mapping is null. A name is looked up in scopes, first match wins; one that is in
-none is null, or an error when the caller asks for `strict` names (decision tables).
+"""FEEL trees evaluated: three-valued logic, null where FEEL says null, never a crash; a
+name in no scope is null, or an error for `strict` callers (docs/DESIGN.md, "FEEL").
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Camunda Forms (`.form` JSON as Camunda Modeler saves it) read into the field model.
-
-Value components, groups, repeating lists (dynamiclist) and text are understood;
-layout-only components (spacer, separator, image, html, button) carry no value and are
-skipped. A component type we cannot validate on the server is refused by name, so no
-field ever goes unchecked.
+"""Camunda Forms (`.form` JSON as Camunda Modeler saves it) read into the field model; a
+component type the server cannot validate is refused by name (docs/DESIGN.md, "Forms").
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Conditions in Camunda Forms (`conditional.hide`): FEEL after a leading `=`.
-
-Read and evaluated by the `feel` package, as decision tables are; a name the form and
-the case do not have is null, as in form-js. The page evaluates the same text with
-bpmn.io's feelin (webui/static/conditions.js); tests/fixtures/feel-cases.json holds both
-to the same answers.
+"""Conditions in Camunda Forms (`conditional.hide`): FEEL after a leading `=`, evaluated
+by `feel` as the page evaluates it with feelin (docs/DESIGN.md, "FEEL").
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Camunda 7 generated forms (`camunda:formData`) read into the field model.
-
-string -> textfield, long -> number (whole), boolean -> checkbox, date -> datetime with
-subtype date, enum -> select. Constraints: required, readonly, min, max, minlength,
-maxlength. Anything else is refused with the field named, so a process owner learns it
-at once instead of finding a field silently unchecked.
+"""Camunda 7 generated forms (`camunda:formData`) read into the field model; a type or
+constraint it does not know is refused with the field named (docs/DESIGN.md, "Forms").
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""What is wrong with a submitted value: a code, its parameters and an English text.
-
-Validation reports every problem as a `Message`. It is a string, the English text the
-command line and the API show, and it also carries a `code` and the `params` that make it
-specific (which limit, which value), so a user interface can say the same thing in the
-user's language without parsing English. Several problems of one field are joined into
-`Messages`, which keeps its `parts`. Nothing here knows about any web framework.
+"""What is wrong with a submitted value: a `Message` is the English text and carries a
+`code` and `params`, so an interface can say it in the user's language (docs/DESIGN.md,
+"Forms").
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Which form a task or start event has: generated (`formData`), `formRef` or `formKey`.
-
-`lookup(ref)` finds a deployed Camunda Form by its id or file name. Embedded HTML forms
-and external form apps (`embedded:app:...`, `app:...`) cannot be validated on the
-server and are refused with the form key named.
+"""Which form a task or start event has: generated (`formData`), `formRef` or `formKey`;
+one the server cannot validate (embedded HTML, an external app) is refused.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""A marshmallow schema for the fields of one form level, doing type coercion and limits.
-
-Only fields that are visible, writable and filled in reach the schema; required-ness,
-hiding and read-only values are handled by `validation.py` around it. Every error it
-raises is a `messages.Message`, so it can be shown in the user's language.
+"""A marshmallow schema for the fields of one form level: type coercion and limits. Only
+visible, writable, filled-in fields reach it; `validation.py` handles the rest.
 """
 
 from __future__ import annotations

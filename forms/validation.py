@@ -1,11 +1,5 @@
-"""Server-side validation of submitted form values, whoever the caller.
-
-Walks the form level by level (top, groups with a path, rows of repeating lists):
-hidden fields (`conditional.hide`) are dropped and not required, read-only fields keep
-the value the process gave them, unknown keys are refused, and the marshmallow schema
-of each level types and checks the rest. Every error is collected, keyed by its path
-(`tiltak_vurdering[1].ansvarlig`), so the user sees them all at once. Each error is a
-`messages.Message` (or `Messages` for several): English text with a code and parameters.
+"""Server-side validation of submitted form values, whoever the caller: every error of every
+field at once, keyed by its path (docs/DESIGN.md, "Forms").
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Organisation reference data (clinics, units and their leaders), loaded from a JSON file.
-
-Supplies form options (`valuesKey` in Camunda Forms, e.g. `klinikkvalg`) and the
-group names the processes route by: `leder-<unit>` and `leder-<clinic>` hold the
-leaders the file names, `kpu-sekretariat-<clinic>` and `kpu-<clinic>` the committees.
+It supplies form options (`valuesKey`, e.g. `klinikkvalg`) and the groups the processes
+route by: `leder-<unit>`, `leder-<clinic>`, `kpu-sekretariat-<clinic>`, `kpu-<clinic>`.
 """
 
 from __future__ import annotations

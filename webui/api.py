@@ -1,8 +1,6 @@
-"""The JSON API under /api (flask-smorest, OpenAPI at /api/openapi.json).
-
-It calls the same engine and form functions as the pages and the command line, with the
-logged-in user's permissions. Requests must be JSON: a cross-site form post cannot be,
-which is why these endpoints need no CSRF token (the session cookie is also SameSite).
+"""The JSON API under /api (flask-smorest, OpenAPI at /api/openapi.json): the pages' engine
+calls with the user's permissions; JSON only, so no CSRF token is needed (docs/DESIGN.md,
+"Who may do what, and what anyone may send").
 """
 
 from __future__ import annotations

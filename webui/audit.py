@@ -1,8 +1,5 @@
-"""The auditors' pages: find cases, step through their history, verify and export it.
-
-Everything here is GET and reads only: what a case looked like at a step is rebuilt
-from its history by replay, never taken from the case's current state. Auditors and
-process owners may use these pages; nobody else.
+"""The auditors' pages: find cases, step through their history, verify and export it. GET
+only; a step is rebuilt by replay, never read from the case's current state.
 """
 
 from __future__ import annotations

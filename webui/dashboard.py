@@ -1,9 +1,6 @@
-"""The indicators dashboard: the regional plans' figures per clinic or unit and period.
-
-Figures come from engine/indicators.py (queries on task and case tables). Charts are
-drawn on the server as SVG, so they print, need no script and pass the page's CSP.
-Managers, quality committees, process owners and auditors may look; nobody changes
-anything here.
+"""The indicators dashboard: the regional plans' figures per clinic or unit and period,
+charted on the server as SVG (docs/DESIGN.md, "Facts for the indicators and for
+visibility").
 """
 
 from __future__ import annotations

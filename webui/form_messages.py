@@ -1,9 +1,5 @@
-"""Form validation errors in the user's language.
-
-The forms layer reports each problem as a `forms.messages.Message`: English text with a
-code and parameters. Here every code has its text marked for translation, so the
-catalogues under `translations/` carry them, and numbers in the parameters are written
-the locale's way. Texts that carry no code (from the engine) are shown as they are.
+"""Form validation errors in the user's language: each `forms.messages.Message` code has
+its text marked for translation, and numbers are written the locale's way.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""Interface languages with Flask-Babel: Norwegian Bokmål by default, Swedish, English.
-
-Catalogues live as `.po` text under `webui/translations/` and are compiled at start-up
-into the instance folder, so no binary files are kept in the repository. Process labels
-are not translated: they come from the BPMN, in the routine's own language.
+"""Interface languages with Flask-Babel: Norwegian Bokmål by default, Swedish, English; the
+`.po` catalogues are compiled at start-up (docs/DESIGN.md, "Languages and the page's
+own files").
 """
 
 from __future__ import annotations

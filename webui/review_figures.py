@@ -1,14 +1,5 @@
-"""Form fields filled in from the indicators, for the management review.
-
-A Camunda Forms field with the custom property `indikator` (set in the form editor of
-Camunda Modeler) is offered the dashboard's figure of that name when the task page opens
-and the case holds no value for it yet: `expertise`, `measures_on_time`, `feedback` and
-`notifications_on_time` as percentages, `overdue_measures` as a count,
-`closing_median_days` and `closing_p90_days` in days. The figures are for the task's
-clinic (its `klinikk`) when it has one, and for all clinics otherwise, over the period
-`periode` (ISO 8601, default `P1Y`) that ends when the task was created.
-The user checks them and sends the form, so what the review was based on is recorded in
-the case's history like any other submitted value.
+"""Form fields of the management review filled in from the indicators, by the field's
+`indikator` property (docs/DESIGN.md, "Facts for the indicators and for visibility").
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""Serves the front-end packages installed from npm by the setup, from this host.
-
-The diagram viewer (bpmn-js) as its built files; feelin, which the task form page
-evaluates `conditional.hide` with, as the ES modules npm installs, found through an
-import map made from their package.json files. Nothing is ever loaded from a CDN.
+"""Serves the front-end packages installed from npm (bpmn-js, and feelin through an import
+map) from this host, never from a CDN (docs/DESIGN.md, "Languages and the page's own
+files").
 """
 
 from __future__ import annotations
