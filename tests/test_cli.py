@@ -178,3 +178,25 @@ def test_serve_runs_a_production_server_with_several_workers_and_the_scheduler(t
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert "Booting worker" in output and "Traceback" not in output
+
+
+def test_the_readmes_command_line_walk_runs_as_written(tiltak, database_url):
+    """The README's walk, pasted into a shell in the project's folder, as a newcomer
+    would (the demo users it names are there; the fixture made them)."""
+    readme = (PROCESSES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Walking the six-step routine"):]
+    block = section[section.index("```sh\n") + 6:section.index("```", section.index("```sh\n") + 6)]
+    root = PROCESSES.parent
+    if not (root / ".venv" / "bin" / "activate").exists():  # a checkout set up otherwise
+        block = block.replace(". .venv/bin/activate\n", "")
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url,
+           "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Vurder og konkretiser foreslåtte tiltak" in out  # step 2 in sigrid's list
+    assert "analyse_tittel: Forsinket behandling av sepsis ved overflytting" in out
+    assert "Behandle analysen og tiltakene i KPU" in out  # the next step is open
+    assert re.search(r"^\s+\d+\s+\S+ \S+\s+complete\s+sigrid\s+[0-9a-f]{12} Task_VurderTiltak",
+                     out, re.MULTILINE)

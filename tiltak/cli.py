@@ -86,11 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="{}", help="JSON object, @FILE or @- for stdin")
     p.add_argument("--business-key")
     p.add_argument("--tenant", default="")
+    p.add_argument("--id", action="store_true", help="print only the new instance's id")
 
     p = command("tasks", cmd_tasks, "open tasks USER may work on (all without --as)")
     p.add_argument("--as", dest="actor")
     p.add_argument("--instance")
-    p.add_argument("--json", action="store_true")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true")
+    shown.add_argument("--ids", action="store_true", help="print only the tasks' ids")
 
     for name, handler, help_ in (("claim", cmd_claim, "claim a task"),
                                  ("unclaim", cmd_unclaim, "give a claimed task back")):
@@ -222,12 +225,15 @@ def cmd_users_active(engine: Engine, args) -> None:
 def cmd_start(engine: Engine, args) -> None:
     row = engine.start(args.process_key, actor=args.actor, data=_data(args.data),
                        business_key=args.business_key, tenant=args.tenant)
-    print(json.dumps({"instance_id": row.id, "business_key": row.business_key}))
+    print(row.id if args.id else json.dumps({"instance_id": row.id,
+                                              "business_key": row.business_key}))
 
 
 def cmd_tasks(engine: Engine, args) -> None:
     tasks = engine.tasks(actor=args.actor, instance_id=args.instance)
-    if args.json:
+    if args.ids:
+        print("\n".join(t.id for t in tasks))
+    elif args.json:
         print(json.dumps([task_json(engine, t) for t in tasks], indent=2, ensure_ascii=False))
     else:
         print_tasks(tasks)

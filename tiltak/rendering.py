@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from engine.models import HistoryEvent, HumanTask
@@ -25,6 +26,11 @@ def print_instance(shown: dict[str, Any]) -> None:
     print(f"  started:      {shown['started_at']} by {shown['started_by']}")
     if shown["ended_at"]:
         print(f"  ended:        {shown['ended_at']}")
+    data = {k: v for k, v in (shown.get("data") or {}).items() if not k.startswith("_")}
+    print("  data:" if data else "  data:         (none)")
+    for key, value in data.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        print(f"    {key}: {text if len(text) <= 100 else text[:97] + '...'}")
     print("  open tasks:")
     for t in shown["open_tasks"]:
         print(f"    {t['id']}  {t['name']}  -> {t['assignee'] or ', '.join(t['candidate_groups'])}")
@@ -33,6 +39,8 @@ def print_instance(shown: dict[str, Any]) -> None:
 
 
 def print_history(events: list[HistoryEvent]) -> None:
+    """One line per command; the hash chains it to the line before (`--json`: in full)."""
     for e in events:
         element = f" {e.element_id}" if e.element_id else ""
-        print(f"  {e.seq:4}  {e.at:%Y-%m-%d %H:%M:%S}  {e.type:9} {e.actor:10}{element}")
+        print(f"  {e.seq:4}  {e.at:%Y-%m-%d %H:%M:%S}  {e.type:9} {e.actor:10} "
+              f"{e.hash[:12]}{element}")
