@@ -7,6 +7,7 @@ The command line, the web UI and the scheduler all call these same functions.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import logging
@@ -72,7 +73,8 @@ from .serialization import format_of, plain, restore_state
 from .specs import copy_of
 from .store import instances, state_format, visibility
 from .store import projections as store_projections
-from .store.instances import InstanceRow
+from .store.instances import InstanceRow, StaleDefinition
+from .store.prepared import Prepared, Writes, query_rows
 from .users import authenticate, groups_of
 from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
@@ -108,6 +110,8 @@ class Loaded:
     workflow: Any
     owner: dict[int, int]
     ids: IdSource
+    # the projections as the last command wrote them, when known without reading them
+    projected: store_projections.Projected | None = None
 
 
 def command(method):
@@ -133,6 +137,9 @@ class Engine:
         self.script_engine = CamundaScriptEngine(self.clock)
         self._assembled: dict[tuple, tuple[dict[str, Any], dict[int, int]]] = {}
         self._definitions: dict[int, ProcessDefinition] = {}
+        # the latest definition of (key, tenant) as last seen: a start on it checks, as
+        # it inserts the instance, that it still is (another process may have deployed)
+        self._latest: dict[tuple[str, str], int] = {}
         self._users: dict[str, tuple[float, User | None, frozenset[str]]] = {}
         self._live = LiveWorkflows()
 
@@ -147,7 +154,8 @@ class Engine:
                 if result.created and result.kind == "process":
                     timer_starts.schedule(session, session.get(ProcessDefinition,
                                                                result.definition_id), self.clock)
-            return results
+        self._latest.clear()
+        return results
 
     # ----------------------------------------------------------------- commands
     @command
@@ -156,21 +164,34 @@ class Engine:
         submitted = dict(data or {})
         limits.check_data(submitted)
         limits.check_business_key(business_key)
+        try:
+            return self._start(process_key, actor, submitted, business_key, tenant)
+        except StaleDefinition:  # another process deployed a newer version meanwhile
+            self._latest.pop((process_key, tenant), None)
+            return self._start(process_key, actor, submitted, business_key, tenant)
+
+    def _start(self, process_key: str, actor: str, submitted: dict[str, Any],
+               business_key: str | None, tenant: str) -> ProcessInstance:
         with self.db.transaction() as session:
             groups = self._groups(actor)
             permissions.check_writer(actor, groups)
-            definition = self._definition(
-                session, definitions.definition_id_to_start(session, process_key, tenant))
+            latest = (process_key, tenant)
+            if latest not in self._latest:
+                self._latest[latest] = definitions.definition_id_to_start(
+                    session, process_key, tenant)
+            definition = self._definition(session, self._latest[latest])
             if not permissions.may_start(actor, groups, definition.starter_groups):
                 raise PermissionDenied(
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
                     f"{', '.join(definition.starter_groups) or 'none'})")
             values = self._validate(session, definition, definition.start_form, submitted, {})
             if not reporting.takes_receipt(values):
-                return self._create(session, definition, actor, values, business_key)
+                return self._create(session, definition, actor, values, business_key,
+                                    started_as=latest)
             values, email = reporting.without_contact(values)
             reporter = reporting.ANONYMOUS if reporting.is_anonymous(values) else actor
-            row = self._create(session, definition, reporter, values, business_key)
+            row = self._create(session, definition, reporter, values, business_key,
+                               started_as=latest)
             user = session.get(User, actor)
             row.receipt_code = reporting.issue(session, row.id, email,
                                                user.language if user else "nb")
@@ -178,7 +199,8 @@ class Engine:
 
     def _create(self, session: Session, definition: ProcessDefinition, actor: str,
                 values: dict[str, Any], business_key: str | None, *,
-                by_timer: bool = False) -> ProcessInstance:
+                by_timer: bool = False, started_as: tuple[str, str] | None = None
+                ) -> ProcessInstance:
         bindings = definitions.bind_called(session, definition)
         initiator = (definition.start_form or {}).get("initiator")
         if initiator:  # camunda:initiator: who started it; nobody when a timer did
@@ -188,12 +210,12 @@ class Engine:
         row = InstanceRow(id=instance_id, definition_id=definition.id,
                           process_key=definition.key, business_key=business_key,
                           status="running", state="", bindings=bindings, id_counter=0,
-                          started_at=now, started_by=actor)
+                          started_at=now, started_by=actor, started_as=started_as)
         spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
         ids = IdSource(instance_id, 0)
         with deterministic(ids, self.clock):
             workflow = self.begin(spec, subprocess_specs, values, by_timer=by_timer)
-        loaded = Loaded(row, workflow, owner, ids)
+        loaded = Loaded(row, workflow, owner, ids, store_projections.NOTHING)
         self._save(session, loaded, "start", actor, {
             "process_key": definition.key, "version": definition.version,
             "definition_id": definition.id, "bindings": bindings,
@@ -779,10 +801,12 @@ class Engine:
             raise NotFound(f"no process instance '{instance_id}'")
         found = self._live.take(instance_id, row.version) if kept else None
         if found is not None:
-            workflow, row.stored = found
+            workflow, row.stored, projected = found
             row.state = row.stored.text
             state_format.as_restored(workflow)
-            return self._load_row(session, row, workflow)
+            loaded = self._load_row(session, row, workflow)
+            loaded.projected = projected
+            return loaded
         if kept:  # kept at another version: the state was not read with the row
             instances.read_state(conn, row)
         return self._load_row(session, row)
@@ -790,11 +814,13 @@ class Engine:
     def _record(self, session: Session, row: InstanceRow, event_type: str, actor: str,
                 data: dict[str, Any], **where) -> None:
         """An event that leaves the workflow as it was: its chain head and status written."""
-        history.record(session, row, event_type, actor, self.clock.now(), data,
+        writes = Writes()
+        history.record(writes, row, event_type, actor, self.clock.now(), data,
                        state_hash=history.sha256(row.state), state_format=format_of(row.state),
                        **where)
         before = row.version
-        instances.write(session.connection(), row, with_state=False)
+        instances.write(writes, row, with_state=False)
+        writes.send(session.connection())
         session.info.setdefault(AFTER_COMMIT, []).append(
             functools.partial(self._live.moved, row.id, before, row.version))
 
@@ -847,7 +873,6 @@ class Engine:
             raise self._execution_error(err) from None
         except ValueError as err:
             raise ExecutionError(f"bad due date: {err}") from None
-        new = row.version == 0
         self._queue_notifications(session, row, workflow, now)  # marks them in the state
         row.state = state_format.write(workflow)
         row.id_counter = loaded.ids.counter
@@ -856,21 +881,26 @@ class Engine:
         if row.status != "running" and row.ended_at is None:
             row.ended_at = now
         row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
-        history.record(session, row, event_type, actor, now, data, element_id=element_id,
-                       task_id=task_id, state_hash=history.sha256(row.state))
         conn = session.connection()
-        instances.write(conn, row)
-        store_projections.sync_tasks(
-            conn, row, views, now,
-            (task_id, actor) if event_type == "complete" and task_id else None, new=new)
+        before = loaded.projected or store_projections.stored(conn, row.id)
+        writes = Writes()
+        history.record(writes, row, event_type, actor, now, data, element_id=element_id,
+                       task_id=task_id, state_hash=history.sha256(row.state))
+        instances.write(writes, row)
+        tasks = store_projections.sync_tasks(
+            writes, row, views, now,
+            (task_id, actor) if event_type == "complete" and task_id else None, before.tasks)
         row.variables = projection.variables(workflow)  # the command's result, for callers
         row.open_tasks = views
-        store_projections.record_case(conn, row, row.variables)
-        store_projections.sync_subscriptions(conn, row, projection.message_names(workflow),
-                                             new=new)
+        facts = store_projections.record_case(writes, conn.dialect.name, row, row.variables,
+                                              before.facts)
+        subscribed = store_projections.sync_subscriptions(
+            writes, row, projection.message_names(workflow), before.subscriptions)
+        writes.send(conn)
         if row.status == "running":  # kept for the next command, once this one committed
-            session.info.setdefault(AFTER_COMMIT, []).append(
-                functools.partial(self._live.keep, row.id, row.version, (workflow, row.stored)))
+            after = store_projections.Projected(tasks, subscribed, facts)
+            session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(
+                self._live.keep, row.id, row.version, (workflow, row.stored, after)))
         else:
             self._live.forget(row.id)
 
@@ -885,7 +915,8 @@ class Engine:
         """The open task; `read_only`: its row as read (attributes as a HumanTask's),
         without the ORM's bookkeeping for a task the command will not change."""
         if read_only:
-            task = session.connection().execute(_OPEN_TASK, {"id": task_id}).first()
+            found = query_rows(session.connection(), _OPEN_TASK, {"id": task_id})
+            task = _TaskRow(*found[0]) if found else None
         else:
             task = session.get(HumanTask, task_id)
         if task is not None:
@@ -926,7 +957,9 @@ class Engine:
                                f"({task.element_id})")
 
 
-_OPEN_TASK = select(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("id"))
+_OPEN_TASK = Prepared(select(HumanTask.__table__).where(
+    HumanTask.__table__.c.id == bindparam("id")))
+_TaskRow = collections.namedtuple("_TaskRow", [c.key for c in HumanTask.__table__.columns])
 
 
 def ready_task(workflow, task_id: str):
