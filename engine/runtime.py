@@ -49,6 +49,7 @@ from .clock import Clock, CommandClock, SystemClock
 from .database import AFTER_COMMIT, Database
 from .determinism import IdSource, deterministic
 from .errors import (
+    Conflict,
     ExecutionError,
     InvalidInput,
     NotFound,
@@ -314,9 +315,13 @@ class Engine:
                  data: dict[str, Any] | None = None) -> ProcessInstance:
         limits.check_data(data or {})
         with self.db.transaction() as session:
-            task = self._open_task(session, task_id, read_only=True)
+            found = instances.locked_with_task(session.connection(), task_id)
+            if found is None:
+                self._open_task(session, task_id)  # says why it is not open
+                raise Conflict("the task opened meanwhile; try again")
+            task = _TaskRow(*found[0])
             self._authorise_work(session, task, actor)
-            loaded = self._load(session, task.instance_id)
+            loaded = self._load(session, task.instance_id, row=found[1])
             with deterministic(loaded.ids, self.clock):
                 spiff_task = ready_task(loaded.workflow, task.id)
                 definition = self._definition(session, task.definition_id)
@@ -468,15 +473,19 @@ class Engine:
     # ----------------------------------------------------------------- reads
     def tasks(self, *, actor: str | None = None, instance_id: str | None = None
               ) -> list[HumanTask]:
+        """Open tasks (of an instance, those `actor` may work on), the earliest due first;
+        each as read, with a HumanTask's attributes."""
         with self.db.reading() as session:
-            query = select(HumanTask)
+            if actor is None and instance_id is not None:
+                found = query_rows(session.connection(), _INSTANCE_TASKS,
+                                   {"instance_id": instance_id})
+                return [_TaskRow(*r) for r in found]
+            query = select(_TASKS)
             if instance_id is not None:
-                query = query.where(HumanTask.instance_id == instance_id)
+                query = query.where(_TASKS.c.instance_id == instance_id)
             if actor is not None:
                 query = query.where(visible_to(actor, groups_of(session, actor)))
-            return list(session.scalars(query.order_by(HumanTask.due_at.is_(None),
-                                                       HumanTask.due_at, HumanTask.created_at,
-                                                       HumanTask.id)))
+            return [_TaskRow(*r) for r in session.execute(query.order_by(*_DUE_ORDER))]
 
     def instance(self, instance_id: str) -> ProcessInstance:
         with self.db.reading() as session:
@@ -791,12 +800,15 @@ class Engine:
     def _lock_instance(self, session: Session, instance_id: str) -> InstanceRow:
         return instances.locked(session.connection(), instance_id)
 
-    def _load(self, session: Session, instance_id: str, *, lock: bool = True) -> Loaded:
+    def _load(self, session: Session, instance_id: str, *, lock: bool = True,
+              row: InstanceRow | None = None) -> Loaded:
         """The instance for a command: its workflow as the last command in this process
-        left it when that is still the stored version (engine/live.py), else restored."""
+        left it when that is still the stored version (engine/live.py), else restored.
+        `row`: the instance's row as just read (locked), without its state."""
         conn = session.connection()
-        kept = instance_id in self._live
-        row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
+        kept = instance_id in self._live or row is not None
+        if row is None:
+            row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
         if row is None:
             raise NotFound(f"no process instance '{instance_id}'")
         found = self._live.take(instance_id, row.version) if kept else None
@@ -807,7 +819,7 @@ class Engine:
             loaded = self._load_row(session, row, workflow)
             loaded.projected = projected
             return loaded
-        if kept:  # kept at another version: the state was not read with the row
+        if kept:  # not kept at this version: the state was not read with the row
             instances.read_state(conn, row)
         return self._load_row(session, row)
 
@@ -910,15 +922,8 @@ class Engine:
             notifications.queue(session, instance_id=row.id, element_id=element,
                                 values=plain(values), at=now)
 
-    def _open_task(self, session: Session, task_id: str, *, read_only: bool = False
-                   ) -> HumanTask:
-        """The open task; `read_only`: its row as read (attributes as a HumanTask's),
-        without the ORM's bookkeeping for a task the command will not change."""
-        if read_only:
-            found = query_rows(session.connection(), _OPEN_TASK, {"id": task_id})
-            task = _TaskRow(*found[0]) if found else None
-        else:
-            task = session.get(HumanTask, task_id)
+    def _open_task(self, session: Session, task_id: str) -> HumanTask:
+        task = session.get(HumanTask, task_id)
         if task is not None:
             return task
         done = session.scalars(select(HistoryEvent).where(
@@ -957,9 +962,11 @@ class Engine:
                                f"({task.element_id})")
 
 
-_OPEN_TASK = Prepared(select(HumanTask.__table__).where(
-    HumanTask.__table__.c.id == bindparam("id")))
-_TaskRow = collections.namedtuple("_TaskRow", [c.key for c in HumanTask.__table__.columns])
+_TASKS = HumanTask.__table__
+_DUE_ORDER = (_TASKS.c.due_at.is_(None), _TASKS.c.due_at, _TASKS.c.created_at, _TASKS.c.id)
+_INSTANCE_TASKS = Prepared(select(_TASKS).where(
+    _TASKS.c.instance_id == bindparam("instance_id")).order_by(*_DUE_ORDER))
+_TaskRow = collections.namedtuple("_TaskRow", [c.key for c in _TASKS.columns])
 
 
 def ready_task(workflow, task_id: str):

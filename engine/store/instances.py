@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import Conflict, NotFound
-from ..models import ProcessDefinition, ProcessInstance
+from ..models import HumanTask, ProcessDefinition, ProcessInstance
 from . import states
 from .prepared import Prepared, Writes, query_rows
 
@@ -107,6 +107,21 @@ _LOADS = {(with_state, lock): _load_query(with_state, lock)
           for with_state in (True, False) for lock in (False, True, "skip")}
 
 
+TASKS = HumanTask.__table__
+_WITH_TASK = Prepared(select(TASKS, *_SELECTED).join(TABLE, TABLE.c.id == TASKS.c.instance_id)
+                      .where(TASKS.c.id == bindparam("task_id")).with_for_update(of=TABLE))
+
+
+def locked_with_task(conn: Connection, task_id: str) -> tuple[tuple, InstanceRow] | None:
+    """An open task (its `human_tasks` columns) and its instance's row (without the
+    state), locked as `load` locks it, in one query; None when the task is not open."""
+    found = query_rows(conn, _WITH_TASK, {"task_id": task_id})
+    if not found:
+        return None
+    width = len(TASKS.columns)
+    return found[0][:width], InstanceRow(*found[0][width:])
+
+
 def read_state(conn: Connection, row: InstanceRow) -> InstanceRow:
     """The row given the state stored for it."""
     found = states.read(conn, [row.id]).get(row.id)
@@ -146,6 +161,10 @@ def locked(conn: Connection, instance_id: str) -> InstanceRow:
 
 
 STATE_COLUMNS = {"bindings", "id_counter"}
+# what a command may change of a stored row: the others are written once, by the insert
+# (so an update leaves the indexes on them alone)
+CHANGING = {"status", "bindings", "id_counter", "ended_at", "next_timer_at", "error",
+            "last_hash", "event_count", "version"}
 _INSERT = Prepared(insert(TABLE).values({name: bindparam(name) for name in COLUMNS}))
 
 
@@ -168,7 +187,7 @@ _INSERT_IF_LATEST = _insert_if_latest()
 
 def _update(with_state: bool) -> Prepared:
     """The row's update, built once: every column but the id, the version checked."""
-    names = [n for n in COLUMNS if n != "id" and (with_state or n not in STATE_COLUMNS)]
+    names = [n for n in COLUMNS if n in CHANGING and (with_state or n not in STATE_COLUMNS)]
     return Prepared(update(TABLE).where(TABLE.c.id == bindparam("row_id"),
                                         TABLE.c.version == bindparam("old_version"))
                     .values({name: bindparam(name) for name in names}))
@@ -196,7 +215,8 @@ def write(writes: Writes, row: InstanceRow, *, with_state: bool = True) -> None:
                        expect_one=StaleDefinition(STALE))
         _write_state(writes, row, with_state)
         return
-    values["row_id"] = values.pop("id")
+    values = {name: values[name] for name in values if name in CHANGING}
+    values["row_id"] = row.id
     values["old_version"], values["version"] = row.version, row.version + 1
     writes.add(_UPDATES[with_state], values, expect_one=Conflict(STALE))
     row.version += 1

@@ -6,6 +6,7 @@ is raised as SQLAlchemy's (an IntegrityError stays an IntegrityError)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -25,14 +26,17 @@ class _Compiled:
     fixed: dict[str, Any]  # parameters the statement gives itself (a LIMIT, a literal)
 
     def params(self, values: Mapping[str, Any]) -> tuple | dict:
-        processors = self.processors
         if self.fixed:
             values = {**self.fixed, **values}
-        if self.positional:
-            return tuple(processors[n](values[n]) if n in processors else values[n]
-                         for n in self.names)
-        return {n: processors[n](values[n]) if n in processors else values[n]
-                for n in self.names}
+        found = [values[n] for n in self.names]
+        for position, convert in self.converting:
+            found[position] = convert(found[position])
+        return tuple(found) if self.positional else dict(zip(self.names, found, strict=True))
+
+    @functools.cached_property
+    def converting(self) -> list[tuple[int, Callable[[Any], Any]]]:
+        return [(position, self.processors[name]) for position, name in enumerate(self.names)
+                if name in self.processors]
 
     def row(self, found: tuple) -> tuple:
         return tuple(value if convert is None or value is None else convert(value)
