@@ -40,6 +40,8 @@ def database_url() -> str:
 
 
 AFTER_COMMIT = "after_commit"  # session.info: what to do once the transaction committed
+_READING = {READ_ONLY: True}
+_ONE_STATEMENT = {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"}
 
 
 class Database:
@@ -111,12 +113,15 @@ class Database:
             session.close()
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
+    def reading(self, *, one_statement: bool = False) -> Iterator[Session]:
         """A transaction that only reads: on SQLite a plain BEGIN, so that readers never
-        queue behind a writer's lock (WAL lets them read the last committed state)."""
+        queue behind a writer's lock (WAL lets them read the last committed state).
+        `one_statement`: the reader runs a single query, which on PostgreSQL then goes
+        without BEGIN and COMMIT (a statement reads one snapshot either way)."""
         session = self.sessions()
         try:
-            session.connection(execution_options={READ_ONLY: True})
+            session.connection(execution_options=_ONE_STATEMENT if one_statement and
+                               self.dialect == "postgresql" else _READING)
             yield session
             session.commit()  # nothing to write; keeps what was read usable
         except BaseException:

@@ -475,11 +475,12 @@ class Engine:
               ) -> list[HumanTask]:
         """Open tasks (of an instance, those `actor` may work on), the earliest due first;
         each as read, with a HumanTask's attributes."""
-        with self.db.reading() as session:
-            if actor is None and instance_id is not None:
+        if actor is None and instance_id is not None:
+            with self.db.reading(one_statement=True) as session:
                 found = query_rows(session.connection(), _INSTANCE_TASKS,
                                    {"instance_id": instance_id})
                 return [_TaskRow(*r) for r in found]
+        with self.db.reading() as session:
             query = select(_TASKS)
             if instance_id is not None:
                 query = query.where(_TASKS.c.instance_id == instance_id)

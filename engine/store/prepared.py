@@ -49,11 +49,11 @@ class Prepared:
 
     def __init__(self, statement) -> None:
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[tuple[str, str], _Compiled] = {}
 
     def compiled(self, conn: Connection) -> _Compiled:
         dialect = conn.dialect
-        found = self._by_dialect.get(dialect.name)
+        found = self._by_dialect.get((dialect.name, dialect.driver))
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
             positional = compiled.positiontup is not None
@@ -68,7 +68,7 @@ class Prepared:
             fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
                      if not bind.required}
             found = _Compiled(compiled.string, names, positional, processors, results, fixed)
-            self._by_dialect[dialect.name] = found
+            self._by_dialect[dialect.name, dialect.driver] = found
         return found
 
 
@@ -86,12 +86,17 @@ def query_rows(conn: Connection, statement: Prepared, values: Mapping[str, Any])
 
 
 def _first_together(conn: Connection, raw):
-    if conn.dialect.name == "postgresql" and raw.info.transaction_status == _IDLE:
+    if _pipelines(conn) and raw.info.transaction_status == _IDLE:
         return raw.pipeline()
     return nullcontext()
 
 
 _IDLE = 0  # libpq's PQTRANS_IDLE: no transaction begun yet
+
+
+def _pipelines(conn: Connection) -> bool:
+    """Whether the driver sends statements in a pipeline (psycopg 3 on PostgreSQL)."""
+    return conn.dialect.driver == "psycopg"
 
 
 @dataclass
@@ -125,7 +130,7 @@ class Writes:
         if not items:
             return
         raw = conn.connection.dbapi_connection
-        pipelined = conn.dialect.name == "postgresql"
+        pipelined = _pipelines(conn)
         try:
             with raw.pipeline() if pipelined else nullcontext():
                 for item in items:
