@@ -5,8 +5,11 @@ parses once, then per instance: create, run to the user task, serialize, deseria
 complete, run to the end, serialize. The engine does start + complete, each one
 transaction with state, task projection and history, on a SQLite file and (with
 `--postgres URL`) on a fresh PostgreSQL schema. Also one full six-step instance: time
-and stored bytes. Prints medians, the ratio, the p95 of one instance and the SQL
-statements per instance; saves JSON under bench/results/.
+and stored bytes. Prints medians, the ratio (the median over rounds of each round's rate
+over the bare rate of the same round, so that load on the machine falls on both alike),
+the p95 of one instance, the SQL statements and commits per instance, and the floor a
+durable commit sets on each database (one INSERT and COMMIT on the driver alone, in the
+same round); saves JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from databases import database, p95, run_on, save_results  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
+from engine.database import Database  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import HistoryEvent, InstanceState  # noqa: E402
 from installation import services  # noqa: E402
@@ -59,17 +63,44 @@ def bare_spiff(n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float]:
-    """Instances per second, each instance's seconds, SQL statements per instance."""
+def commit_floor(url: str, n: int = 200) -> float:
+    """Median seconds of one INSERT + COMMIT on the bare driver connection: what every
+    durable command pays at least (fsync of the WAL on PostgreSQL), with the engine's own
+    connection settings (on SQLite each statement then commits by itself)."""
+    engine = Database(url).engine
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("CREATE TABLE commit_floor (id INTEGER PRIMARY KEY, v TEXT)")
+        raw.commit()
+        each = []
+        marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        for i in range(n):
+            began = time.perf_counter()
+            cursor.execute(f"INSERT INTO commit_floor (id, v) VALUES ({marker}, 'x')", (i,))
+            raw.commit()
+            each.append(time.perf_counter() - began)
+        cursor.execute("DROP TABLE commit_floor")
+        raw.commit()
+    finally:
+        raw.close()
+        engine.dispose()
+    return statistics.median(each)
+
+
+def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float, float]:
+    """Instances per second, each instance's seconds, SQL statements and commits per
+    instance."""
     engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
     from engine.users import add_user
     with engine.db.transaction() as session:
         add_user(session, "bench", ["bench"])
     engine.deploy({SIMPLE.name: SIMPLE.read_bytes()})
-    statements = [0]
+    statements, commits = [0], [0]
     event.listen(engine.db.engine, "before_cursor_execute",
                  lambda *args: statements.__setitem__(0, statements[0] + 1))
+    event.listen(engine.db.engine, "commit", lambda *args: commits.__setitem__(0, commits[0] + 1))
     each = []
     started = time.perf_counter()
     for _ in range(n):
@@ -81,7 +112,7 @@ def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float]:
         each.append(time.perf_counter() - began)
     rate = n / (time.perf_counter() - started)
     engine.db.dispose()
-    return rate, each, statements[0] / n
+    return rate, each, statements[0] / n, commits[0] / n
 
 
 def six_step(workdir: Path) -> dict:
@@ -114,18 +145,23 @@ def main() -> None:
     args = parser.parse_args()
     kinds = run_on(args.postgres)
     bare: list[float] = []
-    ours: dict[str, dict[str, list]] = {k: {"rates": [], "each": [], "statements": []}
-                                        for k in kinds}
+    ours: dict[str, dict[str, list]] = {
+        k: {"rates": [], "ratios": [], "each": [], "statements": [], "commits": [],
+            "floor": []} for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for _ in range(args.rounds):  # interleaved, so machine noise hits all alike
             bare.append(bare_spiff(args.n))
             for kind in kinds:
                 with database(kind, workdir, args.postgres) as url:
-                    rate, each, statements = tiltak_engine(args.n, url)
+                    rate, each, statements, commits = tiltak_engine(args.n, url)
+                    floor = commit_floor(url)
                 ours[kind]["rates"].append(rate)
+                ours[kind]["ratios"].append(rate / bare[-1])
                 ours[kind]["each"].extend(each)
                 ours[kind]["statements"].append(statements)
+                ours[kind]["commits"].append(commits)
+                ours[kind]["floor"].append(floor)
         six = six_step(workdir)
     bare_median = statistics.median(bare)
     result = {
@@ -139,15 +175,19 @@ def main() -> None:
         median = statistics.median(found["rates"])
         result[f"tiltak_{kind}"] = {
             "per_s_median": round(median, 1), "per_s_all": [round(x, 1) for x in found["rates"]],
-            "ratio_median": round(median / bare_median, 3),
+            "ratio_median": round(statistics.median(found["ratios"]), 3),
+            "ratio_all": [round(x, 3) for x in found["ratios"]],
             "instance_ms_median": round(statistics.median(found["each"]) * 1000, 2),
             "instance_ms_p95": round(p95(found["each"]) * 1000, 2),
-            "statements_per_instance": round(statistics.median(found["statements"]), 1)}
+            "statements_per_instance": round(statistics.median(found["statements"]), 1),
+            "commits_per_instance": round(statistics.median(found["commits"]), 1),
+            "commit_floor_ms": round(statistics.median(found["floor"]) * 1000, 3)}
         shown = result[f"tiltak_{kind}"]
         print(f"tiltak on {kind}: {median:.1f} instances/s, ratio {shown['ratio_median']:.3f} "
               f"(target >= 0.5); one instance median {shown['instance_ms_median']} ms, "
               f"p95 {shown['instance_ms_p95']} ms; {shown['statements_per_instance']} "
-              "SQL statements")
+              f"SQL statements, {shown['commits_per_instance']} commits; a bare INSERT + "
+              f"COMMIT {shown['commit_floor_ms']} ms")
     print(f"six-step instance:  {six['seconds']} s, state {six['state_bytes']} bytes, "
           f"history data {six['history_data_bytes']} bytes in {six['history_events']} events")
     save_results("engine_throughput", result)

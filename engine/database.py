@@ -40,6 +40,8 @@ def database_url() -> str:
 
 
 AFTER_COMMIT = "after_commit"  # session.info: what to do once the transaction committed
+ONE_STATEMENT = "tiltak_one_statement"
+_READING = {READ_ONLY: True}
 
 
 class Database:
@@ -65,6 +67,10 @@ class Database:
                 event.listen(self.engine, "reset",  # a connection back in the pool
                              lambda _dbapi, record, _state: WriterLock.let_go(record.info))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite runs a statement outside BEGIN in a transaction of its own; PostgreSQL
+        # does so in autocommit
+        self._one_statement = {READ_ONLY: True, ONE_STATEMENT: True, **(
+            {"isolation_level": "AUTOCOMMIT"} if self.dialect == "postgresql" else {})}
 
     @property
     def dialect(self) -> str:
@@ -111,12 +117,15 @@ class Database:
             session.close()
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
+    def reading(self, *, one_statement: bool = False) -> Iterator[Session]:
         """A transaction that only reads: on SQLite a plain BEGIN, so that readers never
-        queue behind a writer's lock (WAL lets them read the last committed state)."""
+        queue behind a writer's lock (WAL lets them read the last committed state).
+        `one_statement`: the reader runs a single query, which then goes without BEGIN and
+        COMMIT (a statement reads one snapshot either way)."""
         session = self.sessions()
         try:
-            session.connection(execution_options={READ_ONLY: True})
+            session.connection(execution_options=self._one_statement if one_statement
+                               else _READING)
             yield session
             session.commit()  # nothing to write; keeps what was read usable
         except BaseException:
@@ -154,7 +163,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_begin(writers: WriterLock | None, conn) -> None:
     # Take the write lock at BEGIN, so two writers queue instead of failing mid-way;
     # a reading transaction takes none.
-    if conn.get_execution_options().get(READ_ONLY):
+    options = conn.get_execution_options()
+    if options.get(ONE_STATEMENT):
+        return
+    if options.get(READ_ONLY):
         conn.exec_driver_sql("BEGIN")
         return
     if writers is not None:

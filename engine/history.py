@@ -12,11 +12,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from .models import HistoryEvent
 from .serialization import data_to_json
+from .store.prepared import Prepared, Writes
 from .store.state_format import FORMAT as STATE_FORMAT
 
 GENESIS = "0" * 64
@@ -52,13 +53,17 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 EVENTS = HistoryEvent.__table__
+_COLUMNS = ("stream", "seq", "instance_id", "type", "actor", "at", "element_id", "task_id",
+            "data", "state_hash", "prev_hash", "state_format", "engine_version", "hash")
+_APPEND = Prepared(insert(EVENTS).values({name: bindparam(name) for name in _COLUMNS}))
 
 
-def record(session: Session, instance, type_: str, actor: str, at: datetime,
+def record(writes: Writes, instance, type_: str, actor: str, at: datetime,
            data: dict[str, Any], *, element_id: str | None = None, task_id: str | None = None,
            state_hash: str = "", state_format: str = STATE_FORMAT) -> dict[str, Any]:
-    """Append an event to the instance's chain and advance the instance's chain head (in
-    memory: the command writes its instance row once, with the new head). `state_format`:
+    """Append an event to the instance's chain (to the command's writes) and advance the
+    instance's chain head (in memory: the command writes its instance row once, with the
+    new head). `state_format`:
     the format of the state `state_hash` was taken over (an instance not changed since
     it was written in an older one keeps it)."""
     seq = instance.event_count + 1
@@ -72,7 +77,7 @@ def record(session: Session, instance, type_: str, actor: str, at: datetime,
                                 state_hash, prev, state_format, ENGINE_VERSION)}
     instance.event_count = seq
     instance.last_hash = event["hash"]
-    session.connection().execute(EVENTS.insert(), event)
+    writes.add(_APPEND, event)
     return event
 
 

@@ -7,6 +7,7 @@ The command line, the web UI and the scheduler all call these same functions.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import logging
@@ -48,6 +49,7 @@ from .clock import Clock, CommandClock, SystemClock
 from .database import AFTER_COMMIT, Database
 from .determinism import IdSource, deterministic
 from .errors import (
+    Conflict,
     ExecutionError,
     InvalidInput,
     NotFound,
@@ -72,7 +74,8 @@ from .serialization import format_of, plain, restore_state
 from .specs import copy_of
 from .store import instances, state_format, visibility
 from .store import projections as store_projections
-from .store.instances import InstanceRow
+from .store.instances import InstanceRow, StaleDefinition
+from .store.prepared import Prepared, Writes, query_rows
 from .users import authenticate, groups_of
 from .walking import EngineWorkflow
 from .worklist import WorklistPage, WorklistQuery, visible_to
@@ -109,6 +112,8 @@ class Loaded:
     workflow: Any
     owner: dict[int, int]
     ids: IdSource
+    # the projections as the last command wrote them, when known without reading them
+    projected: store_projections.Projected | None = None
 
 
 def command(method):
@@ -134,6 +139,9 @@ class Engine:
         self.script_engine = CamundaScriptEngine(self.clock)
         self._assembled: dict[tuple, tuple[dict[str, Any], dict[int, int]]] = {}
         self._definitions: dict[int, ProcessDefinition] = {}
+        # the latest definition of (key, tenant) as last seen: a start on it checks, as
+        # it inserts the instance, that it still is (another process may have deployed)
+        self._latest: dict[tuple[str, str], int] = {}
         self._users: dict[str, tuple[float, User | None, frozenset[str]]] = {}
         self._live = LiveWorkflows()
 
@@ -148,7 +156,8 @@ class Engine:
                 if result.created and result.kind == "process":
                     timer_starts.schedule(session, session.get(ProcessDefinition,
                                                                result.definition_id), self.clock)
-            return results
+        self._latest.clear()
+        return results
 
     # ----------------------------------------------------------------- commands
     @command
@@ -157,21 +166,34 @@ class Engine:
         submitted = dict(data or {})
         limits.check_data(submitted)
         limits.check_business_key(business_key)
+        try:
+            return self._start(process_key, actor, submitted, business_key, tenant)
+        except StaleDefinition:  # another process deployed a newer version meanwhile
+            self._latest.pop((process_key, tenant), None)
+            return self._start(process_key, actor, submitted, business_key, tenant)
+
+    def _start(self, process_key: str, actor: str, submitted: dict[str, Any],
+               business_key: str | None, tenant: str) -> ProcessInstance:
         with self.db.transaction() as session:
             groups = self._groups(actor)
             permissions.check_writer(actor, groups)
-            definition = self._definition(
-                session, definitions.definition_id_to_start(session, process_key, tenant))
+            latest = (process_key, tenant)
+            if latest not in self._latest:
+                self._latest[latest] = definitions.definition_id_to_start(
+                    session, process_key, tenant)
+            definition = self._definition(session, self._latest[latest])
             if not permissions.may_start(actor, groups, definition.starter_groups):
                 raise PermissionDenied(
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
                     f"{', '.join(definition.starter_groups) or 'none'})")
             values = self._validate(session, definition, definition.start_form, submitted, {})
             if not reporting.takes_receipt(values):
-                return self._create(session, definition, actor, values, business_key)
+                return self._create(session, definition, actor, values, business_key,
+                                    started_as=latest)
             values, email = reporting.without_contact(values)
             reporter = reporting.ANONYMOUS if reporting.is_anonymous(values) else actor
-            row = self._create(session, definition, reporter, values, business_key)
+            row = self._create(session, definition, reporter, values, business_key,
+                               started_as=latest)
             user = session.get(User, actor)
             row.receipt_code = reporting.issue(session, row.id, email,
                                                user.language if user else "nb")
@@ -179,7 +201,8 @@ class Engine:
 
     def _create(self, session: Session, definition: ProcessDefinition, actor: str,
                 values: dict[str, Any], business_key: str | None, *,
-                by_timer: bool = False) -> ProcessInstance:
+                by_timer: bool = False, started_as: tuple[str, str] | None = None
+                ) -> ProcessInstance:
         bindings = definitions.bind_called(session, definition)
         values = {**values, **self._context_for(definition)}
         initiator = (definition.start_form or {}).get("initiator")
@@ -190,12 +213,12 @@ class Engine:
         row = InstanceRow(id=instance_id, definition_id=definition.id,
                           process_key=definition.key, business_key=business_key,
                           status="running", state="", bindings=bindings, id_counter=0,
-                          started_at=now, started_by=actor)
+                          started_at=now, started_by=actor, started_as=started_as)
         spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
         ids = IdSource(instance_id, 0)
         with deterministic(ids, self.clock):
             workflow = self.begin(spec, subprocess_specs, values, by_timer=by_timer)
-        loaded = Loaded(row, workflow, owner, ids)
+        loaded = Loaded(row, workflow, owner, ids, store_projections.NOTHING)
         self._save(session, loaded, "start", actor, {
             "process_key": definition.key, "version": definition.version,
             "definition_id": definition.id, "bindings": bindings,
@@ -294,9 +317,13 @@ class Engine:
                  data: dict[str, Any] | None = None) -> ProcessInstance:
         limits.check_data(data or {})
         with self.db.transaction() as session:
-            task = self._open_task(session, task_id, read_only=True)
+            found = instances.locked_with_task(session.connection(), task_id)
+            if found is None:
+                self._open_task(session, task_id)  # says why it is not open
+                raise Conflict("the task opened meanwhile; try again")
+            task = _TaskRow(*found[0])
             self._authorise_work(session, task, actor)
-            loaded = self._load(session, task.instance_id)
+            loaded = self._load(session, task.instance_id, row=found[1])
             with deterministic(loaded.ids, self.clock):
                 spiff_task = ready_task(loaded.workflow, task.id)
                 definition = self._definition(session, task.definition_id)
@@ -449,15 +476,20 @@ class Engine:
     # ----------------------------------------------------------------- reads
     def tasks(self, *, actor: str | None = None, instance_id: str | None = None
               ) -> list[HumanTask]:
+        """Open tasks (of an instance, those `actor` may work on), the earliest due first;
+        each as read, with a HumanTask's attributes."""
+        if actor is None and instance_id is not None:
+            with self.db.reading(one_statement=True) as session:
+                found = query_rows(session.connection(), _INSTANCE_TASKS,
+                                   {"instance_id": instance_id})
+                return [_TaskRow(*r) for r in found]
         with self.db.reading() as session:
-            query = select(HumanTask)
+            query = select(_TASKS)
             if instance_id is not None:
-                query = query.where(HumanTask.instance_id == instance_id)
+                query = query.where(_TASKS.c.instance_id == instance_id)
             if actor is not None:
                 query = query.where(visible_to(actor, groups_of(session, actor)))
-            return list(session.scalars(query.order_by(HumanTask.due_at.is_(None),
-                                                       HumanTask.due_at, HumanTask.created_at,
-                                                       HumanTask.id)))
+            return [_TaskRow(*r) for r in session.execute(query.order_by(*_DUE_ORDER))]
 
     def instance(self, instance_id: str) -> ProcessInstance:
         with self.db.reading() as session:
@@ -797,32 +829,39 @@ class Engine:
     def _lock_instance(self, session: Session, instance_id: str) -> InstanceRow:
         return instances.locked(session.connection(), instance_id)
 
-    def _load(self, session: Session, instance_id: str, *, lock: bool = True) -> Loaded:
+    def _load(self, session: Session, instance_id: str, *, lock: bool = True,
+              row: InstanceRow | None = None) -> Loaded:
         """The instance for a command: its workflow as the last command in this process
-        left it when that is still the stored version (engine/live.py), else restored."""
+        left it when that is still the stored version (engine/live.py), else restored.
+        `row`: the instance's row as just read (locked), without its state."""
         conn = session.connection()
-        kept = instance_id in self._live
-        row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
+        kept = instance_id in self._live or row is not None
+        if row is None:
+            row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
         if row is None:
             raise NotFound(f"no process instance '{instance_id}'")
         found = self._live.take(instance_id, row.version) if kept else None
         if found is not None:
-            workflow, row.stored = found
+            workflow, row.stored, projected = found
             row.state = row.stored.text
             state_format.as_restored(workflow)
-            return self._load_row(session, row, workflow)
-        if kept:  # kept at another version: the state was not read with the row
+            loaded = self._load_row(session, row, workflow)
+            loaded.projected = projected
+            return loaded
+        if kept:  # not kept at this version: the state was not read with the row
             instances.read_state(conn, row)
         return self._load_row(session, row)
 
     def _record(self, session: Session, row: InstanceRow, event_type: str, actor: str,
                 data: dict[str, Any], **where) -> None:
         """An event that leaves the workflow as it was: its chain head and status written."""
-        history.record(session, row, event_type, actor, self.clock.now(), data,
+        writes = Writes()
+        history.record(writes, row, event_type, actor, self.clock.now(), data,
                        state_hash=history.sha256(row.state), state_format=format_of(row.state),
                        **where)
         before = row.version
-        instances.write(session.connection(), row, with_state=False)
+        instances.write(writes, row, with_state=False)
+        writes.send(session.connection())
         session.info.setdefault(AFTER_COMMIT, []).append(
             functools.partial(self._live.moved, row.id, before, row.version))
 
@@ -875,7 +914,6 @@ class Engine:
             raise self._execution_error(err) from None
         except ValueError as err:
             raise ExecutionError(f"bad due date: {err}") from None
-        new = row.version == 0
         self._queue_notifications(session, row, workflow, now)  # marks them in the state
         row.state = state_format.write(workflow)
         row.id_counter = loaded.ids.counter
@@ -884,21 +922,26 @@ class Engine:
         if row.status != "running" and row.ended_at is None:
             row.ended_at = now
         row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
-        history.record(session, row, event_type, actor, now, data, element_id=element_id,
-                       task_id=task_id, state_hash=history.sha256(row.state))
         conn = session.connection()
-        instances.write(conn, row)
-        store_projections.sync_tasks(
-            conn, row, views, now,
-            (task_id, actor) if event_type == "complete" and task_id else None, new=new)
+        before = loaded.projected or store_projections.stored(conn, row.id)
+        writes = Writes()
+        history.record(writes, row, event_type, actor, now, data, element_id=element_id,
+                       task_id=task_id, state_hash=history.sha256(row.state))
+        instances.write(writes, row)
+        tasks = store_projections.sync_tasks(
+            writes, row, views, now,
+            (task_id, actor) if event_type == "complete" and task_id else None, before.tasks)
         row.variables = projection.variables(workflow)  # the command's result, for callers
         row.open_tasks = views
-        store_projections.record_case(conn, row, row.variables)
-        store_projections.sync_subscriptions(conn, row, projection.message_names(workflow),
-                                             new=new)
+        facts = store_projections.record_case(writes, conn.dialect.name, row, row.variables,
+                                              before.facts)
+        subscribed = store_projections.sync_subscriptions(
+            writes, row, projection.message_names(workflow), before.subscriptions)
+        writes.send(conn)
         if row.status == "running":  # kept for the next command, once this one committed
-            session.info.setdefault(AFTER_COMMIT, []).append(
-                functools.partial(self._live.keep, row.id, row.version, (workflow, row.stored)))
+            after = store_projections.Projected(tasks, subscribed, facts)
+            session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(
+                self._live.keep, row.id, row.version, (workflow, row.stored, after)))
         else:
             self._live.forget(row.id)
 
@@ -908,14 +951,8 @@ class Engine:
             notifications.queue(session, instance_id=row.id, element_id=element,
                                 values=plain(values), at=now)
 
-    def _open_task(self, session: Session, task_id: str, *, read_only: bool = False
-                   ) -> HumanTask:
-        """The open task; `read_only`: its row as read (attributes as a HumanTask's),
-        without the ORM's bookkeeping for a task the command will not change."""
-        if read_only:
-            task = session.connection().execute(_OPEN_TASK, {"id": task_id}).first()
-        else:
-            task = session.get(HumanTask, task_id)
+    def _open_task(self, session: Session, task_id: str) -> HumanTask:
+        task = session.get(HumanTask, task_id)
         if task is not None:
             return task
         done = session.scalars(select(HistoryEvent).where(
@@ -954,7 +991,11 @@ class Engine:
                                f"({task.element_id})")
 
 
-_OPEN_TASK = select(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("id"))
+_TASKS = HumanTask.__table__
+_DUE_ORDER = (_TASKS.c.due_at.is_(None), _TASKS.c.due_at, _TASKS.c.created_at, _TASKS.c.id)
+_INSTANCE_TASKS = Prepared(select(_TASKS).where(
+    _TASKS.c.instance_id == bindparam("instance_id")).order_by(*_DUE_ORDER))
+_TaskRow = collections.namedtuple("_TaskRow", [c.key for c in _TASKS.columns])
 
 
 def ready_task(workflow, task_id: str):

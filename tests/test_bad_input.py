@@ -308,7 +308,7 @@ def test_a_case_asking_for_context_the_installation_lacks_names_it_and_does_not_
         b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')},
         actor="per")
     with pytest.raises(ExecutionError) as refused:
-        engine.start("kontekst", actor="astrid")
+        engine.start("kontekst", actor="nora")
     assert "regionsdata" in str(refused.value) and "klinikval" not in \
         str(refused.value).split(":")[-1]
     assert count(engine, ProcessInstance) == 0
@@ -317,5 +317,5 @@ def test_a_case_asking_for_context_the_installation_lacks_names_it_and_does_not_
     engine.deploy({"kontekst.bpmn": process(body, "kontekst").replace(
         b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')},
         actor="per")
-    row = engine.start("kontekst", actor="astrid")
+    row = engine.start("kontekst", actor="nora")
     assert engine.show(row.id)["data"]["klinikval"] == engine.context_variables()["klinikval"]

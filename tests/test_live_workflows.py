@@ -101,3 +101,22 @@ def test_processes_with_stale_workflows_write_what_restoring_writes(database_url
     assert _hashes(alone, FIXED_ID) == taking_turns
     for engine in [*turns, alone]:
         engine.db.dispose()
+
+
+def test_a_start_takes_the_version_another_process_has_just_deployed(database_url):
+    """Each server process remembers the latest version of a process it started; when
+    another process deploys a newer one, the next start takes that one all the same."""
+    here, there = _engine(database_url), _engine(database_url)
+    services.load_demo_users(here, passwords=False)
+    here.deploy(collect_files([str(PROCESSES)]), actor="per")
+    first = here.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    bpmn = (PROCESSES / "hendelsesanalyse-oppfolging.bpmn").read_bytes()
+    there.deploy({"hendelsesanalyse-oppfolging.bpmn": bpmn + b"<!-- version 2 -->\n"},
+                 actor="per")
+    second = here.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    assert [here.show(i.id)["version"] for i in (first, second)] == [1, 2]
+    third = here.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    assert here.show(third.id)["version"] == 2
+    assert verify_instance(here, second.id).ok
+    for engine in (here, there):
+        engine.db.dispose()

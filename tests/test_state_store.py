@@ -15,6 +15,7 @@ from sqlalchemy import delete, event, func, select
 from engine import history
 from engine.models import HistoryEvent, InstanceState
 from engine.store import states
+from engine.store.prepared import Writes
 
 from walks import START_DATA, walk_six_step
 
@@ -111,7 +112,9 @@ def test_a_snapshot_is_taken_again_and_the_rows_before_it_let_go(deployed):
         stored = None  # from the start: a snapshot first
         for step in range(states.MAX_DELTAS + 10):
             base[step][1] = f"STATE-{step}"
-            stored = states.write(conn, instance_id, stored, compact(base))
+            writes = Writes()
+            stored = states.write(writes, instance_id, stored, compact(base))
+            writes.send(conn)
     rows = _rows(deployed, instance_id)
     assert rows[0].snapshot and not any(r.snapshot for r in rows[1:])
     # a snapshot, 64 deltas, the next snapshot (the rows before it gone), 8 deltas

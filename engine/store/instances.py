@@ -8,14 +8,21 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import Conflict, NotFound
-from ..models import ProcessInstance
+from ..models import HumanTask, ProcessDefinition, ProcessInstance
 from . import states
+from .prepared import Prepared, Writes, query_rows
 
 TABLE = ProcessInstance.__table__
+DEFINITIONS = ProcessDefinition.__table__
+
+
+class StaleDefinition(Conflict):
+    """The definition a new instance was started on is no longer the latest of its key
+    (another process deployed a new version meanwhile)."""
 
 
 @dataclass
@@ -40,12 +47,16 @@ class InstanceRow:
     state: str = ""  # the workflow state's text (engine/store/state_format.py)
     stored: states.Stored | None = None  # the state as last read or written
     receipt_code: str | None = None  # given to the reporter once, never stored
+    # (key, tenant) the definition was taken as the latest of, from a cache: the insert
+    # checks that it still is
+    started_as: tuple[str, str] | None = None
     variables: dict[str, Any] | None = None  # after a command: the process variables
     open_tasks: list | None = None  # after a command: its open user tasks (TaskViews)
 
 
 COLUMNS = [f.name for f in fields(InstanceRow)
-           if f.name not in ("state", "stored", "receipt_code", "variables", "open_tasks")]
+           if f.name not in ("state", "stored", "receipt_code", "started_as", "variables",
+                             "open_tasks")]
 _SELECTED = [TABLE.c[name] for name in COLUMNS]
 _STATES = states.TABLE
 _WITH_STATE = [*_SELECTED, _STATES.c.seq, _STATES.c.snapshot, _STATES.c.body]
@@ -56,6 +67,9 @@ def load(conn: Connection, instance_id: str, *, lock: bool = False,
     """The row with its state (unless not `with_state`), in one query; locked for this
     transaction on PostgreSQL when `lock` is True or "skip" (another worker's row
     skipped); SQLite's BEGIN IMMEDIATE already serialises writers."""
+    if not where:
+        found = query_rows(conn, _LOADS[with_state, lock], {"instance_id": instance_id})
+        return _loaded(found, with_state)
     if not with_state:
         query = select(*_SELECTED).where(TABLE.c.id == instance_id, *where)
         found = conn.execute(_locked(conn, query, lock)).first()
@@ -63,14 +77,49 @@ def load(conn: Connection, instance_id: str, *, lock: bool = False,
     query = select(*_WITH_STATE) \
         .outerjoin(_STATES, _STATES.c.instance_id == TABLE.c.id) \
         .where(TABLE.c.id == instance_id, *where).order_by(_STATES.c.seq)
-    found = conn.execute(_locked(conn, query, lock)).all()
+    return _loaded(conn.execute(_locked(conn, query, lock)).all(), with_state)
+
+
+def _loaded(found: list, with_state: bool) -> InstanceRow | None:
     if not found:
         return None
+    if not with_state:
+        return InstanceRow(*found[0])
     width = len(_SELECTED)
     row = InstanceRow(*found[0][:width])
     if found[0][width] is not None:
         _with_state(row, states.assembled(row.id, [r[width:] for r in found]))
     return row
+
+
+def _load_query(with_state: bool, lock: bool | str) -> Prepared:
+    if with_state:
+        query = select(*_WITH_STATE).outerjoin(_STATES, _STATES.c.instance_id == TABLE.c.id) \
+            .where(TABLE.c.id == bindparam("instance_id")).order_by(_STATES.c.seq)
+    else:
+        query = select(*_SELECTED).where(TABLE.c.id == bindparam("instance_id"))
+    if lock:  # SQLite renders no FOR UPDATE: its BEGIN IMMEDIATE serialises writers
+        query = query.with_for_update(skip_locked=lock == "skip", of=TABLE)
+    return Prepared(query)
+
+
+_LOADS = {(with_state, lock): _load_query(with_state, lock)
+          for with_state in (True, False) for lock in (False, True, "skip")}
+
+
+TASKS = HumanTask.__table__
+_WITH_TASK = Prepared(select(TASKS, *_SELECTED).join(TABLE, TABLE.c.id == TASKS.c.instance_id)
+                      .where(TASKS.c.id == bindparam("task_id")).with_for_update(of=TABLE))
+
+
+def locked_with_task(conn: Connection, task_id: str) -> tuple[tuple, InstanceRow] | None:
+    """An open task (its `human_tasks` columns) and its instance's row (without the
+    state), locked as `load` locks it, in one query; None when the task is not open."""
+    found = query_rows(conn, _WITH_TASK, {"task_id": task_id})
+    if not found:
+        return None
+    width = len(TASKS.columns)
+    return found[0][:width], InstanceRow(*found[0][width:])
 
 
 def read_state(conn: Connection, row: InstanceRow) -> InstanceRow:
@@ -113,44 +162,72 @@ def locked(conn: Connection, instance_id: str) -> InstanceRow:
 
 
 STATE_COLUMNS = {"bindings", "id_counter"}
-_INSERT = TABLE.insert()
+# what a command may change of a stored row: the others are written once, by the insert
+# (so an update leaves the indexes on them alone)
+CHANGING = {"status", "bindings", "id_counter", "ended_at", "next_timer_at", "error",
+            "last_hash", "event_count", "version"}
+_INSERT = Prepared(insert(TABLE).values({name: bindparam(name) for name in COLUMNS}))
 
 
-def _update(with_state: bool):
+def _insert_if_latest() -> Prepared:
+    """The new row, only if its definition is still the latest of (key, tenant): the
+    tenant's own variant first, else the default (as definitions.definition_id_to_start
+    chooses)."""
+    latest = select(DEFINITIONS.c.id).where(
+        DEFINITIONS.c.key == bindparam("start_key"),
+        DEFINITIONS.c.tenant.in_([bindparam("start_tenant"), literal("")])
+    ).order_by((DEFINITIONS.c.tenant == bindparam("start_tenant")).desc(),
+               DEFINITIONS.c.version.desc()).limit(1).scalar_subquery()
+    values = select(*[bindparam(name, type_=TABLE.c[name].type) for name in COLUMNS]) \
+        .where(latest == bindparam("checked_definition_id", type_=DEFINITIONS.c.id.type))
+    return Prepared(insert(TABLE).from_select(COLUMNS, values, include_defaults=False))
+
+
+_INSERT_IF_LATEST = _insert_if_latest()
+
+
+def _update(with_state: bool) -> Prepared:
     """The row's update, built once: every column but the id, the version checked."""
-    names = [n for n in COLUMNS if n != "id" and (with_state or n not in STATE_COLUMNS)]
-    return update(TABLE).where(TABLE.c.id == bindparam("row_id"),
-                               TABLE.c.version == bindparam("old_version")) \
-        .values({name: bindparam(name) for name in names})
+    names = [n for n in COLUMNS if n in CHANGING and (with_state or n not in STATE_COLUMNS)]
+    return Prepared(update(TABLE).where(TABLE.c.id == bindparam("row_id"),
+                                        TABLE.c.version == bindparam("old_version"))
+                    .values({name: bindparam(name) for name in names}))
 
 
 _UPDATES = {True: _update(True), False: _update(False)}
+STALE = "the instance was changed by someone else meanwhile; reload and try again"
 
 
-def write(conn: Connection, row: InstanceRow, *, with_state: bool = True) -> None:
+def write(writes: Writes, row: InstanceRow, *, with_state: bool = True) -> None:
     """Insert a new row or update a stored one, once; a row changed by someone else since
-    it was read is a Conflict, and nothing of the command is kept. `with_state=False`:
-    the command changed the chain head and status only, not the workflow."""
+    it was read is a Conflict (when the writes are sent), and nothing of the command is
+    kept. `with_state=False`: the command changed the chain head and status only, not
+    the workflow."""
     values = {name: getattr(row, name) for name in COLUMNS
               if with_state or name not in STATE_COLUMNS}
     if row.version == 0:
         values["version"] = row.version = 1
-        conn.execute(_INSERT, values)
-        _write_state(conn, row, with_state)
+        if row.started_as is None:
+            writes.add(_INSERT, values)
+        else:
+            key, tenant = row.started_as
+            writes.add(_INSERT_IF_LATEST, {**values, "start_key": key, "start_tenant": tenant,
+                                           "checked_definition_id": row.definition_id},
+                       expect_one=StaleDefinition(STALE))
+        _write_state(writes, row, with_state)
         return
-    values["row_id"] = values.pop("id")
+    values = {name: values[name] for name in values if name in CHANGING}
+    values["row_id"] = row.id
     values["old_version"], values["version"] = row.version, row.version + 1
-    if conn.execute(_UPDATES[with_state], values).rowcount != 1:
-        raise Conflict("the instance was changed by someone else meanwhile; "
-                       "reload and try again")
+    writes.add(_UPDATES[with_state], values, expect_one=Conflict(STALE))
     row.version += 1
-    _write_state(conn, row, with_state)
+    _write_state(writes, row, with_state)
 
 
 FINISHED = ("completed", "cancelled")
 
 
-def _write_state(conn: Connection, row: InstanceRow, with_state: bool) -> None:
+def _write_state(writes: Writes, row: InstanceRow, with_state: bool) -> None:
     """The state, when the command changed it: a delta or a snapshot; a finished
     instance keeps one snapshot only."""
     if not with_state:
@@ -158,4 +235,4 @@ def _write_state(conn: Connection, row: InstanceRow, with_state: bool) -> None:
     final = row.status in FINISHED
     if row.stored is None or row.stored.text != row.state or \
             (final and row.stored.deltas > 0):
-        row.stored = states.write(conn, row.id, row.stored, row.state, final=final)
+        row.stored = states.write(writes, row.id, row.stored, row.state, final=final)

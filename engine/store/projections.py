@@ -5,10 +5,11 @@ facts, each changed by difference."""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -17,41 +18,85 @@ from ..models import CaseFacts, HumanTask, MessageSubscription, TaskRecord
 from ..projection import TaskView
 from . import visibility
 from .instances import InstanceRow
+from .prepared import Prepared, Writes, query_rows
 
 TASKS = HumanTask.__table__
 RECORDS = TaskRecord.__table__
 SUBSCRIPTIONS = MessageSubscription.__table__
 FACTS = CaseFacts.__table__
-_OPEN_TASKS = select(TASKS.c.id).where(TASKS.c.instance_id == bindparam("instance_id"))
-_DROP_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
-_CLOSE_RECORD = update(RECORDS).where(
+
+
+@dataclass(frozen=True)
+class Projected:
+    """What the projections of an instance hold, as its last command wrote them: kept
+    with a live workflow, so that the next command writes the difference without
+    reading them first. `facts`: the case's facts as last upserted (None: not known)."""
+
+    tasks: frozenset[str] = frozenset()
+    subscriptions: frozenset[tuple[str, str]] = frozenset()
+    facts: dict[str, Any] | None = None
+
+
+NOTHING = Projected()  # a new instance's
+
+
+def _values(table, names) -> dict:
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
+
+
+_OPEN_TASKS = Prepared(select(TASKS.c.id).where(
+    TASKS.c.instance_id == bindparam("instance_id")))
+_SUBSCRIBED = Prepared(select(SUBSCRIPTIONS.c.message_name, SUBSCRIPTIONS.c.element_id).where(
+    SUBSCRIPTIONS.c.instance_id == bindparam("instance_id")))
+# the task's visibility rows go with it (ON DELETE CASCADE)
+_DROP_TASK = Prepared(delete(TASKS).where(TASKS.c.id == bindparam("task_id")))
+_CLOSE_RECORD = Prepared(update(RECORDS).where(
     RECORDS.c.id == bindparam("task_id"), RECORDS.c.ended_at.is_(None)).values(
-    ended_at=bindparam("at"), outcome=bindparam("how"),
-    completed_by=bindparam("by"))
-_ADD_TASKS, _ADD_RECORDS = TASKS.insert(), RECORDS.insert()
-_SUBSCRIBED = select(SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.message_name,
-                     SUBSCRIPTIONS.c.element_id).where(
-    SUBSCRIPTIONS.c.instance_id == bindparam("instance_id"))
+    ended_at=bindparam("at"), outcome=bindparam("how"), completed_by=bindparam("by")))
+_TASK_COLUMNS = ("id", "instance_id", "definition_id", "process_key", "element_id", "name",
+                 "assignee", "candidate_groups", "candidate_users", "due_at", "follow_up_at",
+                 "priority", "form", "created_at", "business_key", "clinic")
+_RECORD_COLUMNS = ("id", "instance_id", "process_key", "element_id", "name", "indicator",
+                   "clinic", "unit", "created_at", "due_at")
+_ADD_TASK = Prepared(insert(TASKS).values(_values(TASKS, _TASK_COLUMNS)))
+_ADD_RECORD = Prepared(insert(RECORDS).values(_values(RECORDS, _RECORD_COLUMNS)))
+_ADD_VISIBILITY = Prepared(insert(visibility.VISIBILITY).values(_values(
+    visibility.VISIBILITY, ("principal", "task_id", "due_key", "created_at", "name",
+                            "process_key", "clinic", "business_key"))))
+_SUBSCRIBE = Prepared(insert(SUBSCRIPTIONS).values(_values(
+    SUBSCRIPTIONS, ("instance_id", "message_name", "business_key", "element_id"))))
+_UNSUBSCRIBE = Prepared(delete(SUBSCRIPTIONS).where(
+    SUBSCRIPTIONS.c.instance_id == bindparam("instance_id"),
+    SUBSCRIPTIONS.c.message_name == bindparam("message_name"),
+    SUBSCRIPTIONS.c.element_id == bindparam("element_id")))
 
 
-def sync_tasks(conn: Connection, row: InstanceRow, views: list[TaskView], now: datetime,
-               completed: tuple[str, str] | None, *, new: bool) -> None:
+def stored(conn: Connection, instance_id: str) -> Projected:
+    """What the projections hold for an instance, read (its facts are not read: they are
+    upserted whatever they were)."""
+    tasks = frozenset(r[0] for r in query_rows(conn, _OPEN_TASKS, {"instance_id": instance_id}))
+    subscribed = frozenset(tuple(r) for r in query_rows(conn, _SUBSCRIBED,
+                                                         {"instance_id": instance_id}))
+    return Projected(tasks, subscribed)
+
+
+def sync_tasks(writes: Writes, row: InstanceRow, views: list[TaskView], now: datetime,
+               completed: tuple[str, str] | None, existing: frozenset[str]) -> frozenset[str]:
     """Open tasks that left are deleted and their records closed (the one the command
-    completed as completed, others as cancelled); new ones inserted and recorded."""
-    existing = set() if new else set(conn.scalars(_OPEN_TASKS, {"instance_id": row.id}))
-    wanted = {v.id for v in views}
+    completed as completed, others as cancelled); new ones inserted and recorded.
+    Returns the open tasks' ids."""
+    wanted = frozenset(v.id for v in views)
     gone = sorted(existing - wanted)
     if gone:
-        visibility.drop(conn, gone)
-        conn.execute(_DROP_TASKS, {"ids": gone})
+        writes.add_many(_DROP_TASK, ({"task_id": task_id} for task_id in gone))
         done_id, actor = completed if completed else (None, None)
-        conn.execute(_CLOSE_RECORD, [
+        writes.add_many(_CLOSE_RECORD, (
             {"task_id": task_id, "at": now,
              "how": "completed" if task_id == done_id else "cancelled",
-             "by": actor if task_id == done_id else None} for task_id in gone])
+             "by": actor if task_id == done_id else None} for task_id in gone))
     added = [v for v in views if v.id not in existing]
     if not added:
-        return
+        return wanted
     tasks = [{
         "id": v.id, "instance_id": row.id, "definition_id": v.definition_id,
         "process_key": v.process_key, "element_id": v.element_id, "name": v.name,
@@ -60,52 +105,51 @@ def sync_tasks(conn: Connection, row: InstanceRow, views: list[TaskView], now: d
         "follow_up_at": v.follow_up_at, "priority": v.priority, "form": v.form,
         "created_at": now, "business_key": row.business_key, "clinic": v.clinic}
         for v in added]
-    conn.execute(_ADD_TASKS, tasks)
-    visibility.add(conn, tasks)
-    conn.execute(_ADD_RECORDS, [{
+    writes.add_many(_ADD_TASK, tasks)
+    writes.add_many(_ADD_VISIBILITY, (r for task in tasks for r in visibility.rows(task)))
+    writes.add_many(_ADD_RECORD, ({
         "id": v.id, "instance_id": row.id, "process_key": v.process_key,
         "element_id": v.element_id, "name": v.name, "indicator": v.indicator,
         "clinic": v.clinic, "unit": v.unit, "created_at": now, "due_at": v.due_at}
-        for v in added])
+        for v in added))
+    return wanted
 
 
-def sync_subscriptions(conn: Connection, row: InstanceRow, wanted: list[tuple[str, str]],
-                       *, new: bool) -> None:
+def sync_subscriptions(writes: Writes, row: InstanceRow, wanted: list[tuple[str, str]],
+                       existing: frozenset[tuple[str, str]]) -> frozenset[tuple[str, str]]:
     """The messages the instance waits for: (name, element id) pairs, changed by
-    difference (none once it no longer runs)."""
-    wanted = sorted(set(wanted)) if row.status == "running" else []
-    existing: dict[tuple[str, str], list[int]] = {}
-    if not new:
-        for sub_id, name, element in conn.execute(_SUBSCRIBED, {"instance_id": row.id}):
-            existing.setdefault((name, element), []).append(sub_id)
-    stale = [sub_id for key, ids in existing.items() if key not in wanted for sub_id in ids]
-    if stale:
-        conn.execute(delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id.in_(stale)))
-    added = [key for key in wanted if key not in existing]
-    if added:
-        conn.execute(SUBSCRIPTIONS.insert(), [
-            {"instance_id": row.id, "message_name": name, "business_key": row.business_key,
-             "element_id": element} for name, element in added])
+    difference (none once it no longer runs). Returns them."""
+    now_wanted = frozenset(wanted) if row.status == "running" else frozenset()
+    writes.add_many(_UNSUBSCRIBE, ({"instance_id": row.id, "message_name": name,
+                                    "element_id": element}
+                                   for name, element in sorted(existing - now_wanted)))
+    writes.add_many(_SUBSCRIBE, ({"instance_id": row.id, "message_name": name,
+                                  "business_key": row.business_key, "element_id": element}
+                                 for name, element in sorted(now_wanted - existing)))
+    return now_wanted
 
 
 _FACT_VALUES = ("clinic", "unit", "serious", "risk_class", "expertise")
 
 
 @functools.cache
-def _facts_upsert(dialect: str):
+def _facts_upsert(dialect: str) -> Prepared:
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(FACTS)
-    return statement.on_conflict_do_update(
+    statement = insert(FACTS).values(_values(FACTS, ("instance_id", "process_key",
+                                                     *_FACT_VALUES, "anonymous", "sensitive")))
+    return Prepared(statement.on_conflict_do_update(
         index_elements=[FACTS.c.instance_id],
         set_={**{k: statement.excluded[k] for k in _FACT_VALUES},
               "anonymous": FACTS.c.anonymous | statement.excluded.anonymous,
-              "sensitive": FACTS.c.sensitive | statement.excluded.sensitive})
+              "sensitive": FACTS.c.sensitive | statement.excluded.sensitive}))
 
 
-def record_case(conn: Connection, row: InstanceRow, variables: dict[str, Any]) -> None:
-    """What the case is about, for the indicators and visibility: one upsert. Once
-    anonymous or sensitive, always: a later form cannot reveal a case."""
-    conn.execute(_facts_upsert(conn.dialect.name), {
+def record_case(writes: Writes, dialect: str, row: InstanceRow, variables: dict[str, Any],
+                before: dict[str, Any] | None) -> dict[str, Any]:
+    """What the case is about, for the indicators and visibility: one upsert, unless the
+    same values were upserted last (`before`). Once anonymous or sensitive, always: a
+    later form cannot reveal a case. Returns the values."""
+    facts = {
         "instance_id": row.id, "process_key": row.process_key,
         "clinic": _text(variables.get("klinikk")), "unit": _text(variables.get("enhet")),
         "serious": _flag(variables.get("alvorlig")),
@@ -113,7 +157,10 @@ def record_case(conn: Connection, row: InstanceRow, variables: dict[str, Any]) -
         "expertise": _flag(variables.get("sakkompetens")),
         "anonymous": variables.get("anonym") is True,
         "sensitive": variables.get("sensitiv") is True,
-    })
+    }
+    if facts != before:
+        writes.add(_facts_upsert(dialect), facts)
+    return facts
 
 
 def _text(value: Any) -> str | None:

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from ..models import InstanceState
+from .prepared import Prepared, Writes
 
 TABLE = InstanceState.__table__
 MAX_DELTAS = 64  # a snapshot at least this often, whatever the sizes
@@ -116,28 +117,29 @@ def _ratio(body: bytes, text: str) -> float:
     return len(body) / max(1, len(text))
 
 
-_INSERT = insert(TABLE)
-_FORGET = delete(TABLE).where(TABLE.c.instance_id == bindparam("instance_id"),
-                              TABLE.c.seq < bindparam("seq"))
+_INSERT = Prepared(insert(TABLE).values(
+    {name: bindparam(name) for name in ("instance_id", "seq", "snapshot", "body")}))
+_FORGET = Prepared(delete(TABLE).where(TABLE.c.instance_id == bindparam("instance_id"),
+                                       TABLE.c.seq < bindparam("seq")))
 
 
-def write(conn: Connection, instance_id: str, before: Stored | None, text: str, *,
+def write(writes: Writes, instance_id: str, before: Stored | None, text: str, *,
           final: bool = False) -> Stored:
     """Store `text` as the instance's state: a delta against `before`, or a snapshot
-    (always when `final`: the instance has finished)."""
+    (always when `final`: the instance has finished), added to the command's writes."""
     pieces = cut(text)
     seq = before.seq + 1 if before is not None else 1
     if before is not None and before.deltas < MAX_DELTAS and not final:
         body = zlib.compress(json.dumps(delta(before.pieces, pieces), ensure_ascii=False,
                                         separators=(",", ":")).encode("utf-8"), 6)
         if before.delta_bytes + len(body) <= DELTA_SHARE * before.ratio * len(text):
-            conn.execute(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": False,
-                                   "body": body})
+            writes.add(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": False,
+                                 "body": body})
             return Stored(text, pieces, seq, before.ratio, before.delta_bytes + len(body),
                           before.deltas + 1)
     body = zlib.compress(text.encode("utf-8"), 6)
-    conn.execute(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": True,
-                           "body": body})
+    writes.add(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": True,
+                         "body": body})
     if before is not None:
-        conn.execute(_FORGET, {"instance_id": instance_id, "seq": seq})
+        writes.add(_FORGET, {"instance_id": instance_id, "seq": seq})
     return Stored(text, pieces, seq, _ratio(body, text), 0, 0)
