@@ -40,7 +40,8 @@ def group_name(group: str) -> str:
 
 
 def simple_markdown(text: str | None) -> Markup:
-    """Headings (#, ##, ###), **bold** and paragraphs; everything else is escaped text."""
+    """Headings (#, ##, ###), **bold**, *emphasis* and paragraphs; everything else is
+    escaped text."""
     blocks = []
     for block in re.split(r"\n\s*\n", text or ""):
         block = block.strip()
@@ -52,7 +53,9 @@ def simple_markdown(text: str | None) -> Markup:
             blocks.append(f"<h{level}>{escape(heading.group(2))}</h{level}>")
             continue
         html = str(escape(block))
-        html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html).replace("\n", "<br>")
+        html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
+        html = re.sub(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])", r"<em>\1</em>", html)
+        html = html.replace("\n", "<br>")
         blocks.append(f"<p>{html}</p>")
     return Markup("".join(blocks))
 
