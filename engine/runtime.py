@@ -85,7 +85,6 @@ USER_SECONDS = 5.0  # how long a signed-in user and their groups are kept betwee
 CONTEXT_PROPERTY = "kontekst"  # start event property: context variables a case starts with
 log = logging.getLogger("tiltak.engine")
 OPERATOR = permissions.OPERATOR
-READ_ALL_GROUPS = permissions.READ_ALL_GROUPS
 
 
 class FormValidator(Protocol):
@@ -129,8 +128,10 @@ class Engine:
     def __init__(self, database: Database, *, clock: Clock | None = None,
                  validator: FormValidator = refuse_unvalidated,
                  context_variables: Callable[[], dict[str, Any]] | None = None,
-                 new_id: Callable[[], str] | None = None):
+                 new_id: Callable[[], str] | None = None,
+                 roles: permissions.Roles | None = None):
         self.db = database
+        self.roles = roles or permissions.Roles()
         self.clock = CommandClock(clock or SystemClock())
         self.validator = validator
         self.context_variables = context_variables or dict
@@ -176,13 +177,13 @@ class Engine:
                business_key: str | None, tenant: str) -> ProcessInstance:
         with self.db.transaction() as session:
             groups = self._groups(actor)
-            permissions.check_writer(actor, groups)
+            self.roles.check_writer(actor, groups)
             latest = (process_key, tenant)
             if latest not in self._latest:
                 self._latest[latest] = definitions.definition_id_to_start(
                     session, process_key, tenant)
             definition = self._definition(session, self._latest[latest])
-            if not permissions.may_start(actor, groups, definition.starter_groups):
+            if not self.roles.may_start(actor, groups, definition.starter_groups):
                 raise PermissionDenied(
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
                     f"{', '.join(definition.starter_groups) or 'none'})")
@@ -364,8 +365,8 @@ class Engine:
             loaded = self._load(session, instance_id)
             # the starter may be no user (an anonymous reporter): no groups, then
             groups = users.known_groups(session, actor)
-            permissions.check_writer(actor, groups)
-            if not permissions.may_cancel(actor, groups, loaded.row.started_by):
+            self.roles.check_writer(actor, groups)
+            if not self.roles.may_cancel(actor, groups, loaded.row.started_by):
                 raise PermissionDenied(f"user '{actor}' may not cancel this case: only the "
                                        "person who started it and process owners may")
             if loaded.row.status not in ("running", "error"):
@@ -461,7 +462,7 @@ class Engine:
         """Put a failed instance back: its timers are due again at once."""
         with self.db.transaction() as session:
             groups = self._groups(actor)
-            if not permissions.may_retry(actor, groups):
+            if not self.roles.may_retry(actor, groups):
                 raise PermissionDenied(f"user '{actor}' may not retry an incident: process "
                                        "owners may")
             row = self._lock_instance(session, instance_id)
@@ -552,10 +553,9 @@ class Engine:
         with self.db.reading() as session:
             return search.matching_ids(session, self._for_reader(session, filter, reader))
 
-    @staticmethod
-    def _for_reader(session: Session, filter: search.InstanceFilter | None,
+    def _for_reader(self, session: Session, filter: search.InstanceFilter | None,
                     reader: str | None) -> search.InstanceFilter | None:
-        if reader is None or permissions.AUDITORS in groups_of(session, reader):
+        if reader is None or self.roles.is_auditor(groups_of(session, reader)):
             return filter
         return dataclasses.replace(filter or search.InstanceFilter(), without_sensitive=True)
 
@@ -622,7 +622,7 @@ class Engine:
                     ProcessDefinition.tenant == "").order_by(ProcessDefinition.version)):
                 latest[d.key] = d
             return [d for d in latest.values()
-                    if permissions.may_start(actor, groups, d.starter_groups)]
+                    if self.roles.may_start(actor, groups, d.starter_groups)]
 
     def indicators(self, *, start=None, end=None, by: str = "clinic") -> list:
         """The dashboard's figures per clinic or unit, and for all (engine/indicators.py)."""
@@ -690,9 +690,9 @@ class Engine:
             groups = groups_of(session, actor)
             if facts.is_sensitive(session, instance_id):
                 # a sensitive case: its handlers and auditors, not every process owner
-                if "revisor" in groups:
+                if self.roles.is_auditor(groups):
                     return True
-            elif groups & READ_ALL_GROUPS or row.started_by == actor:
+            elif groups & self.roles.read_all or row.started_by == actor:
                 return True
             took_part = session.scalar(select(HistoryEvent.id).where(
                 HistoryEvent.stream == instance_id, HistoryEvent.actor == actor).limit(1))
@@ -983,7 +983,7 @@ class Engine:
 
     def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
         groups = self._groups(actor, operator=False)
-        permissions.check_writer(actor, groups)
+        self.roles.check_writer(actor, groups)
         if task.assignee == actor or actor in task.candidate_users or \
                 groups & set(task.candidate_groups):
             return

@@ -15,6 +15,7 @@ from engine.clock import Clock
 from engine.database import Database
 from engine.errors import InvalidInput
 from engine.notifications import SmtpSettings
+from engine.permissions import Roles
 from engine.runtime import Engine
 from engine.timers import Scheduler
 from engine.users import add_user
@@ -47,7 +48,15 @@ def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
 def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engine:
     org = organisation.load()
     return Engine(Database(url), clock=clock, validator=validate_form,
-                  context_variables=org.form_options)
+                  context_variables=org.form_options, roles=roles())
+
+
+def roles() -> Roles:
+    """The groups with the engine's powers: TILTAK_AUDITOR_GROUP (default `revisor`)
+    reads every case and changes none, TILTAK_PROCESS_OWNER_GROUP (`prosesseier`) reads,
+    cancels and retries."""
+    return Roles(auditors=os.environ.get("TILTAK_AUDITOR_GROUP") or "revisor",
+                 process_owners=os.environ.get("TILTAK_PROCESS_OWNER_GROUP") or "prosesseier")
 
 
 def demo_users() -> dict[str, Any]:

@@ -186,3 +186,25 @@ def test_no_route_serves_or_changes_anything_without_a_login(people, deployed):
             tried += 1
     assert tried >= 30
     assert [e.hash for e in deployed.history(instance.id)] == before
+
+
+def test_the_groups_with_the_engines_powers_are_named_by_the_installation(tmp_path,
+                                                                           monkeypatch):
+    """TILTAK_AUDITOR_GROUP / TILTAK_PROCESS_OWNER_GROUP: a site whose auditors are in
+    `internrevisjon` has them read and never write; `revisor` is then a group like any."""
+    from installation import services
+
+    monkeypatch.setenv("TILTAK_AUDITOR_GROUP", "internrevisjon")
+    monkeypatch.setenv("TILTAK_PROCESS_OWNER_GROUP", "rutineeier")
+    site = services.build_engine(f"sqlite:///{tmp_path / 'site.sqlite3'}")
+    site.db.create_schema()
+    with site.db.transaction() as session:
+        add_user(session, "randi", ["internrevisjon", "ansatt"])
+        add_user(session, "rolf", ["revisor", "ansatt"])
+        add_user(session, "ruth", ["rutineeier"])
+    assert site.roles.read_all == {"internrevisjon", "rutineeier"}
+    assert not site.roles.may_start("randi", site.groups("randi"), ["ansatt"])
+    with pytest.raises(PermissionDenied, match="auditor"):
+        site.roles.check_writer("randi", site.groups("randi"))
+    assert site.roles.may_start("rolf", site.groups("rolf"), ["ansatt"])
+    assert site.roles.may_retry("ruth", site.groups("ruth"))

@@ -11,7 +11,6 @@ from engine.errors import PermissionDenied
 from .auth import engine
 
 bp = Blueprint("notices", __name__)
-RETRY_GROUPS = {"prosesseier"}
 
 
 @bp.get("/notifications")
@@ -25,7 +24,7 @@ def notifications():
 @bp.post("/instances/<instance_id>/retry")
 @login_required
 def retry(instance_id: str):
-    if not current_user.groups & RETRY_GROUPS:
+    if not engine().roles.may_retry(current_user.name, current_user.groups):
         raise PermissionDenied(_("Only process owners may retry a failed case."))
     engine().retry(instance_id, actor=current_user.name)
     flash(_("The case will be tried again."), "success")

@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import InvalidInput, PermissionDenied
-from engine.permissions import may_start
 
 from .auth import engine
 from .form_input import from_post
@@ -36,7 +35,8 @@ def choose():
 @login_required
 def start_page(process_key: str):
     definition = engine().latest(process_key)
-    if not may_start(current_user.name, current_user.groups, definition.starter_groups):
+    if not engine().roles.may_start(current_user.name, current_user.groups,
+                                    definition.starter_groups):
         raise PermissionDenied(_("You may not start this process."))
     context = engine().context_variables()
     errors: dict[str, str] = {}
