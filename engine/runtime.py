@@ -33,13 +33,11 @@ from . import (
     definitions,
     facts,
     history,
-    indicators,
     limits,
     multi_instance,
     notifications,
     permissions,
     projection,
-    reporting,
     search,
     timer_starts,
     users,
@@ -56,6 +54,7 @@ from .errors import (
     PermissionDenied,
     TaskNotOpen,
 )
+from .hooks import CaseHooks
 from .live import LiveWorkflows
 from .models import (
     AccessLog,
@@ -129,9 +128,10 @@ class Engine:
                  validator: FormValidator = refuse_unvalidated,
                  context_variables: Callable[[], dict[str, Any]] | None = None,
                  new_id: Callable[[], str] | None = None,
-                 roles: permissions.Roles | None = None):
+                 roles: permissions.Roles | None = None, hooks: CaseHooks | None = None):
         self.db = database
         self.roles = roles or permissions.Roles()
+        self.hooks = hooks or CaseHooks()
         self.clock = CommandClock(clock or SystemClock())
         self.validator = validator
         self.context_variables = context_variables or dict
@@ -188,16 +188,10 @@ class Engine:
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
                     f"{', '.join(definition.starter_groups) or 'none'})")
             values = self._validate(session, definition, definition.start_form, submitted, {})
-            if not reporting.takes_receipt(values):
-                return self._create(session, definition, actor, values, business_key,
-                                    started_as=latest)
-            values, email = reporting.without_contact(values)
-            reporter = reporting.ANONYMOUS if reporting.is_anonymous(values) else actor
+            values, reporter, kept = self.hooks.reporter(values, actor)
             row = self._create(session, definition, reporter, values, business_key,
                                started_as=latest)
-            user = session.get(User, actor)
-            row.receipt_code = reporting.issue(session, row.id, email,
-                                               user.language if user else "nb")
+            self.hooks.started(session, row, kept, actor)
             return row
 
     def _create(self, session: Session, definition: ProcessDefinition, actor: str,
@@ -334,9 +328,7 @@ class Engine:
                 self.complete_in(loaded.workflow, task.id, values)
             self._save(session, loaded, "complete", actor, {"values": values},
                        element_id=task.element_id, task_id=task.id)
-            if projection.indicator_of(spiff_task) == reporting.FEEDBACK_INDICATOR:
-                reporting.deliver_feedback(session, loaded.row,
-                                           values.get(reporting.FEEDBACK_FIELD), self.clock.now())
+            self.hooks.completed(session, loaded.row, spiff_task, values, self.clock.now())
             return loaded.row
 
     @command
@@ -624,12 +616,6 @@ class Engine:
             return [d for d in latest.values()
                     if self.roles.may_start(actor, groups, d.starter_groups)]
 
-    def indicators(self, *, start=None, end=None, by: str = "clinic") -> list:
-        """The dashboard's figures per clinic or unit, and for all (engine/indicators.py)."""
-        with self.db.reading() as session:
-            return indicators.compute(session, now=self.clock.now(), start=start, end=end,
-                                      by=by)
-
     def record_read(self, instance_id: str, *, actor: str, what: str) -> None:
         """Log that `actor` read a sensitive case (other cases are not logged)."""
         with self.db.transaction() as session:
@@ -645,7 +631,7 @@ class Engine:
     def receipt(self, code: str) -> dict[str, Any]:
         """What a reporter may know about their report, given its receipt code."""
         with self.db.reading() as session:
-            found = reporting.find(session, code)
+            found = self.hooks.receipt(session, code) if code and code.strip() else None
             if found is None:
                 raise NotFound("no report has this receipt code")
             row = session.get(ProcessInstance, found.instance_id)

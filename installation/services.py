@@ -21,6 +21,7 @@ from engine.timers import Scheduler
 from engine.users import add_user
 from forms.resolve import FormResolutionError, form_for
 from forms.validation import FormValidationError, validate_submission
+from routines.receipts import ReceiptHooks
 
 from . import organisation
 
@@ -48,7 +49,7 @@ def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
 def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engine:
     org = organisation.load()
     return Engine(Database(url), clock=clock, validator=validate_form,
-                  context_variables=org.form_options, roles=roles())
+                  context_variables=org.form_options, roles=roles(), hooks=ReceiptHooks())
 
 
 def roles() -> Roles:

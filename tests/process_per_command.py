@@ -25,7 +25,8 @@ class ProcessPerCommand:
         """An engine as a new process builds it, on the same database and clock."""
         base = self._engine
         return Engine(base.db, clock=base.clock.base, validator=base.validator,
-                      context_variables=base.context_variables, new_id=base.new_id)
+                      context_variables=base.context_variables, new_id=base.new_id,
+                      roles=base.roles, hooks=base.hooks)
 
     def __getattr__(self, name: str) -> Any:
         if name not in COMMANDS:

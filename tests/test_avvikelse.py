@@ -30,6 +30,7 @@ from engine.models import (
 from engine.parsing import parse_bpmn
 from engine.replay import verify_instance
 from engine.timers import sweep
+from routines import indicators
 
 from walks import PROCESSES, task_for
 
@@ -307,7 +308,7 @@ def test_a_serious_deviation_is_reported_to_ivo_in_time_and_the_investigation_fo
     assert [n for n in notes(engine) if n[1] == "avvikelse-eskalering"] == []
 
     clock.advance(days=30)
-    [total] = [f for f in engine.indicators() if f.group == ""]
+    [total] = [f for f in indicators.figures(engine) if f.group == ""]
     assert (total.notifications_on_time.part, total.notifications_on_time.whole) == (1, 1)
     assert (total.expertise.part, total.expertise.whole) == (1, 1)
     case = facts(engine, row.id)
@@ -342,7 +343,7 @@ def test_a_late_report_to_ivo_is_escalated_to_the_management(halland, clock):
         "ivo_anmalan_datum": "2026-01-14",
         "ivo_anmalan_sammanfattning": "Anmälan skickad efter tidsfristen."})
     assert [e.type for e in engine.history(row.id)].count("timer") == 1
-    [total] = [f for f in engine.indicators() if f.group == ""]
+    [total] = [f for f in indicators.figures(engine) if f.group == ""]
     assert (total.notifications_on_time.part, total.notifications_on_time.whole) == (0, 1)
     record = records(engine, row.id)["Task_AnmalanIVO"]
     assert utc(record.ended_at) > utc(record.due_at)

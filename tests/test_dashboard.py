@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from generated_cases import generate, write
 
-from engine import indicators
 from engine.models import ProcessDefinition
+from routines import indicators
 
 NOW = datetime(2026, 10, 15, tzinfo=UTC)
 PERIODS = [(None, None), (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))]

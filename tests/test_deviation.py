@@ -29,6 +29,7 @@ from engine.models import CaseFacts, OutboxMail, TaskRecord
 from engine.replay import verify_all
 from engine.timers import sweep
 from forms.resolve import form_for
+from routines import indicators
 
 from walks import KPU, PROCESSES, SECRETARIAT, review_rows, task_for
 
@@ -686,18 +687,18 @@ def test_the_dashboard_counts_this_routines_expertise_notifications_and_feedback
     open_case = report(engine, actor="ola")  # reported, not yet closed
     assess(engine, clock, open_case.id, GREEN)
 
-    figures = {f.group: f for f in engine.indicators(
-        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))}
+    figures = {f.group: f for f in indicators.figures(
+        engine, start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))}
     kir = figures["kir"]
     assert (kir.expertise.part, kir.expertise.whole) == (2, 2)  # both, in the end
     assert (kir.notifications_on_time.part, kir.notifications_on_time.whole) == (1, 2)
     assert (kir.feedback.part, kir.feedback.whole) == (2, 2)  # closed cases only
     assert len(kir.closing_days) == 2 and all(d > 0 for d in kir.closing_days)
     assert figures[""].notifications_on_time.whole == 2
-    january = {f.group: f for f in engine.indicators(
-        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC))}
+    january = {f.group: f for f in indicators.figures(
+        engine, start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC))}
     assert january["kir"].notifications_on_time.value == 1.0
-    by_unit = {f.group: f for f in engine.indicators(by="unit")}
+    by_unit = {f.group: f for f in indicators.figures(engine, by="unit")}
     assert by_unit["kir-gastro"].notifications_on_time.whole == 2
 
 

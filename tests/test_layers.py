@@ -12,9 +12,10 @@ ALLOWED = {
     "feel": set(),
     "engine": {"feel"},
     "forms": {"feel"},
-    "installation": {"engine", "feel", "forms"},
-    "webui": {"engine", "feel", "forms", "installation"},
-    "tiltak": {"engine", "feel", "forms", "installation", "webui"},
+    "routines": {"engine", "feel"},
+    "installation": {"engine", "feel", "forms", "routines"},
+    "webui": {"engine", "feel", "forms", "installation", "routines"},
+    "tiltak": {"engine", "feel", "forms", "installation", "routines", "webui"},
 }
 
 

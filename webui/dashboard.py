@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 
 from engine.errors import InvalidInput
 from engine.export import spreadsheet_safe
+from routines import indicators
 
 from .auth import engine
 
@@ -33,7 +34,7 @@ def viewers_only():
 @bp.get("/dashboard")
 def dashboard():
     start, end, by = _choice()
-    figures = engine().indicators(start=start, end=end, by=by)
+    figures = indicators.figures(engine(), start=start, end=end, by=by)
     return render_template("dashboard.html", figures=figures, by=by, labels=_labels(by),
                            start=start, end=end, shares=SHARES)
 
@@ -41,7 +42,7 @@ def dashboard():
 @bp.get("/dashboard.csv")
 def dashboard_csv():
     start, end, by = _choice()
-    figures = engine().indicators(start=start, end=end, by=by)
+    figures = indicators.figures(engine(), start=start, end=end, by=by)
     labels = _labels(by)
     out = io.StringIO()
     writer = csv.writer(out)

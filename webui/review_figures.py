@@ -11,9 +11,9 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from engine import indicators
 from engine.models import TaskRecord
 from forms.model import Field
+from routines import indicators
 
 PERCENT = ("expertise", "measures_on_time", "feedback", "notifications_on_time")
 DAYS = ("closing_median_days", "closing_p90_days")

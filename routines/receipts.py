@@ -1,6 +1,6 @@
 """The reporter's side of a report: anonymity, a receipt code, and feedback that reaches
-them (docs/DESIGN.md, "The reporter's receipt and feedback").
-"""
+them (docs/DESIGN.md, "The reporter's receipt and feedback"), given to the engine as its
+case hooks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import notifications
-from .models import OutboxMail, ProcessInstance, Receipt
+from engine import notifications
+from engine.hooks import CaseHooks
+from engine.models import OutboxMail, ProcessInstance, Receipt, User
+from engine.projection import indicator_of
 
 ANONYMOUS = "anonym"
 ANONYMOUS_FIELD = "anonym"
@@ -79,3 +81,30 @@ def deliver_feedback(session: Session, row: ProcessInstance, text: str | None,
         notifications.queue(session, instance_id=row.id, element_id=None, at=at, values={
             "mottaker": row.started_by, "mal": "tilbakemelding", "tekst": text,
             "sak": title})
+
+
+class ReceiptHooks(CaseHooks):
+    """A report with the reporter's fields (`anonym`, `epost_tilbakemelding`) gets a
+    receipt code; the leader's feedback (a task counted as `tilbakemelding`) reaches the
+    reporter through it."""
+
+    def reporter(self, values: dict[str, Any], actor: str) -> tuple[dict[str, Any], str, Any]:
+        if not takes_receipt(values):
+            return values, actor, None
+        rest, email = without_contact(values)
+        return rest, ANONYMOUS if is_anonymous(rest) else actor, {"email": email}
+
+    def started(self, session: Session, row: Any, kept: Any, actor: str) -> None:
+        if kept is None:
+            return
+        user = session.get(User, actor)
+        row.receipt_code = issue(session, row.id, kept["email"],
+                                 user.language if user else "nb")
+
+    def completed(self, session: Session, row: Any, task: Any, values: dict[str, Any],
+                  now: datetime) -> None:
+        if indicator_of(task) == FEEDBACK_INDICATOR:
+            deliver_feedback(session, row, values.get(FEEDBACK_FIELD), now)
+
+    def receipt(self, session: Session, code: str) -> Receipt | None:
+        return find(session, code)

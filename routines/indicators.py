@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session
 
-from .models import CaseFacts, ProcessInstance, TaskRecord
+from engine.models import CaseFacts, ProcessInstance, TaskRecord
 
 MEASURE = "tiltak"
 FEEDBACK = "tilbakemelding"
@@ -162,3 +162,11 @@ def compute(session: Session, *, now: datetime, start: datetime | None = None,
 def by_group(figures: list[Figures]) -> dict[str, Figures]:
     return {f.group: f for f in figures}
 
+
+
+def figures(engine, *, start: datetime | None = None, end: datetime | None = None,
+            by: str = "clinic") -> list:
+    """The dashboard's figures per clinic or unit, and for all, read from the engine's
+    database at its clock's moment."""
+    with engine.db.reading() as session:
+        return compute(session, now=engine.clock.now(), start=start, end=end, by=by)

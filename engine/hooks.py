@@ -1,0 +1,28 @@
+"""What an installation's routines add to the engine's commands (`CaseHooks`); the engine
+calls them in the command's own transaction and knows nothing of what they do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+class CaseHooks:
+    """The default: nothing added. An installation passes its own to the Engine."""
+
+    def reporter(self, values: dict[str, Any], actor: str) -> tuple[dict[str, Any], str, Any]:
+        """Before a case starts: the data it starts with, the actor its history names
+        (an anonymous reporter is named by no one), and what `started` gets back."""
+        return values, actor, None
+
+    def started(self, session: Session, row: Any, kept: Any, actor: str) -> None:
+        """After a case has started (its row is `row`), with what `reporter` kept."""
+
+    def completed(self, session: Session, row: Any, task: Any, values: dict[str, Any],
+                  now: Any) -> None:
+        """After a user task of the case is completed with `values`."""
+
+    def receipt(self, session: Session, code: str) -> Any:
+        """The receipt a reporter's code names, if the routines issue receipts."""
+        return None
