@@ -51,12 +51,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from sqlalchemy import Integer, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import projection, replay, runtime, serialization  # noqa: E402
+from engine import projection, replay, serialization  # noqa: E402
 from engine.clock import FixedClock  # noqa: E402
 from engine.database import Database  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.models import Base, HistoryEvent, ProcessInstance  # noqa: E402
 from engine.serialization import state_to_json  # noqa: E402
+from engine.services import instances as engine_instances  # noqa: E402
 from engine.state_writer import StateWriter  # noqa: E402
 from engine.store import state_format  # noqa: E402
 from installation import services  # noqa: E402
@@ -314,11 +315,12 @@ def reference(engine, sample: list[str]) -> list[float]:
     own workflow classes and task walks, too)."""
     saved = (replay._live, StateWriter.write, projection.every_task,
              serialization.EngineWorkflow, serialization.EngineSubWorkflow,
-             runtime.EngineWorkflow, state_format.EngineWorkflow, state_format.EngineSubWorkflow)
+             engine_instances.EngineWorkflow, state_format.EngineWorkflow,
+             state_format.EngineSubWorkflow)
     replay._live = lambda *args: None
     StateWriter.write = lambda self, workflow: state_to_json(workflow)
     projection.every_task = lambda workflow: workflow.get_tasks()
-    serialization.EngineWorkflow = runtime.EngineWorkflow = BpmnWorkflow
+    serialization.EngineWorkflow = engine_instances.EngineWorkflow = BpmnWorkflow
     state_format.EngineWorkflow = BpmnWorkflow
     serialization.EngineSubWorkflow = state_format.EngineSubWorkflow = BpmnSubWorkflow
     try:
@@ -332,7 +334,7 @@ def reference(engine, sample: list[str]) -> list[float]:
     finally:
         (replay._live, StateWriter.write, projection.every_task,
          serialization.EngineWorkflow, serialization.EngineSubWorkflow,
-         runtime.EngineWorkflow, state_format.EngineWorkflow,
+         engine_instances.EngineWorkflow, state_format.EngineWorkflow,
          state_format.EngineSubWorkflow) = saved
 
 

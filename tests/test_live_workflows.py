@@ -7,10 +7,11 @@ import itertools
 
 import pytest
 
-from engine import runtime
+from engine import core
 from engine.clock import FixedClock
 from engine.definitions import collect_files
 from engine.errors import InvalidInput
+from engine.live import LiveWorkflows
 from engine.replay import verify_instance
 from installation import services
 
@@ -23,13 +24,13 @@ FIXED_ID = "6b1f4c52-9a0e-4d7b-8f37-2f1e5d0c9a11"
 def restores(monkeypatch):
     """How many times a command restored a state from the database."""
     count = [0]
-    real = runtime.restore_state
+    real = core.restore_state
 
     def counted(*args, **kwargs):
         count[0] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runtime, "restore_state", counted)
+    monkeypatch.setattr(core, "restore_state", counted)
     return count
 
 
@@ -96,7 +97,7 @@ def test_processes_with_stale_workflows_write_what_restoring_writes(database_url
     services.load_demo_users(alone, passwords=False)
     alone.deploy(collect_files([str(PROCESSES)]), actor="per")
     alone.new_id = first.new_id
-    alone._live = runtime.LiveWorkflows(size=0)  # keeps nothing: restores every time
+    alone._live = LiveWorkflows(size=0)  # keeps nothing: restores every time
     walk_six_step(alone)
     assert _hashes(alone, FIXED_ID) == taking_turns
     for engine in [*turns, alone]:

@@ -1,0 +1,344 @@
+"""The engine's shared core: its parts (database, clock, specs, live workflows, roles,
+hooks) and the internals every service uses: load, validate, run, save one command."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from . import (
+    definitions,
+    history,
+    notifications,
+    permissions,
+    projection,
+)
+from .clock import Clock, CommandClock, SystemClock
+from .database import AFTER_COMMIT, Database
+from .determinism import IdSource
+from .errors import (
+    ExecutionError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TaskNotOpen,
+)
+from .hooks import CaseHooks
+from .live import LiveWorkflows
+from .models import (
+    HistoryEvent,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    User,
+)
+from .scripting import CamundaScriptEngine
+from .serialization import format_of, plain, restore_state
+from .store import instances, state_format
+from .store import projections as store_projections
+from .store.instances import InstanceRow
+from .store.prepared import Prepared, Writes
+
+MAX_STEP_ROUNDS = 1000
+USER_SECONDS = 5.0  # how long a signed-in user and their groups are kept between requests
+CONTEXT_PROPERTY = "kontekst"  # start event property: context variables a case starts with
+log = logging.getLogger("tiltak.engine")
+OPERATOR = permissions.OPERATOR
+
+
+class FormValidator(Protocol):
+    """Validates submitted values against a task's (or start event's) form.
+
+    `form` holds the Camunda form attributes (formKey/formRef/formData...), `lookup`
+    finds a deployed Camunda Form document by id, `context` is the current data. Returns
+    typed values; raises InvalidInput listing every bad field.
+    """
+
+    def __call__(self, form: dict[str, Any], submitted: dict[str, Any], context: dict[str, Any],
+                 lookup: Callable[[str], dict | None]) -> dict[str, Any]: ...
+
+
+def refuse_unvalidated(form, submitted, context, lookup):
+    if submitted:
+        raise InvalidInput("no form validator is configured; values cannot be accepted")
+    return {}
+
+
+@dataclass
+class Loaded:
+    row: ProcessInstance
+    workflow: Any
+    owner: dict[int, int]
+    ids: IdSource
+    # the projections as the last command wrote them, when known without reading them
+    projected: store_projections.Projected | None = None
+
+
+def command(method):
+    """One command: its own frozen moment (see CommandClock)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self.clock.frozen():
+            return method(self, *args, **kwargs)
+    return run
+
+
+class EngineCore:
+    """What the services share; the services add the commands (engine/services/)."""
+
+    def __init__(self, database: Database, *, clock: Clock | None = None,
+                 validator: FormValidator = refuse_unvalidated,
+                 context_variables: Callable[[], dict[str, Any]] | None = None,
+                 new_id: Callable[[], str] | None = None,
+                 roles: permissions.Roles | None = None, hooks: CaseHooks | None = None):
+        self.db = database
+        self.roles = roles or permissions.Roles()
+        self.hooks = hooks or CaseHooks()
+        self.clock = CommandClock(clock or SystemClock())
+        self.validator = validator
+        self.context_variables = context_variables or dict
+        self.new_id = new_id or (lambda: str(uuid.uuid4()))
+        self.specs = definitions.SpecCache()
+        self.script_engine = CamundaScriptEngine(self.clock)
+        self._assembled: dict[tuple, tuple[dict[str, Any], dict[int, int]]] = {}
+        self._definitions: dict[int, ProcessDefinition] = {}
+        # the latest definition of (key, tenant) as last seen: a start on it checks, as
+        # it inserts the instance, that it still is (another process may have deployed)
+        self._latest: dict[tuple[str, str], int] = {}
+        self._users: dict[str, tuple[float, User | None, frozenset[str]]] = {}
+        self._live = LiveWorkflows()
+
+    def _validate(self, session: Session, definition: ProcessDefinition | None,
+                  form: dict[str, Any], submitted: dict[str, Any],
+                  context: dict[str, Any]) -> dict[str, Any]:
+        tenant = definition.tenant if definition else ""
+
+        def lookup(form_ref: str) -> dict | None:
+            return definitions.form_document(session, form_ref, tenant)
+
+        return self.validator(form or {}, submitted, {**self.context_variables(), **context},
+                              lookup)
+
+    def _specs_for(self, session: Session, definition: ProcessDefinition,
+                   bindings: dict[str, int]) -> tuple[Any, dict[str, Any], dict[int, int]]:
+        spec, embedded = self.specs.get(definition)
+        key = (definition.id, tuple(sorted(bindings.items())))
+        cached = self._assembled.get(key)
+        if cached is None:
+            subprocess_specs = dict(embedded)
+            owner = {id(spec): definition.id}
+            owner.update({id(s): definition.id for s in embedded.values()})
+            for name, definition_id in bindings.items():
+                called = self._definition(session, definition_id)
+                called_spec, called_embedded = self.specs.get(called)
+                subprocess_specs[name] = called_spec
+                owner[id(called_spec)] = definition_id
+                for sub_name, sub in called_embedded.items():
+                    subprocess_specs.setdefault(sub_name, sub)
+                    owner[id(sub)] = definition_id
+            cached = (subprocess_specs, owner)
+            self._assembled[key] = cached
+        return spec, cached[0], cached[1]
+
+    def _definition(self, session: Session, definition_id: int) -> ProcessDefinition:
+        """Deployed definitions never change, so each is read once per process."""
+        found = self._definitions.get(definition_id)
+        if found is None:
+            found = session.get(ProcessDefinition, definition_id)
+            if found is None:
+                raise NotFound(f"no process definition {definition_id}")
+            session.expunge(found)
+            self._definitions[definition_id] = found
+        return found
+
+    def _lock_instance(self, session: Session, instance_id: str) -> InstanceRow:
+        return instances.locked(session.connection(), instance_id)
+
+    def _load(self, session: Session, instance_id: str, *, lock: bool = True,
+              row: InstanceRow | None = None) -> Loaded:
+        """The instance for a command: its workflow as the last command in this process
+        left it when that is still the stored version (engine/live.py), else restored.
+        `row`: the instance's row as just read (locked), without its state."""
+        conn = session.connection()
+        kept = instance_id in self._live or row is not None
+        if row is None:
+            row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
+        if row is None:
+            raise NotFound(f"no process instance '{instance_id}'")
+        found = self._live.take(instance_id, row.version) if kept else None
+        if found is not None:
+            workflow, row.stored, projected = found
+            row.state = row.stored.text
+            state_format.as_restored(workflow)
+            loaded = self._load_row(session, row, workflow)
+            loaded.projected = projected
+            return loaded
+        if kept:  # not kept at this version: the state was not read with the row
+            instances.read_state(conn, row)
+        return self._load_row(session, row)
+
+    def _record(self, session: Session, row: InstanceRow, event_type: str, actor: str,
+                data: dict[str, Any], **where) -> None:
+        """An event that leaves the workflow as it was: its chain head and status written."""
+        writes = Writes()
+        history.record(writes, row, event_type, actor, self.clock.now(), data,
+                       state_hash=history.sha256(row.state), state_format=format_of(row.state),
+                       **where)
+        before = row.version
+        instances.write(writes, row, with_state=False)
+        writes.send(session.connection())
+        session.info.setdefault(AFTER_COMMIT, []).append(
+            functools.partial(self._live.moved, row.id, before, row.version))
+
+    def _load_row(self, session: Session, row: InstanceRow, workflow=None) -> Loaded:
+        """The instance for a command: `workflow` when one is kept alive, else restored."""
+        definition = self._definition(session, row.definition_id)
+        spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
+        if workflow is None:
+            workflow = restore_state(row.state, spec, subprocess_specs, self.script_engine)
+        return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
+
+    def _advance(self, workflow) -> None:
+        """Run automatic tasks until only human tasks and waiting events remain."""
+        for _ in range(MAX_STEP_ROUNDS):
+            try:
+                workflow.refresh_timers()
+                workflow.do_engine_steps()
+            except WorkflowTaskException as err:
+                raise self._execution_error(err) from None
+            except SpiffWorkflowException as err:
+                raise ExecutionError(str(err).split("\n")[0]) from None
+            if not projection.tasks_in(workflow, TaskState.READY, manual=False):
+                return
+        raise ExecutionError(f"the process did not settle after {MAX_STEP_ROUNDS} rounds")
+
+    def _run(self, spiff_task) -> None:
+        try:
+            spiff_task.run()
+        except WorkflowTaskException as err:
+            raise self._execution_error(err) from None
+
+    @staticmethod
+    def _execution_error(err: WorkflowTaskException) -> ExecutionError:
+        task = getattr(err, "task", None)
+        element = projection.element_id(task) if task is not None else None
+        message = getattr(err, "error_msg", None) or str(err).split("\n")[0]
+        return ExecutionError(message, element=element)
+
+    def _save(self, session: Session, loaded: Loaded, event_type: str, actor: str,
+              data: dict[str, Any], *, element_id: str | None = None,
+              task_id: str | None = None) -> None:
+        """The command's result, written once: the instance row (state, status, next
+        timer, chain head), its history event, the open tasks, subscriptions and facts."""
+        row, workflow = loaded.row, loaded.workflow
+        now = self.clock.now()
+        try:
+            views = projection.open_human_tasks(workflow, loaded.owner,
+                                                self.script_engine.evaluate)
+        except WorkflowTaskException as err:
+            raise self._execution_error(err) from None
+        except ValueError as err:
+            raise ExecutionError(f"bad due date: {err}") from None
+        self._queue_notifications(session, row, workflow, now)  # marks them in the state
+        row.state = state_format.write(workflow)
+        row.id_counter = loaded.ids.counter
+        if row.status == "running" and workflow.is_completed():
+            row.status = "completed"
+        if row.status != "running" and row.ended_at is None:
+            row.ended_at = now
+        row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
+        conn = session.connection()
+        before = loaded.projected or store_projections.stored(conn, row.id)
+        writes = Writes()
+        history.record(writes, row, event_type, actor, now, data, element_id=element_id,
+                       task_id=task_id, state_hash=history.sha256(row.state))
+        instances.write(writes, row)
+        tasks = store_projections.sync_tasks(
+            writes, row, views, now,
+            (task_id, actor) if event_type == "complete" and task_id else None, before.tasks)
+        row.variables = projection.variables(workflow)  # the command's result, for callers
+        row.open_tasks = views
+        facts = store_projections.record_case(writes, conn.dialect.name, row, row.variables,
+                                              before.facts)
+        subscribed = store_projections.sync_subscriptions(
+            writes, row, projection.message_names(workflow), before.subscriptions)
+        writes.send(conn)
+        if row.status == "running":  # kept for the next command, once this one committed
+            after = store_projections.Projected(tasks, subscribed, facts)
+            session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(
+                self._live.keep, row.id, row.version, (workflow, row.stored, after)))
+        else:
+            self._live.forget(row.id)
+
+    def _queue_notifications(self, session: Session, row: InstanceRow, workflow,
+                             now) -> None:
+        for element, values in projection.take_notifications(workflow):
+            notifications.queue(session, instance_id=row.id, element_id=element,
+                                values=plain(values), at=now)
+
+    def _open_task(self, session: Session, task_id: str) -> HumanTask:
+        task = session.get(HumanTask, task_id)
+        if task is not None:
+            return task
+        done = session.scalars(select(HistoryEvent).where(
+            HistoryEvent.task_id == task_id, HistoryEvent.type == "complete")).first()
+        if done is not None:
+            raise TaskNotOpen(f"task {task_id} was already completed by {done.actor} "
+                              f"at {done.at.isoformat()}")
+        raise NotFound(f"no open task '{task_id}'")
+
+    def _authorise_work(self, session: Session, task: HumanTask, actor: str) -> None:
+        """Completing a task or adding to it: the actor may work on it, and nobody else
+        has claimed it."""
+        self._authorise(session, task, actor)
+        if task.assignee and task.assignee != actor:
+            raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
+                                   f"not to {actor}")
+
+    def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
+        groups = self._groups(actor, operator=False)
+        self.roles.check_writer(actor, groups)
+        if task.assignee == actor or actor in task.candidate_users or \
+                groups & set(task.candidate_groups):
+            return
+        raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
+                               f"({task.element_id})")
+
+
+_TASKS = HumanTask.__table__
+_DUE_ORDER = (_TASKS.c.due_at.is_(None), _TASKS.c.due_at, _TASKS.c.created_at, _TASKS.c.id)
+_INSTANCE_TASKS = Prepared(select(_TASKS).where(
+    _TASKS.c.instance_id == bindparam("instance_id")).order_by(*_DUE_ORDER))
+_TaskRow = collections.namedtuple("_TaskRow", [c.key for c in _TASKS.columns])
+
+
+def ready_task(workflow, task_id: str):
+    """The READY manual task with this id; TaskNotOpen when it is gone or done."""
+    spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+    if spiff_task is None or spiff_task.state != TaskState.READY \
+            or not spiff_task.task_spec.manual:
+        raise TaskNotOpen(f"task {task_id} is no longer open")
+    return spiff_task
+
+
+def task_summary(task: HumanTask) -> dict[str, Any]:
+    return {"id": task.id, "element_id": task.element_id, "name": task.name,
+            "assignee": task.assignee, "candidate_groups": task.candidate_groups,
+            "due": task.due_at.isoformat() if task.due_at else None}
+
+
+@contextmanager
+def _noop() -> Iterator[None]:
+    yield

@@ -1,0 +1,167 @@
+"""What happened and who may see it: a case shown, its history, searches, reads
+logged, progress on the diagram, receipts, attachments read."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import (
+    attachments,
+    facts,
+    history,
+    projection,
+    search,
+)
+from ..core import (
+    EngineCore,
+    task_summary,
+)
+from ..errors import (
+    NotFound,
+)
+from ..models import (
+    AccessLog,
+    Attachment,
+    HistoryEvent,
+    HumanTask,
+    ProcessInstance,
+)
+from ..serialization import plain
+from ..store.instances import InstanceRow
+from ..users import groups_of
+from ..worklist import visible_to
+
+
+class HistoryService(EngineCore):
+    def instance(self, instance_id: str) -> ProcessInstance:
+        return self._found(ProcessInstance, instance_id, f"no process instance '{instance_id}'")
+
+    def _found(self, model, key, missing: str):
+        with self.db.reading() as session:
+            found = session.get(model, key)
+            if found is None:
+                raise NotFound(missing)
+            return found
+
+    def show(self, instance_id: str) -> dict[str, Any]:
+        with self.db.reading() as session:
+            loaded = self._load(session, instance_id, lock=False)
+            return self._shown(session, loaded.row, projection.variables(loaded.workflow))
+
+    def shown(self, row: InstanceRow) -> dict[str, Any]:
+        """What `show` gives, for an instance a command has just written: from that
+        command's own result (its variables and open tasks), without a transaction once
+        the definition is known."""
+        if row.open_tasks is not None and row.definition_id in self._definitions:
+            return self._shown(None, row, row.variables, row.open_tasks)
+        with self.db.reading() as session:
+            return self._shown(session, row, row.variables, row.open_tasks)
+
+    def _shown(self, session: Session | None, row: InstanceRow, variables: dict[str, Any],
+               open_tasks: list | None = None) -> dict[str, Any]:
+        definition = self._definition(session, row.definition_id)
+        if open_tasks is None:
+            open_tasks = session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == row.id).order_by(HumanTask.created_at)).all()
+        return {
+            "id": row.id, "process_key": row.process_key, "version": definition.version,
+            "tenant": definition.tenant or None, "name": definition.name,
+            "business_key": row.business_key, "status": row.status,
+            "started_at": row.started_at.isoformat(), "started_by": row.started_by,
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+            "error": row.error,
+            "next_timer_at": row.next_timer_at.isoformat() if row.next_timer_at else None,
+            "data": plain(variables),
+            "open_tasks": [task_summary(t) for t in open_tasks],
+            "called": {k: v for k, v in sorted(row.bindings.items())},
+        }
+
+    def history(self, instance_id: str) -> list[HistoryEvent]:
+        with self.db.reading() as session:
+            if session.get(ProcessInstance, instance_id) is None:
+                raise NotFound(f"no process instance '{instance_id}'")
+            return history.events_of(session, instance_id)
+
+    def find_instances(self, filter: search.InstanceFilter | None = None, limit: int = 50,
+                       offset: int = 0, *, reader: str | None = None
+                       ) -> tuple[list[search.InstanceRow], int]:
+        """The auditors' search: one page of matching instances and the total (SQL only);
+        for a `reader` who is no auditor, without sensitive cases."""
+        with self.db.reading() as session:
+            return search.find_instances(session, self._for_reader(session, filter, reader),
+                                         limit=limit, offset=offset)
+
+    def find_instance_ids(self, filter: search.InstanceFilter | None = None, *,
+                          reader: str | None = None) -> list[str]:
+        """Every matching instance's id, oldest first (to export all that a search finds)."""
+        with self.db.reading() as session:
+            return search.matching_ids(session, self._for_reader(session, filter, reader))
+
+    def _for_reader(self, session: Session, filter: search.InstanceFilter | None,
+                    reader: str | None) -> search.InstanceFilter | None:
+        if reader is None or self.roles.is_auditor(groups_of(session, reader)):
+            return filter
+        return dataclasses.replace(filter or search.InstanceFilter(), without_sensitive=True)
+
+    def record_read(self, instance_id: str, *, actor: str, what: str) -> None:
+        """Log that `actor` read a sensitive case (other cases are not logged)."""
+        with self.db.transaction() as session:
+            if facts.is_sensitive(session, instance_id):
+                session.add(AccessLog(instance_id=instance_id, user_name=actor,
+                                      at=self.clock.now(), what=what))
+
+    def reads(self, instance_id: str) -> list[AccessLog]:
+        with self.db.reading() as session:
+            return list(session.scalars(select(AccessLog).where(
+                AccessLog.instance_id == instance_id).order_by(AccessLog.id)))
+
+    def receipt(self, code: str) -> dict[str, Any]:
+        """What a reporter may know about their report, given its receipt code."""
+        with self.db.reading() as session:
+            found = self.hooks.receipt(session, code) if code and code.strip() else None
+            if found is None:
+                raise NotFound("no report has this receipt code")
+            row = session.get(ProcessInstance, found.instance_id)
+            definition = self._definition(session, row.definition_id)
+            return {"process": definition.name, "business_key": row.business_key,
+                    "reported_at": row.started_at, "status": row.status,
+                    "closed_at": row.ended_at, "feedback": found.feedback,
+                    "feedback_at": found.feedback_at}
+
+    def may_view(self, actor: str, instance_id: str) -> bool:
+        """Readers: auditors and process owners see all; others the cases they work on.
+
+        A sensitive case is seen only by those who handle it, and by auditors."""
+        with self.db.reading() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"no process instance '{instance_id}'")
+            groups = groups_of(session, actor)
+            if facts.is_sensitive(session, instance_id):
+                # a sensitive case: its handlers and auditors, not every process owner
+                if self.roles.is_auditor(groups):
+                    return True
+            elif groups & self.roles.read_all or row.started_by == actor:
+                return True
+            took_part = session.scalar(select(HistoryEvent.id).where(
+                HistoryEvent.stream == instance_id, HistoryEvent.actor == actor).limit(1))
+            offered = session.scalar(select(HumanTask.id).where(
+                HumanTask.instance_id == instance_id, visible_to(actor, groups)).limit(1))
+            return took_part is not None or offered is not None
+
+    def attachments(self, instance_id: str) -> list[Attachment]:
+        with self.db.reading() as session:
+            return attachments.of_instance(session, instance_id)
+
+    def attachment(self, attachment_id: int) -> Attachment:
+        return self._found(Attachment, attachment_id, f"no attachment {attachment_id}")
+
+    def progress(self, instance_id: str) -> list[dict[str, Any]]:
+        """Per diagram (the process and each called process): done and active elements."""
+        with self.db.reading() as session:
+            loaded = self._load(session, instance_id, lock=False)
+            return projection.progress(loaded.workflow, loaded.owner)

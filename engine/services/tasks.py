@@ -1,0 +1,142 @@
+"""Human tasks: the worklist, claim, unclaim, complete, and a task's form context."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import (
+    carry_over,
+    limits,
+    worklist,
+)
+from ..core import (
+    _DUE_ORDER,
+    _INSTANCE_TASKS,
+    _TASKS,
+    EngineCore,
+    _TaskRow,
+    command,
+    ready_task,
+)
+from ..determinism import deterministic
+from ..errors import (
+    Conflict,
+    PermissionDenied,
+)
+from ..models import (
+    HumanTask,
+    ProcessInstance,
+)
+from ..store import instances, visibility
+from ..store.prepared import query_rows
+from ..users import groups_of
+from ..worklist import WorklistPage, WorklistQuery, visible_to
+
+
+class TaskService(EngineCore):
+    @command
+    def claim(self, task_id: str, *, actor: str) -> HumanTask:
+        with self.db.transaction() as session:
+            task = self._open_task(session, task_id)
+            self._authorise(session, task, actor)
+            if task.assignee and task.assignee != actor:
+                raise PermissionDenied(f"task '{task.name}' is already claimed by {task.assignee}")
+            return self._hand_over(session, task, actor, actor, "claim")
+
+    @command
+    def unclaim(self, task_id: str, *, actor: str) -> HumanTask:
+        with self.db.transaction() as session:
+            task = self._open_task(session, task_id)
+            if task.assignee != actor:
+                raise PermissionDenied(f"task '{task.name}' is not claimed by {actor}")
+            if not task.candidate_groups and not task.candidate_users:
+                raise PermissionDenied(
+                    f"task '{task.name}' was assigned to {actor} by the process and has no "
+                    "group to give it back to; a process owner can reassign it")
+            return self._hand_over(session, task, None, actor, "unclaim")
+
+    def _hand_over(self, session: Session, task: HumanTask, assignee: str | None,
+                   actor: str, event_type: str) -> HumanTask:
+        """The task to `assignee` (None: back to its candidates), recorded as one event."""
+        row = self._lock_instance(session, task.instance_id)
+        task.assignee = assignee
+        session.flush()
+        visibility.reassign(session.connection(), task)
+        self._record(session, row, event_type, actor, {}, element_id=task.element_id,
+                     task_id=task.id)
+        return task
+
+    @command
+    def complete(self, task_id: str, *, actor: str,
+                 data: dict[str, Any] | None = None) -> ProcessInstance:
+        limits.check_data(data or {})
+        with self.db.transaction() as session:
+            found = instances.locked_with_task(session.connection(), task_id)
+            if found is None:
+                self._open_task(session, task_id)  # says why it is not open
+                raise Conflict("the task opened meanwhile; try again")
+            task = _TaskRow(*found[0])
+            self._authorise_work(session, task, actor)
+            loaded = self._load(session, task.instance_id, row=found[1])
+            with deterministic(loaded.ids, self.clock):
+                spiff_task = ready_task(loaded.workflow, task.id)
+                definition = self._definition(session, task.definition_id)
+                values = self._validate(session, definition, task.form, dict(data or {}),
+                                        {**self._carried(session, task, spiff_task),
+                                         **spiff_task.data})
+                self.complete_in(loaded.workflow, task.id, values)
+            self._save(session, loaded, "complete", actor, {"values": values},
+                       element_id=task.element_id, task_id=task.id)
+            self.hooks.completed(session, loaded.row, spiff_task, values, self.clock.now())
+            return loaded.row
+
+    def tasks(self, *, actor: str | None = None, instance_id: str | None = None
+              ) -> list[HumanTask]:
+        """Open tasks (of an instance, those `actor` may work on), the earliest due first;
+        each as read, with a HumanTask's attributes."""
+        if actor is None and instance_id is not None:
+            with self.db.reading(one_statement=True) as session:
+                found = query_rows(session.connection(), _INSTANCE_TASKS,
+                                   {"instance_id": instance_id})
+                return [_TaskRow(*r) for r in found]
+        with self.db.reading() as session:
+            query = select(_TASKS)
+            if instance_id is not None:
+                query = query.where(_TASKS.c.instance_id == instance_id)
+            if actor is not None:
+                query = query.where(visible_to(actor, groups_of(session, actor)))
+            return [_TaskRow(*r) for r in session.execute(query.order_by(*_DUE_ORDER))]
+
+    def worklist(self, query: WorklistQuery) -> WorklistPage:
+        limits.check_page(query.page)
+        with self.db.reading() as session:
+            groups = query.groups if query.groups is not None else \
+                groups_of(session, query.actor)
+            return worklist.worklist(session, query, groups, self.clock.now())
+
+    def open_task(self, task_id: str, *, actor: str) -> HumanTask:
+        """An open task the actor may work on; PermissionDenied or TaskNotOpen otherwise."""
+        with self.db.reading() as session:
+            task = self._open_task(session, task_id)
+            self._authorise(session, task, actor)
+            return task
+
+    def task_context(self, task: HumanTask) -> dict[str, Any]:
+        """The data a task's form is filled in against (for rendering and defaults)."""
+        with self.db.reading() as session:
+            loaded = self._load(session, task.instance_id, lock=False)
+            spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
+            data = dict(spiff_task.data) if spiff_task is not None else {}
+            return {**self.context_variables(), **self._carried(session, task, spiff_task),
+                    **data}
+
+    def _carried(self, session: Session, task: HumanTask, spiff_task) -> dict[str, Any]:
+        """What the task is shown from the last finished round (engine/carry_over.py)."""
+        ext = getattr(getattr(spiff_task, "task_spec", None), "extensions", None) or {}
+        return carry_over.values_for(session, ext.get("properties"),
+                                     process_key=task.process_key, clinic=task.clinic,
+                                     before=self.clock.now())
