@@ -51,14 +51,15 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from sqlalchemy import Integer, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import projection, replay, serialization  # noqa: E402
+from engine import projection, serialization  # noqa: E402
 from engine.clock import FixedClock  # noqa: E402
 from engine.database import Database  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
+from engine.history import replay  # noqa: E402
+from engine.history.state_writer import StateWriter  # noqa: E402
 from engine.models import Base, HistoryEvent, ProcessInstance  # noqa: E402
 from engine.serialization import state_to_json  # noqa: E402
 from engine.services import instances as engine_instances  # noqa: E402
-from engine.state_writer import StateWriter  # noqa: E402
 from engine.store import state_format  # noqa: E402
 from installation import services  # noqa: E402
 

@@ -5,7 +5,7 @@ A command that finds its instance's workflow here, at the version it has just re
 other version, or none, and the state is restored as always. A workflow is taken out
 while a command runs on it and put back only after that command has committed, so no
 two commands share one and a failed command leaves nothing behind. The replay runs
-the same way (engine/replay.py), so histories written either way verify.
+the same way (engine/history/replay.py), so histories written either way verify.
 """
 
 from __future__ import annotations

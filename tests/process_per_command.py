@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.replay import verify_instance
+from engine.history.replay import verify_instance
 from engine.runtime import Engine
 
 COMMANDS = {"start", "claim", "unclaim", "complete", "message", "cancel", "fire_timers",

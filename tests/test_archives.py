@@ -19,7 +19,7 @@ from test_verify import rewrite_chain
 
 from engine.clock import FixedClock
 from engine.history import ENGINE_VERSION, STATE_FORMAT
-from engine.replay import verify_all
+from engine.history.replay import verify_all
 from engine.serialization import LEGACY_FORMAT
 from installation import services
 

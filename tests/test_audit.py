@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import select, update
 
+from engine.history.stepping import case_at
 from engine.models import HistoryEvent
-from engine.stepping import case_at
 from engine.users import add_user
 from webui import create_app
 

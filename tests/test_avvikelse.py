@@ -18,6 +18,7 @@ from sqlalchemy import select
 from engine import decisions
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound
+from engine.history.replay import verify_instance
 from engine.live import LiveWorkflows
 from engine.models import (
     CaseFacts,
@@ -28,7 +29,6 @@ from engine.models import (
     TaskRecord,
 )
 from engine.parsing import parse_bpmn
-from engine.replay import verify_instance
 from engine.timers import sweep
 from routines import indicators
 

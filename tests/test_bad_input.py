@@ -20,8 +20,8 @@ from engine.errors import (
     PermissionDenied,
     TaskNotOpen,
 )
+from engine.history.replay import verify_all
 from engine.models import HistoryEvent, ProcessDefinition, ProcessInstance
-from engine.replay import verify_all
 
 from walks import PROCESSES, START_DATA, task_for
 

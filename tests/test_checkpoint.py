@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import update
 
 from engine import history
-from engine.checkpoint import Checkpoint, CheckpointError
+from engine.history.checkpoint import Checkpoint, CheckpointError
+from engine.history.replay import _utc, verify_all
 from engine.models import HistoryEvent, ProcessDefinition, ProcessInstance
-from engine.replay import _utc, verify_all
 
 from walks import at_measure, walk_six_step
 

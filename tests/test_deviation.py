@@ -25,8 +25,8 @@ from random_walk import Values, World
 from sqlalchemy import select
 
 from engine.errors import DefinitionError, InvalidInput, PermissionDenied
+from engine.history.replay import verify_all
 from engine.models import CaseFacts, OutboxMail, TaskRecord
-from engine.replay import verify_all
 from engine.timers import sweep
 from forms.resolve import form_for
 from routines import indicators

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from lxml import etree
 
-from engine import export
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound
+from engine.history import export
 from engine.models import ProcessInstance
 from engine.projection import element_label
 from engine.search import InstanceFilter, find_instances

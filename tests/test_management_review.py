@@ -20,8 +20,8 @@ from process_per_command import ProcessPerCommand
 from sqlalchemy import select
 
 from engine.errors import DefinitionError
+from engine.history.replay import verify_all
 from engine.models import HistoryEvent, ProcessInstance
-from engine.replay import verify_all
 from engine.serialization import data_from_json
 from engine.timers import sweep
 from engine.users import add_user

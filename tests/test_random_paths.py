@@ -28,7 +28,7 @@ from random_walk import Branch, Model, Walk, World
 
 from engine.clock import FixedClock
 from engine.definitions import collect_files
-from engine.replay import verify_all
+from engine.history.replay import verify_all
 from installation import services
 
 from walks import FIXTURES, PROCESSES

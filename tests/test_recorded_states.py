@@ -33,9 +33,9 @@ import random_walk
 from random_walk import Model, World
 
 from engine.history import STATE_FORMAT, sha256
-from engine.replay import replay_steps
+from engine.history.replay import replay_steps
+from engine.history.state_writer import StateWriter
 from engine.serialization import LEGACY_FORMAT
-from engine.state_writer import StateWriter
 from engine.store import state_format
 
 from walks import PROCESSES, walk_six_step

@@ -13,11 +13,12 @@ from random_walk import Model, walk
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 
-from engine import history, projection, replay
+from engine import history, projection
 from engine.determinism import _NAMESPACE, IdSource
+from engine.history import replay
+from engine.history.state_writer import StateWriter
 from engine.models import HistoryEvent
 from engine.serialization import state_to_json
-from engine.state_writer import StateWriter
 from engine.timers import sweep
 
 from walks import PROCESSES, at_measure, walk_six_step

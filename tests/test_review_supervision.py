@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, PermissionDenied
+from engine.history.replay import verify_all
 from engine.models import Deployment, ProcessInstance, TaskRecord
-from engine.replay import verify_all
 from engine.timers import sweep
 from engine.worklist import WorklistQuery
 

@@ -13,7 +13,7 @@ from test_random_paths import FIXTURE_HINTS
 
 from engine import history, values
 from engine.definitions import collect_files
-from engine.replay import replay_steps
+from engine.history.replay import replay_steps
 from engine.serialization import state_to_json
 from engine.store import state_format
 

@@ -11,9 +11,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from engine.definitions import collect_files
+from engine.history.replay import verify_instance
 from engine.models import Notification, OutboxMail, ProcessInstance
 from engine.notifications import SmtpSettings, deliver
-from engine.replay import verify_instance
 from engine.timers import sweep
 from engine.users import add_user
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from engine import history
+from engine.history.replay import verify_all, verify_instance
 from engine.models import HistoryEvent
-from engine.replay import verify_all, verify_instance
 from engine.timers import sweep
 
 from walks import at_measure, walk_six_step

@@ -20,7 +20,7 @@ from engine import task_states, walking
 from engine.clock import FixedClock
 from engine.definitions import collect_files
 from engine.history import events_of
-from engine.replay import replay_steps
+from engine.history.replay import replay_steps
 from engine.store import state_format
 from installation import services
 

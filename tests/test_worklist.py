@@ -14,7 +14,7 @@ from alembic import command
 from engine import worklist as worklist_module
 from engine.database import alembic_config
 from engine.definitions import collect_files
-from engine.replay import verify_instance
+from engine.history.replay import verify_instance
 from engine.store.visibility import NO_DEADLINE
 from engine.users import add_user
 from engine.worklist import SORTS, WorklistQuery

@@ -16,9 +16,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import export, limits, search
+from engine import limits, search
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
+from engine.history import export
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
 from engine.users import add_user
@@ -348,8 +349,8 @@ def cmd_worker(engine: Engine, args) -> None:
 
 
 def cmd_verify(engine: Engine, args) -> int:
-    from engine.checkpoint import Checkpoint, CheckpointError
-    from engine.replay import default_jobs, verify_all, verify_instance
+    from engine.history.checkpoint import Checkpoint, CheckpointError
+    from engine.history.replay import default_jobs, verify_all, verify_instance
 
     if bool(args.instance_id) == bool(args.all):
         print("error: give an INSTANCE_ID or --all", file=sys.stderr)

@@ -12,9 +12,9 @@ from flask_login import current_user, login_required
 
 from engine import limits
 from engine.errors import InvalidInput, PermissionDenied
-from engine.replay import verify_instance
+from engine.history.replay import verify_instance
+from engine.history.stepping import case_at
 from engine.serialization import data_from_json
-from engine.stepping import case_at
 
 from .auth import engine
 
@@ -103,7 +103,7 @@ def _details(event) -> dict:
 
 
 def _export(ids: list[str], fmt: str, stem: str) -> Response:
-    from engine import export
+    from engine.history import export
 
     if fmt not in FORMATS:
         abort(404)

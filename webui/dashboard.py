@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import InvalidInput
-from engine.export import spreadsheet_safe
+from engine.history.export import spreadsheet_safe
 from routines import indicators
 
 from .auth import engine

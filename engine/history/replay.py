@@ -17,14 +17,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import history, projection
-from .clock import LOCAL_ZONE, FixedClock, local_zone
-from .determinism import IdSource, deterministic
-from .errors import TiltakError
-from .models import HistoryEvent, ProcessInstance
-from .serialization import FORMATS, LEGACY_FORMAT, data_from_json, restore_state, state_to_json
+from .. import projection
+from ..clock import LOCAL_ZONE, FixedClock, local_zone
+from ..determinism import IdSource, deterministic
+from ..errors import TiltakError
+from ..models import HistoryEvent, ProcessInstance
+from ..serialization import FORMATS, LEGACY_FORMAT, data_from_json, restore_state, state_to_json
+from ..store import state_format
+from . import events as history
 from .state_writer import StateWriter
-from .store import state_format
 
 UNCHANGED = {"claim", "unclaim", "attach", "incident", "retry"}
 BATCH = 50  # instances whose events are read in one query
@@ -58,7 +59,7 @@ def verify_all(engine, progress: Callable[[int, int], None] | None = None, *,
 
     With `jobs` > 1 the instances are verified in that many worker processes (forked
     from this one, where the platform allows it); the verdicts are the same. `known`
-    (from a checkpoint, engine/checkpoint.py): instances whose chain is intact and ends
+    (from a checkpoint, engine/history/checkpoint.py): instances whose chain is intact and ends
     where it did then are not replayed again.
     """
     with engine.db.reading() as session:

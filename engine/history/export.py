@@ -16,10 +16,10 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
-from .models import HistoryEvent, ProcessDefinition, ProcessInstance
-from .projection import element_label
-from .search import utc
+from ..errors import NotFound
+from ..models import HistoryEvent, ProcessDefinition, ProcessInstance
+from ..projection import element_label
+from ..search import utc
 
 BATCH = 200  # instances read in one transaction
 CHECK_BATCH = 500  # ids checked in one query (old SQLite allows 999 parameters)

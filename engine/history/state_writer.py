@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from .serialization import LEGACY_FORMAT, REGISTRY, _refuse, _sorted
+from ..serialization import LEGACY_FORMAT, REGISTRY, _refuse, _sorted
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
 _NO_DATA: dict = {}  # the copy kept of any empty data; never changed

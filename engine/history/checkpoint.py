@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from .models import ProcessDefinition
-from .serialization import FORMATS
+from ..models import ProcessDefinition
+from ..serialization import FORMATS
 
 FORMAT = "tiltak-verify-checkpoint/1"
 ENGINE_DIR = Path(__file__).resolve().parent

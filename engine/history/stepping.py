@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import history, projection
-from .errors import NotFound
-from .models import HistoryEvent, ProcessInstance
+from .. import projection
+from ..errors import NotFound
+from ..models import HistoryEvent, ProcessInstance
+from ..serialization import data_from_json, plain
+from . import events as history
 from .replay import replay_steps
-from .serialization import data_from_json, plain
 
 
 @dataclass

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from .models import HistoryEvent
-from .serialization import data_to_json
-from .store.prepared import Prepared, Writes
-from .store.state_format import FORMAT as STATE_FORMAT
+from ..models import HistoryEvent
+from ..serialization import data_to_json
+from ..store.prepared import Prepared, Writes
+from ..store.state_format import FORMAT as STATE_FORMAT
 
 GENESIS = "0" * 64
 # the engine whose execution a history records: a change that gives other states for the
