@@ -218,3 +218,15 @@ def test_the_worklist_names_the_measure_the_clinic_and_who_may_take_a_task(app, 
     assert "Ledere, Gastrokirurgisk avdeling (Kirurgisk klinikk)" in page
     cells = re.findall(r"<td>([^<]*)</td>", page)
     assert not {"kir", "leder-kir-gastro"} & {c.strip() for c in cells}
+
+
+def test_an_error_page_speaks_the_users_language_and_the_api_the_engines(app):
+    client = app.test_client()
+    login(client, "ola")
+    page = client.get("/instances/finnes-ikke")
+    assert page.status_code == 404
+    text = page.get_data(as_text=True)
+    assert "Saken, oppgaven eller filen finnes ikke her, eller ikke lenger." in text
+    assert "finnes-ikke" in text  # the engine's own words, below, for whoever helps
+    api = client.get("/api/instances/finnes-ikke")
+    assert api.status_code == 404 and "finnes-ikke" in api.get_json()["message"]

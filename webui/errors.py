@@ -12,18 +12,23 @@ from .form_messages import localized
 
 
 def init_app(app: Flask) -> None:
-    def page(status: int, title: str, message: str):
+    def page(status: int, title: str, message: str, detail: str | None = None):
+        """An API client gets the engine's own words; a person gets a sentence in their
+        language, with the engine's words below it for whoever they ask for help."""
         if request.path.startswith("/api/"):
-            return {"code": status, "status": title, "message": message}, status
-        return render_template("error.html", title=title, message=message), status
+            return {"code": status, "status": title, "message": detail or message}, status
+        return render_template("error.html", title=title, message=message,
+                               detail=detail), status
 
     @app.errorhandler(PermissionDenied)
     def forbidden(err):
-        return page(403, _("Not allowed"), str(err))
+        return page(403, _("Not allowed"),
+                    _("You may not do this with this case or task."), str(err))
 
     @app.errorhandler(NotFound)
     def not_found_error(err):
-        return page(404, _("Not found"), str(err))
+        return page(404, _("Not found"),
+                    _("The case, task or file is not here, or no longer."), str(err))
 
     @app.errorhandler(404)
     def not_found(_err):
@@ -52,7 +57,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Conflict)
     def conflict(err):
-        return page(409, _("Changed meanwhile"), str(err))
+        return page(409, _("Changed meanwhile"),
+                    _("Someone changed this case while you worked on it. Reload the page "
+                      "and try again."), str(err))
 
     @app.errorhandler(401)
     def unauthorised(_err):
