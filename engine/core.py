@@ -37,6 +37,7 @@ from .errors import (
 )
 from .hooks import CaseHooks
 from .live import LiveWorkflows
+from .model.scripting import CamundaScriptEngine
 from .models import (
     HistoryEvent,
     HumanTask,
@@ -44,7 +45,6 @@ from .models import (
     ProcessInstance,
     User,
 )
-from .scripting import CamundaScriptEngine
 from .serialization import format_of, plain, restore_state
 from .store import instances, state_format
 from .store import projections as store_projections

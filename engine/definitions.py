@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from . import contracts
 from .errors import DefinitionError, NotFound
 from .history import record_deployment, sha256
+from .model import contracts
+from .model.parsing import decision_ids, decision_refs, parse_bpmn
+from .model.specs import variant_name
+from .model.xml import parse_xml
 from .models import Deployment, ProcessDefinition, Resource
-from .parsing import decision_ids, decision_refs, parse_bpmn
 from .serialization import REGISTRY, SPEC_FORMAT
-from .specs import variant_name
-from .xml import parse_xml
 
 KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".form": "form"}
 
@@ -246,7 +246,7 @@ def _same_form_deployed(session: Session, form_id: str | None, tenant: str, data
 
 def _check_variant(session: Session, key: str, tenant: str, filename: str,
                    bpmn: dict[str, bytes]) -> None:
-    """A tenant's variant keeps the interaction its default declares (engine/contracts.py)."""
+    """A tenant's variant keeps the interaction its default declares (engine/model/contracts.py)."""
     default = latest_definition(session, key, "")
     if default is None or filename not in bpmn:
         return

@@ -34,8 +34,8 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from . import task_states, values
-from .multi_instance import ParallelMultiInstanceTask, SequentialMultiInstanceTask
-from .specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
+from .model.multi_instance import ParallelMultiInstanceTask, SequentialMultiInstanceTask
+from .model.specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .store import state_format
 from .walking import EngineSubWorkflow, EngineWorkflow
 

@@ -22,7 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import task_states
 from .determinism import TaskTime, TimerDatetime, task_uuid
-from .specs import copy_of
+from .model.specs import copy_of
 
 SPIFFWORKFLOW_VERSION = "3.2.0"  # pyproject.toml pins it
 
@@ -166,9 +166,9 @@ REPLACED: dict[str, str] = {
 
 # SpiffWorkflow's functions that the engine's own subclasses repeat, changed only in how
 # quickly they do it, with the same digests: the task walk (engine/walking.py `walk`,
-# `_FastWalk`, `EngineWorkflow`), a call activity's start (engine/specs.py
+# `_FastWalk`, `EngineWorkflow`), a call activity's start (engine/model/specs.py
 # `TenantCallActivity`), the legacy state's restore (engine/serialization.py) and the
-# Camunda multi-instance parser (engine/multi_instance.py).
+# Camunda multi-instance parser (engine/model/multi_instance.py).
 REPEATED: dict[str, str] = {
     "SpiffWorkflow.util.task:TaskFilter.matches":
         "8bfa371c9fbd0be4762fe3213c57573aa92575bca18fa59fbada84bd2b462225",

@@ -17,12 +17,12 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from . import expressions
 from .clock import Clock
 from .determinism import IdSource, deterministic
 from .errors import DefinitionError
+from .model import expressions
+from .model.scripting import timer_text
 from .models import ProcessDefinition, TimerStart
-from .scripting import timer_text
 
 
 def first_due(timer: dict[str, Any], clock: Clock) -> tuple[datetime, int, float | None]:

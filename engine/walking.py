@@ -334,7 +334,7 @@ class EngineWorkflow(_FastWalk, BpmnWorkflow):
 
     def __init__(self, spec, subprocess_specs=None, script_engine=None, *,
                  deserializing: bool = False, **kwargs):
-        # the tasks that raised a notification (engine/specs.py), noted from the start;
+        # the tasks that raised a notification (engine/model/specs.py), noted from the start;
         # None for a restored workflow, whose tables tell instead
         self._tiltak_notices: list | None = None if deserializing else []
         super().__init__(spec, subprocess_specs, script_engine,

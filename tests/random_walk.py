@@ -39,11 +39,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.definitions import collect_files, kind_of
+from engine.model.xml import parse_xml
 from engine.models import HumanTask, MessageSubscription, ProcessInstance, TimerStart
 from engine.permissions import OPERATOR
 from engine.runtime import Engine
 from engine.timers import sweep
-from engine.xml import parse_xml
 from forms.conditions import evaluate_condition
 from forms.model import CHOICE_TYPES, MULTI_TYPES, Field, Form, flatten
 from forms.resolve import form_for

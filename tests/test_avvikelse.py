@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import decisions
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound
 from engine.history.replay import verify_instance
 from engine.live import LiveWorkflows
+from engine.model import decisions
+from engine.model.parsing import parse_bpmn
 from engine.models import (
     CaseFacts,
     HistoryEvent,
@@ -28,7 +29,6 @@ from engine.models import (
     ProcessInstance,
     TaskRecord,
 )
-from engine.parsing import parse_bpmn
 from engine.timers import sweep
 from routines import indicators
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.contracts import BPMN, CAMUNDA
-from engine.xml import parse_xml
+from engine.model.contracts import BPMN, CAMUNDA
+from engine.model.xml import parse_xml
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")

@@ -15,11 +15,11 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from engine import decisions
-from engine.decisions import DecisionError, convert, evaluate_expression, matches
 from engine.errors import DefinitionError, ExecutionError
-from engine.parsing import TiltakParser, parse_bpmn
-from engine.xml import parse_xml
+from engine.model import decisions
+from engine.model.decisions import DecisionError, convert, evaluate_expression, matches
+from engine.model.parsing import TiltakParser, parse_bpmn
+from engine.model.xml import parse_xml
 
 from walks import PROCESSES
 

@@ -20,10 +20,10 @@ from lxml import etree
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound
 from engine.history import export
+from engine.model.xml import parse_xml
 from engine.models import ProcessInstance
 from engine.projection import element_label
 from engine.search import InstanceFilter, find_instances
-from engine.xml import parse_xml
 from installation import services
 
 from walks import KPU, PROCESSES, SECRETARIAT, START_DATA, task_for, walk_six_step

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine.expressions import ExpressionError, evaluate, referenced_variables
+from engine.model.expressions import ExpressionError, evaluate, referenced_variables
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 DATA = {

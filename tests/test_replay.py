@@ -196,7 +196,7 @@ def test_call_activities_hand_over_copies_as_deepcopy_made_them():
     from datetime import date
     from decimal import Decimal
 
-    from engine.specs import copy_of
+    from engine.model.specs import copy_of
 
     shared = [{"tiltak": "Dobbeltkontroll", "frist": date(2026, 3, 2)}]
     data = {"tiltak": shared, "igjen": shared, "kostnad": Decimal("12.50"), "klinikk": "kir"}

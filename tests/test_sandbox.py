@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from engine.sandbox import ScriptError, ScriptTimeout, run_script
+from engine.model.sandbox import ScriptError, ScriptTimeout, run_script
 
 
 def test_a_script_sees_task_data_and_its_assignments_become_data():

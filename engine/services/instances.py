@@ -13,16 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import (
-    attachments,
-    definitions,
-    limits,
-    multi_instance,
-    projection,
-    search,
-    timer_starts,
-    users,
-)
+from .. import attachments, definitions, limits, projection, search, timer_starts, users
 from ..core import (
     CONTEXT_PROPERTY,
     OPERATOR,
@@ -39,6 +30,8 @@ from ..errors import (
     PermissionDenied,
     TaskNotOpen,
 )
+from ..model import multi_instance
+from ..model.specs import copy_of
 from ..models import (
     Attachment,
     MessageSubscription,
@@ -46,7 +39,6 @@ from ..models import (
     ProcessInstance,
     TimerStart,
 )
-from ..specs import copy_of
 from ..store import instances
 from ..store import projections as store_projections
 from ..store.instances import InstanceRow, StaleDefinition

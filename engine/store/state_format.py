@@ -21,7 +21,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .. import task_states, values
-from ..specs import copy_of
+from ..model.specs import copy_of
 from ..walking import EngineSubWorkflow, EngineWorkflow
 
 FORMAT = "tiltak-state/2"

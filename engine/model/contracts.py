@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .errors import DefinitionError
+from ..errors import DefinitionError
 from .model_checks import BPMN_NS, CAMUNDA_NS
 
 INTERFACE = "samhandling"

@@ -14,8 +14,9 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import clock, expressions
-from .clock import Clock
+from .. import clock
+from ..clock import Clock
+from . import expressions
 from .sandbox import ScriptError, run_script
 
 # Timer text Camunda Modeler writes literally: durations, cycles and dates.

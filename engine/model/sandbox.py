@@ -1,5 +1,5 @@
 """Python script tasks compiled by RestrictedPython: no imports, files or dunders, the
-task's data as variables; run with a time limit in engine/script_worker.py.
+task's data as variables; run with a time limit in engine/model/script_worker.py.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def run_script(source: str, variables: dict[str, Any], *,
                time_limit: float = DEFAULT_TIME_LIMIT) -> dict[str, Any]:
     """Run `source` with `variables` as its namespace; return the variables it changed or
     added. It runs in the script worker, a process of its own that is ended when the
-    script outlives its time, whatever the script does (engine/script_worker.py)."""
+    script outlives its time, whatever the script does (engine/model/script_worker.py)."""
     from .script_worker import WORKERS
     return WORKERS.run(source, variables, time_limit)
 

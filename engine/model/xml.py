@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .errors import DefinitionError
+from ..errors import DefinitionError
 
 MAX_BYTES = 5 * 1024 * 1024
 

@@ -26,8 +26,8 @@ from SpiffWorkflow.camunda.parser.task_spec import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from ..errors import DefinitionError
 from . import decisions, expressions, model_checks
-from .errors import DefinitionError
 from .multi_instance import with_multi_instance
 from .sandbox import ScriptError, compile_script
 from .specs import NOTIFY_TOPIC, CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
@@ -142,7 +142,7 @@ def _one_decision_each(root: etree._Element) -> list[etree._Element]:
 class TiltakParser(CamundaParser):
     """CamundaParser whose call activities pick a tenant (clinic) variant at run time,
     whose business rule tasks evaluate FEEL and whose multi-instance activities follow
-    Camunda 7 (engine/multi_instance.py)."""
+    Camunda 7 (engine/model/multi_instance.py)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

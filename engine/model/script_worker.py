@@ -1,5 +1,5 @@
 """The script worker: a process that runs script tasks, killed when one outlives its time
-limit; JSON in and out, never pickle. `python -m engine.script_worker` runs it
+limit; JSON in and out, never pickle. `python -m engine.model.script_worker` runs it
 (docs/DESIGN.md, "Who may do what, and what anyone may send").
 """
 
@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from . import values
+from .. import values
 from .sandbox import ScriptError, ScriptTimeout
 
 GRACE = 0.5  # seconds the worker has beyond the script's limit to answer
@@ -59,7 +59,7 @@ class Workers:
         if self._process is None or self._owner != os.getpid() or \
                 self._process.poll() is not None:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "engine.script_worker"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "engine.model.script_worker"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
                 env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": _package_root()})
             self._owner = os.getpid()

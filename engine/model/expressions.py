@@ -13,7 +13,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from . import clock
+from .. import clock
 
 
 class ExpressionError(ValueError):
