@@ -230,3 +230,13 @@ def test_an_error_page_speaks_the_users_language_and_the_api_the_engines(app):
     assert "finnes-ikke" in text  # the engine's own words, below, for whoever helps
     api = client.get("/api/instances/finnes-ikke")
     assert api.status_code == 404 and "finnes-ikke" in api.get_json()["message"]
+
+
+def test_the_case_page_names_history_events_as_the_audit_page_does(app, deployed):
+    instance_id = at_measure(deployed)
+    client = app.test_client()
+    login(client, "frida")  # she started it
+    page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    cells = {c.strip() for c in re.findall(r"<td>([^<]*)</td>", page)}
+    assert {"Startet", "Fullført"} <= cells
+    assert not {"start", "complete"} & cells
