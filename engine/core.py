@@ -7,8 +7,7 @@ import collections
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -337,8 +336,3 @@ def task_summary(task: HumanTask) -> dict[str, Any]:
     return {"id": task.id, "element_id": task.element_id, "name": task.name,
             "assignee": task.assignee, "candidate_groups": task.candidate_groups,
             "due": task.due_at.isoformat() if task.due_at else None}
-
-
-@contextmanager
-def _noop() -> Iterator[None]:
-    yield

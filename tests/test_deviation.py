@@ -614,19 +614,24 @@ def test_a_green_case_may_close_with_no_measure_and_no_reason(deployed, clock):
     assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]
 
 
-def test_a_learning_note_spread_by_the_committee_reaches_the_other_clinics(deployed,
-                                                                          clock):
-    """KPU in kir sends the note to med and psyk (and to kir itself, which is left out):
-    each of their secretariats acknowledges it, and the case ends when both have."""
-    engine = deployed
+def green_case_learned(engine, clock, spread_to: tuple[str, ...]):
+    """A green case with no measures, closed, its learning note sent to `spread_to`."""
     row = report(engine)
     assess(engine, clock, row.id, GREEN)
     investigate(engine, clock, row.id, expertise=False)
     decide(engine, clock, row.id, [])
     feedback(engine, clock, row.id, "Takk for meldingen.")
-    close_and_learn(engine, clock, row.id, spread_to=("kir", "med", "psyk"))
-    received = [t for t in engine.tasks(instance_id=row.id)]
-    assert sorted(t.candidate_groups[0] for t in received) == \
+    close_and_learn(engine, clock, row.id, spread_to=spread_to)
+    return row
+
+
+def test_a_learning_note_spread_by_the_committee_reaches_the_other_clinics(deployed,
+                                                                          clock):
+    """KPU in kir sends the note to med and psyk (and to kir itself, which is left out):
+    each of their secretariats acknowledges it, and the case ends when both have."""
+    engine = deployed
+    row = green_case_learned(engine, clock, spread_to=("kir", "med", "psyk"))
+    assert sorted(t.candidate_groups[0] for t in engine.tasks(instance_id=row.id)) == \
         ["kpu-sekretariat-med", "kpu-sekretariat-psyk"]
     assert engine.tasks(actor=SECRETARIAT["kir"]) == []
     [for_med] = engine.tasks(actor=SECRETARIAT["med"])
@@ -648,12 +653,7 @@ def test_a_learning_note_spread_by_the_committee_reaches_the_other_clinics(deplo
 
 def test_a_note_kept_in_the_clinic_ends_the_case_without_other_clinics(deployed, clock):
     engine = deployed
-    row = report(engine)
-    assess(engine, clock, row.id, GREEN)
-    investigate(engine, clock, row.id, expertise=False)
-    decide(engine, clock, row.id, [])
-    feedback(engine, clock, row.id, "Takk for meldingen.")
-    close_and_learn(engine, clock, row.id, spread_to=("kir",))  # only its own clinic
+    row = green_case_learned(engine, clock, spread_to=("kir",))  # only its own clinic
     assert engine.show(row.id)["status"] == "completed"
 
 
