@@ -9,6 +9,10 @@ on SQLite and (with `--postgres URL`) PostgreSQL, and measures per finished case
   use), divided by N;
 - the same with a plain VACUUM after every 10 cases, as autovacuum would run in service
   (space freed by one batch is used again by the next);
+- in that run, the steady state: the growth over the second half of the cases only, per
+  case and per table. The first half pays once for what does not grow with the number
+  of finished cases: each table's free-space and visibility maps, and the pages that
+  open tasks and timers take while cases run (freed again when they finish);
 - the largest stored state row of one instance, and the time per case.
 Saves JSON under bench/results/.
 """
@@ -39,14 +43,19 @@ from walks import walk_six_step  # noqa: E402  (the same walk the tests use)
 
 
 def stored_bytes(engine) -> int:
+    return sum(stored_tables(engine).values())
+
+
+def stored_tables(engine) -> dict[str, int]:
+    """Bytes per table (with its indexes and TOAST; SQLite: the whole file as one)."""
     db = engine.db
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM"))
-            return conn.scalar(text(
-                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+            return dict(conn.execute(text(
+                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"))
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')")).all())
     raw = db.engine.raw_connection()  # no transaction around the checkpoint
     try:
         cursor = raw.cursor()
@@ -54,7 +63,7 @@ def stored_bytes(engine) -> int:
         found = {}
         for pragma in ("page_count", "freelist_count", "page_size"):
             found[pragma] = cursor.execute(f"PRAGMA {pragma}").fetchone()[0]
-        return (found["page_count"] - found["freelist_count"]) * found["page_size"]
+        return {"(file)": (found["page_count"] - found["freelist_count"]) * found["page_size"]}
     finally:
         raw.close()
 
@@ -95,21 +104,31 @@ def measure(url: str, cases: int, vacuum_every: int | None = None) -> dict:
 
     wal_before = wal_position(engine)
     started = time.perf_counter()
+    half = None
     for i in range(cases):
         walk_six_step(engine, business_key=f"HA-2026-{i:03d}")
         if vacuum_every and (i + 1) % vacuum_every == 0:
-            stored_bytes(engine)
+            tables = stored_tables(engine)
+            if half is None and i + 1 >= cases // 2:
+                half = (i + 1, tables)
     seconds = (time.perf_counter() - started) / cases
     event.remove(engine.db.engine, "before_cursor_execute", count)
     wal_after = wal_position(engine)
     with engine.db.reading() as session:
         largest_state = session.scalar(select(func.max(func.length(InstanceState.body))))
+    tables = stored_tables(engine)
     result = {
         "cases": cases, "seconds_per_case": round(seconds, 3),
         "written_bytes_per_case": written[0] // cases,
-        "stored_bytes_per_case": (stored_bytes(engine) - empty) // cases,
+        "stored_bytes_per_case": (sum(tables.values()) - empty) // cases,
         "largest_state_bytes": largest_state,
     }
+    if half is not None and half[0] < cases:
+        later = cases - half[0]
+        grown = {name: (size - half[1].get(name, 0)) // later for name, size in tables.items()}
+        result["steady_bytes_per_case"] = sum(grown.values())
+        result["steady_bytes_per_case_by_table"] = {
+            name: size for name, size in sorted(grown.items(), key=lambda kv: -kv[1]) if size}
     if wal_before is not None:
         result["wal_bytes_per_case"] = int(wal_after - wal_before) // cases
     engine.db.dispose()

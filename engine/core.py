@@ -44,8 +44,8 @@ from .models import (
     ProcessInstance,
     User,
 )
-from .serialization import format_of, plain, restore_state
-from .store import instances, state_format
+from .serialization import data_to_json, format_of, plain, restore_state
+from .store import instances, state_format, states
 from .store import projections as store_projections
 from .store.instances import InstanceRow
 from .store.prepared import Prepared, Writes
@@ -78,7 +78,7 @@ def refuse_unvalidated(form, submitted, context, lookup):
 @dataclass
 class Loaded:
     row: ProcessInstance
-    workflow: Any
+    workflow: Any  # None for a finished instance: row.final holds what it kept
     owner: dict[int, int]
     ids: IdSource
     # the projections as the last command wrote them, when known without reading them
@@ -192,9 +192,12 @@ class EngineCore:
                 data: dict[str, Any], **where) -> None:
         """An event that leaves the workflow as it was: its chain head and status written."""
         writes = Writes()
+        if row.final is not None:
+            state_hash, written_in = row.final.hash, row.final.format
+        else:
+            state_hash, written_in = history.sha256(row.state), format_of(row.state)
         history.record(writes, row, event_type, actor, self.clock.now(), data,
-                       state_hash=history.sha256(row.state), state_format=format_of(row.state),
-                       **where)
+                       state_hash=state_hash, state_format=written_in, **where)
         before = row.version
         instances.write(writes, row, with_state=False)
         writes.send(session.connection())
@@ -202,9 +205,12 @@ class EngineCore:
             functools.partial(self._live.moved, row.id, before, row.version))
 
     def _load_row(self, session: Session, row: InstanceRow, workflow=None) -> Loaded:
-        """The instance for a command: `workflow` when one is kept alive, else restored."""
+        """The instance for a command: `workflow` when one is kept alive, else restored;
+        a finished instance's is not (its row keeps its final record)."""
         definition = self._definition(session, row.definition_id)
         spec, subprocess_specs, owner = self._specs_for(session, definition, row.bindings)
+        if row.final is not None:
+            return Loaded(row, None, owner, IdSource(row.id, row.id_counter))
         if workflow is None:
             workflow = restore_state(row.state, spec, subprocess_specs, self.script_engine)
         return Loaded(row, workflow, owner, IdSource(row.id, row.id_counter))
@@ -261,13 +267,18 @@ class EngineCore:
         conn = session.connection()
         before = loaded.projected or store_projections.stored(conn, row.id)
         writes = Writes()
+        state_hash = history.sha256(row.state)
         history.record(writes, row, event_type, actor, now, data, element_id=element_id,
-                       task_id=task_id, state_hash=history.sha256(row.state))
+                       task_id=task_id, state_hash=state_hash)
+        row.variables = projection.variables(workflow)  # the command's result, for callers
+        if row.status in instances.FINISHED:
+            row.final = states.Final(state_hash, format_of(row.state),
+                                     data_to_json(row.variables),
+                                     projection.progress(workflow, loaded.owner))
         instances.write(writes, row)
         tasks = store_projections.sync_tasks(
             writes, row, views, now,
             (task_id, actor) if event_type == "complete" and task_id else None, before.tasks)
-        row.variables = projection.variables(workflow)  # the command's result, for callers
         row.open_tasks = views
         facts = store_projections.record_case(writes, conn.dialect.name, row, row.variables,
                                               before.facts)

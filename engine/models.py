@@ -250,8 +250,9 @@ class OutboxMail(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
     to_address: Mapped[str] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
+    # a notification's mail is its notification's subject and body, not a copy of them
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending sent failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]

@@ -94,8 +94,7 @@ def queue(session: Session, *, instance_id: str, element_id: str | None,
         session.flush()
         if user.email:
             session.add(OutboxMail(notification_id=note.id, to_address=user.email,
-                                   subject=subject, body=body, status="pending", attempts=0,
-                                   next_attempt_at=at))
+                                   status="pending", attempts=0, next_attempt_at=at))
         created.append(note)
     return created
 
@@ -125,7 +124,7 @@ def deliver(db, smtp: SmtpSettings, now: datetime, batch: int = 50) -> dict[str,
             if mail is None:
                 continue
             try:
-                _send(smtp, mail)
+                _send(smtp, mail, content(session, mail))
             except (OSError, smtplib.SMTPException) as err:
                 mail.attempts += 1
                 mail.last_error = f"{type(err).__name__}: {err}"[:2000]
@@ -141,13 +140,22 @@ def deliver(db, smtp: SmtpSettings, now: datetime, batch: int = 50) -> dict[str,
     return {"sent": sent, "failed": failed}
 
 
-def _send(smtp: SmtpSettings, mail: OutboxMail) -> None:
+def content(session: Session, mail: OutboxMail) -> tuple[str, str]:
+    """The mail's subject and body: its own, or its notification's."""
+    if mail.subject is not None or mail.notification_id is None:
+        return mail.subject or "", mail.body or ""
+    note = session.get(Notification, mail.notification_id)
+    return note.subject, note.body
+
+
+def _send(smtp: SmtpSettings, mail: OutboxMail, content: tuple[str, str]) -> None:
+    subject, body = content
     message = EmailMessage()
     message["From"] = smtp.sender
     message["To"] = mail.to_address
-    message["Subject"] = mail.subject
+    message["Subject"] = subject
     message["Message-ID"] = f"<tiltak-{mail.id}@{smtp.sender.split('@')[-1]}>"
-    message.set_content(mail.body)
+    message.set_content(body)
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
         if smtp.starttls:
             client.starttls()

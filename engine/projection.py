@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from . import clock
@@ -242,7 +243,10 @@ def progress(workflow, owner: dict[int, int]) -> list[dict[str, Any]]:
     """For the diagram: each (sub)process's completed and active BPMN elements."""
     result = [_progress_of(workflow, owner, None)]
     for task_id, sub in workflow.subprocesses.items():
-        caller = workflow.get_task_from_id(task_id)
+        try:
+            caller = workflow.get_task_from_id(task_id)
+        except TaskNotFoundException:  # a cancelled case's calls may have lost theirs
+            continue
         if caller is not None and isinstance(caller.task_spec, CallActivity):
             result.append(_progress_of(sub, owner, caller))
     return result

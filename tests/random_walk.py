@@ -49,6 +49,8 @@ from forms.model import CHOICE_TYPES, MULTI_TYPES, Field, Form, flatten
 from forms.resolve import form_for
 from installation import organisation, services
 
+from walks import workflow_of
+
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "eventBasedGateway"}
@@ -439,9 +441,7 @@ def walk(engine: Engine, clock, process_key: str, seed: int, model: Model | None
     except Exception as err:  # any refusal or failure on a valid path is a finding
         raise result.failure(f"{type(err).__name__}: {err}") from err
     if model is not None:
-        with engine.db.transaction() as session:  # as tests/test_timers.py reads a tree
-            result.taken = model.taken(
-                engine._load(session, result.instance_id, lock=False).workflow)
+        result.taken = model.taken(workflow_of(engine, result.instance_id))
     return result
 
 

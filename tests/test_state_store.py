@@ -67,8 +67,10 @@ def _rows(engine, instance_id):
 def test_each_command_of_a_six_step_case_stores_a_state_that_hashes_as_its_event(deployed):
     """After every step (each command restored from the database), the stored rows are
     one snapshot and the deltas since (bounded by a few times the state), and they
-    give back the text whose hash the last event holds."""
+    give back the text whose hash the last event holds; the finished case keeps only
+    its final record, with that hash, its variables and its diagram."""
     written: list[int] = []
+    wholes: list[int] = []
 
     @event.listens_for(deployed.db.engine, "before_cursor_execute")
     def count(conn, cursor, statement, parameters, context, executemany):
@@ -84,20 +86,37 @@ def test_each_command_of_a_six_step_case_stores_a_state_that_hashes_as_its_event
             last = session.scalars(select(HistoryEvent.state_hash)
                                    .where(HistoryEvent.stream == instance_id)
                                    .order_by(HistoryEvent.seq.desc()).limit(1)).one()
+        if stored.final is not None:
+            assert stored.final.hash == last, step
+            return
         assert history.sha256(stored.text) == last, step
         whole = len(zlib.compress(stored.text.encode(), 6))
+        wholes.append(whole)
         assert sum(r[2] for r in rows[1:]) <= 4 * whole, step
 
     instance_id = walk_six_step(deployed, observe=check)
     event.remove(deployed.db.engine, "before_cursor_execute", count)
     # what the commands wrote is far less than the whole state each time
-    with deployed.db.reading() as session:
-        text = states.read(session.connection(), [instance_id])[instance_id].text
-    whole = len(zlib.compress(text.encode(), 6))
     assert len(written) > 15
-    assert sum(written) < whole * len(written) / 2, f"{written} {whole}"
-    # finished: one compact snapshot, nothing else
-    assert [row.snapshot for row in _rows(deployed, instance_id)] == [True]
+    assert sum(written) < max(wholes) * len(written) / 2, f"{written} {max(wholes)}"
+    # finished: the final record alone, a fraction of the last state, and the case still
+    # shows its data and its diagram from it
+    rows = _rows(deployed, instance_id)
+    assert [row.snapshot for row in rows] == [True]
+    assert rows[0][2] < max(wholes) / 3, (rows[0][2], max(wholes))
+    with deployed.db.reading() as session:
+        final = states.read(session.connection(), [instance_id])[instance_id].final
+        last = session.scalars(select(HistoryEvent.state_hash)
+                               .where(HistoryEvent.stream == instance_id)
+                               .order_by(HistoryEvent.seq.desc()).limit(1)).one()
+    assert final is not None and final.hash == last
+    shown = deployed.show(instance_id)
+    assert shown["status"] == "completed"
+    assert shown["data"]["analyse_tittel"] == START_DATA["analyse_tittel"]
+    diagrams = deployed.progress(instance_id)
+    assert diagrams[0]["process_key"] == "hendelsesanalyse-oppfolging"
+    assert "End_HendelseLukket" in diagrams[0]["completed"]
+    assert not any(d["active"] for d in diagrams)
 
 
 def test_a_snapshot_is_taken_again_and_the_rows_before_it_let_go(deployed):

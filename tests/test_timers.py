@@ -17,7 +17,7 @@ from engine.notifications import SmtpSettings, deliver
 from engine.timers import sweep
 from engine.users import add_user
 
-from walks import FIXTURES, at_measure, local_midnight, task_for
+from walks import FIXTURES, at_measure, local_midnight, task_for, workflow_of
 
 
 class Inbox:
@@ -223,10 +223,8 @@ def test_timers_that_came_due_while_down_fire_at_the_next_start(engine, clock):
 def times_done(engine, instance_id: str, element_id: str) -> int:
     """How often an element has run (a reminder branch keeps its own data in SpiffWorkflow)."""
     from SpiffWorkflow.util.task import TaskState
-    with engine.db.transaction() as session:
-        workflow = engine._load(session, instance_id, lock=False).workflow
-        return sum(1 for t in workflow.get_tasks() if t.task_spec.name == element_id
-                   and t.state == TaskState.COMPLETED)
+    return sum(1 for t in workflow_of(engine, instance_id).get_tasks()
+               if t.task_spec.name == element_id and t.state == TaskState.COMPLETED)
 
 
 @pytest.mark.parametrize("answer", [True, False], ids=["message-first", "timer-first"])

@@ -135,3 +135,18 @@ def local_midnight(year: int, month: int, day: int) -> datetime:
 def end_of_local_day(year: int, month: int, day: int) -> datetime:
     """The last second of a local day, in UTC: a deadline given as a date."""
     return datetime(year, month, day, 23, 59, 59, tzinfo=LOCAL_ZONE).astimezone(UTC)
+
+
+def workflow_of(engine: Engine, instance_id: str):
+    """An instance's SpiffWorkflow tree as it stands: restored from its state while it
+    runs; rebuilt from its history once it has finished (its final record keeps no tree)."""
+    from engine.history.replay import replay_steps
+
+    with engine.db.reading() as session:
+        workflow = engine._load(session, instance_id, lock=False).workflow
+    if workflow is not None:
+        return workflow
+    step = None
+    for step in replay_steps(engine, instance_id, engine.history(instance_id)):
+        assert step.problem is None, step.problem
+    return step.workflow

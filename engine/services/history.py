@@ -30,7 +30,7 @@ from ..models import (
     HumanTask,
     ProcessInstance,
 )
-from ..serialization import plain
+from ..serialization import data_from_json, plain
 from ..store.instances import InstanceRow
 from ..users import groups_of
 from ..worklist import visible_to
@@ -50,7 +50,10 @@ class HistoryService(EngineCore):
     def show(self, instance_id: str) -> dict[str, Any]:
         with self.db.reading() as session:
             loaded = self._load(session, instance_id, lock=False)
-            return self._shown(session, loaded.row, projection.variables(loaded.workflow))
+            final = loaded.row.final
+            variables = data_from_json(final.variables) if final is not None else \
+                projection.variables(loaded.workflow)
+            return self._shown(session, loaded.row, variables)
 
     def shown(self, row: InstanceRow) -> dict[str, Any]:
         """What `show` gives, for an instance a command has just written: from that
@@ -164,4 +167,6 @@ class HistoryService(EngineCore):
         """Per diagram (the process and each called process): done and active elements."""
         with self.db.reading() as session:
             loaded = self._load(session, instance_id, lock=False)
+            if loaded.row.final is not None:
+                return loaded.row.final.progress
             return projection.progress(loaded.workflow, loaded.owner)

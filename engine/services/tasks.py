@@ -26,6 +26,7 @@ from ..determinism import deterministic
 from ..errors import (
     Conflict,
     PermissionDenied,
+    TaskNotOpen,
 )
 from ..models import (
     HumanTask,
@@ -129,6 +130,8 @@ class TaskService(EngineCore):
         """The data a task's form is filled in against (for rendering and defaults)."""
         with self.db.reading() as session:
             loaded = self._load(session, task.instance_id, lock=False)
+            if loaded.workflow is None:
+                raise TaskNotOpen(f"task {task.id} is no longer open: its case has finished")
             spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
             data = dict(spiff_task.data) if spiff_task is not None else {}
             return {**self.context_variables(), **self._carried(session, task, spiff_task),

@@ -52,11 +52,12 @@ class InstanceRow:
     started_as: tuple[str, str] | None = None
     variables: dict[str, Any] | None = None  # after a command: the process variables
     open_tasks: list | None = None  # after a command: its open user tasks (TaskViews)
+    final: states.Final | None = None  # a finished instance's final record, in place of state
 
 
 COLUMNS = [f.name for f in fields(InstanceRow)
            if f.name not in ("state", "stored", "receipt_code", "started_as", "variables",
-                             "open_tasks")]
+                             "open_tasks", "final")]
 _SELECTED = [TABLE.c[name] for name in COLUMNS]
 _STATES = states.TABLE
 _WITH_STATE = [*_SELECTED, _STATES.c.seq, _STATES.c.snapshot, _STATES.c.body]
@@ -129,7 +130,7 @@ def read_state(conn: Connection, row: InstanceRow) -> InstanceRow:
 
 
 def _with_state(row: InstanceRow, stored: states.Stored) -> InstanceRow:
-    row.stored, row.state = stored, stored.text
+    row.stored, row.state, row.final = stored, stored.text, stored.final
     return row
 
 
@@ -229,10 +230,12 @@ FINISHED = ("completed", "cancelled")
 
 def _write_state(writes: Writes, row: InstanceRow, with_state: bool) -> None:
     """The state, when the command changed it: a delta or a snapshot; a finished
-    instance keeps one snapshot only."""
+    instance (`row.final` given) keeps its final record only."""
     if not with_state:
         return
-    final = row.status in FINISHED
-    if row.stored is None or row.stored.text != row.state or \
-            (final and row.stored.deltas > 0):
-        row.stored = states.write(writes, row.id, row.stored, row.state, final=final)
+    if row.final is not None:
+        if row.stored is None or row.stored.final is None:
+            row.stored = states.write(writes, row.id, row.stored, row.state, final=row.final)
+        return
+    if row.stored is None or row.stored.text != row.state:
+        row.stored = states.write(writes, row.id, row.stored, row.state)

@@ -3,8 +3,10 @@
 A delta names the runs of pieces (the text cut before each task entry) kept from the
 state before and gives the new pieces whole, so a command writes what it touched. A new
 snapshot replaces the rows before it when the deltas since would weigh more than twice
-the state, so a restore reads a few times the state at most; a finished case keeps one
-snapshot. The text, and the hash taken over it, are the same however it was stored.
+the state, so a restore reads a few times the state at most. A finished case keeps only
+its final record: the last state's hash and format, its variables and the diagram's
+progress (docs/DESIGN.md, "Finished cases"). The text, and the hash taken over it, are
+the same however it was stored.
 """
 
 from __future__ import annotations
@@ -26,15 +28,30 @@ DELTA_SHARE = 2  # and when the deltas since would weigh more than twice the sta
 
 
 @dataclass
+class Final:
+    """What a finished instance keeps of its state."""
+
+    hash: str  # of its last state's text, as its last state-changing event records
+    format: str  # that text's
+    variables: str  # the process variables at the end, as engine.serialization writes data
+    progress: list  # engine.projection.progress at the end: the diagrams' done elements
+
+
+_FINAL_KEY = "tiltak-final"
+_FINAL_HEAD = f'{{"{_FINAL_KEY}":'
+
+
+@dataclass
 class Stored:
     """What a command needs of the stored state to write the next delta."""
 
-    text: str
+    text: str  # empty for a finished instance's final record
     pieces: list[str]
     seq: int  # the last row's
     ratio: float  # of the snapshot, stored bytes to characters: for the state's size
     delta_bytes: int  # of the deltas since the snapshot
     deltas: int
+    final: Final | None = None
 
 
 def cut(text: str) -> list[str]:
@@ -104,6 +121,10 @@ def assembled(instance_id: str, rows: list) -> Stored:
     rows = rows[starts[-1]:]
     body = rows[0][2]
     first = zlib.decompress(body).decode("utf-8")
+    if first.startswith(_FINAL_HEAD):
+        record = json.loads(first)
+        return Stored("", [], rows[-1][0], 0.0, 0, 0, Final(
+            record["hash"], record["format"], record["variables"], record["progress"]))
     pieces = cut(first)
     delta_bytes = 0
     for _seq, _snapshot, more in rows[1:]:
@@ -124,12 +145,22 @@ _FORGET = Prepared(delete(TABLE).where(TABLE.c.instance_id == bindparam("instanc
 
 
 def write(writes: Writes, instance_id: str, before: Stored | None, text: str, *,
-          final: bool = False) -> Stored:
-    """Store `text` as the instance's state: a delta against `before`, or a snapshot
-    (always when `final`: the instance has finished), added to the command's writes."""
-    pieces = cut(text)
+          final: Final | None = None) -> Stored:
+    """Store `text` as the instance's state: a delta against `before`, or a snapshot;
+    with `final` (the instance has finished) its final record alone, in place of every
+    row before. Added to the command's writes."""
     seq = before.seq + 1 if before is not None else 1
-    if before is not None and before.deltas < MAX_DELTAS and not final:
+    if final is not None:
+        record = json.dumps({_FINAL_KEY: 1, "hash": final.hash, "format": final.format,
+                             "variables": final.variables, "progress": final.progress},
+                            ensure_ascii=False, separators=(",", ":"))
+        writes.add(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": True,
+                             "body": zlib.compress(record.encode("utf-8"), 9)})
+        if before is not None:
+            writes.add(_FORGET, {"instance_id": instance_id, "seq": seq})
+        return Stored("", [], seq, 0.0, 0, 0, final)
+    pieces = cut(text)
+    if before is not None and before.deltas < MAX_DELTAS:
         body = zlib.compress(json.dumps(delta(before.pieces, pieces), ensure_ascii=False,
                                         separators=(",", ":")).encode("utf-8"), 6)
         if before.delta_bytes + len(body) <= DELTA_SHARE * before.ratio * len(text):
