@@ -60,6 +60,11 @@ class RepositoryService(EngineCore):
         with self.db.reading() as session:
             return definitions.definition_to_start(session, process_key, "")
 
+    def latest_version(self, process_key: str, tenant: str = "") -> ProcessDefinition:
+        """The latest version of a process for a tenant (its variant, else the default)."""
+        with self.db.reading() as session:
+            return definitions.definition_to_start(session, process_key, tenant)
+
     def definition_xml(self, definition_id: int) -> str:
         with self.db.reading() as session:
             return definitions.definition_xml(session, definition_id)
