@@ -61,6 +61,7 @@ class Deployed:
     definition_id: int
     created: bool
     kind: str = "process"
+    deployment_id: int = 0  # the deployment this call made (each result names it)
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "tenant": self.tenant or None, "version": self.version,
@@ -80,7 +81,7 @@ def deployment_name(name: str, files: dict[str, bytes]) -> str:
 
 
 def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetime,
-           tenant: str = "", name: str = "") -> list[Deployed]:
+           tenant: str = "", name: str = "", source: str | None = None) -> list[Deployed]:
     by_kind: dict[str, dict[str, bytes]] = {"bpmn": {}, "dmn": {}, "form": {}}
     for filename, data in files.items():
         kind = kind_of(filename)
@@ -100,7 +101,8 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
             _check_variant(session, key, tenant, parsed.spec.file, bpmn)
 
     deployment = Deployment(name=deployment_name(name, files), tenant=tenant,
-                            deployed_at=at, deployed_by=actor)
+                            deployed_at=at, deployed_by=actor,
+                            source=(source or "")[:NAME_LENGTH] or None)
     session.add(deployment)
     session.flush()
     results: list[Deployed] = []
@@ -134,6 +136,8 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
         session.add(definition)
         session.flush()
         results.append(Deployed(key, tenant, definition.version, definition.id, True))
+    for result in results:
+        result.deployment_id = deployment.id
     record_deployment(session, actor, at, {
         "deployment_id": deployment.id, "tenant": tenant or None,
         "files": {fn: sha256(_text(data)) for fn, data in sorted(files.items())},

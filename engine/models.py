@@ -34,6 +34,8 @@ class Deployment(Base):
     tenant: Mapped[str] = mapped_column(String(100), default="")
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str] = mapped_column(String(100))
+    # where it came from, as the deploying client says (Camunda's deployment source)
+    source: Mapped[str | None] = mapped_column(String(200))
 
 
 class Resource(Base):

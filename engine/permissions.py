@@ -45,6 +45,12 @@ class Roles:
         """The person who started the case, process owners and the operator."""
         return actor in (OPERATOR, started_by) or self.process_owners in groups
 
+    def may_deploy(self, actor: str, groups: set[str]) -> bool:
+        """New versions of processes come from process owners (never an auditor, whatever
+        else they are) and from the operator."""
+        return actor == OPERATOR or (self.process_owners in groups
+                                     and self.auditors not in groups)
+
     def may_retry(self, actor: str, groups: set[str]) -> bool:
         """An incident is put back by a process owner or the operator."""
         return actor == OPERATOR or self.process_owners in groups

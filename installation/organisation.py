@@ -74,6 +74,16 @@ class Organisation:
         """A group's name as the file gives it (`groups`), if it does."""
         return dict(self.groups).get(group)
 
+    def known_groups(self) -> set[str]:
+        """Every group the file names or implies: the site's own groups, and per clinic
+        its leaders', its KPU's and its secretariat's, per unit its leaders'."""
+        found = {group for group, _name in self.groups}
+        for clinic in self.clinics:
+            found |= {leader_group(clinic.code), f"kpu-{clinic.code}",
+                      f"kpu-sekretariat-{clinic.code}"}
+            found |= {leader_group(unit.code) for unit in clinic.units}
+        return found
+
     def leader_groups(self) -> dict[str, set[str]]:
         """User name -> the `leder-` groups the file makes them a member of."""
         found: dict[str, set[str]] = {}

@@ -55,9 +55,15 @@ def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engin
 def roles() -> Roles:
     """The groups with the engine's powers: TILTAK_AUDITOR_GROUP (default `revisor`)
     reads every case and changes none, TILTAK_PROCESS_OWNER_GROUP (`prosesseier`) reads,
-    cancels and retries."""
+    cancels, retries and deploys."""
     return Roles(auditors=os.environ.get("TILTAK_AUDITOR_GROUP") or "revisor",
                  process_owners=os.environ.get("TILTAK_PROCESS_OWNER_GROUP") or "prosesseier")
+
+
+def known_groups() -> set[str]:
+    """The groups a candidate group may name: the organisation file's and the roles'."""
+    powers = roles()
+    return organisation.load().known_groups() | {powers.auditors, powers.process_owners}
 
 
 def demo_users() -> dict[str, Any]:

@@ -200,3 +200,52 @@ def test_the_readmes_command_line_walk_runs_as_written(tiltak, database_url):
     assert "Behandle analysen og tiltakene i KPU" in out  # the next step is open
     assert re.search(r"^\s+\d+\s+\S+ \S+\s+complete\s+sigrid\s+[0-9a-f]{12} Task_VurderTiltak",
                      out, re.MULTILINE)
+
+
+BROKEN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Defs" targetNamespace="x">
+  <bpmn:process id="brutt" isExecutable="true">
+    <bpmn:startEvent id="Start_1" camunda:formRef="skjema-dokumentasjon" />
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="Start_1" targetRef="Task_Borte" />
+    <bpmn:userTask id="Task_A" camunda:candidateGroups="ingen-slik-gruppe,kpu-${klinikk}"
+        camunda:formRef="finnes-ikke" />
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Task_A" targetRef="End_1">
+      <bpmn:conditionExpression>${a ==}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:endEvent id="End_1" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_lint_reports_every_problem_by_element_without_deploying(tiltak, tmp_path):
+    clean = tiltak("lint", str(PROCESSES))
+    assert clean.stdout.strip().endswith("0 errors, 0 warnings")
+
+    broken = tmp_path / "brutt.bpmn"
+    broken.write_text(BROKEN, encoding="utf-8")
+    result = tiltak("lint", str(broken), ok=False)
+    assert result.returncode == 3  # the README's code for a file that cannot be deployed
+    lines = result.stdout.splitlines()
+    assert "brutt.bpmn:6: error: element 'Flow_1': sequence flow 'Flow_1' leads to " \
+           "'Task_Borte', which is not in 'brutt'" in lines
+    assert any(line.startswith("brutt.bpmn:9: error: element 'Flow_2': the condition")
+               for line in lines)
+    warnings = [line for line in lines if ": warning: " in line]
+    # the deployed form counts as there; a group made by an expression matches kpu-kir
+    assert len(warnings) == 2 and all("element 'Task_A'" in w for w in warnings)
+    assert any("'finnes-ikke'" in w for w in warnings)
+    assert any("'ingen-slik-gruppe'" in w for w in warnings)
+    assert lines[-1] == "1 files: 2 errors, 2 warnings"
+
+    report = json.loads(tiltak("lint", str(broken), "--json", ok=False).stdout)
+    errors = report["brutt.bpmn"]["errors"]
+    assert [(e["mainElementId"], e["line"]) for e in errors] == [("Flow_1", 6), ("Flow_2", 9)]
+    assert "brutt" not in tiltak("tasks", "--json").stdout  # nothing was deployed
+
+    warned = tmp_path / "advarsel.bpmn"
+    warned.write_text(BROKEN.replace(' targetRef="Task_Borte"', ' targetRef="Task_A"')
+                      .replace("${a ==}", "${a == 1}"), encoding="utf-8")
+    assert tiltak("lint", str(warned)).returncode == 0  # warnings alone do not fail
+    assert tiltak("lint", str(tmp_path / "finnes-ikke.bpmn"), ok=False).returncode == 4

@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from engine import limits, search
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
@@ -62,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="", help="deploy as the variant of one clinic (tenant)")
     p.add_argument("--as", dest="actor", default="system")
     p.add_argument("--json", action="store_true")
+
+    p = command("lint", cmd_lint, "report every problem of BPMN/DMN/.form files or folders, "
+                "by element, without deploying them")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--tenant", default="", help="check against the forms and decisions "
+                   "deployed for one clinic (tenant)")
+    p.add_argument("--json", action="store_true",
+                   help="per file: errors and warnings (message, line, element)")
 
     users = command("users", None, "manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -202,6 +212,35 @@ def cmd_deploy(engine: Engine, args) -> None:
         else:
             state = "deployed" if r.created else "unchanged"
             print(f"{r.key}{tenant} version {r.version}: {state}")
+
+
+def cmd_lint(engine: Engine, args) -> int:
+    """Errors exit with 3 (the files cannot be deployed), warnings alone with 0."""
+    files = collect_files(args.paths)
+    try:
+        deployed = engine.db.schema_revision() is not None
+    except SQLAlchemyError:
+        deployed = False
+    if not deployed:
+        print("note: no database (tiltak init): the files are checked against each other "
+              "only, not against deployed forms and decisions", file=sys.stderr)
+    reports = engine.lint(files, groups=services.known_groups(), tenant=args.tenant,
+                          deployed=deployed)
+    errors = sum(len(r.errors) for r in reports.values())
+    warnings = sum(len(r.warnings) for r in reports.values())
+    if args.json:
+        print(json.dumps({name: r.as_dict() for name, r in reports.items()}, indent=2,
+                         ensure_ascii=False))
+    else:
+        for name, report in reports.items():
+            for severity, problems in (("error", report.errors),
+                                       ("warning", report.warnings)):
+                for p in problems:
+                    where = f"{name}:{p.line}" if p.line else name
+                    element = f" element '{p.element}':" if p.element else ""
+                    print(f"{where}: {severity}:{element} {p.message}")
+        print(f"{len(reports)} files: {errors} errors, {warnings} warnings")
+    return 3 if errors else 0
 
 
 def cmd_users_add(engine: Engine, args) -> None:

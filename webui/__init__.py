@@ -16,6 +16,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         audit,
         auth,
         dashboard,
+        engine_rest,
         errors,
         filters,
         i18n,
@@ -45,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     for module in (tasks, start, instances, audit, dashboard, receipts, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
-    api.init_app(app)
+    engine_rest.init_app(app, api.init_app(app))
     return app
 
 

@@ -141,7 +141,8 @@ def _plain(shown: dict[str, Any]) -> dict[str, Any]:
     return {**shown, "data": plain(shown["data"])}
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask) -> Api:
     api = Api(app, spec_kwargs={"info": {"description": __doc__.splitlines()[0]}})
     api.register_blueprint(bp)
     csrf.exempt(bp)
+    return api

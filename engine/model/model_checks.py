@@ -6,6 +6,7 @@ Modeler files").
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -52,6 +53,13 @@ def _bpmn(node, name: str) -> bool:
 
 def check_bpmn(root: etree._Element, filename: str) -> None:
     """Refuse, naming file and element, what SpiffWorkflow would take and then fail on."""
+    for problem in bpmn_problems(root, filename):
+        raise problem
+
+
+def bpmn_problems(root: etree._Element, filename: str) -> Iterator[DefinitionError]:
+    """Every problem `check_bpmn` refuses a file for, in document order (the linter
+    reports them all; deploying stops at the first)."""
     def refuse(message: str, element: str | None = None) -> DefinitionError:
         return DefinitionError(message, file=filename, element=element)
 
@@ -59,34 +67,34 @@ def check_bpmn(root: etree._Element, filename: str) -> None:
                   if isinstance(n.tag, str) and n.get("id"))
     for ident, count in ids.items():
         if count > 1:
-            raise refuse(f"the id '{ident[:80]}' is used by {count} elements", ident[:80])
+            yield refuse(f"the id '{ident[:80]}' is used by {count} elements", ident[:80])
         if len(ident) > MAX_ID:
-            raise refuse(f"an id longer than {MAX_ID} characters ('{ident[:40]}...')")
+            yield refuse(f"an id longer than {MAX_ID} characters ('{ident[:40]}...')")
     processes = [p for p in root.iter(f"{{{BPMN_NS}}}process")]
     if not any(p.get("isExecutable", "true").lower() == "true" for p in processes):
-        raise refuse("the file has no executable process (a bpmn:process with "
+        yield refuse("the file has no executable process (a bpmn:process with "
                      "isExecutable=\"true\"): there is nothing here to run")
     defined = {name: {n.get("id") for n in root if _bpmn(n, name)}
                for _attr, name in REFERENCES.values()}
     for container in root.iter(*(f"{{{BPMN_NS}}}{c}" for c in CONTAINERS)):
         if not container.get("id"):
-            raise refuse(f"a bpmn:{_local(container)} without an id")
+            yield refuse(f"a bpmn:{_local(container)} without an id")
         nodes = {n.get("id") for n in container if _local(n) in FLOW_NODES}
         for node in container:
             kind = _local(node)
             if kind in FLOW_NODES or kind == "sequenceFlow":
                 if not node.get("id"):
-                    raise refuse(f"a bpmn:{kind} in '{container.get('id')}' has no id",
+                    yield refuse(f"a bpmn:{kind} in '{container.get('id')}' has no id",
                                  container.get("id"))
             if kind == "sequenceFlow":
                 for end in ("sourceRef", "targetRef"):
                     if node.get(end) not in nodes:
-                        raise refuse(f"sequence flow '{node.get('id')}' leads "
+                        yield refuse(f"sequence flow '{node.get('id')}' leads "
                                      f"{'from' if end == 'sourceRef' else 'to'} "
                                      f"'{node.get(end) or ''}', which is not in "
                                      f"'{container.get('id')}'", node.get("id"))
             if kind == "boundaryEvent" and node.get("attachedToRef") not in nodes:
-                raise refuse(f"boundary event '{node.get('id')}' is attached to "
+                yield refuse(f"boundary event '{node.get('id')}' is attached to "
                              f"'{node.get('attachedToRef') or ''}', which is not in "
                              f"'{container.get('id')}'", node.get("id"))
     for node in root.iter():
@@ -96,23 +104,31 @@ def check_bpmn(root: etree._Element, filename: str) -> None:
             ref = node.get(attr)
             if ref is not None and ref not in defined[target]:
                 owner = node.getparent()
-                raise refuse(f"the {target} '{ref}' is not defined in the file (a "
+                yield refuse(f"the {target} '{ref}' is not defined in the file (a "
                              f"bpmn:{target} with that id)", owner.get("id"))
         elif kind in UNSUPPORTED and _camunda(node):
-            raise refuse(UNSUPPORTED[kind], _owner_id(node))
+            yield refuse(UNSUPPORTED[kind], _owner_id(node))
         elif kind == "conditionExpression" or (
                 kind in ("timeDate", "timeDuration", "timeCycle")
                 and _bpmn(node, kind)):
-            _check_expression(node.text or "", kind, filename, _owner_id(node))
+            yield from _caught(_check_expression, node.text or "", kind, filename,
+                               _owner_id(node))
         if kind == "property" and _camunda(node) and node.get("name") == carry_over.PROPERTY:
-            _check_carried(node, filename)
+            yield from _caught(_check_carried, node, filename)
         for attr, value in node.attrib.items():
             if etree.QName(attr).localname == "formKey" and \
                     not value.startswith(CAMUNDA_FORM_KEYS):
-                raise refuse(f"the form key '{value}' is not a form this engine renders: "
+                yield refuse(f"the form key '{value}' is not a form this engine renders: "
                              "link a Camunda Form (camunda:formRef, or camunda-forms:"
                              "deployment:FILE.form) or use generated form fields",
                              node.get("id"))
+
+
+def _caught(check, *args) -> Iterator[DefinitionError]:
+    try:
+        check(*args)
+    except DefinitionError as problem:
+        yield problem
 
 
 def _check_carried(node, filename: str) -> None:

@@ -193,11 +193,7 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
                 raise _definition_error(err, filename) from None
             _check_decisions(parser, filename)
     for filename, data in files.items():
-        root = parse_xml(data, filename).getroot()
-        if root.tag != f"{{{BPMN_NS}}}definitions":
-            raise DefinitionError("not a BPMN 2.0 file (root element must be bpmn:definitions)",
-                                  file=filename)
-        _normalise_camunda_namespace(root)
+        root = bpmn_root(data, filename)
         model_checks.check_bpmn(root, filename)
         _check_scripts(root, filename)
         _check_decision_refs(root, filename)
@@ -219,6 +215,16 @@ def parse_bpmn(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = Non
         with _reading(filename, key):
             result[key] = _process(parser, key, filename, node, containers, hidden)
     return result
+
+
+def bpmn_root(data: bytes, filename: str) -> etree._Element:
+    """A BPMN file's root element, read safely, Activiti's namespace put under Camunda's."""
+    root = parse_xml(data, filename).getroot()
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        raise DefinitionError("not a BPMN 2.0 file (root element must be bpmn:definitions)",
+                              file=filename)
+    _normalise_camunda_namespace(root)
+    return root
 
 
 @contextmanager

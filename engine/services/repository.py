@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from .. import (
     definitions,
+    deployment_query,
     timer_starts,
 )
 from ..core import (
@@ -14,8 +15,12 @@ from ..core import (
     EngineCore,
     command,
 )
+from ..errors import NotFound, PermissionDenied
+from ..model import lint as linting
 from ..models import (
+    Deployment,
     ProcessDefinition,
+    Resource,
 )
 from ..users import groups_of
 
@@ -23,10 +28,10 @@ from ..users import groups_of
 class RepositoryService(EngineCore):
     @command
     def deploy(self, files: dict[str, bytes], *, actor: str = OPERATOR, tenant: str = "",
-               name: str = "") -> list[definitions.Deployed]:
+               name: str = "", source: str | None = None) -> list[definitions.Deployed]:
         with self.db.transaction() as session:
             results = definitions.deploy(session, files, actor=actor, at=self.clock.now(),
-                                         tenant=tenant, name=name)
+                                         tenant=tenant, name=name, source=source)
             for result in results:
                 if result.created and result.kind == "process":
                     timer_starts.schedule(session, session.get(ProcessDefinition,
@@ -55,6 +60,11 @@ class RepositoryService(EngineCore):
         with self.db.reading() as session:
             return definitions.definition_to_start(session, process_key, "")
 
+    def latest_version(self, process_key: str, tenant: str = "") -> ProcessDefinition:
+        """The latest version of a process for a tenant (its variant, else the default)."""
+        with self.db.reading() as session:
+            return definitions.definition_to_start(session, process_key, tenant)
+
     def definition_xml(self, definition_id: int) -> str:
         with self.db.reading() as session:
             return definitions.definition_xml(session, definition_id)
@@ -64,3 +74,60 @@ class RepositoryService(EngineCore):
             definition = self._definition(session, definition_id) if definition_id else None
             return definitions.form_document(session, form_ref, definition.tenant
                                              if definition else "")
+
+    def deploy_as_user(self, files: dict[str, bytes], *, actor: str, tenant: str = "",
+                       name: str = "", source: str | None = None
+                       ) -> list[definitions.Deployed]:
+        """A deployment a user asks for over the network: process owners only."""
+        if not self.roles.may_deploy(actor, self._groups(actor)):
+            raise PermissionDenied(f"user '{actor}' may not deploy: only members of "
+                                   f"'{self.roles.process_owners}' deploy processes")
+        return self.deploy(files, actor=actor, tenant=tenant, name=name, source=source)
+
+    def lint(self, files: dict[str, bytes], *, groups: set[str] | None = None,
+             tenant: str = "", deployed: bool = True) -> dict[str, linting.Report]:
+        """Every problem of the files, by file and element, without deploying them; the
+        deployed forms and decision tables count as there (unless not `deployed`: a
+        database without a schema). `groups`: the installation's groups, to check
+        candidate groups against; None checks none."""
+        known = linting.Known(groups=groups)
+        if not deployed:
+            return linting.lint(files, known)
+        with self.db.reading() as session:
+            resources = session.execute(
+                select(Resource.name, Resource.kind, Resource.form_id, Resource.content)
+                .where(Resource.kind.in_(("form", "dmn")), Resource.tenant.in_({tenant, ""}))
+                .order_by(Resource.id)).all()
+        for name, kind, form_id, content in resources:
+            if kind == "form":
+                known.form_files.add(name.rsplit("/", 1)[-1])
+                if form_id:
+                    known.form_ids.add(form_id)
+            else:
+                known.dmn_files[name] = content.encode("utf-8")
+        return linting.lint(files, known)
+
+    def deployments(self, query: deployment_query.DeploymentQuery) -> list[Deployment]:
+        with self.db.reading() as session:
+            return deployment_query.find(session, query)
+
+    def deployment(self, deployment_id: int) -> Deployment:
+        with self.db.reading() as session:
+            found = session.get(Deployment, deployment_id)
+            if found is None:
+                raise NotFound(f"no deployment {deployment_id}")
+            return found
+
+    def deployment_contents(self, deployment_id: int
+                            ) -> tuple[list[ProcessDefinition], list[Resource]]:
+        """The process definition versions a deployment made, and the files it holds."""
+        with self.db.reading() as session:
+            return (deployment_query.definitions_of(session, deployment_id),
+                    deployment_query.resources_of(session, deployment_id))
+
+    def definition(self, definition_id: int) -> ProcessDefinition:
+        with self.db.reading() as session:
+            found = session.get(ProcessDefinition, definition_id)
+            if found is None:
+                raise NotFound(f"no process definition {definition_id}")
+            return found

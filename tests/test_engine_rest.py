@@ -1,0 +1,212 @@
+"""Camunda Modeler's "Deploy to Camunda Platform 7" against Tiltak's /engine-rest, on
+SQLite and PostgreSQL, with the requests Modeler itself sends.
+
+What Modeler's Camunda 7 client sends (its CamundaAPI class), in our words: every request
+carries `Accept: application/json` and, with basic authentication configured,
+`Authorization: Basic base64(user:password)`. The connection check is a GET of
+`deployment?maxResults=0` (any 2xx is fine); the version check a GET of `version`, read
+as `{"version": ...}`. The deployment is one POST of `deployment/create` as
+multipart/form-data: `deployment-name`, `deployment-source` = "Camunda Modeler",
+`enable-duplicate-filtering` = "true", `tenant-id` when one is set, then the diagram as a
+part named by its file name (type text/xml) and each attached file (a form) likewise.
+From the answer it reads `id` and `deployedProcessDefinitions`; on failure it shows the
+answer's `message`, and a message beginning "ENGINE-09005 Could not parse BPMN process."
+marks a diagram the server could not parse; 401 means wrong credentials, 403 a user who
+may not deploy. Starting a case is a JSON POST of `process-definition/{id}/start` with
+`businessKey` and `variables`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from engine.users import add_user
+from webui import create_app
+
+from walks import PROCESSES, START_DATA
+
+PASSWORD = "riktig-passord"
+BOUNDARY = "----WebKitFormBoundaryk3VbqZ1tX0mBy2Ua"
+ROUTINE = "hendelsesanalyse-oppfolging.bpmn"
+
+
+@pytest.fixture
+def app(deployed, tmp_path):
+    with deployed.db.transaction() as session:
+        for name, groups in (("per", ["prosesseier", "ansatt"]), ("frida", ["fagavdeling"]),
+                             ("rita", ["revisor", "prosesseier"])):
+            add_user(session, name, groups, password=PASSWORD)
+    return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=deployed)
+
+
+def modeler_headers(user: str, password: str = PASSWORD) -> dict[str, str]:
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Accept": "application/json", "Authorization": f"Basic {credentials}"}
+
+
+def modeler_deploy_body(name: str, diagram: tuple[str, bytes],
+                        attachments: list[tuple[str, bytes]] = (),
+                        tenant: str | None = None) -> bytes:
+    """The multipart body a browser's FormData makes of Modeler's fields, in its order."""
+    fields = [("deployment-name", name), ("deployment-source", "Camunda Modeler"),
+              ("enable-duplicate-filtering", "true")]
+    if tenant:
+        fields.append(("tenant-id", tenant))
+    parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+             f"{value}\r\n".encode() for key, value in fields]
+    for (filename, content), kind in [(diagram, "text/xml"),
+                                      *((a, "application/octet-stream") for a in attachments)]:
+        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{filename}"; '
+                     f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'.encode()
+                     + content + b"\r\n")
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def deploy(client, user: str, diagram: tuple[str, bytes], password: str = PASSWORD,
+           **kwargs):
+    return client.post("/engine-rest/deployment/create", headers=modeler_headers(user, password),
+                       data=modeler_deploy_body("Hendelsesanalyse", diagram, **kwargs),
+                       content_type=f"multipart/form-data; boundary={BOUNDARY}")
+
+
+def changed_routine() -> tuple[str, bytes]:
+    text = (PROCESSES / ROUTINE).read_text(encoding="utf-8")
+    changed = text.replace('name="Endelig dokumentasjon foreligger"',
+                           'name="Endelig rapport foreligger"', 1)
+    assert changed != text
+    return ROUTINE, changed.encode("utf-8")
+
+
+def test_modeler_deploys_a_changed_routine_and_the_new_version_runs(app, deployed):
+    client = app.test_client()
+    check = client.get("/engine-rest/deployment?maxResults=0", headers=modeler_headers("per"))
+    assert check.status_code == 200 and check.get_json() == []
+    version = client.get("/engine-rest/version", headers=modeler_headers("per"))
+    assert version.status_code == 200 and re.fullmatch(r"7\.\d+\.\d+",
+                                                       version.get_json()["version"])
+
+    form = ("dokumentasjon.form", (PROCESSES / "dokumentasjon.form").read_bytes())
+    response = deploy(client, "per", changed_routine(), attachments=[form])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    deployment = response.get_json()
+    assert deployment["name"] == "Hendelsesanalyse"
+    assert deployment["source"] == "Camunda Modeler" and deployment["tenantId"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}",
+                        deployment["deploymentTime"])
+    assert deployment["links"][0]["href"].endswith(f"/engine-rest/deployment/{deployment['id']}")
+    [(definition_id, definition)] = deployment["deployedProcessDefinitions"].items()
+    assert definition_id == definition["id"]
+    assert (definition["key"], definition["version"], definition["resource"],
+            definition["deploymentId"]) == ("hendelsesanalyse-oppfolging", 2, ROUTINE,
+                                            deployment["id"])
+
+    listed = client.get("/engine-rest/deployment?source=Camunda%20Modeler&sortBy=id"
+                        "&sortOrder=desc&withoutTenantId=true&maxResults=5",
+                        headers=modeler_headers("per")).get_json()
+    assert [d["id"] for d in listed] == [deployment["id"]]
+    by_key = client.get("/engine-rest/process-definition/key/hendelsesanalyse-oppfolging",
+                        headers=modeler_headers("frida")).get_json()
+    assert by_key["id"] == definition_id
+
+    # the reporter starts a case on the new version, as Modeler's "start instance" does
+    variables = {"analyse_tittel": {"value": START_DATA["analyse_tittel"], "type": "String"},
+                 "dokumentasjon": {"value": START_DATA["dokumentasjon"], "type": "String"},
+                 "folgebrev": {"value": START_DATA["folgebrev"], "type": "String"},
+                 "klinikker": {"value": json.dumps(["kir"]), "type": "Json"},
+                 "foreslatte_tiltak": {"value": json.dumps(START_DATA["foreslatte_tiltak"]),
+                                       "type": "Json"}}
+    started = client.post(f"/engine-rest/process-definition/{definition_id}/start",
+                          headers=modeler_headers("frida"),
+                          json={"businessKey": "HA-2026-40", "variables": variables})
+    assert started.status_code == 200, started.get_data(as_text=True)
+    instance = started.get_json()
+    assert (instance["definitionId"], instance["businessKey"], instance["ended"]) == \
+        (definition_id, "HA-2026-40", False)
+    assert deployed.show(instance["id"])["version"] == 2
+    [task] = [t for t in deployed.tasks(actor="sigrid") if t.instance_id == instance["id"]]
+    assert task.element_id == "Task_VurderTiltak"
+
+    # the same diagram again: nothing new, and the answer names the version that runs
+    again = deploy(client, "per", changed_routine()).get_json()
+    assert list(again["deployedProcessDefinitions"]) == [definition_id]
+
+
+def test_a_wrong_password_gets_camundas_401_and_the_session_cookie_counts_for_nothing(app):
+    client = app.test_client()
+    wrong = deploy(client, "per", changed_routine(), password="feil")
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == 'Basic realm="default"'
+    assert wrong.get_json()["type"] == "AuthenticationException"
+    assert client.get("/engine-rest/version",
+                      headers={"Authorization": "Bearer abc"}).status_code == 401
+
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post("/login", data={"csrf_token": csrf, "username": "per",
+                                       "password": PASSWORD}).status_code == 302
+    assert client.get("/").status_code == 200  # signed in, in the web UI
+    for response in (client.get("/engine-rest/deployment?maxResults=0"),
+                     client.post("/engine-rest/deployment/create",
+                                 data=modeler_deploy_body("x", changed_routine()),
+                                 content_type=f"multipart/form-data; boundary={BOUNDARY}")):
+        assert response.status_code == 401
+    # a browser opening the address gets no password prompt to remember and replay
+    shown = client.get("/engine-rest/deployment", headers={"Accept": "text/html"})
+    assert shown.status_code == 401 and "WWW-Authenticate" not in shown.headers
+
+
+def test_a_broken_diagram_gets_the_error_modeler_shows_naming_file_and_element(app, deployed):
+    name, content = changed_routine()
+    broken = content.replace(b'targetRef="End_', b'targetRef="Borte_', 1)
+    assert broken != content
+    response = deploy(app.test_client(), "per", (name, broken))
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["type"] == "ParseException"
+    assert body["message"].startswith("ENGINE-09005 Could not parse BPMN process.")
+    assert f"resource {name}" in body["message"] and "Borte_" in body["message"]
+    [error] = body["details"][name]["errors"]
+    assert error["mainElementId"] and error["elementIds"] == [error["mainElementId"]]
+    assert f"element '{error['mainElementId']}'" in body["message"]
+    assert isinstance(error["line"], int) and body["details"][name]["warnings"] == []
+    assert deployed.latest("hendelsesanalyse-oppfolging").version == 1
+
+
+def test_only_process_owners_deploy(app, deployed):
+    client = app.test_client()
+    assert client.get("/engine-rest/deployment?maxResults=0",
+                      headers=modeler_headers("frida")).status_code == 200
+    for user in ("frida", "rita"):  # a caseworker; an auditor, process owner or not
+        response = deploy(client, user, changed_routine())
+        assert response.status_code == 403
+        body = response.get_json()
+        assert body["type"] == "AuthorizationException" and body["userId"] == user
+        assert body["missingAuthorizations"] == [{"permissionName": "CREATE",
+                                                  "resourceName": "Deployment",
+                                                  "resourceId": None}]
+    assert deployed.latest("hendelsesanalyse-oppfolging").version == 1
+    refused = client.post("/engine-rest/process-definition/key/hendelsesanalyse-oppfolging/"
+                          "start", headers=modeler_headers("per"), json={"variables": {}})
+    assert refused.status_code == 403  # starting takes the process's starter groups
+    assert refused.get_json()["missingAuthorizations"][0]["permissionName"] == \
+        "CREATE_INSTANCE"
+
+
+def test_bad_requests_answer_in_camundas_words(app):
+    client = app.test_client()
+    headers = modeler_headers("per")
+    bad = client.get("/engine-rest/deployment?sortBy=colour", headers=headers)
+    assert bad.status_code == 400 and bad.get_json()["type"] == "InvalidRequestException"
+    assert "sortBy" in bad.get_json()["message"]
+    missing = client.get("/engine-rest/process-definition/key/finnes-ikke", headers=headers)
+    assert missing.status_code == 404
+    assert missing.get_json()["type"] == "InvalidRequestException"
+    assert client.get("/engine-rest/task", headers=headers).status_code == 404
+    typed = client.post("/engine-rest/process-definition/key/hendelsesanalyse-oppfolging/"
+                        "start", headers=modeler_headers("frida"),
+                        json={"variables": {"x": {"value": "rO0AB", "type": "Object"}}})
+    assert typed.status_code == 400 and "Object" in typed.get_json()["message"]

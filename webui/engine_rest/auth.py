@@ -1,0 +1,43 @@
+"""Who sends a request: HTTP Basic with a Tiltak user's name and password, checked
+(argon2, with the same pause after failed attempts) as the login page checks them.
+
+The session cookie of the web UI is never read here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import request
+
+from ..auth import engine
+
+MAX_HEADER = 1024  # characters of an Authorization header: a name and a password
+
+
+class NotSignedIn(Exception):
+    """No credentials, or wrong ones: 401 with Camunda's Basic challenge."""
+
+
+def signed_in() -> tuple[str, set[str]]:
+    """The user the request's credentials name, and their groups."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer":
+        raise NotSignedIn("bearer tokens are not accepted: use HTTP Basic with a Tiltak "
+                          "user's name and password")
+    if scheme.lower() != "basic" or not credentials or len(header) > MAX_HEADER:
+        raise NotSignedIn("sign in with HTTP Basic: a Tiltak user's name and password")
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise NotSignedIn("the Basic credentials are not base64 of name:password") from None
+    name, colon, password = decoded.partition(":")
+    if not colon:
+        raise NotSignedIn("the Basic credentials are not base64 of name:password")
+    user = engine().authenticate(name.strip(), password)
+    if user is None:
+        raise NotSignedIn("wrong user name or password (after repeated failures, signing "
+                          "in is paused for a while)")
+    return user.name, engine().groups(user.name)
