@@ -19,10 +19,10 @@ from lxml import etree
 
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound
+from engine.execution.projection import element_label
 from engine.history import export
 from engine.model.xml import parse_xml
 from engine.models import ProcessInstance
-from engine.projection import element_label
 from engine.search import InstanceFilter, find_instances
 from installation import services
 

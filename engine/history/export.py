@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
+from ..execution.projection import element_label
 from ..models import HistoryEvent, ProcessDefinition, ProcessInstance
-from ..projection import element_label
 from ..search import utc
 
 BATCH = 200  # instances read in one transaction

@@ -13,7 +13,6 @@ from .. import (
     attachments,
     facts,
     history,
-    projection,
     search,
 )
 from ..core import (
@@ -23,6 +22,7 @@ from ..core import (
 from ..errors import (
     NotFound,
 )
+from ..execution import projection
 from ..models import (
     AccessLog,
     Attachment,

@@ -7,13 +7,13 @@ from sqlalchemy import select
 
 from .. import (
     definitions,
-    timer_starts,
 )
 from ..core import (
     OPERATOR,
     EngineCore,
     command,
 )
+from ..execution import timer_starts
 from ..models import (
     ProcessDefinition,
 )

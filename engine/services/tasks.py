@@ -22,11 +22,11 @@ from ..core import (
     command,
     ready_task,
 )
-from ..determinism import deterministic
 from ..errors import (
     Conflict,
     PermissionDenied,
 )
+from ..execution.determinism import deterministic
 from ..models import (
     HumanTask,
     ProcessInstance,

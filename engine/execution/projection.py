@@ -20,9 +20,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock
-from .model import multi_instance
-from .model.specs import TenantCallActivity
+from .. import clock
+from ..model import multi_instance
+from ..model.specs import TenantCallActivity
 from .task_states import picked
 from .walking import in_states, instance_workflows, task_tables, walk
 

@@ -20,9 +20,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+from ..model.specs import copy_of
 from . import task_states
 from .determinism import TaskTime, TimerDatetime, task_uuid
-from .model.specs import copy_of
 
 SPIFFWORKFLOW_VERSION = "3.2.0"  # pyproject.toml pins it
 

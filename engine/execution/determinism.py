@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 
-from .clock import Clock
+from ..clock import Clock
 
 _NAMESPACE = uuid.UUID("6f1c3c9e-6a8e-4d7e-9a51-1f0b9a2d7c11")
 
