@@ -30,8 +30,8 @@ from sqlalchemy import select  # noqa: E402
 from engine import indicators  # noqa: E402
 from engine.clock import FixedClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
+from engine.identity.users import add_user  # noqa: E402
 from engine.models import CaseFacts, ProcessInstance, TaskRecord  # noqa: E402
-from engine.users import add_user  # noqa: E402
 from installation import services  # noqa: E402
 
 NOW = datetime(2026, 10, 15, tzinfo=UTC)

@@ -21,7 +21,6 @@ from . import (
     definitions,
     history,
     notifications,
-    permissions,
 )
 from .clock import Clock, CommandClock, SystemClock
 from .database import AFTER_COMMIT, Database
@@ -36,6 +35,7 @@ from .execution import projection
 from .execution.determinism import IdSource
 from .execution.live import LiveWorkflows
 from .hooks import CaseHooks
+from .identity import permissions
 from .model.scripting import CamundaScriptEngine
 from .models import (
     HistoryEvent,

@@ -467,8 +467,8 @@ def test_the_review_form_is_filled_in_from_the_indicators_of_the_last_year(deplo
     from generated_cases import generate, write
     from lxml import html
 
+    from engine.identity.users import add_user
     from engine.models import ProcessDefinition
-    from engine.users import add_user
     from routines import indicators
     from webui import create_app
     engine = deployed

@@ -15,8 +15,8 @@ from engine import worklist as worklist_module
 from engine.database import alembic_config
 from engine.definitions import collect_files
 from engine.history.replay import verify_instance
+from engine.identity.users import add_user
 from engine.store.visibility import NO_DEADLINE
-from engine.users import add_user
 from engine.worklist import SORTS, WorklistQuery
 from webui import create_app
 

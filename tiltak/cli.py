@@ -20,9 +20,9 @@ from engine import limits, search
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
 from engine.history import export
+from engine.identity.users import add_user
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
-from engine.users import add_user
 from installation import services
 from installation.shapes import task_json
 

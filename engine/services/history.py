@@ -23,6 +23,7 @@ from ..errors import (
     NotFound,
 )
 from ..execution import projection
+from ..identity.users import groups_of
 from ..models import (
     AccessLog,
     Attachment,
@@ -32,7 +33,6 @@ from ..models import (
 )
 from ..serialization import plain
 from ..store.instances import InstanceRow
-from ..users import groups_of
 from ..worklist import visible_to
 
 

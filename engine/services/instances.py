@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import attachments, definitions, limits, search, users
+from .. import attachments, definitions, limits, search
 from ..core import (
     CONTEXT_PROPERTY,
     OPERATOR,
@@ -32,6 +32,7 @@ from ..errors import (
 from ..execution import projection, timer_starts
 from ..execution.determinism import IdSource, deterministic
 from ..execution.walking import EngineWorkflow
+from ..identity import users
 from ..model import multi_instance
 from ..model.specs import copy_of
 from ..models import (

@@ -14,10 +14,10 @@ from ..core import (
     command,
 )
 from ..execution import timer_starts
+from ..identity.users import groups_of
 from ..models import (
     ProcessDefinition,
 )
-from ..users import groups_of
 
 
 class RepositoryService(EngineCore):

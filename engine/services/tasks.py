@@ -27,13 +27,13 @@ from ..errors import (
     PermissionDenied,
 )
 from ..execution.determinism import deterministic
+from ..identity.users import groups_of
 from ..models import (
     HumanTask,
     ProcessInstance,
 )
 from ..store import instances, visibility
 from ..store.prepared import query_rows
-from ..users import groups_of
 from ..worklist import WorklistPage, WorklistQuery, visible_to
 
 
