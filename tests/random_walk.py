@@ -502,7 +502,8 @@ class _Walker:
     def start(self) -> None:
         engine, result = self.engine, self.result
         definition = engine.latest(result.process)
-        # a process without starter groups is started by the operator (engine/identity/permissions.py)
+        # a process without starter groups is started by the operator
+        # (engine/identity/permissions.py)
         starters = self.world.people.members(definition.starter_groups) \
             if definition.starter_groups else [OPERATOR]
         if not starters:
