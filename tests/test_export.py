@@ -23,7 +23,7 @@ from engine.execution.projection import element_label
 from engine.history import export
 from engine.model.xml import parse_xml
 from engine.models import ProcessInstance
-from engine.search import InstanceFilter, find_instances
+from engine.queries.search import InstanceFilter, find_instances
 from installation import services
 
 from walks import KPU, PROCESSES, SECRETARIAT, START_DATA, task_for, walk_six_step

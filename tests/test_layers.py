@@ -23,13 +23,14 @@ ALLOWED = {
 # the engine's rooms, each with the parts of the engine it must not import: the rooms
 # above it (engine/<room>/__init__.py says what each holds and what it may import)
 ENGINE_ROOMS = {
-    "model": {"execution", "identity", "store", "history", "services", "core", "runtime",
-              "timers"},
-    "execution": {"identity", "store", "history", "services", "core", "runtime", "timers",
-                  "serialization"},
-    "identity": {"model", "execution", "store", "history", "services", "core", "runtime",
-                 "timers"},
-    "store": {"history", "services", "core", "runtime", "timers"},
+    "model": {"execution", "identity", "queries", "store", "history", "services", "core",
+              "runtime", "timers"},
+    "execution": {"identity", "queries", "store", "history", "services", "core", "runtime",
+                  "timers", "serialization"},
+    "identity": {"model", "execution", "queries", "store", "history", "services", "core",
+                 "runtime", "timers"},
+    "store": {"queries", "history", "services", "core", "runtime", "timers"},
+    "queries": {"history", "services", "core", "runtime", "timers"},
     "history": {"services", "core", "runtime", "timers"},
     "services": {"runtime", "timers"},
 }

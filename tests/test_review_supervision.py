@@ -19,8 +19,8 @@ from engine.definitions import collect_files
 from engine.errors import InvalidInput, PermissionDenied
 from engine.history.replay import verify_all
 from engine.models import Deployment, ProcessInstance, TaskRecord
+from engine.queries.worklist import WorklistQuery
 from engine.timers import sweep
-from engine.worklist import WorklistQuery
 
 from walks import PROCESSES, end_of_local_day, local_midnight, task_for
 

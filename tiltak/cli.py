@@ -16,11 +16,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import limits, search
+from engine import limits
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
 from engine.history import export
 from engine.identity.users import add_user
+from engine.queries import search
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
 from installation import services

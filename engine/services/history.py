@@ -9,12 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import (
-    attachments,
-    facts,
-    history,
-    search,
-)
+from .. import attachments, history
 from ..core import (
     EngineCore,
     task_summary,
@@ -31,9 +26,10 @@ from ..models import (
     HumanTask,
     ProcessInstance,
 )
+from ..queries import facts, search
+from ..queries.worklist import visible_to
 from ..serialization import plain
 from ..store.instances import InstanceRow
-from ..worklist import visible_to
 
 
 class HistoryService(EngineCore):

@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import attachments, definitions, limits, search
+from .. import attachments, definitions, limits
 from ..core import (
     CONTEXT_PROPERTY,
     OPERATOR,
@@ -42,6 +42,7 @@ from ..models import (
     ProcessInstance,
     TimerStart,
 )
+from ..queries import search
 from ..store import instances
 from ..store import projections as store_projections
 from ..store.instances import InstanceRow, StaleDefinition

@@ -8,11 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import (
-    carry_over,
-    limits,
-    worklist,
-)
+from .. import limits
 from ..core import (
     _DUE_ORDER,
     _INSTANCE_TASKS,
@@ -32,9 +28,10 @@ from ..models import (
     HumanTask,
     ProcessInstance,
 )
+from ..queries import carry_over, worklist
+from ..queries.worklist import WorklistPage, WorklistQuery, visible_to
 from ..store import instances, visibility
 from ..store.prepared import query_rows
-from ..worklist import WorklistPage, WorklistQuery, visible_to
 
 
 class TaskService(EngineCore):
@@ -135,7 +132,7 @@ class TaskService(EngineCore):
                     **data}
 
     def _carried(self, session: Session, task: HumanTask, spiff_task) -> dict[str, Any]:
-        """What the task is shown from the last finished round (engine/carry_over.py)."""
+        """What the task is shown from the last finished round (engine/queries/carry_over.py)."""
         ext = getattr(getattr(spiff_task, "task_spec", None), "extensions", None) or {}
         return carry_over.values_for(session, ext.get("properties"),
                                      process_key=task.process_key, clinic=task.clinic,

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .model.carry_over import PREFIX, PROPERTY, sources
-from .models import HistoryEvent, TaskRecord
-from .serialization import data_from_json
+from ..model.carry_over import PREFIX, PROPERTY, sources
+from ..models import HistoryEvent, TaskRecord
+from ..serialization import data_from_json
 
 
 def values_for(session: Session, properties: dict[str, Any] | None, *, process_key: str,
