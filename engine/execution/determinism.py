@@ -1,7 +1,7 @@
 """Task ids and timestamps for SpiffWorkflow from the instance and the injected clock.
 
 Inside `deterministic(...)` a replay produces the same state (docs/DESIGN.md,
-"Determinism and history"); engine/spiff_overrides.py hands these to SpiffWorkflow.
+"Determinism and history"); engine/execution/spiff_overrides.py hands these to SpiffWorkflow.
 """
 
 from __future__ import annotations

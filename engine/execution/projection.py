@@ -68,7 +68,7 @@ _INTERNAL_DATA = operator.attrgetter("internal_data")
 
 def every_task(workflow) -> list:
     """`workflow.get_tasks()`: the same tasks in the same order, walked the engine's
-    faster way (engine/walking.py), also for a workflow SpiffWorkflow restored."""
+    faster way (engine/execution/walking.py), also for a workflow SpiffWorkflow restored."""
     return list(walk(workflow.task_tree, BpmnTaskFilter(), into_subprocesses=True))
 
 
