@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 from generated_cases import generate, write  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from engine import indicators  # noqa: E402
 from engine.clock import FixedClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
+from engine.identity.users import add_user  # noqa: E402
 from engine.models import CaseFacts, ProcessInstance, TaskRecord  # noqa: E402
-from engine.users import add_user  # noqa: E402
 from installation import services  # noqa: E402
+from routines import indicators  # noqa: E402
 
 NOW = datetime(2026, 10, 15, tzinfo=UTC)
 PERIOD = "from=2026-03-01&to=2026-06-30"

@@ -93,7 +93,7 @@ def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float, float]:
     instance."""
     engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
-    from engine.users import add_user
+    from engine.identity.users import add_user
     with engine.db.transaction() as session:
         add_user(session, "bench", ["bench"])
     engine.deploy({SIMPLE.name: SIMPLE.read_bytes()})

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from databases import database, p95, run_on, save_results  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
-from engine.users import add_user  # noqa: E402
+from engine.identity.users import add_user  # noqa: E402
 from installation import services  # noqa: E402
 
 PROCESS = HERE / "processes" / "enkel-oppgave.bpmn"

@@ -33,9 +33,9 @@ from databases import database, run_on, save_results  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
+from engine.identity.users import add_user  # noqa: E402
 from engine.models import HistoryEvent, ProcessInstance  # noqa: E402
 from engine.timers import Scheduler, sweep  # noqa: E402
-from engine.users import add_user  # noqa: E402
 from installation import services  # noqa: E402
 
 PROCESS = HERE / "processes" / "ventetimer.bpmn"

@@ -51,10 +51,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from sqlalchemy import Integer, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import projection, serialization  # noqa: E402
+from engine import serialization  # noqa: E402
 from engine.clock import FixedClock  # noqa: E402
 from engine.database import Database  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
+from engine.execution import projection  # noqa: E402
 from engine.history import replay  # noqa: E402
 from engine.history.state_writer import StateWriter  # noqa: E402
 from engine.models import Base, HistoryEvent, ProcessInstance  # noqa: E402

@@ -29,9 +29,9 @@ from databases import database, p95, run_on, save_results  # noqa: E402
 
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
+from engine.identity.users import add_user  # noqa: E402
 from engine.models import HumanTask, ProcessInstance  # noqa: E402
 from engine.store import visibility  # noqa: E402
-from engine.users import add_user  # noqa: E402
 from installation import services  # noqa: E402
 
 CLINICS = ["kir", "med", "psyk"]

@@ -21,12 +21,9 @@ from . import (
     definitions,
     history,
     notifications,
-    permissions,
-    projection,
 )
 from .clock import Clock, CommandClock, SystemClock
 from .database import AFTER_COMMIT, Database
-from .determinism import IdSource
 from .errors import (
     ExecutionError,
     InvalidInput,
@@ -34,8 +31,11 @@ from .errors import (
     PermissionDenied,
     TaskNotOpen,
 )
+from .execution import projection
+from .execution.determinism import IdSource
+from .execution.live import LiveWorkflows
 from .hooks import CaseHooks
-from .live import LiveWorkflows
+from .identity import permissions
 from .model.scripting import CamundaScriptEngine
 from .models import (
     HistoryEvent,
@@ -168,7 +168,7 @@ class EngineCore:
     def _load(self, session: Session, instance_id: str, *, lock: bool = True,
               row: InstanceRow | None = None) -> Loaded:
         """The instance for a command: its workflow as the last command in this process
-        left it when that is still the stored version (engine/live.py), else restored.
+        left it when that is still the stored version (engine/execution/live.py), else restored.
         `row`: the instance's row as just read (locked), without its state."""
         conn = session.connection()
         kept = instance_id in self._live or row is not None

@@ -1,7 +1,5 @@
-"""Connecting to the database: SQLite under instance/ by default, PostgreSQL in production.
-
-`Database.transaction()` is the one transaction helper: every command commits as a whole
-or not at all, and a lost race surfaces as a `Conflict`.
+"""The database (SQLite under instance/ by default, PostgreSQL in production) and its one
+transaction helper, `Database.transaction()` (docs/DESIGN.md, "Persistence").
 """
 
 from __future__ import annotations

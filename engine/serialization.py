@@ -33,11 +33,12 @@ from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import task_states, values
+from . import values
+from .execution import task_states
+from .execution.walking import EngineSubWorkflow, EngineWorkflow
 from .model.multi_instance import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from .model.specs import CamundaBusinessRuleTask, CamundaServiceTask, TenantCallActivity
 from .store import state_format
-from .walking import EngineSubWorkflow, EngineWorkflow
 
 # a deployed definition's parsed specs, kept beside its BPMN by SpiffWorkflow's serializer
 # (what is parsed from the deployed files, not part of any history)

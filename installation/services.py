@@ -14,11 +14,11 @@ from typing import Any
 from engine.clock import Clock
 from engine.database import Database
 from engine.errors import InvalidInput
+from engine.identity.permissions import Roles
+from engine.identity.users import add_user
 from engine.notifications import SmtpSettings
-from engine.permissions import Roles
 from engine.runtime import Engine
 from engine.timers import Scheduler
-from engine.users import add_user
 from forms.resolve import FormResolutionError, form_for
 from forms.validation import FormValidationError, validate_submission
 from routines.receipts import ReceiptHooks

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import notifications
+from engine.execution.projection import indicator_of
 from engine.hooks import CaseHooks
 from engine.models import OutboxMail, ProcessInstance, Receipt, User
-from engine.projection import indicator_of
 
 ANONYMOUS = "anonym"
 ANONYMOUS_FIELD = "anonym"

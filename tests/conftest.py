@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine import walking
 from engine.clock import FixedClock
 from engine.definitions import collect_files
+from engine.execution import walking
 from installation import services
 
 from walks import PROCESSES
@@ -26,7 +26,7 @@ POSTGRES_URL = os.environ.get("TILTAK_TEST_POSTGRES_URL")
 
 @pytest.fixture(autouse=True, scope="session")
 def walks_checked():
-    """Every task walk of the engine compared with SpiffWorkflow's (engine/walking.py)."""
+    """Every task walk of the engine compared with SpiffWorkflow's (engine/execution/walking.py)."""
     walking.CHECKED = True
     yield
     walking.CHECKED = False

@@ -39,9 +39,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.definitions import collect_files, kind_of
+from engine.identity.permissions import OPERATOR
 from engine.model.xml import parse_xml
 from engine.models import HumanTask, MessageSubscription, ProcessInstance, TimerStart
-from engine.permissions import OPERATOR
 from engine.runtime import Engine
 from engine.timers import sweep
 from forms.conditions import evaluate_condition
@@ -502,7 +502,8 @@ class _Walker:
     def start(self) -> None:
         engine, result = self.engine, self.result
         definition = engine.latest(result.process)
-        # a process without starter groups is started by the operator (engine/permissions.py)
+        # a process without starter groups is started by the operator
+        # (engine/identity/permissions.py)
         starters = self.world.people.members(definition.starter_groups) \
             if definition.starter_groups else [OPERATOR]
         if not starters:
@@ -556,7 +557,7 @@ class _Walker:
     def allowed(self, task: HumanTask) -> list[str]:
         if task.assignee:
             return [task.assignee]
-        people = self.world.people  # auditors never work on a task (engine/permissions.py)
+        people = self.world.people  # auditors never work on a task (engine/identity/permissions.py)
         return sorted((set(task.candidate_users) | set(people.members(task.candidate_groups)))
                       & set(people.writers))
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
 
-from engine.users import add_user
+from engine.identity.users import add_user
 from tiltak import cli
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,

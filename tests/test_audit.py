@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select, update
 
 from engine.history.stepping import case_at
+from engine.identity.users import add_user
 from engine.models import HistoryEvent
-from engine.users import add_user
 from webui import create_app
 
 from walks import at_measure, walk_six_step

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound
+from engine.execution.live import LiveWorkflows
 from engine.history.replay import verify_instance
-from engine.live import LiveWorkflows
 from engine.model import decisions
 from engine.model.parsing import parse_bpmn
 from engine.models import (

@@ -4,11 +4,15 @@ and nothing that would have been found by a full replay is missed."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
+import engine
 from engine import history
+from engine.history import checkpoint
 from engine.history.checkpoint import Checkpoint, CheckpointError
 from engine.history.replay import _utc, verify_all
 from engine.models import HistoryEvent, ProcessDefinition, ProcessInstance
@@ -105,3 +109,18 @@ def test_a_file_that_is_no_checkpoint_is_refused_and_left_alone(checked, tmp_pat
         with pytest.raises(CheckpointError, match="broken.json"):
             Checkpoint.load(broken)
         assert broken.read_text() == text
+
+
+def test_the_engine_fingerprint_covers_every_room_of_the_engine(tmp_path, monkeypatch):
+    assert checkpoint.ENGINE_DIR == Path(engine.__file__).resolve().parent
+    copy = tmp_path / "engine"
+    shutil.copytree(checkpoint.ENGINE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(checkpoint, "ENGINE_DIR", copy)
+    before = checkpoint.engine_fingerprint()
+    for room in ("execution/walking.py", "model/expressions.py", "store/state_format.py",
+                 "core.py"):
+        with (copy / room).open("a", encoding="utf-8") as module:
+            module.write("\n# changed\n")
+        after = checkpoint.engine_fingerprint()
+        assert after != before, f"a change to engine/{room} leaves the fingerprint alone"
+        before = after

@@ -103,7 +103,7 @@ def test_the_figures_are_not_trivial(history):
 # ------------------------------------------------------------------ the page
 @pytest.fixture
 def app(history, tmp_path):
-    from engine.users import add_user, groups_of
+    from engine.identity.users import add_user, groups_of
     from webui import create_app
     engine, _ = history
     engine.clock.set(NOW)

@@ -19,11 +19,11 @@ from lxml import etree
 
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound
+from engine.execution.projection import element_label
 from engine.history import export
 from engine.model.xml import parse_xml
 from engine.models import ProcessInstance
-from engine.projection import element_label
-from engine.search import InstanceFilter, find_instances
+from engine.queries.search import InstanceFilter, find_instances
 from installation import services
 
 from walks import KPU, PROCESSES, SECRETARIAT, START_DATA, task_for, walk_six_step

@@ -17,7 +17,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
 from engine.errors import InvalidInput
-from engine.users import add_user
+from engine.identity.users import add_user
 from forms.camunda_forms import form_from_camunda_form
 from forms.messages import ENGLISH, Message, Messages, join
 from forms.validation import FormValidationError, validate_submission

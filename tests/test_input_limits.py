@@ -12,7 +12,7 @@ from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
 
 from engine import limits
 from engine.errors import InvalidInput
-from engine.users import add_user
+from engine.identity.users import add_user
 
 DEEP = '{"a":' * 100_000 + "1" + "}" * 100_000
 

@@ -11,8 +11,8 @@ from engine import core
 from engine.clock import FixedClock
 from engine.definitions import collect_files
 from engine.errors import InvalidInput
+from engine.execution.live import LiveWorkflows
 from engine.history.replay import verify_instance
-from engine.live import LiveWorkflows
 from installation import services
 
 from walks import PROCESSES, START_DATA, review_rows, task_for, walk_six_step

@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from engine.errors import DefinitionError
 from engine.history.replay import verify_all
+from engine.identity.users import add_user
 from engine.models import HistoryEvent, ProcessInstance
 from engine.serialization import data_from_json
 from engine.timers import sweep
-from engine.users import add_user
 
 from walks import PROCESSES
 

@@ -20,8 +20,8 @@ from test_random_paths import replay_problems, summary, walk_until_covered
 
 from engine.definitions import collect_files
 from engine.errors import InvalidInput
+from engine.execution.projection import element_label
 from engine.models import TaskRecord
-from engine.projection import element_label
 from engine.timers import sweep
 
 from walks import PROCESSES, at_measure, end_of_local_day, local_midnight, task_for

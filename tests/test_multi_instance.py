@@ -14,7 +14,7 @@ from process_per_command import ProcessPerCommand
 
 from engine.definitions import collect_files
 from engine.errors import DefinitionError, InvalidInput
-from engine.users import add_user
+from engine.identity.users import add_user
 
 from walks import FIXTURES
 

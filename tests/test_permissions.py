@@ -1,5 +1,5 @@
 """One rule per action, whatever the door: the web page, the JSON API and the command line
-give the same answer (engine/permissions.py)."""
+give the same answer (engine/identity/permissions.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from command_line import CommandLine
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
 
 from engine.errors import PermissionDenied
-from engine.users import add_user
+from engine.identity.users import add_user
 
 from walks import START_DATA, review_rows
 

@@ -13,8 +13,9 @@ from random_walk import Model, walk
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 
-from engine import history, projection
-from engine.determinism import _NAMESPACE, IdSource
+from engine import history
+from engine.execution import projection
+from engine.execution.determinism import _NAMESPACE, IdSource
 from engine.history import replay
 from engine.history.state_writer import StateWriter
 from engine.models import HistoryEvent

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.identity.users import add_user
 from engine.models import HistoryEvent, Notification, OutboxMail, TaskRecord
-from engine.users import add_user
 
 from walks import FIXTURES, task_for
 

@@ -19,8 +19,8 @@ from engine.definitions import collect_files
 from engine.errors import InvalidInput, PermissionDenied
 from engine.history.replay import verify_all
 from engine.models import Deployment, ProcessInstance, TaskRecord
+from engine.queries.worklist import WorklistQuery
 from engine.timers import sweep
-from engine.worklist import WorklistQuery
 
 from walks import PROCESSES, end_of_local_day, local_midnight, task_for
 
@@ -467,8 +467,8 @@ def test_the_review_form_is_filled_in_from_the_indicators_of_the_last_year(deplo
     from generated_cases import generate, write
     from lxml import html
 
+    from engine.identity.users import add_user
     from engine.models import ProcessDefinition
-    from engine.users import add_user
     from routines import indicators
     from webui import create_app
     engine = deployed

@@ -7,8 +7,8 @@ import pytest
 from command_line import CommandLine
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
 
+from engine.identity.users import MAX_FAILED_LOGINS, add_user
 from engine.services import identity
-from engine.users import MAX_FAILED_LOGINS, add_user
 
 
 def session_cookie(client) -> str:

@@ -3,7 +3,7 @@ that is installed.
 
 Each override repeats or wraps a SpiffWorkflow function; a release that changes that
 function would be silently overwritten. So the source of every function an override
-replaces is held to the digest taken from the pinned version (engine/spiff_overrides.py).
+replaces is held to the digest taken from the pinned version (engine/execution/spiff_overrides.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefini
 from SpiffWorkflow.util.deep_merge import DeepMerge
 
 import engine
-from engine import spiff_overrides
-from engine.spiff_overrides import GLOBALS_READ_BY, PRIVATE_MEMBERS, REPEATED, REPLACED
+from engine.execution import spiff_overrides
+from engine.execution.spiff_overrides import GLOBALS_READ_BY, PRIVATE_MEMBERS, REPEATED, REPLACED
 
 
 def _functions(module: str) -> tuple[str, dict[str, ast.AST]]:
@@ -65,8 +65,9 @@ def test_spiffworkflow_still_has_the_functions_the_copies_were_made_from(qualifi
     installed = source_digest(qualified)
     assert installed == expected, (
         f"SpiffWorkflow {metadata.version('SpiffWorkflow')} changed {qualified} (source "
-        f"digest {installed}): review the engine's version of it (engine/spiff_overrides.py, "
-        "docs/SPIFFWORKFLOW.md) before recording the new digest")
+        f"digest {installed}): review the engine's version of it "
+        "(engine/execution/spiff_overrides.py, docs/SPIFFWORKFLOW.md) before recording the "
+        "new digest")
 
 
 @pytest.mark.parametrize("qualified", sorted(GLOBALS_READ_BY))
@@ -104,7 +105,7 @@ def test_the_private_members_the_engine_uses_still_exist(owner):
 
 
 def test_importing_the_engine_puts_every_override_in_place():
-    assert engine.spiff_overrides is spiff_overrides
+    assert engine.execution.spiff_overrides is spiff_overrides
     task = spiff_task.Task
     assert task._set_state is spiff_overrides._set_state
     assert task._add_child is spiff_overrides._add_child

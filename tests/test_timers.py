@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from engine.definitions import collect_files
 from engine.history.replay import verify_instance
+from engine.identity.users import add_user
 from engine.models import Notification, OutboxMail, ProcessInstance
 from engine.notifications import SmtpSettings, deliver
 from engine.timers import sweep
-from engine.users import add_user
 
 from walks import FIXTURES, at_measure, local_midnight, task_for, workflow_of
 

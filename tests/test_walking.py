@@ -16,9 +16,9 @@ from random_walk import Model, World
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 
-from engine import task_states, walking
 from engine.clock import FixedClock
 from engine.definitions import collect_files
+from engine.execution import task_states, walking
 from engine.history import events_of
 from engine.history.replay import replay_steps
 from engine.store import state_format

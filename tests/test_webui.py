@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from engine.users import add_user
+from engine.identity.users import add_user
 from webui import create_app
 
 from walks import START_DATA, at_measure, task_for

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from engine.clock import SystemClock
 from engine.definitions import collect_files
+from engine.identity.users import add_user
 from engine.models import HistoryEvent, ProcessInstance
-from engine.users import add_user
 from installation import services
 
 from walks import FIXTURES

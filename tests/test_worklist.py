@@ -11,13 +11,13 @@ from datetime import timedelta
 import pytest
 from alembic import command
 
-from engine import worklist as worklist_module
 from engine.database import alembic_config
 from engine.definitions import collect_files
 from engine.history.replay import verify_instance
+from engine.identity.users import add_user
+from engine.queries import worklist as worklist_module
+from engine.queries.worklist import SORTS, WorklistQuery
 from engine.store.visibility import NO_DEADLINE
-from engine.users import add_user
-from engine.worklist import SORTS, WorklistQuery
 from webui import create_app
 
 from walks import FIXTURES

@@ -18,13 +18,14 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import limits, search
+from engine import limits
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
 from engine.history import export
+from engine.identity.users import add_user
+from engine.queries import search
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
-from engine.users import add_user
 from installation import services
 from installation.shapes import task_json
 

@@ -13,8 +13,8 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import limits
+from engine.queries.worklist import WorklistQuery
 from engine.serialization import plain
-from engine.worklist import WorklistQuery
 from installation.shapes import task_json
 
 from .auth import engine

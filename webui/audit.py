@@ -115,7 +115,7 @@ def _export(ids: list[str], fmt: str, stem: str) -> Response:
 
 def _filter_from(args):
     """The search form's fields; a malformed date or number is refused by name."""
-    from engine.search import InstanceFilter
+    from engine.queries.search import InstanceFilter
 
     def day(name: str, end: bool) -> datetime | None:
         text = args.get(name, "").strip()

@@ -32,8 +32,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from engine.identity.users import MAX_FAILED_LOGINS, PAUSE
 from engine.runtime import Engine
-from engine.users import MAX_FAILED_LOGINS, PAUSE
 
 bp = Blueprint("auth", __name__)
 # besides the engine's auditors and process owners (its roles), management and the

@@ -12,8 +12,8 @@ from flask_login import current_user, login_required
 
 from engine import limits
 from engine.errors import Conflict, InvalidInput, TaskNotOpen
+from engine.queries.worklist import DUE_FILTERS, SCOPES, SORTS, WorklistQuery
 from engine.serialization import plain
-from engine.worklist import DUE_FILTERS, SCOPES, SORTS, WorklistQuery
 from forms.errors import FormResolutionError
 
 from .auth import engine

@@ -20,7 +20,7 @@ from ..models import ProcessDefinition
 from ..serialization import FORMATS
 
 FORMAT = "tiltak-verify-checkpoint/1"
-ENGINE_DIR = Path(__file__).resolve().parent
+ENGINE_DIR = Path(__file__).resolve().parent.parent  # the whole engine, every room
 
 
 class CheckpointError(ValueError):
@@ -28,8 +28,8 @@ class CheckpointError(ValueError):
 
 
 def engine_fingerprint() -> str:
-    """What a replay's outcome depends on besides the history: this package's code, the
-    SpiffWorkflow release and the state format."""
+    """What a replay's outcome depends on besides the history: the engine's code (every
+    module of every room), the SpiffWorkflow release and the state format."""
     digest = hashlib.sha256()
     digest.update(f"{','.join(FORMATS)}\n{metadata.version('SpiffWorkflow')}\n".encode())
     for path in sorted(ENGINE_DIR.rglob("*.py")):

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
+from ..execution.projection import element_label
 from ..models import HistoryEvent, ProcessDefinition, ProcessInstance
-from ..projection import element_label
-from ..search import utc
+from ..queries.search import utc
 
 BATCH = 200  # instances read in one transaction
 CHECK_BATCH = 500  # ids checked in one query (old SQLite allows 999 parameters)

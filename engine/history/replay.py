@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .. import projection
 from ..clock import LOCAL_ZONE, FixedClock, local_zone
-from ..determinism import IdSource, deterministic
 from ..errors import TiltakError
+from ..execution import projection
+from ..execution.determinism import IdSource, deterministic
 from ..models import HistoryEvent, ProcessInstance
 from ..serialization import FORMATS, LEGACY_FORMAT, data_from_json, restore_state, state_to_json
 from ..store import state_format

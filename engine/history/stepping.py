@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import projection
 from ..errors import NotFound
+from ..execution import projection
 from ..models import HistoryEvent, ProcessInstance
 from ..serialization import data_from_json, plain
 from . import events as history

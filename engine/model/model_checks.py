@@ -10,9 +10,8 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from .. import carry_over
 from ..errors import DefinitionError
-from . import expressions
+from . import carry_over, expressions
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"

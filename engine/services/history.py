@@ -9,13 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import (
-    attachments,
-    facts,
-    history,
-    projection,
-    search,
-)
+from .. import attachments, history
 from ..core import (
     EngineCore,
     task_summary,
@@ -23,6 +17,8 @@ from ..core import (
 from ..errors import (
     NotFound,
 )
+from ..execution import projection
+from ..identity.users import groups_of
 from ..models import (
     AccessLog,
     Attachment,
@@ -30,10 +26,10 @@ from ..models import (
     HumanTask,
     ProcessInstance,
 )
+from ..queries import facts, search
+from ..queries.worklist import visible_to
 from ..serialization import data_from_json, plain
 from ..store.instances import InstanceRow
-from ..users import groups_of
-from ..worklist import visible_to
 
 
 class HistoryService(EngineCore):

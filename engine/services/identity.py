@@ -7,9 +7,6 @@ import time
 
 from sqlalchemy import select
 
-from .. import (
-    users,
-)
 from ..core import (
     OPERATOR,
     USER_SECONDS,
@@ -18,11 +15,14 @@ from ..core import (
 from ..errors import (
     NotFound,
 )
+from ..identity import (
+    users,
+)
+from ..identity.users import authenticate, groups_of
 from ..models import (
     Notification,
     User,
 )
-from ..users import authenticate, groups_of
 
 
 class IdentityService(EngineCore):

@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import attachments, definitions, limits, projection, search, timer_starts, users
+from .. import attachments, definitions, limits
 from ..core import (
     CONTEXT_PROPERTY,
     OPERATOR,
@@ -23,13 +23,16 @@ from ..core import (
     log,
     ready_task,
 )
-from ..determinism import IdSource, deterministic
 from ..errors import (
     ExecutionError,
     NotFound,
     PermissionDenied,
     TaskNotOpen,
 )
+from ..execution import projection, timer_starts
+from ..execution.determinism import IdSource, deterministic
+from ..execution.walking import EngineWorkflow
+from ..identity import users
 from ..model import multi_instance
 from ..model.specs import copy_of
 from ..models import (
@@ -39,10 +42,10 @@ from ..models import (
     ProcessInstance,
     TimerStart,
 )
+from ..queries import search
 from ..store import instances
 from ..store import projections as store_projections
 from ..store.instances import InstanceRow, StaleDefinition
-from ..walking import EngineWorkflow
 
 
 class InstanceService(EngineCore):

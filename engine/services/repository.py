@@ -7,8 +7,6 @@ from sqlalchemy import select
 
 from .. import (
     definitions,
-    deployment_query,
-    timer_starts,
 )
 from ..core import (
     OPERATOR,
@@ -16,13 +14,15 @@ from ..core import (
     command,
 )
 from ..errors import NotFound, PermissionDenied
+from ..execution import timer_starts
+from ..identity.users import groups_of
 from ..model import lint as linting
 from ..models import (
     Deployment,
     ProcessDefinition,
     Resource,
 )
-from ..users import groups_of
+from ..queries import deployment_query
 
 
 class RepositoryService(EngineCore):

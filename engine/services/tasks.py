@@ -8,11 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import (
-    carry_over,
-    limits,
-    worklist,
-)
+from .. import limits
 from ..core import (
     _DUE_ORDER,
     _INSTANCE_TASKS,
@@ -22,20 +18,21 @@ from ..core import (
     command,
     ready_task,
 )
-from ..determinism import deterministic
 from ..errors import (
     Conflict,
     PermissionDenied,
     TaskNotOpen,
 )
+from ..execution.determinism import deterministic
+from ..identity.users import groups_of
 from ..models import (
     HumanTask,
     ProcessInstance,
 )
+from ..queries import carry_over, worklist
+from ..queries.worklist import WorklistPage, WorklistQuery, visible_to
 from ..store import instances, visibility
 from ..store.prepared import query_rows
-from ..users import groups_of
-from ..worklist import WorklistPage, WorklistQuery, visible_to
 
 
 class TaskService(EngineCore):
@@ -138,7 +135,7 @@ class TaskService(EngineCore):
                     **data}
 
     def _carried(self, session: Session, task: HumanTask, spiff_task) -> dict[str, Any]:
-        """What the task is shown from the last finished round (engine/carry_over.py)."""
+        """What the task is shown from the last finished round (engine/queries/carry_over.py)."""
         ext = getattr(getattr(spiff_task, "task_spec", None), "extensions", None) or {}
         return carry_over.values_for(session, ext.get("properties"),
                                      process_key=task.process_key, clinic=task.clinic,

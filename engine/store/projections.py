@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from ..execution.projection import TaskView
 from ..models import CaseFacts, HumanTask, MessageSubscription, TaskRecord
-from ..projection import TaskView
 from . import visibility
 from .instances import InstanceRow
 from .prepared import Prepared, Writes, query_rows

@@ -20,9 +20,10 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .. import task_states, values
+from .. import values
+from ..execution import task_states
+from ..execution.walking import EngineSubWorkflow, EngineWorkflow
 from ..model.specs import copy_of
-from ..walking import EngineSubWorkflow, EngineWorkflow
 
 FORMAT = "tiltak-state/2"
 _HEAD = '{"format":"tiltak-state/2",'  # how a text in this format begins

@@ -9,8 +9,8 @@ from flask import g, request
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from engine.definitions import kind_of
-from engine.deployment_query import SORTS, DeploymentQuery
 from engine.errors import DefinitionError, InvalidInput, PermissionDenied
+from engine.queries.deployment_query import SORTS, DeploymentQuery
 from installation.services import known_groups
 
 from ..auth import engine

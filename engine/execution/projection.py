@@ -21,9 +21,9 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock
-from .model import multi_instance
-from .model.specs import TenantCallActivity
+from .. import clock
+from ..model import multi_instance
+from ..model.specs import TenantCallActivity
 from .task_states import picked
 from .walking import in_states, instance_workflows, task_tables, walk
 
@@ -69,7 +69,7 @@ _INTERNAL_DATA = operator.attrgetter("internal_data")
 
 def every_task(workflow) -> list:
     """`workflow.get_tasks()`: the same tasks in the same order, walked the engine's
-    faster way (engine/walking.py), also for a workflow SpiffWorkflow restored."""
+    faster way (engine/execution/walking.py), also for a workflow SpiffWorkflow restored."""
     return list(walk(workflow.task_tree, BpmnTaskFilter(), into_subprocesses=True))
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, literal, or_, select, text, union
 from sqlalchemy.orm import Session
 
-from .models import HumanTask, ProcessDefinition, TaskVisibility
-from .store.visibility import principals
+from ..models import HumanTask, ProcessDefinition, TaskVisibility
+from ..store.visibility import principals
 
 V = TaskVisibility.__table__.c
 SOON = timedelta(days=3)

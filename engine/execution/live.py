@@ -1,11 +1,6 @@
-"""Workflows kept alive between commands in one process.
-
-A command that finds its instance's workflow here, at the version it has just read
-(locked) from the database, runs on it instead of restoring the stored state; any
-other version, or none, and the state is restored as always. A workflow is taken out
-while a command runs on it and put back only after that command has committed, so no
-two commands share one and a failed command leaves nothing behind. The replay runs
-the same way (engine/history/replay.py), so histories written either way verify.
+"""Workflows kept alive between commands in one process, by instance and version, so that
+a command on an unchanged instance need not restore its state (docs/DESIGN.md,
+"Persistence").
 """
 
 from __future__ import annotations

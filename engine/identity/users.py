@@ -14,8 +14,8 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from .errors import InvalidInput, NotFound
-from .models import User, UserGroup
+from ..errors import InvalidInput, NotFound
+from ..models import User, UserGroup
 
 _HASHER = PasswordHasher()
 

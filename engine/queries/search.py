@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .errors import InvalidInput
-from .limits import MAX_PAGE
-from .models import CaseFacts, InstanceClinic, ProcessDefinition, ProcessInstance
+from ..errors import InvalidInput
+from ..limits import MAX_PAGE
+from ..models import CaseFacts, InstanceClinic, ProcessDefinition, ProcessInstance
 
 STATUSES = ("running", "completed", "cancelled", "error")
 MAX_CLINIC_LENGTH = 100

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import PermissionDenied
+from ..errors import PermissionDenied
 
 OPERATOR = "system"  # the server's operator: the command line, timers, the scheduler
 

@@ -1,7 +1,7 @@
 """Task ids and timestamps for SpiffWorkflow from the instance and the injected clock.
 
 Inside `deterministic(...)` a replay produces the same state (docs/DESIGN.md,
-"Determinism and history"); engine/spiff_overrides.py hands these to SpiffWorkflow.
+"Determinism and history"); engine/execution/spiff_overrides.py hands these to SpiffWorkflow.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 
-from .clock import Clock
+from ..clock import Clock
 
 _NAMESPACE = uuid.UUID("6f1c3c9e-6a8e-4d7e-9a51-1f0b9a2d7c11")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import CaseFacts
+from ..models import CaseFacts
 
 
 def is_sensitive(session: Session, instance_id: str) -> bool:

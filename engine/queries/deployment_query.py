@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, defer
 
-from .models import Deployment, ProcessDefinition, Resource
+from ..models import Deployment, ProcessDefinition, Resource
 
 SORTS = {"id": Deployment.id, "name": Deployment.name,
          "deploymentTime": Deployment.deployed_at, "tenantId": Deployment.tenant}

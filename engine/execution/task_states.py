@@ -15,7 +15,7 @@ SPARSE = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.ERR
 
 # a workflow's note (`_tiltak_sparse`): {task: task} for its tasks in SPARSE, None until
 # first asked for; a task's mark (`_tiltak_removed`): True once it was taken out of its
-# workflow. Both default to their class's value (engine/spiff_overrides.py).
+# workflow. Both default to their class's value (engine/execution/spiff_overrides.py).
 
 
 def entered(task, state: int) -> None:

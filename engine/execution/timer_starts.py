@@ -17,12 +17,12 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from .clock import Clock
+from ..clock import Clock
+from ..errors import DefinitionError
+from ..model import expressions
+from ..model.scripting import timer_text
+from ..models import ProcessDefinition, TimerStart
 from .determinism import IdSource, deterministic
-from .errors import DefinitionError
-from .model import expressions
-from .model.scripting import timer_text
-from .models import ProcessDefinition, TimerStart
 
 
 def first_due(timer: dict[str, Any], clock: Clock) -> tuple[datetime, int, float | None]:

@@ -154,7 +154,7 @@ def task_tables(workflow) -> list[dict]:
 def in_states(workflows: list, wanted: int) -> list:
     """The tasks of these workflows (of one instance) in one of the `wanted` states, in
     no particular order (most often, after a step, there are none). Waiting, ready,
-    started and failed tasks come from engine/task_states.py's note, others from a
+    started and failed tasks come from engine/execution/task_states.py's note, others from a
     look through the task tables."""
     def scanned() -> list:
         return picked(list(map(_TASKS_OF, workflows)), STATE_OF, operator.and_, wanted)

@@ -20,9 +20,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+from ..model.specs import copy_of
 from . import task_states
 from .determinism import TaskTime, TimerDatetime, task_uuid
-from .model.specs import copy_of
 
 SPIFFWORKFLOW_VERSION = "3.2.0"  # pyproject.toml pins it
 
@@ -34,7 +34,7 @@ _spiff_merge = DeepMerge.merge
 # Replaces `Task._set_state` (SpiffWorkflow 3.2.0, SpiffWorkflow/task.py). The same state
 # change, timestamp and log records; the records' details (names, ids, the parent) are
 # built only when the task logger is enabled, where SpiffWorkflow builds them at every
-# change. It also tells engine/task_states.py's note of the task's new state.
+# change. It also tells engine/execution/task_states.py's note of the task's new state.
 def _set_state(task, value: int) -> None:
     task_states.entered(task, value)
     if value != task._state:
@@ -50,7 +50,7 @@ def _set_state(task, value: int) -> None:
 
 
 # Wraps `Task._add_child` (SpiffWorkflow 3.2.0): the one other place a task gets a state,
-# at its creation; a child made waiting or ready is told to engine/task_states.py's note.
+# at its creation; a child made waiting or ready is told to engine/execution/task_states.py's note.
 def _add_child(self, task_spec, state: int = TaskState.MAYBE):
     task = _spiff_add_child(self, task_spec, state)
     if state & task_states.SPARSE:
@@ -109,7 +109,7 @@ def _has_fired(self, my_task) -> bool:
 
 def install() -> None:
     """Put every override in SpiffWorkflow's place (calling it again changes nothing)."""
-    # Task ids and timestamps, and the timers' clock, from engine/determinism.py: inside a
+    # Task ids and timestamps, and the timers' clock, from engine/execution/determinism.py: inside a
     # command they come from the instance and the injected clock, so a replay produces
     # the same state. These replace the names `uuid4` and `time` in SpiffWorkflow/task.py
     # and `datetime` in bpmn/specs/event_definitions/timer.py (SpiffWorkflow 3.2.0).
@@ -123,7 +123,7 @@ def install() -> None:
     DeepMerge.merge = staticmethod(_merge)
     TimeDateEventDefinition.has_fired = _has_fired
 
-    # engine/task_states.py's note of a workflow (None until first asked for) and mark of
+    # engine/execution/task_states.py's note of a workflow (None until first asked for) and mark of
     # a task taken out, as class defaults: reading them then never makes Python build an
     # instance's attribute dictionary (reading `__dict__` does, and makes every later
     # attribute of that object slower). New names, replacing nothing.
@@ -165,7 +165,7 @@ REPLACED: dict[str, str] = {
 }
 
 # SpiffWorkflow's functions that the engine's own subclasses repeat, changed only in how
-# quickly they do it, with the same digests: the task walk (engine/walking.py `walk`,
+# quickly they do it, with the same digests: the task walk (engine/execution/walking.py `walk`,
 # `_FastWalk`, `EngineWorkflow`), a call activity's start (engine/model/specs.py
 # `TenantCallActivity`), the legacy state's restore (engine/serialization.py) and the
 # Camunda multi-instance parser (engine/model/multi_instance.py).

@@ -4,34 +4,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import HistoryEvent, TaskRecord
-from .serialization import data_from_json
-
-PROPERTY = "fra_forrige"
-PREFIX = "forrige_"
-_SOURCE = re.compile(r"^(?P<element>[A-Za-z_][\w.-]*)\.(?P<key>[A-Za-z_]\w*)$")
-
-
-def sources(text: str) -> list[tuple[str, str]]:
-    """The (element id, field key) pairs a `fra_forrige` property names, comma-separated;
-    raises ValueError naming the part that is not ELEMENT.FIELD or a key named twice."""
-    pairs: list[tuple[str, str]] = []
-    for part in (text or "").split(","):
-        match = _SOURCE.match(part.strip())
-        if match is None:
-            raise ValueError(f"'{part.strip()}' is not ELEMENT.FIELD "
-                             "(for example Task_Oppsummer.innspill_neste)")
-        if any(key == match["key"] for _, key in pairs):
-            raise ValueError(f"the field '{match['key']}' is named twice")
-        pairs.append((match["element"], match["key"]))
-    return pairs
+from ..model.carry_over import PREFIX, PROPERTY, sources
+from ..models import HistoryEvent, TaskRecord
+from ..serialization import data_from_json
 
 
 def values_for(session: Session, properties: dict[str, Any] | None, *, process_key: str,
