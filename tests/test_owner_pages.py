@@ -1,12 +1,14 @@
-"""The process owners' pages, on SQLite and PostgreSQL: versions and deployments, where
-the cases stand per activity, the difference between versions, and upload with a lint
-report before deploying; who may read them and who may deploy."""
+"""The process owners' pages (in Bokmål, the users' language), on SQLite and PostgreSQL:
+versions and deployments, where the cases stand per activity, the difference between
+versions, and upload with a lint report before deploying; who may read and who deploys."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
+from io import BytesIO
 
 import pytest
 
@@ -44,7 +46,6 @@ def token(client, path: str) -> str:
 
 
 def upload(client, files: list[tuple[str, bytes]]):
-    from io import BytesIO
     return client.post("/owner/upload", data={
         "csrf_token": token(client, "/owner/upload"),
         "files": [(BytesIO(data), name) for name, data in files]},
@@ -86,7 +87,7 @@ def test_a_broken_file_shows_the_lint_error_by_file_and_element_and_deploys_noth
     # the same files posted straight to the deploy address are checked again
     forged = client.post("/owner/deploy", data={
         "csrf_token": token(client, "/owner/upload"), "file_name": CLINIC,
-        "file_content": __import__("base64").b64encode(broken.encode()).decode()})
+        "file_content": base64.b64encode(broken.encode()).decode()})
     assert forged.status_code == 422 and "Flow_0yq4m2c" in forged.get_data(as_text=True)
     assert deployment_count(deployed) == before
 
@@ -95,11 +96,11 @@ def test_files_that_are_no_process_files_are_refused_with_a_clear_message(app, d
     client = signed_in(app, "per")
     pdf = upload(client, [(ROUTINE, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 binary")])
     assert pdf.status_code == 400
-    assert f"{ROUTINE} is not an XML file" in html.unescape(pdf.get_data(as_text=True))
+    assert f"{ROUTINE} er ikke en XML-fil" in html.unescape(pdf.get_data(as_text=True))
     text = upload(client, [("notater.txt", b"<xml/>")])
-    assert text.status_code == 400 and "notater.txt: only BPMN" in text.get_data(as_text=True)
+    assert text.status_code == 400 and "notater.txt: bare BPMN" in text.get_data(as_text=True)
     form = upload(client, [("skjema.form", b"<form/>")])
-    assert form.status_code == 400 and "skjema.form is not a form file" in \
+    assert form.status_code == 400 and "skjema.form er ikke en skjemafil" in \
         form.get_data(as_text=True)
 
 
@@ -108,7 +109,7 @@ def test_a_changed_routine_shows_its_difference_and_deploys_version_2(app, deplo
     response = upload(client, [(ROUTINE, changed_routine())])
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page
-    assert "No problems found" in page
+    assert "Ingen problemer funnet" in page
     assert "hendelsesanalyse-oppfolging 1" in page  # what it is compared with
     assert "Endelig rapport foreligger (StartEvent_AnalyseFerdig)" in page
     assert "Endelig dokumentasjon foreligger" in page  # the name before
@@ -129,7 +130,7 @@ def test_a_changed_routine_shows_its_difference_and_deploys_version_2(app, deplo
     assert "Endelig rapport foreligger (StartEvent_AnalyseFerdig)" in diff
     # the same files again: nothing new
     again = client.post("/owner/deploy", data=deploy_form(page), follow_redirects=True)
-    assert "Nothing new was deployed" in again.get_data(as_text=True)
+    assert "Ingenting nytt ble tatt i bruk" in again.get_data(as_text=True)
     assert len(deployed.versions("hendelsesanalyse-oppfolging")) == 2
 
 
@@ -154,13 +155,12 @@ def test_an_auditor_reads_the_pages_but_never_uploads_or_deploys(app, deployed):
     assert client.get("/owner/upload").status_code == 403
     before = deployment_count(deployed)
     csrf = token(client, "/")
-    from io import BytesIO
     assert client.post("/owner/upload", data={
         "csrf_token": csrf, "files": [(BytesIO(changed_routine()), ROUTINE)]},
         content_type="multipart/form-data").status_code == 403
     assert client.post("/owner/deploy", data={
         "csrf_token": csrf, "file_name": ROUTINE,
-        "file_content": __import__("base64").b64encode(changed_routine()).decode(),
+        "file_content": base64.b64encode(changed_routine()).decode(),
     }).status_code == 403
     assert deployment_count(deployed) == before
     # only process owners have the navigation link
