@@ -12,11 +12,12 @@ from io import BytesIO
 
 import pytest
 
+from engine.definitions import collect_files
 from engine.model.difference import difference
 from engine.users import add_user
 from webui import create_app
 
-from walks import PROCESSES, START_DATA, task_for
+from walks import FIXTURES, PROCESSES, START_DATA, task_for
 
 PASSWORD = "riktig-passord"
 ROUTINE = "hendelsesanalyse-oppfolging.bpmn"
@@ -218,3 +219,31 @@ def test_the_difference_names_added_removed_and_changed_elements():
     assert (change.what, change.before, change.after) == (
         "camunda:candidateGroups", "kpu-${klinikk}", "kpu-leder-${klinikk}")
     assert not found.changed or all(not e.id.endswith("_di") for e, _ in found.changed)
+
+
+def test_an_incident_is_marked_at_its_activity_and_a_timer_wait_is_listed_apart(
+        engine, clock, tmp_path):
+    engine.deploy(collect_files([str(FIXTURES / "timer-feil.bpmn")]), actor="per")
+    with engine.db.transaction() as session:
+        add_user(session, "system", [])
+    failing = engine.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
+    waiting = engine.start("timer-feil", actor="system", data={"ventetid": "PT1H", "antall": 2})
+    clock.advance(minutes=2)
+    engine.fire_due_timers()
+    assert engine.show(failing.id)["status"] == "error"
+    [element] = {e.element_id for e in engine.history(failing.id) if e.type == "incident"}
+
+    definition = engine.latest("timer-feil")
+    positions = engine.case_positions(definition.id)
+    assert positions.counts() == {element: {"running": 0, "incidents": 1}}
+    assert [c.instance_id for c in positions.incidents[element]] == [failing.id]
+    assert [c.instance_id for c in positions.elsewhere] == [waiting.id]
+    [version] = engine.versions("timer-feil")
+    assert (version.running, version.incidents, version.finished) == (1, 1, 0)
+
+    with engine.db.transaction() as session:
+        add_user(session, "prosess-eier", ["prosesseier"], password=PASSWORD)
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=engine)
+    page = signed_in(app, "prosess-eier").get(f"/owner/versions/{definition.id}")
+    row = page.get_data(as_text=True).split(f'id="at-{element}"')[1].split("</tr>")[0]
+    assert page.status_code == 200 and f'href="/instances/{failing.id}" class="status-error"' in row
