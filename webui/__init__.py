@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         i18n,
         instances,
         notices,
+        owners,
         receipts,
         security,
         start,
@@ -43,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     i18n.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for module in (tasks, start, instances, audit, dashboard, receipts, vendor):
+    for module in (tasks, start, instances, audit, dashboard, receipts, owners, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
     engine_rest.init_app(app, api.init_app(app))

@@ -71,6 +71,11 @@ class WebUser(UserMixin):
             any(g.startswith(INDICATOR_PREFIXES) for g in self.groups)
 
     @property
+    def owns_processes(self) -> bool:
+        """Process owners deploy new versions and follow where the cases stand."""
+        return engine().roles.process_owners in self.groups
+
+    @property
     def reads_all(self) -> bool:
         """Auditors and process owners read every case (and change none, for auditors)."""
         return bool(self.groups & engine().roles.read_all)

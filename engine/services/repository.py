@@ -13,16 +13,17 @@ from ..core import (
     EngineCore,
     command,
 )
-from ..errors import NotFound, PermissionDenied
+from ..errors import DefinitionError, NotFound, PermissionDenied
 from ..execution import timer_starts
 from ..identity.users import groups_of
 from ..model import lint as linting
+from ..model.parsing import bpmn_root
 from ..models import (
     Deployment,
     ProcessDefinition,
     Resource,
 )
-from ..queries import deployment_query
+from ..queries import case_positions, deployment_query, version_overview
 
 
 class RepositoryService(EngineCore):
@@ -131,3 +132,53 @@ class RepositoryService(EngineCore):
             if found is None:
                 raise NotFound(f"no process definition {definition_id}")
             return found
+
+    def versions(self, process_key: str | None = None) -> list[version_overview.Version]:
+        """Every definition version with who deployed it and its cases counted."""
+        with self.db.reading() as session:
+            return version_overview.versions(session, process_key)
+
+    def deployment_summaries(self, limit: int = 50
+                             ) -> list[version_overview.DeploymentSummary]:
+        with self.db.reading() as session:
+            return version_overview.deployments(session, limit)
+
+    def case_positions(self, definition_id: int) -> case_positions.Positions:
+        """Where the open cases of a version stand, per activity (Cockpit's counts)."""
+        with self.db.reading() as session:
+            return case_positions.positions(session, self._definition(session,
+                                                                      definition_id))
+
+    def deployed_counterpart(self, name: str, data: bytes, tenant: str = ""
+                             ) -> tuple[str, str] | None:
+        """What an uploaded file would replace: for a BPMN file the latest version of
+        the first process it holds (label, file text); for a DMN or form file the
+        latest deployed file of the same name. None for a file new to the engine."""
+        kind = definitions.kind_of(name)
+        with self.db.reading() as session:
+            if kind == "bpmn":
+                for key in _process_keys(name, data):
+                    found = session.scalar(select(ProcessDefinition.id).where(
+                        ProcessDefinition.key == key, ProcessDefinition.tenant == tenant)
+                        .order_by(ProcessDefinition.version.desc()).limit(1))
+                    if found is not None:
+                        definition = session.get(ProcessDefinition, found)
+                        return (f"{definition.key} {definition.version}",
+                                definitions.definition_xml(session, found))
+                return None
+            resource = session.scalars(select(Resource).where(
+                Resource.name == name, Resource.tenant == tenant)
+                .order_by(Resource.id.desc()).limit(1)).first()
+            return (resource.name, resource.content) if resource is not None else None
+
+
+def _process_keys(name: str, data: bytes) -> list[str]:
+    """The executable processes' ids in a BPMN file; none for a file that does not parse
+    (the lint report says why)."""
+    try:
+        root = bpmn_root(data, name)
+    except DefinitionError:
+        return []
+    return [p.get("id") for p in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+                                           "process")
+            if p.get("id") and p.get("isExecutable", "true") != "false"]
