@@ -15,11 +15,13 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         api,
         audit,
         auth,
+        case_data,
         dashboard,
         errors,
         filters,
         i18n,
         instances,
+        mine,
         notices,
         receipts,
         security,
@@ -42,7 +44,8 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     i18n.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for module in (tasks, start, instances, audit, dashboard, receipts, vendor):
+    case_data.init_app(app)
+    for module in (tasks, start, instances, mine, audit, dashboard, receipts, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
     api.init_app(app)
