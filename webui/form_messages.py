@@ -5,6 +5,7 @@ its text marked for translation, and numbers are written the locale's way.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from numbers import Number
 from typing import Any
 
@@ -67,18 +68,12 @@ TEXTS: dict[str, Text] = {
         **p),
     "person_not_in_group": lambda p, raw: gettext(
         "%(label)s: %(value)s is not among those who may take this task (%(groups)s)",
-        **dict(p, value=_person(raw["value"]),
-               groups=", ".join(group_name(g) for g in str(raw["groups"]).split(", ")))),
+        **dict(p, groups=", ".join(group_name(g) for g in str(raw["groups"]).split(", ")))),
     "date_in_past": lambda p, raw: gettext(
         "%(label)s: %(value)s has already passed; choose today or a later day",
-        **dict(p, value=format_date(raw["value"], "long"))),
+        **dict(p, value=format_date(raw["value"], "long")
+               if isinstance(raw["value"], date) else raw["value"])),
 }
-
-
-def _person(name: str) -> str:
-    from .auth import engine
-    user = engine().user(name)
-    return user.display_name if user is not None and user.display_name else name
 
 
 def localized(errors: Mapping[str, str]) -> dict[str, str]:

@@ -173,7 +173,11 @@ class HistoryService(EngineCore):
         return [c for c in found if c.why - {"follows"} or self.may_view(actor, c.id)]
 
     def follow(self, instance_id: str, *, actor: str, following: bool = True) -> None:
-        """Follow a case the actor may see (or stop following it)."""
+        """Follow a case the actor may see (or stop following it); auditors change
+        nothing, not even a list of their own."""
+        with self.db.reading() as session:
+            if self.roles.is_auditor(groups_of(session, actor)):
+                raise PermissionDenied("auditors read cases and change nothing")
         if following and not self.may_view(actor, instance_id):
             raise PermissionDenied("you may not see this case")
         with self.db.transaction() as session:
