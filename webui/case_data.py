@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from forms.model import CHOICE_TYPES, CONTAINER_TYPES, Field, flatten
 from installation.case_fields import PRIVATE_PREFIX, CaseFields, shown_names
 
-from .filters import place_name
+from .filters import place_name, user_name
 
 
 @dataclass
@@ -74,8 +74,10 @@ def _record(label: str, value: Any, fields: CaseFields, context: dict[str, Any])
     """A variable a process declares for display: a record's keys by the labels of the
     form fields of the same key; keys no form has are the routine's own."""
     if isinstance(value, dict):
-        keys = [k for k in value if k in fields.by_key and not k.startswith(PRIVATE_PREFIX)
-                and value[k] not in (None, "", [])]
+        order = list(fields.by_key)  # in the order the forms ask for them
+        keys = sorted((k for k in value if k in fields.by_key
+                       and not k.startswith(PRIVATE_PREFIX) and value[k] not in (None, "", [])),
+                      key=order.index)
         return Item(label, items=[Item(fields.by_key[k].label or k,
                                        text=text(fields.by_key[k], value[k], context))
                                   for k in keys])
@@ -97,6 +99,8 @@ def text(f: Field, value: Any, context: dict[str, Any]) -> str:
         labels = {_key(o.value): o.label for o in f.options_in(context)}
         values = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(_key(v)) or _place(v) for v in values)
+    if f.person is not None and isinstance(value, str):
+        return user_name(value)
     if f.type == "checkbox" or isinstance(value, bool):
         return _("Yes") if value is True else _("No") if value is False else plain_text(value)
     if f.type == "datetime":
