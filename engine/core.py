@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -23,6 +24,7 @@ from . import (
     notifications,
 )
 from .clock import Clock, CommandClock, SystemClock
+from .clock import zone as local_zone
 from .database import AFTER_COMMIT, Database
 from .errors import (
     ExecutionError,
@@ -36,6 +38,7 @@ from .execution.determinism import IdSource
 from .execution.live import LiveWorkflows
 from .hooks import CaseHooks
 from .identity import permissions
+from .identity.users import groups_of
 from .model.scripting import CamundaScriptEngine
 from .models import (
     HistoryEvent,
@@ -57,19 +60,36 @@ log = logging.getLogger("tiltak.engine")
 OPERATOR = permissions.OPERATOR
 
 
+class Directory:
+    """What a form validator may ask about the organisation while a command runs: who a
+    person is (read in the command's own transaction) and which day it is locally."""
+
+    def __init__(self, session: Session, today: date):
+        self._session, self.today = session, today
+
+    def groups_of_active(self, name: str) -> set[str] | None:
+        """The groups of an active user by this name; None when there is no such user."""
+        user = self._session.get(User, name) if isinstance(name, str) and name else None
+        if user is None or not user.active:
+            return None
+        return groups_of(self._session, name)
+
+
 class FormValidator(Protocol):
     """Validates submitted values against a task's (or start event's) form.
 
     `form` holds the Camunda form attributes (formKey/formRef/formData...), `lookup`
-    finds a deployed Camunda Form document by id, `context` is the current data. Returns
-    typed values; raises InvalidInput listing every bad field.
+    finds a deployed Camunda Form document by id, `context` is the current data,
+    `directory` answers for people and today's date. Returns typed values; raises
+    InvalidInput listing every bad field.
     """
 
     def __call__(self, form: dict[str, Any], submitted: dict[str, Any], context: dict[str, Any],
-                 lookup: Callable[[str], dict | None]) -> dict[str, Any]: ...
+                 lookup: Callable[[str], dict | None], *,
+                 directory: Directory | None = None) -> dict[str, Any]: ...
 
 
-def refuse_unvalidated(form, submitted, context, lookup):
+def refuse_unvalidated(form, submitted, context, lookup, *, directory=None):
     if submitted:
         raise InvalidInput("no form validator is configured; values cannot be accepted")
     return {}
@@ -127,8 +147,9 @@ class EngineCore:
         def lookup(form_ref: str) -> dict | None:
             return definitions.form_document(session, form_ref, tenant)
 
+        today = self.clock.now().astimezone(local_zone()).date()
         return self.validator(form or {}, submitted, {**self.context_variables(), **context},
-                              lookup)
+                              lookup, directory=Directory(session, today))
 
     def _specs_for(self, session: Session, definition: ProcessDefinition,
                    bindings: dict[str, int]) -> tuple[Any, dict[str, Any], dict[int, int]]:

@@ -184,7 +184,7 @@ class HistoryEvent(Base):
     seq: Mapped[int]
     instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
     type: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100), index=True)  # "Mine saker": took part
     at: Mapped[datetime]
     element_id: Mapped[str | None] = mapped_column(String(200))
     task_id: Mapped[str | None] = mapped_column(String(36), index=True)
@@ -328,6 +328,8 @@ class CaseFacts(Base):
     expertise: Mapped[bool | None] = mapped_column(Boolean)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what the case is called on screen (store/projections.py: TITLE_VARIABLES)
+    title: Mapped[str | None] = mapped_column(String(200))
 
 
 class Receipt(Base):
@@ -345,6 +347,16 @@ class Receipt(Base):
     language: Mapped[str] = mapped_column(String(10), default="nb")
     feedback: Mapped[str | None] = mapped_column(Text)
     feedback_at: Mapped[datetime | None]
+
+
+class CaseFollow(Base):
+    """A user follows a case: it is listed under "Mine saker" until they stop."""
+
+    __tablename__ = "case_follows"
+    user_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"),
+                                             primary_key=True, index=True)
+    since: Mapped[datetime]
 
 
 class AccessLog(Base):

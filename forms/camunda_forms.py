@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import markers
 from .conditions import check_condition
 from .errors import FormResolutionError
 from .model import CONTAINER_TYPES, VALUE_TYPES, Field, Form, Option
@@ -62,6 +63,7 @@ def _component(raw: dict[str, Any], form_id: str) -> Field | None:
         digits = raw.get("decimalDigits")
         field.decimal_digits = int(digits) if digits not in (None, "") else None
         field.integer = field.decimal_digits == 0
+    markers.apply(field, raw)
     if "valuesKey" in raw:
         field.values_key = raw["valuesKey"]
     elif "valuesExpression" in raw:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import markers
 from .errors import FormResolutionError
 from .model import Field, Form, Option
 
@@ -31,9 +32,12 @@ def _field(raw: dict[str, Any]) -> Field:
     result = Field(key=key, type=ftype, label=raw.get("label") or key, subtype=subtype,
                    integer=kind == "long",
                    options=[Option(v.get("id"), v.get("name") or v.get("id"))
-                            for v in raw.get("values") or []])
+                            for v in raw.get("values") or []],
+                   properties={str(k): str(v) for k, v in
+                               (raw.get("properties") or {}).items() if k})
     for constraint in raw.get("validation") or []:
         _constrain(result, constraint.get("name"), constraint.get("config"))
+    markers.apply(result)
     default = raw.get("defaultValue")
     if default not in (None, ""):
         result.default = _default(result, default)

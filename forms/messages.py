@@ -38,6 +38,9 @@ ENGLISH: dict[str, str] = {
     "min_length": "must be at least {min} characters",
     "max_length": "must be at most {max} characters",
     "pattern": "is not in the expected format ({pattern})",
+    "unknown_person": "{label}: there is no active user '{value}'",
+    "person_not_in_group": "{label}: '{value}' is not in {groups}, who may take this task",
+    "date_in_past": "{label}: {value} is in the past; choose today or a later day",
 }
 
 

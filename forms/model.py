@@ -45,6 +45,8 @@ class Field:
     allow_add_remove: bool = True  # dynamiclist
     path: str | None = None  # group and dynamiclist: where their values live
     properties: dict[str, str] = field(default_factory=dict)  # Camunda Forms custom properties
+    person: tuple[str, ...] | None = None  # a people picker: the groups (none: any user)
+    no_past: bool = False  # a deadline: no day before today (forms/markers.py)
 
     @property
     def has_value(self) -> bool:
@@ -71,7 +73,9 @@ class Field:
         }
         extras = {"readonly": self.readonly or None, "hide": self.hide,
                   "subtype": self.subtype, "default": self.default, "text": self.text,
-                  "description": self.description, "values_key": self.values_key}
+                  "description": self.description, "values_key": self.values_key,
+                  "person": list(self.person) if self.person is not None else None,
+                  "no_past": self.no_past or None}
         result.update({k: v for k, v in extras.items() if v is not None})
         if self.type == "number":
             result["integer"] = self.integer

@@ -4,7 +4,8 @@ field at once, keyed by its path (docs/DESIGN.md, "Forms").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from marshmallow import ValidationError
@@ -16,14 +17,21 @@ from .model import Field, Form, flatten
 from .schema import check_number, schema_for
 
 EMPTY = (None, "", [])
+# a person's groups when there is an active user by that name, else None
+People = Callable[[str], "set[str] | None"]
 
 
 def validate_submission(form: Form, submitted: Mapping[str, Any],
-                        context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Typed values for `submitted`; raises FormValidationError listing every bad field."""
+                        context: Mapping[str, Any] | None = None, *,
+                        people: People | None = None, today: date | None = None
+                        ) -> dict[str, Any]:
+    """Typed values for `submitted`; raises FormValidationError listing every bad field.
+
+    With `people`, a people picker's value must be an active user (in the field's
+    groups); with `today`, a deadline may not lie before it (forms/markers.py)."""
     if not isinstance(submitted, Mapping):
         raise FormValidationError({"": Message("not_an_object")})
-    level = _Level(dict(context or {}))
+    level = _Level(dict(context or {}), people, today)
     values = level.check(form.fields, dict(submitted), dict(context or {}), prefix="",
                          scopes=[submitted, context or {}])
     if level.errors:
@@ -32,8 +40,9 @@ def validate_submission(form: Form, submitted: Mapping[str, Any],
 
 
 class _Level:
-    def __init__(self, context: dict[str, Any]):
-        self.context = context
+    def __init__(self, context: dict[str, Any], people: People | None = None,
+                 today: date | None = None):
+        self.context, self.people, self.today = context, people, today
         self.errors: dict[str, str] = {}  # path -> Message or Messages
 
     def check(self, components: list[Field], submitted: dict[str, Any],
@@ -110,7 +119,27 @@ class _Level:
         for f in fields:
             if f.must_be_checked and values.get(f.key) is False:
                 self.errors[prefix + f.key] = Message("must_be_checked")
+            elif f.key in values and prefix + f.key not in self.errors:
+                problem = self.organisation(f, values[f.key])
+                if problem is not None:
+                    self.errors[prefix + f.key] = problem
         return values
+
+    def organisation(self, f: Field, value: Any) -> Message | None:
+        """What the organisation says against a value: no such person, not one who may
+        take the task, a deadline already past."""
+        if f.person is not None and self.people is not None and isinstance(value, str):
+            groups = self.people(value)
+            if groups is None:
+                return Message("unknown_person", label=f.label, value=value)
+            if f.person and not groups & set(f.person):
+                return Message("person_not_in_group", label=f.label, value=value,
+                               groups=", ".join(f.person))
+        if f.no_past and self.today is not None and isinstance(value, date):
+            day = value.date() if isinstance(value, datetime) else value
+            if day < self.today:
+                return Message("date_in_past", label=f.label, value=day)
+        return None
 
     def rows(self, f: Field, submitted: dict[str, Any], given: Mapping[str, Any],
              prefix: str, scopes: list[Mapping[str, Any]]) -> list[dict[str, Any]] | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.clock import Clock
+from engine.core import Directory
 from engine.database import Database
 from engine.errors import InvalidInput
 from engine.identity.permissions import Roles
@@ -30,8 +31,10 @@ PROCESSES = Path(__file__).resolve().parent.parent / "processes"
 
 
 def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
-                  context: dict[str, Any], lookup) -> dict[str, Any]:
-    """The engine's FormValidator: Camunda form attributes -> field model -> typed values."""
+                  context: dict[str, Any], lookup, *,
+                  directory: Directory | None = None) -> dict[str, Any]:
+    """The engine's FormValidator: Camunda form attributes -> field model -> typed values;
+    people pickers and deadlines are checked against the engine's directory."""
     try:
         form = form_for(form_attrs, lookup)
     except FormResolutionError as err:
@@ -41,7 +44,10 @@ def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
             raise InvalidInput({key: "unknown field (this step has no form)" for key in submitted})
         return {}
     try:
-        return validate_submission(form, submitted, context=context)
+        return validate_submission(
+            form, submitted, context=context,
+            people=directory.groups_of_active if directory is not None else None,
+            today=directory.today if directory is not None else None)
     except FormValidationError as err:
         raise InvalidInput(dict(err.errors)) from None
 

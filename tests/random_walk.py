@@ -238,6 +238,8 @@ class Values:
             return self.number(f)
         if f.type == "datetime":
             day = self.today + timedelta(days=rng.randint(-30, 120))
+            if f.no_past:  # a deadline: today at the earliest, as the server asks
+                day = max(day, self.today)
             moment = time(rng.randint(7, 16), rng.choice((0, 15, 30, 45)))
             if f.subtype == "date":
                 return day.isoformat()

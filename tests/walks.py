@@ -40,14 +40,23 @@ def task_for(engine: Engine, user: str, element_id: str, instance_id: str | None
     return matches[0]
 
 
-def review_rows(clinic: str) -> list[dict[str, Any]]:
+def deadline_year(engine: Any = None) -> int:
+    """The year of the walks' deadlines: 2026 on the tests' fixed clock (January 2026),
+    the next year on a real clock past the first of March, since deadlines may not lie
+    in the past."""
+    clock = getattr(engine, "clock", None)
+    now = clock.now() if clock is not None else datetime.now(UTC)
+    return 2026 if now < datetime(2026, 3, 1, tzinfo=UTC) else now.year + 1
+
+
+def review_rows(clinic: str, year: int = 2026) -> list[dict[str, Any]]:
     """Step 2: two measures carried out with owner and deadline, one not, with a reason."""
     owner = RESPONSIBLE[clinic]
     return [
         {"gjennomfores": "ja", "konkretisering": "NEWS2 skåres ved mottak fra annen klinikk",
-         "ansvarlig": owner, "frist": "2026-03-01"},
+         "ansvarlig": owner, "frist": f"{year}-03-01"},
         {"gjennomfores": "ja", "konkretisering": "Årlig simulering for begge klinikker",
-         "ansvarlig": owner, "frist": "2026-06-01"},
+         "ansvarlig": owner, "frist": f"{year}-06-01"},
         {"gjennomfores": "nei",
          "begrunnelse": "Dekkes av eksisterende rutine for overflytting (I.5.2.4-8)"},
     ]
@@ -76,7 +85,7 @@ def walk_six_step(engine: Engine, clinics: tuple[str, ...] = ("kir", "med"),
         task = task_for(engine, secretariat, "Task_VurderTiltak", instance.id)
         engine.claim(task.id, actor=secretariat)
         engine.complete(task.id, actor=secretariat,
-                        data={"tiltak_vurdering": review_rows(clinic)})
+                        data={"tiltak_vurdering": review_rows(clinic, deadline_year(engine))})
         seen("reviewed", clinic)
         task = task_for(engine, KPU[clinic], "Task_KpuBehandling", instance.id)
         engine.complete(task.id, actor=KPU[clinic], data={
@@ -110,8 +119,9 @@ def walk_six_step(engine: Engine, clinics: tuple[str, ...] = ("kir", "med"),
     return instance.id
 
 
-def at_measure(engine, frist: str = "2026-03-01", business_key: str | None = None) -> str:
-    """One clinic, one measure for ola with a deadline; returns the instance id."""
+def at_measure(engine, frist: str | None = None, business_key: str | None = None) -> str:
+    """One clinic, one measure for ola with a deadline (1 March); returns the instance id."""
+    frist = frist or f"{deadline_year(engine)}-03-01"
     instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
                             data=dict(START_DATA, klinikker=["kir"]), business_key=business_key)
     task = task_for(engine, "sigrid", "Task_VurderTiltak", instance.id)

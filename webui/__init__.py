@@ -15,12 +15,14 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         api,
         audit,
         auth,
+        case_data,
         dashboard,
         engine_rest,
         errors,
         filters,
         i18n,
         instances,
+        mine,
         notices,
         owners,
         receipts,
@@ -44,7 +46,8 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     i18n.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for module in (tasks, start, instances, audit, dashboard, receipts, owners, vendor):
+    case_data.init_app(app)
+    for module in (tasks, start, instances, mine, audit, dashboard, receipts, owners, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
     engine_rest.init_app(app, api.init_app(app))

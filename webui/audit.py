@@ -17,6 +17,7 @@ from engine.history.stepping import case_at
 from engine.serialization import data_from_json
 
 from .auth import engine
+from .case_data import use_case
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -60,6 +61,7 @@ def case(instance_id: str):
     events = engine().history(instance_id)
     seq = request.args.get("step", len(events), type=int) or len(events)
     at = case_at(engine(), instance_id, seq)
+    use_case(instance_id)
     return render_template("audit_case.html", instance=engine().show(instance_id),
                            events=events, at=at, verdict=verify_instance(engine(), instance_id),
                            reads=engine().reads(instance_id))
@@ -70,6 +72,7 @@ def report(instance_id: str):
     _may_read(instance_id, "report")
     events = engine().history(instance_id)
     last = case_at(engine(), instance_id, len(events))
+    use_case(instance_id)
     return render_template("audit_report.html", instance=engine().show(instance_id),
                            events=events, names=last.names,
                            details=[_details(e) for e in events],

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -70,7 +70,63 @@ def readable_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=text)
 
 
+def local_date(value: date | datetime | str | None, style: str = "medium") -> str:
+    """A day in the user's locale (6. des. 2026); a moment is taken in the hospital's zone
+    first, so a deadline at the end of a local day shows that day."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return format_date(moment, style)  # Flask-Babel moves it to the configured zone
+    return format_date(value, style)
+
+
+def local_datetime(value: datetime | str | None, style: str = "short") -> str:
+    """A moment in the user's locale and the hospital's zone; ISO text is read first."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return format_datetime(moment, style)
+
+
+def user_name(name: str | None) -> str:
+    """A user's display name (the user name when there is none), once per request."""
+    from flask import g
+
+    from .auth import engine
+    if not name:
+        return "–"
+    known = g.setdefault("display_names", {})
+    if name not in known:
+        user = engine().user(name)
+        known[name] = user.display_name if user is not None and user.display_name else name
+    return known[name]
+
+
+def people(groups: list[str] | None) -> list[tuple[str, str]]:
+    """(user name, display name) of the active users a people picker offers."""
+    from .auth import engine
+    return [(u.name, u.display_name or u.name) for u in engine().people(tuple(groups or ()))]
+
+
+def today_iso() -> str:
+    """Today in the hospital's zone, as a date input's `min` wants it."""
+    from engine.clock import zone
+
+    from .auth import engine
+    return engine().clock.now().astimezone(zone()).date().isoformat()
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["user_name"] = user_name
+    app.jinja_env.globals["people"] = people
+    app.jinja_env.globals["today_iso"] = today_iso
+    app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["simple_markdown"] = simple_markdown
     app.jinja_env.filters["group_name"] = group_name
     app.jinja_env.filters["place_name"] = place_name

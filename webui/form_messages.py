@@ -5,13 +5,16 @@ its text marked for translation, and numbers are written the locale's way.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from numbers import Number
 from typing import Any
 
 from babel.numbers import format_decimal
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import format_date, get_locale, gettext, ngettext
 
 from forms.messages import Message, Messages
+
+from .filters import group_name
 
 Text = Callable[[dict[str, Any], dict[str, Any]], str]
 
@@ -60,6 +63,16 @@ TEXTS: dict[str, Text] = {
         "must be at most %(max)s character long", "must be at most %(max)s characters long",
         _count(raw["max"]), **p),
     "pattern": lambda p, raw: gettext("is not in the expected format (%(pattern)s)", **p),
+    "unknown_person": lambda p, raw: gettext(
+        "%(label)s: nobody here has the user name “%(value)s”; choose a person from the list",
+        **p),
+    "person_not_in_group": lambda p, raw: gettext(
+        "%(label)s: %(value)s is not among those who may take this task (%(groups)s)",
+        **dict(p, groups=", ".join(group_name(g) for g in str(raw["groups"]).split(", ")))),
+    "date_in_past": lambda p, raw: gettext(
+        "%(label)s: %(value)s has already passed; choose today or a later day",
+        **dict(p, value=format_date(raw["value"], "long")
+               if isinstance(raw["value"], date) else raw["value"])),
 }
 
 

@@ -14,6 +14,8 @@ from flask import Flask, current_app, request, session
 from flask_babel import Babel
 from flask_login import current_user
 
+from engine.clock import LOCAL_ZONE
+
 SOURCE = Path(__file__).parent / "translations"
 
 
@@ -48,4 +50,6 @@ def init_app(app: Flask) -> None:
     target = Path(app.config["INSTANCE_PATH"]).resolve() / "translations"
     compile_catalogues(target)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
+    # dates and times on the pages in the hospital's zone, the one deadlines are counted in
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", str(LOCAL_ZONE))
     Babel(app, locale_selector=select_locale)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from engine.errors import NotFound, PermissionDenied
 
 from .auth import engine
+from .case_data import use_case
 
 bp = Blueprint("instances", __name__)
 
@@ -27,8 +28,11 @@ def show(instance_id: str):
     shown = engine().show(instance_id)
     diagrams = engine().progress(instance_id)
     events = engine().history(instance_id)
+    use_case(instance_id)
     return render_template("instance.html", instance=shown, diagrams=diagrams, events=events,
-                           attachments=engine().attachments(instance_id))
+                           attachments=engine().attachments(instance_id),
+                           title=engine().case_titles([instance_id]).get(instance_id),
+                           following=engine().follows(instance_id, actor=current_user.name))
 
 
 @bp.get("/instances/<instance_id>/diagram/<int:definition_id>.bpmn")

@@ -13,10 +13,11 @@ from flask_login import current_user, login_required
 from engine import limits
 from engine.errors import Conflict, InvalidInput, TaskNotOpen
 from engine.queries.worklist import DUE_FILTERS, SCOPES, SORTS, WorklistQuery
-from engine.serialization import plain
 from forms.errors import FormResolutionError
+from forms.model import flatten
 
 from .auth import engine
+from .case_data import use_case
 from .form_input import from_post
 from .form_messages import localized
 from .forms_view import form_view, task_form
@@ -24,7 +25,6 @@ from .review_figures import prefill
 
 bp = Blueprint("tasks", __name__)
 PER_PAGE = 25
-HIDDEN_DATA = ("klinikkvalg", "enhetsvalg", "klinikval", "enhetsval", "alle_klinikker")
 
 
 @bp.get("/")
@@ -41,7 +41,8 @@ def worklist():
         page=_page(args.get("page")), per_page=PER_PAGE, groups=current_user.groups)
     page = engine().worklist(query)
     now = engine().clock.now()
-    return render_template("worklist.html", page=page, query=query, now=now,
+    titles = engine().case_titles([t.instance_id for t in page.tasks])
+    return render_template("worklist.html", page=page, query=query, now=now, titles=titles,
                            soon=now + timedelta(days=3),
                            clinics=engine().context_variables().get("alle_klinikker", []))
 
@@ -78,7 +79,13 @@ def task_page(task_id: str):
     errors: dict[str, str] = {}
     data: dict[str, Any] = context
     form_of_task = cache(lambda: task_form(engine(), task))  # resolved once per request
-    if request.method == "POST":
+    if request.method == "POST" and not task.assignee:
+        # as in Camunda's Tasklist, a task is completed by the one who has claimed it
+        flash(_("Claim the task before you complete it: then nobody else works on it "
+                "at the same time."), "error")
+        data = overlay(context, from_post(_fields_or_none(form_of_task), request.form))
+        errors = {"": _("The task is not claimed yet.")}
+    elif request.method == "POST":
         try:
             form = form_of_task()
         except ValueError as err:
@@ -104,11 +111,23 @@ def task_page(task_id: str):
     else:
         data = _with_figures(task, context, form_of_task)
     view = form_view(form_of_task, context, data, errors)
-    shown = {k: v for k, v in plain(context).items() if k not in HIDDEN_DATA}
-    return render_template("task.html", task=task, view=view, data=shown,
+    use_case(task.instance_id, [task.definition_id])
+    own = {inner.name for outer in (view.form.fields if view.form else [])
+           for inner in flatten(outer)}
+    return render_template("task.html", task=task, view=view, data=context, skip=own,
+                           title=engine().case_titles([task.instance_id]).get(task.instance_id),
                            attachments=engine().attachments(task.instance_id),
                            documentation=(task.form or {}).get("documentation")), \
-        422 if errors else 200
+        (409 if "" in errors else 422) if errors else 200
+
+
+def _fields_or_none(form_of_task) -> list:
+    try:
+        form = form_of_task()
+    except (ValueError, FormResolutionError):
+        return []
+    return form.fields if form else []
+
 
 
 @bp.post("/tasks/<task_id>/attachments")

@@ -16,17 +16,19 @@ from ..core import (
 )
 from ..errors import (
     NotFound,
+    PermissionDenied,
 )
 from ..execution import projection
 from ..identity.users import groups_of
 from ..models import (
     AccessLog,
     Attachment,
+    CaseFacts,
     HistoryEvent,
     HumanTask,
     ProcessInstance,
 )
-from ..queries import facts, search
+from ..queries import facts, my_cases, search
 from ..queries.worklist import visible_to
 from ..serialization import data_from_json, plain
 from ..store.instances import InstanceRow
@@ -151,6 +153,40 @@ class HistoryService(EngineCore):
             offered = session.scalar(select(HumanTask.id).where(
                 HumanTask.instance_id == instance_id, visible_to(actor, groups)).limit(1))
             return took_part is not None or offered is not None
+
+    def case_titles(self, instance_ids: list[str]) -> dict[str, str]:
+        """Each case's title (store/projections.py, `case_title`), for those that have one."""
+        if not instance_ids:
+            return {}
+        with self.db.reading(one_statement=True) as session:
+            return dict(session.execute(select(CaseFacts.instance_id, CaseFacts.title).where(
+                CaseFacts.instance_id.in_(sorted(set(instance_ids))),
+                CaseFacts.title.is_not(None))).all())
+
+    def my_cases(self, actor: str) -> list[my_cases.MyCase]:
+        """The cases the actor started, completed a task in or follows, newest first,
+        without those they may no longer see (a followed case that became sensitive)."""
+        with self.db.reading() as session:
+            found = my_cases.cases_of(session, actor)
+        return [c for c in found if c.why - {"follows"} or self.may_view(actor, c.id)]
+
+    def follow(self, instance_id: str, *, actor: str, following: bool = True) -> None:
+        """Follow a case the actor may see (or stop following it); auditors change
+        nothing, not even a list of their own."""
+        with self.db.reading() as session:
+            if self.roles.is_auditor(groups_of(session, actor)):
+                raise PermissionDenied("auditors read cases and change nothing")
+        if following and not self.may_view(actor, instance_id):
+            raise PermissionDenied("you may not see this case")
+        with self.db.transaction() as session:
+            if following:
+                my_cases.follow(session, actor, instance_id, self.clock.now())
+            else:
+                my_cases.unfollow(session, actor, instance_id)
+
+    def follows(self, instance_id: str, *, actor: str) -> bool:
+        with self.db.reading() as session:
+            return my_cases.follows(session, actor, instance_id)
 
     def attachments(self, instance_id: str) -> list[Attachment]:
         with self.db.reading() as session:

@@ -22,6 +22,7 @@ from ..identity.users import authenticate, groups_of
 from ..models import (
     Notification,
     User,
+    UserGroup,
 )
 
 
@@ -45,6 +46,16 @@ class IdentityService(EngineCore):
         with self.db.transaction() as session:
             users.end_sessions(session, name)
         self._users.pop(name, None)
+
+    def people(self, groups: list[str] | tuple[str, ...] = ()) -> list[User]:
+        """Active users (in any of these groups, when some are given), by display name:
+        whom a people picker offers."""
+        with self.db.reading() as session:
+            query = select(User).where(User.active.is_(True))
+            if groups:
+                query = query.where(User.name.in_(select(UserGroup.user_name).where(
+                    UserGroup.group_name.in_(list(groups)))))
+            return list(session.scalars(query.order_by(User.display_name, User.name)))
 
     def user(self, name: str) -> User | None:
         with self.db.reading() as session:

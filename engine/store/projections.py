@@ -129,7 +129,13 @@ def sync_subscriptions(writes: Writes, row: InstanceRow, wanted: list[tuple[str,
     return now_wanted
 
 
-_FACT_VALUES = ("clinic", "unit", "serious", "risk_class", "expertise")
+_FACT_VALUES = ("clinic", "unit", "serious", "risk_class", "expertise", "title")
+# the variables a case's title is taken from, the first one the case has: `saktittel`
+# when a routine names its cases itself, else the analysis's title, the supervision's
+# subject or the first words of what happened (docs/DESIGN.md, "Case data as people
+# read it")
+TITLE_VARIABLES = ("saktittel", "analyse_tittel", "tema", "hva_skjedde", "vad_hande")
+TITLE_LENGTH = 200
 
 
 @functools.cache
@@ -157,10 +163,21 @@ def record_case(writes: Writes, dialect: str, row: InstanceRow, variables: dict[
         "expertise": _flag(variables.get("sakkompetens")),
         "anonymous": variables.get("anonym") is True,
         "sensitive": variables.get("sensitiv") is True,
+        "title": case_title(variables),
     }
     if facts != before:
         writes.add(_facts_upsert(dialect), facts)
     return facts
+
+
+def case_title(variables: dict[str, Any]) -> str | None:
+    """The case's title from its variables, on one line and cut to the column's length."""
+    for name in TITLE_VARIABLES:
+        found = _text(variables.get(name))
+        if found:
+            line = " ".join(found.split())
+            return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1] + "…"
+    return None
 
 
 def _text(value: Any) -> str | None:

@@ -34,7 +34,7 @@ class Final:
     hash: str  # of its last state's text, as its last state-changing event records
     format: str  # that text's
     variables: str  # the process variables at the end, as engine.serialization writes data
-    progress: list  # engine.projection.progress at the end: the diagrams' done elements
+    progress: list  # engine.execution.projection.progress at the end: the diagrams' done elements
 
 
 _FINAL_KEY = "tiltak-final"
