@@ -3,15 +3,20 @@ databases, each command run by an engine restored from the database."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import date
 
 import pytest
+from process_per_command import ProcessPerCommand
 
 from engine.errors import InvalidInput, Suspended
 from engine.history.replay import verify_instance
 from engine.migration import plan as plans
 from engine.services.migration import MigrationRefused
-from process_per_command import ProcessPerCommand
+
 from walks import KPU, PROCESSES, RESPONSIBLE, SECRETARIAT, START_DATA, review_rows
 
 RENAMED = "Behandle analysen og tiltakene i KPU-møtet"
@@ -200,3 +205,78 @@ def test_only_process_owners_migrate_or_suspend(cases):
         engine.migrate(plan, found["step2"], actor="sigrid")
     with pytest.raises(Exception, match="may not suspend"):
         engine.suspend(found["step2"][0], actor="sigrid")
+
+
+@pytest.fixture
+def tiltak(database_url, tmp_path):
+    """The command line on a database with the routines deployed, as test_cli.py has it."""
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
+
+    def run(*args: str, code: int = 0, stdin: str | None = None):
+        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
+                                capture_output=True, text=True, input=stdin, cwd=tmp_path,
+                                timeout=120)
+        assert result.returncode == code, (result.stdout, result.stderr)
+        return result
+    run("init")
+    run("deploy", str(PROCESSES))
+    for name, groups in (("frida", "fagavdeling"), ("sigrid", "kpu-sekretariat-kir"),
+                         ("kari", "kpu-kir"), ("per", "prosesseier")):
+        run("users", "add", name, "--groups", groups)
+    return run
+
+
+def test_the_command_line_plans_migrates_suspends_and_activates(tiltak, tmp_path):
+    case = tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida", "--id",
+                  "--data", "@-", stdin=json.dumps(dict(START_DATA, klinikker=["kir"])))
+    case_id = case.stdout.strip()
+    [task] = json.loads(tiltak("tasks", "--instance", case_id, "--json").stdout)
+    tiltak("complete", task["id"], "--as", "sigrid", "--data",
+           json.dumps({"tiltak_vurdering": review_rows("kir")}))
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "klinikk-oppfolging.bpmn").write_bytes(
+        changed_routine()["klinikk-oppfolging.bpmn"])
+    tiltak("deploy", str(tmp_path / "v2"))
+    plan = json.loads(tiltak("migrate", "plan", "klinikk-oppfolging", "--from", "1",
+                             "--to", "2").stdout)
+    assert {"sourceActivityId": "Task_KpuBehandling",
+            "targetActivityId": "Task_KpuBehandling"} in plan["instructions"]
+
+    # an edited plan that leaves the open task unmapped: refused, nothing moves
+    unmapped = dict(plan, instructions=[i for i in plan["instructions"]
+                                        if i["sourceActivityId"] != "Task_KpuBehandling"])
+    (tmp_path / "unmapped.json").write_text(json.dumps(unmapped))
+    refused = tiltak("migrate", "run", "unmapped.json", "--instances", case_id, "--json",
+                     code=2)
+    report = json.loads(refused.stdout)
+    assert report["executed"] is False and report["moved"] == []
+    assert report["refused"][0]["problems"][0]["element"] == "Task_KpuBehandling"
+    assert "nothing was moved" in refused.stderr
+    [still] = json.loads(tiltak("tasks", "--instance", case_id, "--json").stdout)
+    assert still["name"] != RENAMED
+
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    moved = tiltak("migrate", "run", "plan.json", "--all-at-version")
+    assert f"{case_id}: moved to version 2" in moved.stdout
+    [task] = json.loads(tiltak("tasks", "--instance", case_id, "--json").stdout)
+    assert task["name"] == RENAMED
+    tiltak("verify", case_id)
+
+    tiltak("suspend", case_id, "--as", "per")
+    refused = tiltak("complete", task["id"], "--as", "kari", "--data",
+                     json.dumps({"kpu_motedato": "2026-02-10", "kpu_innspill": "Støttes",
+                                 "kpu_slutter_seg_til": True}), code=6)
+    assert "suspended" in refused.stderr
+    tiltak("activate", case_id, "--as", "per")
+    tiltak("complete", task["id"], "--as", "kari", "--data",
+           json.dumps({"kpu_motedato": "2026-02-10", "kpu_innspill": "Støttes",
+                       "kpu_slutter_seg_til": True}))
+    tiltak("verify", case_id)
+
+    tiltak("suspend", "--definition", "hendelsesanalyse-oppfolging:1")
+    refused = tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida", "--data",
+                     json.dumps(START_DATA), code=6)
+    assert "suspended" in refused.stderr
+    tiltak("activate", "--definition", "hendelsesanalyse-oppfolging")
+    tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida", "--data",
+           json.dumps(START_DATA))
