@@ -284,7 +284,8 @@ class EngineCore:
             row.status = "completed"
         if row.status != "running" and row.ended_at is None:
             row.ended_at = now
-        row.next_timer_at = projection.next_timer(workflow) if row.status == "running" else None
+        row.next_timer_at = projection.next_timer(workflow) \
+            if row.status == "running" and not row.suspended else None
         conn = session.connection()
         before = loaded.projected or store_projections.stored(conn, row.id)
         writes = Writes()

@@ -66,3 +66,7 @@ class ExecutionError(TiltakError):
     def __init__(self, message: str, *, element: str | None = None):
         self.element = element
         super().__init__(f"element '{element}': {message}" if element else message)
+
+
+class Suspended(Conflict):
+    """The process definition or the case is suspended: activate it first."""

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,6 +70,8 @@ class ProcessDefinition(Base):
     start_form: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timer_start: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     deployed_at: Mapped[datetime]
+    # no new cases while suspended (Camunda's suspended process definition)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ProcessInstance(Base):
@@ -88,6 +91,8 @@ class ProcessInstance(Base):
     last_hash: Mapped[str] = mapped_column(String(64), default="")
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # tasks and timers held until activated (Camunda's suspended process instance)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -15,10 +15,12 @@ from .core import (  # noqa: F401 - what callers import from here
 from .services.history import HistoryService
 from .services.identity import IdentityService
 from .services.instances import InstanceService
+from .services.migration import MigrationService
 from .services.repository import RepositoryService
+from .services.suspension import SuspensionService
 from .services.tasks import TaskService
 
 
 class Engine(RepositoryService, InstanceService, TaskService, HistoryService,
-             IdentityService):
+             IdentityService, MigrationService, SuspensionService):
     """Deploy, start, work and read cases; see the services for each part."""

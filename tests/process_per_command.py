@@ -12,7 +12,8 @@ from engine.history.replay import verify_instance
 from engine.runtime import Engine
 
 COMMANDS = {"start", "claim", "unclaim", "complete", "message", "cancel", "fire_timers",
-            "fire_timer_start", "retry", "attach"}
+            "fire_timer_start", "retry", "attach", "migrate", "suspend", "activate",
+            "suspend_definition", "activate_definition"}
 
 
 class ProcessPerCommand:

@@ -29,6 +29,7 @@ from engine.serialization import data_from_json, plain
 from installation import services
 from installation.shapes import task_json
 
+from .migrating import add_commands as add_migration_commands
 from .rendering import print_history, print_instance, print_tasks
 
 
@@ -172,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("retry", cmd_retry, "retry an instance whose timer failed (an incident)")
     p.add_argument("instance_id")
     p.add_argument("--as", dest="actor", required=True)
+    add_migration_commands(command)
     return parser
 
 

@@ -34,11 +34,14 @@ EXTENSIONS = (
 LIFECYCLE = {
     "start": "start", "claim": "assign", "unclaim": "reassign", "complete": "complete",
     "message": "complete", "timer": "complete", "cancel": "pi_abort", "incident": "suspend",
-    "retry": "resume", "attach": "unknown",
+    "retry": "resume", "attach": "unknown", "migrated": "unknown", "suspended": "suspend",
+    "activated": "resume",
 }
 LABELS = {
     "timer": "Timer fired", "cancel": "Case cancelled", "incident": "Incident",
     "retry": "Retried after incident", "attach": "Document attached", "message": "Message",
+    "migrated": "Moved to another version", "suspended": "Case suspended",
+    "activated": "Case activated",
 }
 CSV_COLUMNS = ("case_id", "business_key", "process_key", "version", "seq", "event_type",
                "activity", "element_id", "lifecycle", "timestamp", "resource", "state_hash")

@@ -21,13 +21,14 @@ from ..clock import LOCAL_ZONE, FixedClock, local_zone
 from ..errors import TiltakError
 from ..execution import projection
 from ..execution.determinism import IdSource, deterministic
+from ..migration import repoint
 from ..models import HistoryEvent, ProcessInstance
 from ..serialization import FORMATS, LEGACY_FORMAT, data_from_json, restore_state, state_to_json
 from ..store import state_format
 from . import events as history
 from .state_writer import StateWriter
 
-UNCHANGED = {"claim", "unclaim", "attach", "incident", "retry"}
+UNCHANGED = {"claim", "unclaim", "attach", "incident", "retry", "suspended", "activated"}
 BATCH = 50  # instances whose events are read in one query
 
 _EVENT_COLUMNS = [HistoryEvent.__table__.c[name] for name in (
@@ -288,6 +289,12 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
                         state_hash = history.sha256(state)
                 elif specs is None:
                     raise ValueError("the history does not begin with a start")
+                elif event.type == "migrated":  # re-pointed as the engine did it
+                    workflow = restore_state(state, specs[0], specs[1], engine.script_engine)
+                    workflow, specs = _migrated(engine, workflow, specs, event)
+                    owner = specs[2]
+                    state = writers.reference(event)(workflow)
+                    state_hash = history.sha256(state)
                 elif event.type not in UNCHANGED:
                     state_format.as_restored(workflow)  # as the engine has it
                     counter = ids.counter
@@ -333,6 +340,17 @@ def _apply(engine, workflow, event) -> None:
     else:
         raise ValueError(f"unknown event type '{event.type}'")
     projection.take_notifications(workflow)
+
+
+def _migrated(engine, workflow, specs: tuple, event) -> tuple[Any, tuple]:
+    """The workflow moved by a `migrated` event, and the specs it now runs on."""
+    data = data_from_json(event.data)
+    target = _specs(engine, data["definition_id"], data["bindings"])
+    moved, _ = repoint.moved(workflow, specs[2], data["from"]["definition_id"],
+                             data["instructions"],
+                             repoint.Target(target[0], target[1], data["to"]["version"]),
+                             engine.script_engine)
+    return moved, target
 
 
 _assembled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

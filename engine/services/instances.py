@@ -27,6 +27,7 @@ from ..errors import (
     ExecutionError,
     NotFound,
     PermissionDenied,
+    Suspended,
     TaskNotOpen,
 )
 from ..execution import projection, timer_starts
@@ -46,6 +47,7 @@ from ..queries import search
 from ..store import instances
 from ..store import projections as store_projections
 from ..store.instances import InstanceRow, StaleDefinition
+from .suspension import DEFINITIONS, SuspensionService
 
 
 class InstanceService(EngineCore):
@@ -86,6 +88,10 @@ class InstanceService(EngineCore):
                 values: dict[str, Any], business_key: str | None, *,
                 by_timer: bool = False, started_as: tuple[str, str] | None = None
                 ) -> ProcessInstance:
+        if session.connection().scalar(select(DEFINITIONS.c.suspended).where(
+                DEFINITIONS.c.id == definition.id)):
+            raise Suspended(f"process '{definition.key}' version {definition.version} is "
+                            "suspended: it starts no new cases until it is activated")
         bindings = definitions.bind_called(session, definition)
         values = {**values, **self._context_for(definition)}
         initiator = (definition.start_form or {}).get("initiator")
@@ -158,6 +164,9 @@ class InstanceService(EngineCore):
             if schedule is None:
                 return False
             definition = self._definition(session, schedule.definition_id)
+            if session.connection().scalar(select(DEFINITIONS.c.suspended).where(
+                    DEFINITIONS.c.id == definition.id)):
+                return False  # held while its definition is suspended, as Camunda's job
             self._create(session, definition, OPERATOR, {}, None, by_timer=True)
             timer_starts.move_on(session, schedule)
             return True
@@ -176,6 +185,7 @@ class InstanceService(EngineCore):
                 where = f" with business key '{business_key}'" if business_key else ""
                 raise NotFound(f"no instance{where} is waiting for message '{name}'")
             loaded = self._load(session, subscription.instance_id)
+            SuspensionService.refuse_if_suspended(loaded.row, f"message '{name}'")
             with deterministic(loaded.ids, self.clock):
                 self.message_in(loaded.workflow, name, data)
             self._save(session, loaded, "message", actor, {"name": name, "data": data or {}},

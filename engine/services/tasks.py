@@ -33,6 +33,9 @@ from ..queries import carry_over, worklist
 from ..queries.worklist import WorklistPage, WorklistQuery, visible_to
 from ..store import instances, visibility
 from ..store.prepared import query_rows
+from .suspension import SuspensionService
+
+refuse_if_suspended = SuspensionService.refuse_if_suspended
 
 
 class TaskService(EngineCore):
@@ -61,6 +64,7 @@ class TaskService(EngineCore):
                    actor: str, event_type: str) -> HumanTask:
         """The task to `assignee` (None: back to its candidates), recorded as one event."""
         row = self._lock_instance(session, task.instance_id)
+        refuse_if_suspended(row, f"{event_type}ing a task")
         task.assignee = assignee
         session.flush()
         visibility.reassign(session.connection(), task)
@@ -78,6 +82,7 @@ class TaskService(EngineCore):
                 self._open_task(session, task_id)  # says why it is not open
                 raise Conflict("the task opened meanwhile; try again")
             task = _TaskRow(*found[0])
+            refuse_if_suspended(found[1], "completing a task")
             self._authorise_work(session, task, actor)
             loaded = self._load(session, task.instance_id, row=found[1])
             with deterministic(loaded.ids, self.clock):

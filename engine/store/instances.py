@@ -44,6 +44,7 @@ class InstanceRow:
     last_hash: str = ""
     event_count: int = 0
     version: int = 0  # 0: not stored yet
+    suspended: bool = False
     state: str = ""  # the workflow state's text (engine/store/state_format.py)
     stored: states.Stored | None = None  # the state as last read or written
     receipt_code: str | None = None  # given to the reporter once, never stored
@@ -166,7 +167,7 @@ STATE_COLUMNS = {"bindings", "id_counter"}
 # what a command may change of a stored row: the others are written once, by the insert
 # (so an update leaves the indexes on them alone)
 CHANGING = {"status", "bindings", "id_counter", "ended_at", "next_timer_at", "error",
-            "last_hash", "event_count", "version"}
+            "last_hash", "event_count", "version", "definition_id", "suspended"}
 _INSERT = Prepared(insert(TABLE).values({name: bindparam(name) for name in COLUMNS}))
 
 

@@ -186,3 +186,36 @@ def _text(value: Any) -> str | None:
 
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+_KEPT_OF_TASK = Prepared(select(TASKS.c.id, TASKS.c.assignee, TASKS.c.created_at).where(
+    TASKS.c.instance_id == bindparam("instance_id")))
+_RENAME_RECORD = Prepared(update(RECORDS).where(RECORDS.c.id == bindparam("task_id")).values(
+    process_key=bindparam("process_key"), element_id=bindparam("element_id"),
+    name=bindparam("name"), indicator=bindparam("indicator"), due_at=bindparam("due_at")))
+
+
+def refresh_tasks(writes: Writes, conn: Connection, row: InstanceRow, views: list[TaskView],
+                  existing: frozenset[str]) -> None:
+    """Open tasks that stay open but changed version (a migrated case): written again as
+    the new version shows them (name, candidates, deadline, form), each keeping who
+    holds it and when it opened; their records renamed. Tasks that came or went are
+    left to `sync_tasks`."""
+    kept = {r[0]: r for r in query_rows(conn, _KEPT_OF_TASK, {"instance_id": row.id})}
+    staying = [v for v in views if v.id in existing and v.id in kept]
+    if not staying:
+        return
+    writes.add_many(_DROP_TASK, ({"task_id": v.id} for v in staying))
+    tasks = [{
+        "id": v.id, "instance_id": row.id, "definition_id": v.definition_id,
+        "process_key": v.process_key, "element_id": v.element_id, "name": v.name,
+        "assignee": kept[v.id][1] or v.assignee, "candidate_groups": v.candidate_groups,
+        "candidate_users": v.candidate_users, "due_at": v.due_at,
+        "follow_up_at": v.follow_up_at, "priority": v.priority, "form": v.form,
+        "created_at": kept[v.id][2], "business_key": row.business_key,
+        "clinic": v.clinic} for v in staying]
+    writes.add_many(_ADD_TASK, tasks)
+    writes.add_many(_ADD_VISIBILITY, (r for task in tasks for r in visibility.rows(task)))
+    writes.add_many(_RENAME_RECORD, ({
+        "task_id": v.id, "process_key": v.process_key, "element_id": v.element_id,
+        "name": v.name, "indicator": v.indicator, "due_at": v.due_at} for v in staying))

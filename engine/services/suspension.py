@@ -1,0 +1,87 @@
+"""Suspend and activate, as in Camunda 7: a suspended process definition starts no new
+cases; a suspended case's tasks cannot be claimed or completed, it hears no messages and
+its timers wait, until it is activated (recorded as `suspended` and `activated`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..core import OPERATOR, EngineCore, command
+from ..errors import Conflict, NotFound, PermissionDenied, Suspended
+from ..execution import projection
+from ..models import ProcessDefinition
+from ..store.instances import InstanceRow
+
+DEFINITIONS = ProcessDefinition.__table__
+
+
+class SuspensionService(EngineCore):
+    @command
+    def suspend_definition(self, process_key: str, version: int | None = None, *,
+                           actor: str = OPERATOR, tenant: str = "") -> list[int]:
+        """Suspend every version of the key, or one; the versions changed."""
+        return self._set_definition(process_key, version, tenant, actor, True)
+
+    @command
+    def activate_definition(self, process_key: str, version: int | None = None, *,
+                            actor: str = OPERATOR, tenant: str = "") -> list[int]:
+        return self._set_definition(process_key, version, tenant, actor, False)
+
+    def _set_definition(self, key: str, version: int | None, tenant: str, actor: str,
+                        suspended: bool) -> list[int]:
+        self._check_owner(actor, "suspend or activate process definitions")
+        with self.db.transaction() as session:
+            where = [DEFINITIONS.c.key == key, DEFINITIONS.c.tenant == tenant]
+            if version is not None:
+                where.append(DEFINITIONS.c.version == version)
+            found = sorted(session.execute(select(DEFINITIONS.c.version).where(*where))
+                           .scalars())
+            if not found:
+                raise NotFound(f"process '{key}' has no version {version}" if version
+                               else f"unknown process key '{key}'")
+            session.execute(update(DEFINITIONS).where(*where).values(suspended=suspended))
+            return found
+
+    @command
+    def suspend(self, instance_id: str, *, actor: str = OPERATOR) -> InstanceRow:
+        """Hold a running case: its timers wait and its tasks cannot be worked on."""
+        self._check_owner(actor, "suspend cases")
+        with self.db.transaction() as session:
+            row = self._running(session, instance_id)
+            if row.suspended:
+                raise Conflict(f"case {instance_id} is already suspended")
+            row.suspended, row.next_timer_at = True, None
+            self._record(session, row, "suspended", actor, {})
+            return row
+
+    @command
+    def activate(self, instance_id: str, *, actor: str = OPERATOR) -> InstanceRow:
+        """Let a suspended case go on; a timer that came due meanwhile fires next."""
+        self._check_owner(actor, "activate cases")
+        with self.db.transaction() as session:
+            row = self._running(session, instance_id)
+            if not row.suspended:
+                raise Conflict(f"case {instance_id} is not suspended")
+            loaded = self._load_row(session, row)
+            row.suspended = False
+            row.next_timer_at = projection.next_timer(loaded.workflow)
+            self._record(session, row, "activated", actor, {})
+            return row
+
+    def _running(self, session: Session, instance_id: str) -> InstanceRow:
+        row = self._lock_instance(session, instance_id)
+        if row.status != "running":
+            raise Conflict(f"case {instance_id} is {row.status}: only a running case can be "
+                           "suspended or activated")
+        return row
+
+    def _check_owner(self, actor: str, what: str) -> None:
+        if not self.roles.may_deploy(actor, self._groups(actor)):
+            raise PermissionDenied(f"user '{actor}' may not {what} (process owners may)")
+
+    @staticmethod
+    def refuse_if_suspended(row: InstanceRow, what: str) -> None:
+        if row.suspended:
+            raise Suspended(f"case {row.id} is suspended: {what} waits until it is "
+                            "activated")

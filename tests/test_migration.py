@@ -1,0 +1,291 @@
+"""Instance migration (Camunda 7's semantics), suspension and activation, on both
+databases, each command run by an engine restored from the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+from process_per_command import ProcessPerCommand
+
+from engine.errors import InvalidInput, Suspended
+from engine.history.replay import verify_instance
+from engine.migration import plan as plans
+from engine.services.migration import MigrationRefused
+
+from walks import (
+    KPU,
+    PROCESSES,
+    RESPONSIBLE,
+    SECRETARIAT,
+    START_DATA,
+    deadline_year,
+    review_rows,
+)
+
+RENAMED = "Behandle analysen og tiltakene i KPU-møtet"
+
+
+def changed_routine(*, drop: str | None = None) -> dict[str, bytes]:
+    """The clinic's part of the six-step routine with a renamed task and a deadline on
+    the minutes; `drop`: an element id renamed away (so that it is missing)."""
+    text = (PROCESSES / "klinikk-oppfolging.bpmn").read_text(encoding="utf-8")
+    text = text.replace('name="Behandle analysen og tiltakene i KPU"', f'name="{RENAMED}"')
+    text = text.replace('<bpmn:userTask id="Task_SendReferat"',
+                        '<bpmn:userTask id="Task_SendReferat" '
+                        'camunda:dueDate="${kpu_motedato}"', 1)
+    if drop:
+        text = text.replace(f'"{drop}"', f'"{drop}_Ny"')
+    return {"klinikk-oppfolging.bpmn": text.encode("utf-8")}
+
+
+def work(engine, task, clinic: str) -> None:
+    """Complete one open task of the routine as its real user would."""
+    by_element = {
+        "Task_VurderTiltak": (SECRETARIAT, {"tiltak_vurdering": review_rows(clinic)}),
+        "Task_KpuBehandling": (KPU, {"kpu_motedato": "2026-02-10", "kpu_innspill": "Støttes",
+                                     "kpu_slutter_seg_til": True}),
+        "Task_SendReferat": (SECRETARIAT, {"kpu_referat": f"Referat fra KPU {clinic}"}),
+        "Task_MottaReferat": (SECRETARIAT, {"referat_kvittert": True}),
+        "Task_MottaReferat_Ny": (SECRETARIAT, {"referat_kvittert": True}),
+        "Task_GjennomforTiltak": (RESPONSIBLE, {
+            "gjennomfort_dato": date(2026, 2, 20).isoformat(),
+            "gjennomfort_beskrivelse": "Innført"}),
+        "Task_KontrollerTiltak": (SECRETARIAT, {"tiltak_godkjent": True}),
+        "Task_BekreftAvslutning": (SECRETARIAT, {"klinikk_avsluttet": True}),
+    }
+    users, data = by_element[task.element_id]
+    engine.complete(task.id, actor=users[clinic], data=data)
+
+
+def clinic_of(task) -> str:
+    """The clinic whose people work on the task (a clinic's minutes go to the others)."""
+    for group in task.candidate_groups:
+        for clinic in SECRETARIAT:
+            if group.endswith("-" + clinic):
+                return clinic
+    return task.clinic
+
+
+def walk_until(engine, instance_id: str, stop: set[str] | None) -> None:
+    """Work the case's open tasks until one of `stop` is open in every clinic (None:
+    to its end)."""
+    for _ in range(200):
+        tasks = engine.tasks(instance_id=instance_id)
+        if not tasks:
+            return
+        if stop is not None and all(t.element_id in stop for t in tasks):
+            return
+        task = next(t for t in tasks if stop is None or t.element_id not in stop)
+        work(engine, task, clinic_of(task))
+    raise AssertionError("the case did not get there")
+
+
+@pytest.fixture
+def cases(deployed):
+    """Two cases at step 2 (the KPU) and two at step 4 (the other clinic's minutes)."""
+    engine = ProcessPerCommand(deployed, verify_each=True)
+    found = {}
+    for step, stop in (("step2", {"Task_KpuBehandling"}), ("step4", {"Task_MottaReferat"})):
+        for number in range(2):
+            case = engine.start("hendelsesanalyse-oppfolging", actor="frida",
+                                data=dict(START_DATA), business_key=f"HA-{step}-{number}")
+            walk_until(engine, case.id, stop)
+            found.setdefault(step, []).append(case.id)
+    return engine, found
+
+
+def test_cases_at_step_2_and_4_move_to_version_2_and_finish_there(cases):
+    engine, found = cases
+    [new] = engine.deploy(changed_routine(), actor="per")
+    assert (new.key, new.version) == ("klinikk-oppfolging", 2)
+    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    assert plan.instructions["Task_KpuBehandling"] == "Task_KpuBehandling"
+    plan = plans.parse(plan.to_json())  # as edited and read back
+    selected = engine.cases_at_version("klinikk-oppfolging", 1)
+    assert sorted(selected) == sorted(found["step2"] + found["step4"])
+
+    report = engine.migrate(plan, selected, actor="per")
+
+    assert report.executed and sorted(o.instance_id for o in report.outcomes if o.moved) \
+        == sorted(selected)
+    assert engine.cases_at_version("klinikk-oppfolging", 1) == []
+    for case_id in found["step2"]:
+        tasks = engine.tasks(instance_id=case_id)
+        assert {t.name for t in tasks} == {RENAMED}
+        assert {t.definition_id for t in tasks} == {new.definition_id}
+    events = engine.history(found["step4"][0])
+    assert events[-1].type == "migrated"
+    for case_id in found["step2"] + found["step4"]:
+        walk_until(engine, case_id, None)
+        assert engine.show(case_id)["status"] == "completed"
+        verdict = verify_instance(engine.fresh(), case_id)
+        assert verdict.ok, verdict.as_dict()
+
+
+def test_the_new_deadline_applies_to_a_task_opened_after_the_move(cases):
+    engine, found = cases
+    engine.deploy(changed_routine(), actor="per")
+    case_id = found["step2"][0]
+    engine.migrate(engine.migration_plan("klinikk-oppfolging", 1, 2), [case_id], actor="per")
+    for task in engine.tasks(instance_id=case_id):
+        work(engine, task, clinic_of(task))
+    minutes = [t for t in engine.tasks(instance_id=case_id)
+               if t.element_id == "Task_SendReferat"]
+    assert minutes and all(t.due_at is not None for t in minutes)
+    assert verify_instance(engine.fresh(), case_id).ok
+
+
+def test_an_unmapped_active_activity_is_refused_and_nothing_moves(cases):
+    engine, found = cases
+    engine.deploy(changed_routine(drop="Task_MottaReferat"), actor="per")
+    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    assert "Task_MottaReferat" not in plan.instructions
+    selected = found["step2"] + found["step4"]
+    before = {case_id: len(engine.history(case_id)) for case_id in selected}
+
+    with pytest.raises(MigrationRefused) as refused:
+        engine.migrate(plan, selected, actor="per")
+
+    report = refused.value.report
+    assert not report.executed
+    assert sorted(o.instance_id for o in report.refused) == sorted(found["step4"])
+    problem = report.refused[0].problems[0]
+    assert problem.element == "Task_MottaReferat" and "does not map" in problem.problem
+    assert {case_id: len(engine.history(case_id)) for case_id in selected} == before
+    assert sorted(engine.cases_at_version("klinikk-oppfolging", 1)) == sorted(selected)
+    # the cases that have not reached the renamed task move, and take the new path
+    report = engine.migrate(plan, found["step2"], actor="per")
+    assert all(o.moved for o in report.outcomes)
+    for case_id in found["step2"]:
+        walk_until(engine, case_id, None)
+        assert "Task_MottaReferat_Ny" in {e.element_id for e in engine.history(case_id)}
+        assert engine.show(case_id)["status"] == "completed"
+        verdict = verify_instance(engine.fresh(), case_id)
+        assert verdict.ok, verdict.as_dict()
+
+
+def test_a_changed_type_is_named_in_the_plan(cases):
+    engine, _ = cases
+    engine.deploy(changed_routine(), actor="per")
+    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    plan.instructions["Task_KpuBehandling"] = "Script_Fordel"
+    with pytest.raises(InvalidInput, match="Task_KpuBehandling: a .* cannot become "
+                                           "Script_Fordel"):
+        engine.migrate(plan, engine.cases_at_version("klinikk-oppfolging", 1), actor="per")
+
+
+def test_a_suspended_definition_starts_no_cases_until_activated(deployed):
+    engine = ProcessPerCommand(deployed)
+    assert engine.suspend_definition("hendelsesanalyse-oppfolging", actor="per") == [1]
+    with pytest.raises(Suspended, match="suspended"):
+        engine.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
+    engine.activate_definition("hendelsesanalyse-oppfolging", 1, actor="per")
+    assert engine.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
+
+
+def test_a_suspended_case_refuses_work_until_activated(deployed):
+    engine = ProcessPerCommand(deployed, verify_each=True)
+    case = engine.start("hendelsesanalyse-oppfolging", actor="frida",
+                        data=dict(START_DATA, klinikker=["kir"]))
+    engine.suspend(case.id, actor="per")
+    [task] = engine.tasks(instance_id=case.id)
+    with pytest.raises(Suspended):
+        work(engine, task, "kir")
+    with pytest.raises(Suspended):
+        engine.claim(task.id, actor="sigrid")
+    engine.activate(case.id, actor="per")
+    work(engine, task, "kir")
+    types = [e.type for e in engine.history(case.id)]
+    assert types == ["start", "suspended", "activated", "complete"]
+    assert verify_instance(engine.fresh(), case.id).ok
+
+
+def test_only_process_owners_migrate_or_suspend(cases):
+    engine, found = cases
+    engine.deploy(changed_routine(), actor="per")
+    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    with pytest.raises(Exception, match="may not migrate"):
+        engine.migrate(plan, found["step2"], actor="sigrid")
+    with pytest.raises(Exception, match="may not suspend"):
+        engine.suspend(found["step2"][0], actor="sigrid")
+
+
+@pytest.fixture
+def tiltak(database_url, tmp_path):
+    """The command line on a database with the routines deployed, as test_cli.py has it."""
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
+
+    def run(*args: str, code: int = 0, stdin: str | None = None):
+        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
+                                capture_output=True, text=True, input=stdin, cwd=tmp_path,
+                                timeout=120)
+        assert result.returncode == code, (result.stdout, result.stderr)
+        return result
+    run("init")
+    run("deploy", str(PROCESSES))
+    for name, groups in (("frida", "fagavdeling"), ("sigrid", "kpu-sekretariat-kir"),
+                         ("kari", "kpu-kir"), ("per", "prosesseier"),
+                         (RESPONSIBLE["kir"], "ansatt")):  # the measures' owner
+        run("users", "add", name, "--groups", groups)
+    return run
+
+
+def test_the_command_line_plans_migrates_suspends_and_activates(tiltak, tmp_path):
+    case = tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida", "--id",
+                  "--data", "@-", stdin=json.dumps(dict(START_DATA, klinikker=["kir"])))
+    case_id = case.stdout.strip()
+    [task] = json.loads(tiltak("tasks", "--instance", case_id, "--json").stdout)
+    tiltak("complete", task["id"], "--as", "sigrid", "--data",
+           json.dumps({"tiltak_vurdering": review_rows("kir", deadline_year())}))
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "klinikk-oppfolging.bpmn").write_bytes(
+        changed_routine()["klinikk-oppfolging.bpmn"])
+    tiltak("deploy", str(tmp_path / "v2"))
+    plan = json.loads(tiltak("migrate", "plan", "klinikk-oppfolging", "--from", "1",
+                             "--to", "2").stdout)
+    assert {"sourceActivityId": "Task_KpuBehandling",
+            "targetActivityId": "Task_KpuBehandling"} in plan["instructions"]
+
+    # an edited plan that leaves the open task unmapped: refused, nothing moves
+    unmapped = dict(plan, instructions=[i for i in plan["instructions"]
+                                        if i["sourceActivityId"] != "Task_KpuBehandling"])
+    (tmp_path / "unmapped.json").write_text(json.dumps(unmapped))
+    refused = tiltak("migrate", "run", "unmapped.json", "--instances", case_id, "--json",
+                     code=2)
+    report = json.loads(refused.stdout)
+    assert report["executed"] is False and report["moved"] == []
+    assert report["refused"][0]["problems"][0]["element"] == "Task_KpuBehandling"
+    assert "nothing was moved" in refused.stderr
+    [still] = json.loads(tiltak("tasks", "--instance", case_id, "--json").stdout)
+    assert still["name"] != RENAMED
+
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    moved = tiltak("migrate", "run", "plan.json", "--all-at-version")
+    assert f"{case_id}: moved to version 2" in moved.stdout
+    [task] = json.loads(tiltak("tasks", "--instance", case_id, "--json").stdout)
+    assert task["name"] == RENAMED
+    tiltak("verify", case_id)
+
+    tiltak("suspend", case_id, "--as", "per")
+    refused = tiltak("complete", task["id"], "--as", "kari", "--data",
+                     json.dumps({"kpu_motedato": "2026-02-10", "kpu_innspill": "Støttes",
+                                 "kpu_slutter_seg_til": True}), code=6)
+    assert "suspended" in refused.stderr
+    tiltak("activate", case_id, "--as", "per")
+    tiltak("complete", task["id"], "--as", "kari", "--data",
+           json.dumps({"kpu_motedato": "2026-02-10", "kpu_innspill": "Støttes",
+                       "kpu_slutter_seg_til": True}))
+    tiltak("verify", case_id)
+
+    tiltak("suspend", "--definition", "hendelsesanalyse-oppfolging:1")
+    refused = tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida", "--data",
+                     json.dumps(START_DATA), code=6)
+    assert "suspended" in refused.stderr
+    tiltak("activate", "--definition", "hendelsesanalyse-oppfolging")
+    tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida", "--data",
+           json.dumps(START_DATA))
