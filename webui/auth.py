@@ -1,6 +1,6 @@
-"""Login with Flask-Login: passwords checked by the engine (argon2), sessions that expire.
-
-Single sign-on can replace `login` later: everything else only needs `current_user`.
+"""Login with Flask-Login: passwords checked by the engine (argon2), or the hospital's
+identity provider (webui/oidc.py); sessions that expire. Everything else only needs
+`current_user`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from wtforms.validators import DataRequired, Length
 
 from engine.identity.users import MAX_FAILED_LOGINS, PAUSE
 from engine.runtime import Engine
+
+from . import oidc
 
 bp = Blueprint("auth", __name__)
 # besides the engine's auditors and process owners (its roles), management and the
@@ -103,6 +105,8 @@ def _web_user(user, groups: set[str]) -> WebUser:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
+    if not oidc.local_login() and request.method == "POST":
+        return redirect(url_for("auth.login"))  # passwords are switched off
     if form.validate_on_submit():
         user = engine().authenticate(form.username.data.strip(), form.password.data)
         if user is not None:
@@ -113,17 +117,21 @@ def login():
         flash(_("Wrong user name or password. After %(count)s failed attempts in a row, "
                 "signing in is paused for %(minutes)s minutes.",
                 count=MAX_FAILED_LOGINS, minutes=int(PAUSE.total_seconds() // 60)), "error")
-    return render_template("login.html", form=form), 200 if request.method == "GET" else 401
+    return render_template(
+        "login.html", form=form, passwords=oidc.local_login(),
+        provider=oidc.provider_name() if oidc.configured() else None,
+        next=_safe_next(request.args.get("next"))), 200 if request.method == "GET" else 401
 
 
 @bp.post("/logout")
 @login_required
 def logout():
     engine().end_sessions(current_user.name)  # a copy of the cookie is worth nothing now
+    at_provider = oidc.logout_address()  # signed in there: signed out there too
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(at_provider or url_for("auth.login"))
 
 
 def _safe_next(target: str | None) -> str:
@@ -142,6 +150,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
     app.register_blueprint(bp)
+    oidc.init_app(app)
 
     @app.context_processor
     def user_context():

@@ -16,7 +16,8 @@ csrf = CSRFProtect()
 CSP = ("default-src 'self'; script-src 'self' {import_map}; "
        "style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; font-src 'self' data:; object-src 'none'; "
-       "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+       "frame-ancestors 'none'; base-uri 'self'; form-action 'self'{form_targets}")
+# other sites a form may lead to: the identity provider, where signing out goes on
 
 
 def init_app(app: Flask) -> None:
@@ -25,7 +26,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def headers(response):
         response.headers.setdefault("Content-Security-Policy",
-                                    CSP.format(import_map=vendor.import_map_hash()))
+                                    CSP.format(import_map=vendor.import_map_hash(),
+                                               form_targets=app.config.get("FORM_TARGETS", "")))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"

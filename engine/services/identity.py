@@ -35,6 +35,20 @@ class IdentityService(EngineCore):
         with self.db.transaction() as session:
             return authenticate(session, name, password, self.clock.now())
 
+    def sign_in_from_provider(self, name: str, groups: list[str], *, display_name: str = "",
+                              email: str | None = None) -> User | None:
+        """A user the identity provider vouches for: created on first sign-in (with no
+        password), their groups replaced by the provider's on every sign-in, so that a
+        group taken away there counts at the next sign-in; None for a disabled user."""
+        with self.db.transaction() as session:
+            user = session.get(User, name)
+            if user is not None and not user.active:
+                return None
+            user = users.add_user(session, name, groups, display_name=display_name,
+                                  email=email or None)
+        self._users.pop(name, None)
+        return user
+
     def set_active(self, name: str, active: bool) -> None:
         """Let a user sign in, or not; disabling ends every session of theirs."""
         with self.db.transaction() as session:
