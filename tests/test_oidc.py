@@ -122,6 +122,21 @@ def test_every_sign_in_replaces_the_groups_with_the_claims(client, engine, provi
     assert signed_in(client)
 
 
+def test_claims_the_id_token_leaves_out_are_read_at_userinfo(make_app, engine, tmp_path):
+    # a provider that keeps the ID token to the claims OpenID Connect requires
+    with running_provider(tmp_path / "strict", {"oda": ODA}, redirect_uris=[CALLBACK],
+                          post_logout_redirect_uris=[LOGIN],
+                          claims_in_id_token=False) as strict:
+        client = make_app(strict.settings())
+        sign_in(client)
+    with client.session_transaction() as kept:
+        payload = kept[oidc.SESSION_TOKEN].split(".")[1]
+    id_token = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert "groups" not in id_token and "name" not in id_token
+    assert engine.groups("oda.olsen") == {"kpu-sekretariat-kir", "ledelse"}
+    assert engine.user("oda.olsen").display_name == "Oda Olsen"
+
+
 def test_groups_mapped_and_the_clinic_from_its_claim(make_app, engine, provider):
     provider.set_accounts({"oda": {**ODA, "clinic": "kir",
                                    "groups": ["KPU-Sekretariat", "Leder", "Alle ansatte"]}})
