@@ -23,7 +23,7 @@ from forms.resolve import FormResolutionError, form_for
 from forms.validation import FormValidationError, validate_submission
 from routines.receipts import ReceiptHooks
 
-from . import organisation
+from . import metrics, organisation
 
 DEMO_USERS = Path(__file__).parent / "demo" / "users.json"
 PROCESSES = Path(__file__).resolve().parent.parent / "processes"
@@ -49,7 +49,8 @@ def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
 def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engine:
     org = organisation.load()
     return Engine(Database(url), clock=clock, validator=validate_form,
-                  context_variables=org.form_options, roles=roles(), hooks=ReceiptHooks())
+                  context_variables=org.form_options, roles=roles(), hooks=ReceiptHooks(),
+                  observe=metrics.observe)
 
 
 def roles() -> Roles:

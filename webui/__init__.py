@@ -21,7 +21,9 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         i18n,
         instances,
         notices,
+        operations,
         receipts,
+        request_ids,
         security,
         start,
         tasks,
@@ -37,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         from installation.services import build_engine
         engine = build_engine(app.config["DATABASE_URL"])
     app.extensions["tiltak_engine"] = engine
+    request_ids.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
@@ -45,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     for module in (tasks, start, instances, audit, dashboard, receipts, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
+    operations.init_app(app)
     api.init_app(app)
     return app
 
