@@ -94,10 +94,11 @@ def smtp_settings() -> SmtpSettings | None:
                         starttls=os.environ.get("TILTAK_SMTP_STARTTLS") == "1")
 
 
-def embedded_scheduler(engine: Engine) -> bool:
-    """`tiltak serve` runs the scheduler itself on SQLite, or when TILTAK_SCHEDULER=1."""
-    wanted = os.environ.get("TILTAK_SCHEDULER")
-    return wanted == "1" if wanted is not None else engine.db.dialect == "sqlite"
+def embedded_scheduler() -> bool:
+    """`tiltak serve` starts a scheduler (`tiltak worker`) beside its web workers, on
+    either database, unless TILTAK_SCHEDULER=0: on PostgreSQL each timer is claimed with
+    a row lock, so it fires once however many schedulers sweep."""
+    return os.environ.get("TILTAK_SCHEDULER", "1").strip() != "0"
 
 
 def scheduler(engine: Engine, *, interval: float = 1.0, blocking: bool = False) -> Scheduler:

@@ -383,7 +383,7 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_serve(engine: Engine, args) -> None:
     print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
-    embedded = services.embedded_scheduler(engine)
+    embedded = services.embedded_scheduler()
     if not args.dev:
         from .server import default_workers, serve
 
