@@ -200,11 +200,12 @@ def test_a_bad_log_format_is_refused_by_name(tmp_path, sqlite_url):
 
 
 def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, tmp_path):
-    """`tiltak serve` with two web workers: however the requests are spread, each scrape
-    counts every start; every log line is JSON, a request's with its id."""
-    env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TILTAK_LOG_FORMAT": "json",
-           "TILTAK_SCHEDULER": "0"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    """`tiltak serve` with two web workers and, with nothing more said, the scheduler:
+    however the requests are spread, each scrape counts every start, and the timer the
+    scheduler fired; every log line is JSON, a request's with its id."""
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TILTAK_LOG_FORMAT": "json"}
+    for setting in ("PROMETHEUS_MULTIPROC_DIR", "TILTAK_SCHEDULER"):
+        env.pop(setting, None)
 
     def tiltak(*args: str) -> str:
         result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
@@ -212,7 +213,7 @@ def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, t
         assert result.returncode == 0, result.stderr
         return result.stdout
     tiltak("init")
-    tiltak("deploy", str(FIXTURES / "kvalitetsportal.bpmn"))
+    tiltak("deploy", str(FIXTURES / "kvalitetsportal.bpmn"), str(FIXTURES / "kort-timer.bpmn"))
     tiltak("users", "add", "kvalitetsportalen", "--groups", "integrasjon")
     secret = tiltak("token", "create", "kvalitetsportalen", "--scope", "start,read",
                     "--process", "kvalitetsportal").strip()
@@ -256,6 +257,15 @@ def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, t
             found = samples(body.decode())
             assert commands(found, "start") == 6
             assert found[("tiltak_instances", (("status", "running"),))] == 6
+        assert "tiltak.cli worker" in processes  # the scheduler, started by serve
+        tiltak("start", "kort-timer", "--as", "system")  # due in three seconds
+        for _ in range(150):
+            found = samples(call("/metrics")[1].decode())
+            if commands(found, "fire_timers"):
+                break
+            time.sleep(0.2)
+        assert commands(found, "fire_timers") == 1  # counted by the scheduler's process
+        assert found[("tiltak_instances", (("status", "completed"),))] == 1
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
