@@ -73,7 +73,9 @@ def formatter() -> logging.Formatter:
 
 def configure(level: int = logging.INFO) -> None:
     """Every logger of this process writes through one handler on standard error, in the
-    chosen format, with the request id."""
+    chosen format, with the request id: Tiltak's own and the web server's from `level`,
+    the libraries' warnings and errors only (SpiffWorkflow would tell of every task's
+    every state, APScheduler of every sweep)."""
     chosen = formatter()  # a bad setting is refused before anything changes
     handler = logging.StreamHandler()
     handler.setFormatter(chosen)
@@ -82,6 +84,6 @@ def configure(level: int = logging.INFO) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
-    # Alembic tells of its context each time /ready reads the schema's revision
-    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    root.setLevel(max(level, logging.WARNING))
+    for own in ("tiltak", "gunicorn"):
+        logging.getLogger(own).setLevel(level)
