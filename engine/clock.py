@@ -70,6 +70,11 @@ class FixedClock:
 _frozen: ContextVar[datetime | None] = ContextVar("tiltak_command_time", default=None)
 
 
+def in_command() -> bool:
+    """Whether a command (or a replay of one) is running in this context."""
+    return _frozen.get() is not None
+
+
 class CommandClock:
     """The engine's clock: inside a command, time stands still at the command's moment.
 

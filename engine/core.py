@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from . import (
     history,
     notifications,
 )
-from .clock import Clock, CommandClock, SystemClock
+from .clock import Clock, CommandClock, SystemClock, in_command
 from .clock import zone as local_zone
 from .database import AFTER_COMMIT, Database
 from .errors import (
@@ -105,12 +106,37 @@ class Loaded:
     projected: store_projections.Projected | None = None
 
 
+class CommandObserver(Protocol):
+    """Told of every command a caller ran: its name, how long it took (seconds) and its
+    outcome (`ok`, or the name of the error it ended with). The installation counts them
+    for its metrics; the engine knows nothing of how."""
+
+    def __call__(self, name: str, seconds: float, outcome: str) -> None: ...
+
+
+def _unobserved(name: str, seconds: float, outcome: str) -> None:
+    pass
+
+
 def command(method):
-    """One command: its own frozen moment (see CommandClock)."""
+    """One command: its own frozen moment (see CommandClock), observed when a caller ran
+    it (a command another command runs inside itself, or a replay, is part of that)."""
+    name = method.__name__
+
     @functools.wraps(method)
     def run(self, *args, **kwargs):
-        with self.clock.frozen():
-            return method(self, *args, **kwargs)
+        if in_command():
+            with self.clock.frozen():
+                return method(self, *args, **kwargs)
+        began, outcome = time.perf_counter(), "ok"
+        try:
+            with self.clock.frozen():
+                return method(self, *args, **kwargs)
+        except Exception as err:
+            outcome = type(err).__name__
+            raise
+        finally:
+            self.observe(name, time.perf_counter() - began, outcome)
     return run
 
 
@@ -121,8 +147,10 @@ class EngineCore:
                  validator: FormValidator = refuse_unvalidated,
                  context_variables: Callable[[], dict[str, Any]] | None = None,
                  new_id: Callable[[], str] | None = None,
-                 roles: permissions.Roles | None = None, hooks: CaseHooks | None = None):
+                 roles: permissions.Roles | None = None, hooks: CaseHooks | None = None,
+                 observe: CommandObserver = _unobserved):
         self.db = database
+        self.observe = observe
         self.roles = roles or permissions.Roles()
         self.hooks = hooks or CaseHooks()
         self.clock = CommandClock(clock or SystemClock())

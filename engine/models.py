@@ -373,3 +373,19 @@ class AccessLog(Base):
     user_name: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime]
     what: Mapped[str] = mapped_column(String(50))
+
+
+class ApiToken(Base):
+    """A token an integration (an incident system) uses on the JSON API on behalf of one
+    user, limited to some actions and processes. Only its SHA-256 is kept: the token is
+    shown once, when it is made (engine/tokens.py)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    processes: Mapped[list[Any] | None] = mapped_column(JSON)  # none: every process
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -24,7 +24,7 @@ from forms.resolve import FormResolutionError, form_for
 from forms.validation import FormValidationError, validate_submission
 from routines.receipts import ReceiptHooks
 
-from . import organisation
+from . import metrics, organisation
 
 DEMO_USERS = Path(__file__).parent / "demo" / "users.json"
 PROCESSES = Path(__file__).resolve().parent.parent / "processes"
@@ -55,7 +55,8 @@ def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
 def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engine:
     org = organisation.load()
     return Engine(Database(url), clock=clock, validator=validate_form,
-                  context_variables=org.form_options, roles=roles(), hooks=ReceiptHooks())
+                  context_variables=org.form_options, roles=roles(), hooks=ReceiptHooks(),
+                  observe=metrics.observe)
 
 
 def roles() -> Roles:
@@ -105,10 +106,11 @@ def smtp_settings() -> SmtpSettings | None:
                         starttls=os.environ.get("TILTAK_SMTP_STARTTLS") == "1")
 
 
-def embedded_scheduler(engine: Engine) -> bool:
-    """`tiltak serve` runs the scheduler itself on SQLite, or when TILTAK_SCHEDULER=1."""
-    wanted = os.environ.get("TILTAK_SCHEDULER")
-    return wanted == "1" if wanted is not None else engine.db.dialect == "sqlite"
+def embedded_scheduler() -> bool:
+    """`tiltak serve` starts a scheduler (`tiltak worker`) beside its web workers, on
+    either database, unless TILTAK_SCHEDULER=0: on PostgreSQL each timer is claimed with
+    a row lock, so it fires once however many schedulers sweep."""
+    return os.environ.get("TILTAK_SCHEDULER", "1").strip() != "0"
 
 
 def scheduler(engine: Engine, *, interval: float = 1.0, blocking: bool = False) -> Scheduler:

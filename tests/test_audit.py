@@ -160,6 +160,10 @@ def test_an_auditor_changes_nothing_whatever_they_post(app, deployed):
             credentials = base64.b64encode(f"rita:{PASSWORD}".encode()).decode()
             response = app.test_client().post(
                 path, json={"variables": {}}, headers={"Authorization": f"Basic {credentials}"})
+        elif rule.rule == "/api/messages":  # well-formed bodies, so that the refusal is
+            response = rita.post(path, json={"name": "x", "data": {}})  # about who asks
+        elif rule.rule.endswith("/cancel"):
+            response = rita.post(path, json={"reason": "x"})
         elif rule.rule.startswith("/api/"):
             response = rita.post(path, json={"data": {"tittel": "x"}})
         else:

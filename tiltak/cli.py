@@ -22,11 +22,12 @@ from engine import limits
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
 from engine.history import export
+from engine.identity import tokens as tokens_module
 from engine.identity.users import add_user
 from engine.queries import search
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
-from installation import services
+from installation import logs, metrics, services
 from installation.shapes import task_json
 
 from .migrating import add_commands as add_migration_commands
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):  # `tiltak tasks --json | head` ends quietly
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
+    if args.command == "serve" or (args.command == "demo" and args.serve):
+        # before any command is counted: the web workers and the scheduler this starts
+        # count their commands together (installation/metrics.py)
+        metrics.share_between_processes()
     try:
         engine = services.build_engine()
         return args.handler(engine, args) or 0
@@ -92,6 +97,28 @@ def _parser() -> argparse.ArgumentParser:
         p = users_sub.add_parser(verb, help=help_text)
         p.set_defaults(handler=cmd_users_active, active=verb == "enable")
         p.add_argument("name")
+
+    tokens = command("token", None, "API tokens for integrations (shown once, kept hashed)")
+    tokens_sub = tokens.add_subparsers(dest="token_command", required=True)
+    p = tokens_sub.add_parser("create", help="make a token and print it (once)")
+    p.set_defaults(handler=cmd_token_create)
+    p.add_argument("name", help="the integration, e.g. kvalitetsportalen")
+    p.add_argument("--as", dest="actor", help="the user the token acts for, whose "
+                   "permissions apply (default: the user named NAME)")
+    p.add_argument("--scope", required=True, metavar="SCOPE,...",
+                   help="what it may do: " + "; ".join(f"{k}: {v}"
+                                                       for k, v in tokens_module.SCOPES.items()))
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--process", nargs="+", action="extend", metavar="KEY",
+                       help="the processes it may act on")
+    which.add_argument("--all-processes", action="store_true",
+                       help="every process, also those deployed later")
+    p = tokens_sub.add_parser("list", help="the tokens, without their secrets")
+    p.set_defaults(handler=cmd_token_list)
+    p.add_argument("--json", action="store_true")
+    p = tokens_sub.add_parser("revoke", help="refuse the token from now on")
+    p.set_defaults(handler=cmd_token_revoke)
+    p.add_argument("name")
 
     p = command("start", cmd_start, "start a process instance")
     p.add_argument("process_key")
@@ -265,6 +292,42 @@ def cmd_users_active(engine: Engine, args) -> None:
     print(f"user {args.name}: {'enabled' if args.active else 'disabled, every session ended'}")
 
 
+def cmd_token_create(engine: Engine, args) -> None:
+    row, secret = tokens_module.create(
+        engine.db, args.name, user=args.actor or args.name, scopes=args.scope.split(","),
+        processes=None if args.all_processes else args.process, now=engine.clock.now())
+    print(secret)
+    print(f"token {row.name}: acts for {row.user_name}; {', '.join(row.scopes)}; "
+          f"{_processes(row)}. It is shown this once: keep it in the integration's "
+          "secret store.", file=sys.stderr)
+
+
+def _processes(row) -> str:
+    return "every process" if row.processes is None else ", ".join(row.processes)
+
+
+def cmd_token_list(engine: Engine, args) -> None:
+    rows = tokens_module.listed(engine.db)
+    if args.json:
+        print(json.dumps([{
+            "name": r.name, "user": r.user_name, "scopes": r.scopes, "processes": r.processes,
+            "created_at": r.created_at.isoformat(),
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None} for r in rows],
+            indent=2))
+        return
+    for r in rows:
+        state = f"revoked {r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "active"
+        print(f"{r.name}  for {r.user_name}  [{', '.join(r.scopes)}]  {_processes(r)}  "
+              f"made {r.created_at:%Y-%m-%d %H:%M}  {state}")
+    if not rows:
+        print("no tokens")
+
+
+def cmd_token_revoke(engine: Engine, args) -> None:
+    row = tokens_module.revoke(engine.db, args.name, now=engine.clock.now())
+    print(f"token {row.name}: revoked")
+
+
 def cmd_start(engine: Engine, args) -> None:
     row = engine.start(args.process_key, actor=args.actor, data=_data(args.data),
                        business_key=args.business_key, tenant=args.tenant)
@@ -362,7 +425,7 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_serve(engine: Engine, args) -> None:
     print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
-    embedded = services.embedded_scheduler(engine)
+    embedded = services.embedded_scheduler()
     if not args.dev:
         from .server import default_workers, serve
 
@@ -371,6 +434,7 @@ def cmd_serve(engine: Engine, args) -> None:
         return
     from webui import create_app
 
+    logs.configure()
     app = create_app(engine=engine)
     scheduler = services.scheduler(engine) if embedded else None
     if scheduler is not None:
@@ -383,6 +447,7 @@ def cmd_serve(engine: Engine, args) -> None:
 
 
 def cmd_worker(engine: Engine, args) -> None:
+    logs.configure()
     print(f"worker: sweeping timers every {args.interval:g} s (Ctrl+C stops it)", flush=True)
     try:
         services.scheduler(engine, interval=args.interval, blocking=True).start()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from engine.database import database_url
 
@@ -21,6 +22,19 @@ def default_workers() -> int:
     except AttributeError:  # not on every platform
         cores = os.cpu_count() or 1
     return max(2, min(8, 2 * cores))
+
+
+class ServerLog(Logger):
+    """Gunicorn's own messages go through the installation's log handler (its format,
+    installation/logs.py); each request is logged by the application, with its id
+    (webui/request_ids.py), so gunicorn's access log is off."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
 
 
 class WebServer(BaseApplication):
@@ -45,16 +59,24 @@ class WebServer(BaseApplication):
         return create_app(engine=services.build_engine(self.url))
 
 
+def _worker_ended(_arbiter, worker) -> None:
+    from installation import metrics
+    metrics.process_ended(worker.pid)
+
+
 def serve(host: str, port: int, workers: int, *, scheduler: bool) -> None:
+    from installation import logs
     from webui.settings import secret_key
 
+    logs.configure()  # the workers are forked with it
     secret_key()  # one key for every worker, made before they start
     timers = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "worker"]) \
         if scheduler else None
     try:
         WebServer(database_url(), {
             "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
-            "threads": 4, "accesslog": "-", "timeout": 60, "graceful_timeout": 10,
+            "threads": 4, "accesslog": None, "logger_class": ServerLog, "timeout": 60,
+            "graceful_timeout": 10, "child_exit": _worker_ended,
         }).run()
     finally:
         if timers is not None:

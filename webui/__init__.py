@@ -24,8 +24,10 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         instances,
         mine,
         notices,
+        operations,
         owners,
         receipts,
+        request_ids,
         security,
         start,
         tasks,
@@ -41,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         from installation.services import build_engine
         engine = build_engine(app.config["DATABASE_URL"])
     app.extensions["tiltak_engine"] = engine
+    request_ids.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
@@ -50,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     for module in (tasks, start, instances, mine, audit, dashboard, receipts, owners, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
+    operations.init_app(app)
     engine_rest.init_app(app, api.init_app(app))
     return app
 

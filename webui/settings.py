@@ -50,4 +50,6 @@ def load_settings() -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "INSTANCE_PATH": str(INSTANCE),
+        # who may read /metrics from elsewhere than this machine (webui/operations.py)
+        "METRICS_TOKEN": os.environ.get("TILTAK_METRICS_TOKEN", ""),
     }

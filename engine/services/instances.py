@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
@@ -157,7 +158,7 @@ class InstanceService(EngineCore):
     def fire_timer_start(self, schedule_id: int) -> bool:
         """Start the one instance a due timer start event asks for; False if not due or
         another worker has it."""
-        now = self.clock.now()
+        now, began = self.clock.now(), time.perf_counter()
         with self.db.transaction() as session:
             schedule = session.scalars(self.db.lock_free(select(TimerStart).where(
                 TimerStart.id == schedule_id, TimerStart.next_at <= now))).first()
@@ -169,17 +170,25 @@ class InstanceService(EngineCore):
                 return False  # held while its definition is suspended, as Camunda's job
             self._create(session, definition, OPERATOR, {}, None, by_timer=True)
             timer_starts.move_on(session, schedule)
-            return True
+        self.observe("fire_timer_start", time.perf_counter() - began, "ok")
+        return True
 
     @command
     def message(self, name: str, *, actor: str = OPERATOR, business_key: str | None = None,
-                data: dict[str, Any] | None = None) -> ProcessInstance:
+                data: dict[str, Any] | None = None,
+                process_keys: Collection[str] | None = None) -> ProcessInstance:
+        """Deliver a message to the (first) instance waiting for it; `process_keys`, when
+        given, limits the instances that may receive it to cases of those processes."""
         limits.check_data(data or {})
         limits.check_business_key(business_key)
         with self.db.transaction() as session:
             query = select(MessageSubscription).where(MessageSubscription.message_name == name)
             if business_key is not None:
                 query = query.where(MessageSubscription.business_key == business_key)
+            if process_keys is not None:
+                query = query.join(ProcessInstance,
+                                   ProcessInstance.id == MessageSubscription.instance_id) \
+                    .where(ProcessInstance.process_key.in_(sorted(process_keys)))
             subscription = session.scalars(query.order_by(MessageSubscription.id).limit(1)).first()
             if subscription is None:
                 where = f" with business key '{business_key}'" if business_key else ""
@@ -248,11 +257,16 @@ class InstanceService(EngineCore):
                 taken = [row.id for row in rows]
                 deadline = time.monotonic() + budget
                 for row in rows:
+                    began = time.perf_counter()
                     try:
                         self._fire(session, row)
                         fired += 1
+                        outcome = "ok"
                     except ExecutionError as err:
                         failed.append((row.id, err))
+                        outcome = type(err).__name__
+                    # each instance's timers are one command, as `fire_timers` alone
+                    self.observe("fire_timers", time.perf_counter() - began, outcome)
                     if time.monotonic() > deadline:
                         break
         except Exception:
