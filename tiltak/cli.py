@@ -27,7 +27,7 @@ from engine.identity.users import add_user
 from engine.queries import search
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
-from installation import logs, metrics, services
+from installation import demo_cases, logs, metrics, services
 from installation.shapes import task_json
 
 from .migrating import add_commands as add_migration_commands
@@ -163,7 +163,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("instance_id")
         p.add_argument("--json", action="store_true")
 
-    p = command("demo", cmd_demo, "set up the demo: database, processes, users; print the worklist")
+    p = command("demo", cmd_demo, "set up the demo: database, processes, users and four "
+                "weeks of cases; "
+                "print the worklist")
     p.add_argument("--serve", action="store_true", help="then start the web UI")
     _serve_options(p)
     p = command("serve", cmd_serve, "the web UI (and the scheduler, on SQLite)")
@@ -397,11 +399,19 @@ def cmd_demo(engine: Engine, args) -> None:
     results = engine.deploy(collect_files([str(services.PROCESSES)]), actor="system")
     users = services.load_demo_users(engine)
     print(f"Database: {engine.db.engine.url.render_as_string(hide_password=True)}")
+    cases = demo_cases.load(engine)
     print("Deployed: " + ", ".join(f"{r.key} v{r.version}" for r in results
                                    if r.kind == "process"))
     print(f"\nDemo users (password for all: {users[0]['password']}):")
     for user in users:
         print(f"  {user['name']:8} {user['display_name']}  [{', '.join(user['groups'])}]")
+    print(f"\nDemo cases: {cases.loaded} made over the last {demo_cases.DAYS} days "
+          f"({cases.completed_tasks} tasks done, {cases.timers_fired} timers fired)")
+    if cases.skipped:
+        print(f"  {cases.skipped} were already there and are left as they are: "
+              "running the demo again adds no case twice")
+    for problem in cases.stuck:
+        print(f"  left early: {problem}")
     print("\nOpen tasks:")
     print_tasks(engine.tasks())
     if args.serve:

@@ -36,7 +36,34 @@ def dashboard():
     start, end, by = _choice()
     figures = indicators.figures(engine(), start=start, end=end, by=by)
     return render_template("dashboard.html", figures=figures, by=by, labels=_labels(by),
-                           start=start, end=end, shares=SHARES)
+                           start=start, end=end, shares=SHARES, period=_period())
+
+
+def _period() -> dict[str, str]:
+    """The period and grouping chosen, to carry into the links of the figures."""
+    return {k: request.args[k] for k in ("from", "to", "by") if request.args.get(k)}
+
+
+@bp.get("/dashboard/cases")
+def cases_behind():
+    """The cases (or their measures and notifications) one figure counts, with the same
+    period and grouping; those the user may not open are counted, not named."""
+    start, end, by = _choice()
+    figure = request.args.get("figure", "")
+    if figure not in indicators.FIGURES:
+        raise InvalidInput(_("%(field)s: unknown value: %(value)s", field="figure",
+                             value=figure))
+    group = request.args.get("group", "")
+    part = request.args.get("part") == "1"
+    found = indicators.cases_behind(engine(), figure=figure, group=group, part=part,
+                                    start=start, end=end, by=by)
+    ids = [c.instance_id for c in found]
+    cases = engine().viewable(current_user.name, ids)
+    shown = [c for c in found if c.instance_id in cases]
+    return render_template("dashboard_cases.html", figure=figure, part=part, group=group,
+                           label=_labels(by).get(group, group), by=by, counted=len(found),
+                           shown=shown, hidden=len(found) - len(shown), cases=cases,
+                           period=_period())
 
 
 @bp.get("/dashboard.csv")

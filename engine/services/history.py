@@ -28,7 +28,7 @@ from ..models import (
     HumanTask,
     ProcessInstance,
 )
-from ..queries import facts, my_cases, search
+from ..queries import case_search, facts, my_cases, search
 from ..queries.worklist import visible_to
 from ..serialization import data_from_json, plain
 from ..store.instances import InstanceRow
@@ -153,6 +153,23 @@ class HistoryService(EngineCore):
             offered = session.scalar(select(HumanTask.id).where(
                 HumanTask.instance_id == instance_id, visible_to(actor, groups)).limit(1))
             return took_part is not None or offered is not None
+
+    def search_cases(self, actor: str, *, text: str = "", process_key: str = "",
+                     status: str = "", limit: int = case_search.LIMIT
+                     ) -> tuple[list[case_search.FoundCase], int]:
+        """A caseworker's search: cases by title or business key, process and status,
+        among those the actor may open (the rule of `may_view`)."""
+        with self.db.reading() as session:
+            seen = case_search.visible(actor, groups_of(session, actor), self.roles)
+            return case_search.find_cases(session, seen, text=text, process_key=process_key,
+                                          status=status, limit=limit)
+
+    def viewable(self, actor: str, instance_ids: list[str]
+                 ) -> dict[str, case_search.FoundCase]:
+        """Those of these cases the actor may open (the rule of `may_view`, in SQL)."""
+        with self.db.reading() as session:
+            seen = case_search.visible(actor, groups_of(session, actor), self.roles)
+            return case_search.visible_cases(session, seen, instance_ids)
 
     def case_titles(self, instance_ids: list[str]) -> dict[str, str]:
         """Each case's title (store/projections.py, `case_title`), for those that have one."""
