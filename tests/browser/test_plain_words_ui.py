@@ -13,8 +13,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
-
 from walks import PROCESSES, walk_six_step
 
 ORGANISATION = Path(__file__).resolve().parents[2] / "installation" / "demo" / \
@@ -62,14 +60,24 @@ def codes() -> set[str]:
 VARIABLES, CODES = variable_names(), codes()
 
 
+# what people typed into the walk's free-text fields is theirs, not the product's words:
+# the minutes a secretariat writes name the committee as it pleases (tests/walks.py)
+TYPED = ("Referat fra KPU kir", "Referat fra KPU med")
+
+
 def problems(text: str) -> list[str]:
+    for typed in TYPED:
+        text = text.replace(typed, "")
     found = []
     for sign in ('{"', "[{"):
         if sign in text:
             found.append(f"JSON ({sign})")
     words = set(re.findall(r"(?<![\w-])[\w-]+(?![\w-])", text))
     found += [f"variable name {w}" for w in sorted(words & VARIABLES)]
-    found += [f"code {w}" for w in sorted(words & CODES)]
+    for code in sorted(words & CODES):
+        at = re.search(rf"(?<!\w){re.escape(code)}(?!\w)", text)
+        found.append(f"code {code}: ...{text[max(0, at.start() - 60):at.end() + 60]}..."
+                     if at else f"code {code}")
     lower = {w.lower() for w in re.findall(r"\b\w+\b", text)}
     found += [f"English word '{w}'" for w in ENGLISH if w in lower]
     return found
@@ -107,9 +115,6 @@ def visit(people, engine, users, instance_id: str, seen, label: str) -> None:
         read(page, "/cases?q=2026", f"{label}/{user}", seen)
 
 
-@pytest.mark.xfail(reason="still found: a clinic code ('kir') on some task pages of the "
-                          "six-step routine's later steps (measure owner, other clinic's "
-                          "secretariat)", strict=False)
 def test_every_page_of_the_six_step_routine_speaks_plain_norwegian(people, live, request,
                                                                    tmp_path):
     _, engine = live
