@@ -39,9 +39,7 @@ ENGINE_ROOMS = {
 MODULE_LINES = 450
 CLASS_LINES = 330
 # still over the limits, each to be split by concern (remove an entry once it is)
-TOO_LONG = {
-    "tiltak/cli.py",  # the command line's commands, one module: to be split by command
-}
+TOO_LONG: set[str] = set()
 
 
 def imported_modules(file: Path) -> set[str]:

@@ -1,0 +1,97 @@
+"""`tiltak demo`, `tiltak serve` and `tiltak worker`: the product running, with the demo's
+users and cases or the hospital's own."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.definitions import collect_files
+from engine.runtime import Engine
+from installation import demo_cases, logs, services
+
+from .rendering import print_tasks
+
+
+def add_commands(command) -> None:
+    """The commands, on the parser's `command(name, handler, help)`."""
+    p = command("demo", cmd_demo, "set up the demo: database, processes, users and four "
+                "weeks of cases; "
+                "print the worklist")
+    p.add_argument("--serve", action="store_true", help="then start the web UI")
+    _serve_options(p)
+    p = command("serve", cmd_serve, "the web UI (and the scheduler, on SQLite)")
+    _serve_options(p)
+    p = command("worker", cmd_worker, "the scheduler only: fires timers, sends mail")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between sweeps")
+
+
+def cmd_demo(engine: Engine, args) -> None:
+    engine.db.create_schema()
+    results = engine.deploy(collect_files([str(services.PROCESSES)]), actor="system")
+    users = services.load_demo_users(engine)
+    print(f"Database: {engine.db.engine.url.render_as_string(hide_password=True)}")
+    cases = demo_cases.load(engine)
+    print("Deployed: " + ", ".join(f"{r.key} v{r.version}" for r in results
+                                   if r.kind == "process"))
+    print(f"\nDemo users (password for all: {users[0]['password']}):")
+    for user in users:
+        print(f"  {user['name']:8} {user['display_name']}  [{', '.join(user['groups'])}]")
+    print(f"\nDemo cases: {cases.loaded} made over the last {demo_cases.DAYS} days "
+          f"({cases.completed_tasks} tasks done, {cases.timers_fired} timers fired)")
+    if cases.skipped:
+        print(f"  {cases.skipped} were already there and are left as they are: "
+              "running the demo again adds no case twice")
+    for problem in cases.stuck:
+        print(f"  left early: {problem}")
+    print("\nOpen tasks:")
+    print_tasks(engine.tasks())
+    if args.serve:
+        cmd_serve(engine, args)
+        return
+    print("\nGo on, for example:\n"
+          "  tiltak serve                      (the web UI on http://127.0.0.1:5000)\n"
+          "  tiltak start hendelsesanalyse-oppfolging --as frida --data @- "
+          "(see README for a full walk)\n"
+          "  tiltak tasks --as sigrid")
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=None,
+                   help="web server processes (default: two per core, 2 to 8)")
+    p.add_argument("--dev", action="store_true",
+                   help="Flask's development server in one process, for development only")
+
+
+def cmd_serve(engine: Engine, args) -> None:
+    print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
+    embedded = services.embedded_scheduler()
+    if not args.dev:
+        from .server import default_workers, serve
+
+        engine.db.dispose()  # the server's workers connect on their own
+        serve(args.host, args.port, args.workers or default_workers(), scheduler=embedded)
+        return
+    from webui import create_app
+
+    logs.configure()
+    app = create_app(engine=engine)
+    scheduler = services.scheduler(engine) if embedded else None
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+def cmd_worker(engine: Engine, args) -> None:
+    logs.configure()
+    print(f"worker: sweeping timers every {args.interval:g} s (Ctrl+C stops it)", flush=True)
+    try:
+        services.scheduler(engine, interval=args.interval, blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
