@@ -14,14 +14,14 @@ branch_labels = None
 depends_on = None
 
 
+# plain ALTER TABLE on both databases: SQLite adds and drops a column in place, where a
+# batch copy of process_definitions would have to drop a table others refer to
 def upgrade() -> None:
     for table in ("process_definitions", "process_instances"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column("suspended", sa.Boolean(), nullable=False,
-                                          server_default=sa.false()))
+        op.add_column(table, sa.Column("suspended", sa.Boolean(), nullable=False,
+                                       server_default=sa.false()))
 
 
 def downgrade() -> None:
     for table in ("process_instances", "process_definitions"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("suspended")
+        op.drop_column(table, "suspended")
