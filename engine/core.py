@@ -330,7 +330,8 @@ class EngineCore:
             writes, row, views, now,
             (task_id, actor) if event_type == "complete" and task_id else None, before.tasks)
         row.open_tasks = views
-        facts = store_projections.record_case(writes, conn.dialect.name, row, row.variables,
+        facts = store_projections.record_case(writes, conn.dialect.name, row,
+                                              self.hooks.case_facts(row.variables),
                                               before.facts)
         subscribed = store_projections.sync_subscriptions(
             writes, row, projection.message_names(workflow), before.subscriptions)

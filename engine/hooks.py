@@ -26,3 +26,10 @@ class CaseHooks:
     def receipt(self, session: Session, code: str) -> Any:
         """The receipt a reporter's code names, if the routines issue receipts."""
         return None
+
+    def case_facts(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """What the case is about, from its process variables, for the indicators and for
+        visibility: any of `clinic`, `unit` and `title` (text), `serious` and `expertise`
+        (true, false or None), `risk_class` (text), `anonymous` and `sensitive` (true
+        keeps the case out of sight for good). Facts not given are stored empty."""
+        return {}

@@ -333,7 +333,7 @@ class CaseFacts(Base):
     expertise: Mapped[bool | None] = mapped_column(Boolean)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
-    # what the case is called on screen (store/projections.py: TITLE_VARIABLES)
+    # what the case is called on screen (routines/case_facts.py: TITLE_VARIABLES)
     title: Mapped[str | None] = mapped_column(String(200))
 
 

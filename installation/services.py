@@ -22,7 +22,7 @@ from engine.runtime import Engine
 from engine.timers import Scheduler
 from forms.resolve import FormResolutionError, form_for
 from forms.validation import FormValidationError, validate_submission
-from routines.receipts import ReceiptHooks
+from routines.hooks import RoutineHooks
 
 from . import metrics, organisation
 
@@ -55,7 +55,7 @@ def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
 def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engine:
     org = organisation.load()
     return Engine(Database(url), clock=clock, validator=validate_form,
-                  context_variables=org.form_options, roles=roles(), hooks=ReceiptHooks(),
+                  context_variables=org.form_options, roles=roles(), hooks=RoutineHooks(),
                   observe=metrics.observe)
 
 

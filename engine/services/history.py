@@ -172,7 +172,7 @@ class HistoryService(EngineCore):
             return case_search.visible_cases(session, seen, instance_ids)
 
     def case_titles(self, instance_ids: list[str]) -> dict[str, str]:
-        """Each case's title (store/projections.py, `case_title`), for those that have one."""
+        """Each case's title (routines/case_facts.py gives it), for those that have one."""
         if not instance_ids:
             return {}
         with self.db.reading(one_statement=True) as session:

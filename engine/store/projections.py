@@ -130,12 +130,7 @@ def sync_subscriptions(writes: Writes, row: InstanceRow, wanted: list[tuple[str,
 
 
 _FACT_VALUES = ("clinic", "unit", "serious", "risk_class", "expertise", "title")
-# the variables a case's title is taken from, the first one the case has: `saktittel`
-# when a routine names its cases itself, else the analysis's title, the supervision's
-# subject or the first words of what happened (docs/DESIGN.md, "Case data as people
-# read it")
-TITLE_VARIABLES = ("saktittel", "analyse_tittel", "tema", "hva_skjedde", "vad_hande")
-TITLE_LENGTH = 200
+TITLE_LENGTH = 200  # on one line, cut to the column's length
 
 
 @functools.cache
@@ -150,42 +145,23 @@ def _facts_upsert(dialect: str) -> Prepared:
               "sensitive": FACTS.c.sensitive | statement.excluded.sensitive}))
 
 
-def record_case(writes: Writes, dialect: str, row: InstanceRow, variables: dict[str, Any],
+def record_case(writes: Writes, dialect: str, row: InstanceRow, given: dict[str, Any],
                 before: dict[str, Any] | None) -> dict[str, Any]:
-    """What the case is about, for the indicators and visibility: one upsert, unless the
-    same values were upserted last (`before`). Once anonymous or sensitive, always: a
-    later form cannot reveal a case. Returns the values."""
-    facts = {
-        "instance_id": row.id, "process_key": row.process_key,
-        "clinic": _text(variables.get("klinikk")), "unit": _text(variables.get("enhet")),
-        "serious": _flag(variables.get("alvorlig")),
-        "risk_class": _text(variables.get("risikoklasse")),
-        "expertise": _flag(variables.get("sakkompetens")),
-        "anonymous": variables.get("anonym") is True,
-        "sensitive": variables.get("sensitiv") is True,
-        "title": case_title(variables),
-    }
+    """What the case is about (`given` by the installation's routines, engine/hooks.py),
+    for the indicators and visibility: one upsert, unless the same values were upserted
+    last (`before`). Once anonymous or sensitive, always: a later form cannot reveal a
+    case. Returns the values."""
+    facts = {"instance_id": row.id, "process_key": row.process_key,
+             **{name: given.get(name) for name in _FACT_VALUES},
+             "anonymous": given.get("anonymous") is True,
+             "sensitive": given.get("sensitive") is True}
+    title = facts["title"]
+    if isinstance(title, str) and len(title := " ".join(title.split())) > TITLE_LENGTH:
+        title = title[:TITLE_LENGTH - 1] + "…"
+    facts["title"] = title or None
     if facts != before:
         writes.add(_facts_upsert(dialect), facts)
     return facts
-
-
-def case_title(variables: dict[str, Any]) -> str | None:
-    """The case's title from its variables, on one line and cut to the column's length."""
-    for name in TITLE_VARIABLES:
-        found = _text(variables.get(name))
-        if found:
-            line = " ".join(found.split())
-            return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1] + "…"
-    return None
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _flag(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
 
 
 _KEPT_OF_TASK = Prepared(select(TASKS.c.id, TASKS.c.assignee, TASKS.c.created_at).where(
