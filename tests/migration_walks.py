@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from walks import KPU, PROCESSES, RESPONSIBLE, SECRETARIAT, review_rows
+from walks import KPU, PROCESSES, RESPONSIBLE, SECRETARIAT, deadline_year, review_rows
 
 STEP_2, STEP_4 = {"Task_KpuBehandling"}, {"Task_MottaReferat"}  # where a case waits
 
@@ -29,7 +29,8 @@ def changed_routine(*, drop: str | None = None) -> dict[str, bytes]:
 def work(engine, task, clinic: str) -> None:
     """Complete one open task of the routine as its real user would."""
     by_element = {
-        "Task_VurderTiltak": (SECRETARIAT, {"tiltak_vurdering": review_rows(clinic)}),
+        "Task_VurderTiltak": (SECRETARIAT, {"tiltak_vurdering": review_rows(
+            clinic, deadline_year(engine))}),
         "Task_KpuBehandling": (KPU, {"kpu_motedato": "2026-02-10", "kpu_innspill": "Støttes",
                                      "kpu_slutter_seg_til": True}),
         "Task_SendReferat": (SECRETARIAT, {"kpu_referat": f"Referat fra KPU {clinic}"}),
