@@ -25,6 +25,8 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         mine,
         notices,
         operations,
+        owner_migration,
+        owner_suspension,
         owners,
         receipts,
         request_ids,
@@ -50,7 +52,8 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     errors.init_app(app)
     filters.init_app(app)
     case_data.init_app(app)
-    for module in (tasks, start, instances, mine, audit, dashboard, receipts, owners, vendor):
+    for module in (tasks, start, instances, mine, audit, dashboard, receipts, owners,
+                   owner_migration, owner_suspension, vendor):
         app.register_blueprint(module.bp)
     notices.init_app(app)
     operations.init_app(app)

@@ -32,7 +32,10 @@ def show(instance_id: str):
     return render_template("instance.html", instance=shown, diagrams=diagrams, events=events,
                            attachments=engine().attachments(instance_id),
                            title=engine().case_titles([instance_id]).get(instance_id),
-                           following=engine().follows(instance_id, actor=current_user.name))
+                           following=engine().follows(instance_id, actor=current_user.name),
+                           suspended=bool(engine().suspended_among([instance_id])),
+                           may_hold=engine().roles.may_deploy(current_user.name,
+                                                              current_user.groups))
 
 
 @bp.get("/instances/<instance_id>/diagram/<int:definition_id>.bpmn")

@@ -37,7 +37,7 @@ def readers_only():
         abort(403)
 
 
-def _owner_only() -> None:
+def owner_only() -> None:
     if not engine().roles.may_deploy(current_user.name, current_user.groups):
         abort(403)
 
@@ -66,7 +66,9 @@ def version(definition_id: int):
                                            key=lambda item: _order(names, item[0]))]
     return render_template("owner_version.html", version=shown, versions=versions,
                            places=places, elsewhere=positions.elsewhere,
-                           counts=positions.counts())
+                           counts=positions.counts(),
+                           may_deploy=engine().roles.may_deploy(current_user.name,
+                                                                current_user.groups))
 
 
 def _order(names: dict[str, str], element: str) -> tuple[int, str]:
@@ -94,14 +96,14 @@ def difference(definition_id: int, other_id: int):
 
 @bp.get("/upload")
 def upload_form():
-    _owner_only()
+    owner_only()
     return render_template("owner_upload.html", limit=owner_checks.MAX_UPLOAD)
 
 
 @bp.post("/upload")
 def upload():
     """Check the uploaded files: the lint report and the difference to what runs."""
-    _owner_only()
+    owner_only()
     try:
         files = owner_checks.uploaded(request)
     except owner_checks.Refused as err:
@@ -115,7 +117,7 @@ def upload():
 @bp.post("/deploy")
 def deploy():
     """Deploy the files just checked, after checking them once more."""
-    _owner_only()
+    owner_only()
     try:
         files = _files_from_form()
     except owner_checks.Refused as err:

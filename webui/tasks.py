@@ -42,7 +42,9 @@ def worklist():
     page = engine().worklist(query)
     now = engine().clock.now()
     titles = engine().case_titles([t.instance_id for t in page.tasks])
+    suspended = engine().suspended_among([t.instance_id for t in page.tasks])
     return render_template("worklist.html", page=page, query=query, now=now, titles=titles,
+                           suspended=suspended,
                            soon=now + timedelta(days=3),
                            clinics=engine().context_variables().get("alle_klinikker", []))
 
@@ -117,6 +119,7 @@ def task_page(task_id: str):
     return render_template("task.html", task=task, view=view, data=context, skip=own,
                            title=engine().case_titles([task.instance_id]).get(task.instance_id),
                            attachments=engine().attachments(task.instance_id),
+                           suspended=bool(engine().suspended_among([task.instance_id])),
                            documentation=(task.form or {}).get("documentation")), \
         (409 if "" in errors else 422) if errors else 200
 

@@ -27,6 +27,7 @@ class Version:
     running: int = 0
     incidents: int = 0
     finished: int = 0  # completed or cancelled
+    suspended: bool = False  # starts no new cases (Camunda's suspended definition)
 
 
 @dataclass
@@ -65,7 +66,8 @@ def versions(session: Session, key: str | None = None) -> list[Version]:
             definition.tenant, definition.resource_name, deployment.id,
             deployment.deployed_at, deployment.deployed_by,
             running=by_status.get("running", 0), incidents=by_status.get("error", 0),
-            finished=by_status.get("completed", 0) + by_status.get("cancelled", 0)))
+            finished=by_status.get("completed", 0) + by_status.get("cancelled", 0),
+            suspended=bool(definition.suspended)))
     return found
 
 

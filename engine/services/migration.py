@@ -84,6 +84,11 @@ class MigrationService(EngineCore):
                                   self._activities(versions.source),
                                   self._activities(versions.target), tenant)
 
+    def activities_of(self, definition_id: int) -> dict[str, str]:
+        """The elements of a version a plan may name, by id, with their kind."""
+        with self.db.reading() as session:
+            return self._activities(self._definition(session, definition_id))
+
     def cases_at_version(self, process_key: str, version: int, tenant: str = ""
                          ) -> list[str]:
         """Running cases that run this version: started on it, or calling it."""

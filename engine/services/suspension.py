@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..core import OPERATOR, EngineCore, command
 from ..errors import Conflict, NotFound, PermissionDenied, Suspended
 from ..execution import projection
-from ..models import ProcessDefinition
+from ..models import ProcessDefinition, ProcessInstance
 from ..store.instances import InstanceRow
 
 DEFINITIONS = ProcessDefinition.__table__
@@ -68,6 +68,15 @@ class SuspensionService(EngineCore):
             row.next_timer_at = projection.next_timer(loaded.workflow)
             self._record(session, row, "activated", actor, {})
             return row
+
+    def suspended_among(self, instance_ids: list[str]) -> set[str]:
+        """Which of these cases are suspended (for a worklist page, say)."""
+        if not instance_ids:
+            return set()
+        with self.db.reading() as session:
+            return set(session.scalars(select(ProcessInstance.id).where(
+                ProcessInstance.id.in_(set(instance_ids)),
+                ProcessInstance.suspended.is_(True))))
 
     def _running(self, session: Session, instance_id: str) -> InstanceRow:
         row = self._lock_instance(session, instance_id)

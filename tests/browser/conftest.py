@@ -39,12 +39,17 @@ def browser():
 
 
 @pytest.fixture
-def live(tmp_path, monkeypatch):
-    """The web UI answering on a free localhost port; yields (base_url, engine)."""
+def live(request, tmp_path, monkeypatch):
+    """The web UI answering on a free localhost port; yields (base_url, engine). On
+    SQLite, or on PostgreSQL for a test that parametrizes `live` indirectly with
+    "postgresql" (skipped unless TILTAK_TEST_POSTGRES_URL is set)."""
     monkeypatch.setenv("TILTAK_INSTANCE", str(tmp_path / "instance"))
     from webui import create_app, settings
     monkeypatch.setattr(settings, "INSTANCE", tmp_path / "instance")
-    engine = services.build_engine(f"sqlite:///{tmp_path / 'ui.sqlite3'}", clock=SystemClock())
+    url = request.getfixturevalue("postgres_url") \
+        if getattr(request, "param", "sqlite") == "postgresql" \
+        else f"sqlite:///{tmp_path / 'ui.sqlite3'}"
+    engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=True)
     engine.deploy(collect_files([str(PROCESSES)]), actor="per")
