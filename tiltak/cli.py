@@ -32,6 +32,7 @@ from installation.shapes import task_json
 
 from .migrating import add_commands as add_migration_commands
 from .rendering import print_history, print_instance, print_tasks
+from .webhook_commands import add_commands as add_webhook_commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("instance_id")
     p.add_argument("--as", dest="actor", required=True)
     add_migration_commands(command)
+    add_webhook_commands(command)
     return parser
 
 
