@@ -30,6 +30,7 @@ from engine.serialization import data_from_json, plain
 from installation import logs, metrics, services
 from installation.shapes import task_json
 
+from .backup import add_commands as add_backup_commands
 from .migrating import add_commands as add_migration_commands
 from .rendering import print_history, print_instance, print_tasks
 from .webhook_commands import add_commands as add_webhook_commands
@@ -203,6 +204,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="actor", required=True)
     add_migration_commands(command)
     add_webhook_commands(command)
+    add_backup_commands(command)
     return parser
 
 
