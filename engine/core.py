@@ -37,7 +37,7 @@ from .errors import (
 from .execution import projection
 from .execution.determinism import IdSource
 from .execution.live import LiveWorkflows
-from .hooks import CaseHooks
+from .hooks import CaseChange, CaseHooks
 from .identity import permissions
 from .identity.users import groups_of
 from .model.scripting import CamundaScriptEngine
@@ -298,6 +298,7 @@ class EngineCore:
         timer, chain head), its history event, the open tasks, subscriptions and facts."""
         row, workflow = loaded.row, loaded.workflow
         now = self.clock.now()
+        ending = row.ended_at is None
         try:
             views = projection.open_human_tasks(workflow, loaded.owner,
                                                 self.script_engine.evaluate)
@@ -336,6 +337,14 @@ class EngineCore:
         subscribed = store_projections.sync_subscriptions(
             writes, row, projection.message_names(workflow), before.subscriptions)
         writes.send(conn)
+        self.hooks.saved(session, CaseChange(
+            row, event_type, actor, now, data,
+            opened=tuple({"id": v.id, "element_id": v.element_id, "name": v.name,
+                          "process_key": v.process_key}
+                         for v in views if v.id not in before.tasks),
+            completed={"id": task_id, "element_id": element_id}
+            if event_type == "complete" and task_id else None,
+            ended=row.status if ending and row.status in instances.FINISHED else None))
         if row.status == "running":  # kept for the next command, once this one committed
             after = store_projections.Projected(tasks, subscribed, facts)
             session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(

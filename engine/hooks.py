@@ -3,9 +3,28 @@ calls them in the command's own transaction and knows nothing of what they do.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What one command changed in a case, as written: the command (`start`, `complete`,
+    `message`, `timer`, `cancel`, `migrated`), the user tasks it opened and the one it
+    completed (an id and element; its name is in the task records), and whether the case ended
+    (`ended` is its status then: `completed` or `cancelled`)."""
+
+    row: Any
+    command: str
+    actor: str
+    at: datetime
+    data: dict[str, Any]
+    opened: tuple[dict[str, Any], ...] = ()
+    completed: dict[str, Any] | None = None
+    ended: str | None = None
 
 
 class CaseHooks:
@@ -22,6 +41,10 @@ class CaseHooks:
     def completed(self, session: Session, row: Any, task: Any, values: dict[str, Any],
                   now: Any) -> None:
         """After a user task of the case is completed with `values`."""
+
+    def saved(self, session: Session, change: CaseChange) -> None:
+        """After any command that ran the case has written its result (start, complete,
+        message, timer, cancel, migration), before the transaction commits."""
 
     def receipt(self, session: Session, code: str) -> Any:
         """The receipt a reporter's code names, if the routines issue receipts."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -58,10 +59,12 @@ def _fire_due(engine: Engine, batch: int) -> SweepResult:
 
 
 class Scheduler:
-    """Runs the timer sweep every `interval` seconds and the outbox every `mail_interval`."""
+    """Runs the timer sweep every `interval` seconds, the outbox every `mail_interval`,
+    and the installation's own `jobs` (name, function, seconds), each logged if it fails."""
 
     def __init__(self, engine: Engine, *, interval: float = 1.0, mail_interval: float = 5.0,
-                 smtp: SmtpSettings | None = None, blocking: bool = False):
+                 smtp: SmtpSettings | None = None, blocking: bool = False,
+                 jobs: Iterable[tuple[str, Callable[[], None], float]] = ()):
         self.engine = engine
         self.smtp = smtp
         # a sweep still running when the next is due is skipped on purpose; don't log it
@@ -75,6 +78,9 @@ class Scheduler:
         if smtp is not None:
             self.scheduler.add_job(self.run_outbox, "interval", seconds=mail_interval,
                                    id="outbox", next_run_time=datetime.now(UTC))
+        for name, job, seconds in jobs:
+            self.scheduler.add_job(self._guarded(name, job), "interval", seconds=seconds,
+                                   id=name, next_run_time=datetime.now(UTC))
 
     def run_sweep(self) -> None:
         try:
@@ -89,6 +95,15 @@ class Scheduler:
             deliver(self.engine.db, self.smtp, self.engine.clock.now())
         except Exception:
             log.exception("sending mail failed")
+
+    @staticmethod
+    def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed", name)
+        return run
 
     def start(self) -> None:
         self.scheduler.start()

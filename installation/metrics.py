@@ -98,7 +98,9 @@ class CaseFigures:
                 ("tiltak_incidents", "Cases stopped by an incident (a failed timer or "
                  "script), waiting for a retry", found.incidents),
                 ("tiltak_mail_waiting", "E-mails waiting in the outbox to be sent",
-                 found.mail_waiting)):
+                 found.mail_waiting),
+                ("tiltak_webhooks_waiting", "Webhook deliveries waiting in the outbox "
+                 "(to be sent or retried)", found.webhooks_waiting)):
             yield GaugeMetricFamily(name, text, value=value)
         cases = GaugeMetricFamily("tiltak_instances", "Process instances by status",
                                   labels=["status"])

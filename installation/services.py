@@ -22,9 +22,10 @@ from engine.runtime import Engine
 from engine.timers import Scheduler
 from forms.resolve import FormResolutionError, form_for
 from forms.validation import FormValidationError, validate_submission
-from routines.hooks import RoutineHooks
 
 from . import metrics, organisation
+from .hooks import InstallationHooks
+from .webhooks import delivery
 
 DEMO_USERS = Path(__file__).parent / "demo" / "users.json"
 PROCESSES = Path(__file__).resolve().parent.parent / "processes"
@@ -55,7 +56,7 @@ def validate_form(form_attrs: dict[str, Any], submitted: dict[str, Any],
 def build_engine(url: str | None = None, *, clock: Clock | None = None) -> Engine:
     org = organisation.load()
     return Engine(Database(url), clock=clock, validator=validate_form,
-                  context_variables=org.form_options, roles=roles(), hooks=RoutineHooks(),
+                  context_variables=org.form_options, roles=roles(), hooks=InstallationHooks(),
                   observe=metrics.observe)
 
 
@@ -114,4 +115,13 @@ def embedded_scheduler() -> bool:
 
 
 def scheduler(engine: Engine, *, interval: float = 1.0, blocking: bool = False) -> Scheduler:
-    return Scheduler(engine, interval=interval, smtp=smtp_settings(), blocking=blocking)
+    """The timers, the mail outbox and the webhooks' outbox, on one scheduler."""
+    settings = delivery.Settings.from_environment()
+
+    def post_webhooks() -> None:
+        delivery.deliver(engine.db, engine.clock.now(), settings, clock=engine.clock.now)
+    return Scheduler(engine, interval=interval, smtp=smtp_settings(), blocking=blocking,
+                     jobs=[("webhooks", post_webhooks, WEBHOOK_INTERVAL)])
+
+
+WEBHOOK_INTERVAL = 2.0  # seconds between looks at the webhooks' outbox

@@ -23,10 +23,12 @@ from installation import metrics, services
 from installation.shapes import task_json
 
 from .auditing import add_commands as add_auditing_commands
+from .backup import add_commands as add_backup_commands
 from .migrating import add_commands as add_migration_commands
 from .people import add_commands as add_people_commands
 from .rendering import print_history, print_instance, print_tasks
 from .running import add_commands as add_running_commands
+from .webhook_commands import add_commands as add_webhook_commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("instance_id")
     p.add_argument("--as", dest="actor", required=True)
     add_migration_commands(command)
+    add_webhook_commands(command)
+    add_backup_commands(command)
     return parser
 
 

@@ -1,7 +1,7 @@
 """How the installation is doing, read from the database: whether it is reachable with its
 schema at the newest migration (readiness), and the running figures an operator watches
-(open and overdue tasks, timers due and late, incidents, mail waiting). Counts only: no
-workflow is ever read.
+(open and overdue tasks, timers due and late, incidents, mail and webhook events
+waiting). Counts only: no workflow is ever read.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..database import Database, alembic_config
-from ..models import HumanTask, OutboxMail, ProcessInstance, TimerStart
+from ..models import HumanTask, OutboxMail, ProcessInstance, TimerStart, WebhookDelivery
 
 # a timer due longer than this and not yet fired is late: the scheduler sweeps every
 # second, so a minute behind means no scheduler runs or it cannot keep up
@@ -50,6 +50,7 @@ class Figures:
     timers_late: int = 0
     incidents: int = 0
     mail_waiting: int = 0
+    webhooks_waiting: int = 0
     instances: dict[str, int] = field(default_factory=dict)  # by status
 
 
@@ -69,6 +70,7 @@ def figures(db: Database, now: datetime) -> Figures:
             timers_late=count(ProcessInstance, *due_instance, ProcessInstance.next_timer_at < late)
             + count(TimerStart, TimerStart.next_at < late),
             mail_waiting=count(OutboxMail, OutboxMail.status == "pending"),
+            webhooks_waiting=count(WebhookDelivery, WebhookDelivery.status == "pending"),
             instances=dict(session.execute(
                 select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)
             ).all()))

@@ -1,0 +1,17 @@
+"""The case hooks this installation gives its engine: the routines' own (the reporter's
+receipt and feedback, what a case is about) and the webhooks' events, written with
+every command."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from engine.hooks import CaseChange
+from routines.hooks import RoutineHooks
+
+from .webhooks import events
+
+
+class InstallationHooks(RoutineHooks):
+    def saved(self, session: Session, change: CaseChange) -> None:
+        events.record(session, change)
