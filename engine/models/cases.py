@@ -1,6 +1,5 @@
-"""Database tables: definitions on one side, instances and their projections on the other
-(docs/DESIGN.md, "Persistence").
-"""
+"""What a case is: its instance row and state, its history, and the projections
+commands keep of it (open tasks and who sees them, subscriptions, task records, facts)."""
 
 from __future__ import annotations
 
@@ -8,9 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,58 +17,9 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON,
-                           list[Any]: JSON}
-
-
-class Deployment(Base):
-    __tablename__ = "deployments"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    tenant: Mapped[str] = mapped_column(String(100), default="")
-    deployed_at: Mapped[datetime]
-    deployed_by: Mapped[str] = mapped_column(String(100))
-    # where it came from, as the deploying client says (Camunda's deployment source)
-    source: Mapped[str | None] = mapped_column(String(200))
-
-
-class Resource(Base):
-    """A deployed file (BPMN, DMN, Camunda Form) exactly as the process owner saved it."""
-
-    __tablename__ = "resources"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
-    name: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[str] = mapped_column(String(10))
-    form_id: Mapped[str | None] = mapped_column(String(200), index=True)
-    tenant: Mapped[str] = mapped_column(String(100), default="")
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    content: Mapped[str] = mapped_column(Text)
-
-
-class ProcessDefinition(Base):
-    __tablename__ = "process_definitions"
-    __table_args__ = (UniqueConstraint("key", "tenant", "version"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), index=True)
-    tenant: Mapped[str] = mapped_column(String(100), default="")
-    version: Mapped[int]
-    name: Mapped[str] = mapped_column(String(300))
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
-    resource_name: Mapped[str] = mapped_column(String(300))
-    content_hash: Mapped[str] = mapped_column(String(64))
-    spec: Mapped[str] = mapped_column(Text)
-    called: Mapped[list[Any]] = mapped_column(default=list)
-    starter_groups: Mapped[list[Any]] = mapped_column(default=list)
-    start_form: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    timer_start: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    deployed_at: Mapped[datetime]
-    # no new cases while suspended (Camunda's suspended process definition)
-    suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+from .base import Base
 
 
 class ProcessInstance(Base):
@@ -202,19 +150,6 @@ class HistoryEvent(Base):
     engine_version: Mapped[str | None] = mapped_column(String(40))
 
 
-class TimerStart(Base):
-    """When the next instance of a process with a timer start event is due."""
-
-    __tablename__ = "timer_starts"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    process_key: Mapped[str] = mapped_column(String(200))
-    tenant: Mapped[str] = mapped_column(String(100), default="")
-    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
-    next_at: Mapped[datetime] = mapped_column(index=True)
-    remaining: Mapped[int]  # instances still to start; -1 for a cycle without end
-    interval_seconds: Mapped[float | None]
-
-
 class Attachment(Base):
     """A document attached to an instance (final analysis, KPU minutes), stored once."""
 
@@ -231,61 +166,6 @@ class Attachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime]
-
-
-class Notification(Base):
-    """A message to one user (reminder, escalation), shown in the app and e-mailed."""
-
-    __tablename__ = "notifications"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_name: Mapped[str] = mapped_column(String(100), index=True)
-    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    element_id: Mapped[str | None] = mapped_column(String(200))
-    template: Mapped[str] = mapped_column(String(100))
-    language: Mapped[str] = mapped_column(String(10))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    read_at: Mapped[datetime | None]
-
-
-class OutboxMail(Base):
-    """E-mail waiting to be sent; retried with backoff, never lost on a crash."""
-
-    __tablename__ = "outbox_mail"
-    __table_args__ = (Index("ix_outbox_mail_status_next", "status", "next_attempt_at"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
-    to_address: Mapped[str] = mapped_column(String(200))
-    # a notification's mail is its notification's subject and body, not a copy of them
-    subject: Mapped[str | None] = mapped_column(String(300))
-    body: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending sent failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime | None]
-
-
-class User(Base):
-    __tablename__ = "users"
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str | None] = mapped_column(String(200))
-    language: Mapped[str] = mapped_column(String(10), default="nb")
-    password_hash: Mapped[str | None] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # a signed-in session names the epoch it began in; moving it on ends every session
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None]  # sign-in paused after too many failures
-
-
-class UserGroup(Base):
-    __tablename__ = "user_groups"
-    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"),
-                                           primary_key=True)
-    group_name: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
 
 
 class TaskRecord(Base):
@@ -337,23 +217,6 @@ class CaseFacts(Base):
     title: Mapped[str | None] = mapped_column(String(200))
 
 
-class Receipt(Base):
-    """A reporter's receipt: the code (stored hashed) that fetches the feedback on a report.
-
-    An anonymous reporter's name is recorded nowhere; an e-mail address for the feedback
-    is kept here only, never in the case's data, so the handlers do not see it.
-    """
-
-    __tablename__ = "receipts"
-    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"),
-                                             unique=True)
-    email: Mapped[str | None] = mapped_column(String(200))
-    language: Mapped[str] = mapped_column(String(10), default="nb")
-    feedback: Mapped[str | None] = mapped_column(Text)
-    feedback_at: Mapped[datetime | None]
-
-
 class CaseFollow(Base):
     """A user follows a case: it is listed under "Mine saker" until they stop."""
 
@@ -363,79 +226,3 @@ class CaseFollow(Base):
                                              primary_key=True, index=True)
     since: Mapped[datetime]
 
-
-class AccessLog(Base):
-    """Who read a sensitive case, when and which page: append-only, shown to auditors."""
-
-    __tablename__ = "access_log"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
-    user_name: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime]
-    what: Mapped[str] = mapped_column(String(50))
-
-
-class ApiToken(Base):
-    """A token an integration (an incident system) uses on the JSON API on behalf of one
-    user, limited to some actions and processes. Only its SHA-256 is kept: the token is
-    shown once, when it is made (engine/tokens.py)."""
-
-    __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_name: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
-    scopes: Mapped[list[Any]] = mapped_column(default=list)
-    processes: Mapped[list[Any] | None] = mapped_column(JSON)  # none: every process
-    created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
-
-
-class Webhook(Base):
-    """An operator's subscription: the events of some processes posted to a URL, signed
-    with its own secret. The secret is kept as it is, since signing needs it (a hash
-    cannot sign); a removed webhook keeps its row so its delivery log stays readable."""
-
-    __tablename__ = "webhooks"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), index=True)
-    url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(100))
-    events: Mapped[list[Any]] = mapped_column(default=list)
-    processes: Mapped[list[Any] | None] = mapped_column(JSON)  # none: every process
-    created_at: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(100))
-    removed_at: Mapped[datetime | None]
-
-
-class WebhookDelivery(Base):
-    """One event for one webhook: its body as first written (so every retry sends and
-    signs the same bytes), retried with backoff until delivered or given up."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
-    event_id: Mapped[str] = mapped_column(String(36), index=True)
-    event_type: Mapped[str] = mapped_column(String(40))
-    instance_id: Mapped[str | None] = mapped_column(String(36))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending sent failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime | None]
-
-
-class WebhookAttempt(Base):
-    """One try at a delivery, for the operators' log: when, the receiver's HTTP status
-    or the error, and how long it took."""
-
-    __tablename__ = "webhook_attempts"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
-    at: Mapped[datetime]
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
