@@ -142,7 +142,7 @@ def test_a_wrong_password_gets_camundas_401_and_the_session_cookie_counts_for_no
     assert wrong.headers["WWW-Authenticate"] == 'Basic realm="default"'
     assert wrong.get_json()["type"] == "AuthenticationException"
     assert client.get("/engine-rest/version",
-                      headers={"Authorization": "Bearer abc"}).status_code == 401
+                      headers={"Authorization": "Bearer abc"}).status_code == 401  # unknown
 
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
@@ -174,6 +174,41 @@ def test_a_broken_diagram_gets_the_error_modeler_shows_naming_file_and_element(a
     assert f"element '{error['mainElementId']}'" in body["message"]
     assert isinstance(error["line"], int) and body["details"][name]["warnings"] == []
     assert deployed.latest("hendelsesanalyse-oppfolging").version == 1
+
+
+def test_an_api_token_deploys_for_a_process_owner_within_its_scopes(app, deployed):
+    """Modeler's "Bearer token" authentication with a token from `tiltak token create`:
+    it acts for its user, so only a process owner's token with the scope `deploy`
+    deploys, and a revoked one is refused like a wrong password."""
+    from engine.identity import tokens
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Accept": "application/json", "Authorization": f"Bearer {token}"}
+
+    def deploy_with(token: str):
+        return app.test_client().post(
+            "/engine-rest/deployment/create", headers=bearer(token),
+            data=modeler_deploy_body("Hendelsesanalyse", changed_routine()),
+            content_type=f"multipart/form-data; boundary={BOUNDARY}")
+
+    def made(name: str, user: str, scope: str) -> str:
+        return tokens.create(deployed.db, name, user=user, scopes=[scope], processes=None,
+                             now=deployed.clock.now())[1]
+
+    owners = made("modeler-per", "per", "deploy")
+    readers = made("modeler-per-start", "per", "start")
+    caseworker = made("modeler-frida", "frida", "deploy")
+    assert deploy_with(readers).status_code == 403
+    refused = deploy_with(caseworker)
+    assert refused.status_code == 403
+    assert refused.get_json()["type"] == "AuthorizationException"
+    done = deploy_with(owners)
+    assert done.status_code == 200, done.get_json()
+    [definition] = [d for d in done.get_json()["deployedProcessDefinitions"].values()
+                    if d["key"] == "hendelsesanalyse-oppfolging"]
+    assert definition["version"] == 2
+    tokens.revoke(deployed.db, "modeler-per", now=deployed.clock.now())
+    assert deploy_with(owners).status_code == 401
 
 
 def test_only_process_owners_deploy(app, deployed):

@@ -30,6 +30,8 @@ SCOPES = {
     "tasks": "list the open tasks of its processes",
     "work": "claim, give back and complete those tasks",
     "cancel": "cancel a case of its processes, with a reason",
+    # Camunda Modeler's deploy (/engine-rest), for a process owner's token
+    "deploy": "deploy process files (its user must be a process owner)",
 }
 PREFIX = "tiltak_"  # marks a leaked token for secret scanners
 TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -1,7 +1,7 @@
 """Who sends a request: HTTP Basic with a Tiltak user's name and password, checked
-(argon2, with the same pause after failed attempts) as the login page checks them.
-
-The session cookie of the web UI is never read here.
+(argon2, with the same pause after failed attempts) as the login page checks them, or
+`Bearer` with an API token (`tiltak token create`), which acts for its user within its
+scopes and processes. The session cookie of the web UI is never read here.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import base64
 import binascii
 
 from flask import request
+
+from engine.identity import tokens
 
 from ..auth import engine
 
@@ -20,13 +22,16 @@ class NotSignedIn(Exception):
     """No credentials, or wrong ones: 401 with Camunda's Basic challenge."""
 
 
-def signed_in() -> tuple[str, set[str]]:
-    """The user the request's credentials name, and their groups."""
+def signed_in() -> tuple[str, set[str], tokens.TokenHolder | None]:
+    """The user the request's credentials name, their groups, and the token it came with
+    (None for Basic)."""
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer":
-        raise NotSignedIn("bearer tokens are not accepted: use HTTP Basic with a Tiltak "
-                          "user's name and password")
+    if scheme.lower() == "bearer" and len(header) <= MAX_HEADER:
+        holder = tokens.holder(engine().db, credentials.strip())
+        if holder is None:
+            raise NotSignedIn("the API token is unknown, revoked or its user disabled")
+        return holder.user, engine().groups(holder.user), holder
     if scheme.lower() != "basic" or not credentials or len(header) > MAX_HEADER:
         raise NotSignedIn("sign in with HTTP Basic: a Tiltak user's name and password")
     try:
@@ -40,4 +45,13 @@ def signed_in() -> tuple[str, set[str]]:
     if user is None:
         raise NotSignedIn("wrong user name or password (after repeated failures, signing "
                           "in is paused for a while)")
-    return user.name, engine().groups(user.name)
+    return user.name, engine().groups(user.name), None
+
+
+def token_allows(holder: tokens.TokenHolder | None, scope: str,
+                 process_key: str | None = None) -> bool:
+    """Whether the request's token (if it came with one) has the scope, and covers the
+    process."""
+    if holder is None:
+        return True
+    return holder.may(scope) and (process_key is None or holder.covers(process_key))

@@ -15,7 +15,7 @@ bp = Blueprint("engine_rest", __name__, url_prefix="/engine-rest",
 
 @bp.before_request
 def sign_in():
-    g.rest_user, g.rest_groups = auth.signed_in()
+    g.rest_user, g.rest_groups, g.rest_token = auth.signed_in()
     if request.method == "POST" and request.is_json:
         # read within the engine's limits before anything else reads it
         limits.parse_json(request.get_data(cache=True), "body")

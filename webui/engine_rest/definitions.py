@@ -12,7 +12,7 @@ from engine import limits
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 
 from ..auth import engine
-from . import shapes
+from . import auth, shapes
 from .blueprint import bp
 from .errors import NotPermitted
 
@@ -103,6 +103,10 @@ def _start(definition, body: dict[str, Any]) -> dict[str, Any]:
     if body.get("startInstructions"):
         raise InvalidInput({"startInstructions": "starting elsewhere than at the start "
                                                  "event is not supported"})
+    if not auth.token_allows(g.rest_token, "start", definition.key):
+        raise NotPermitted(f"The API token of '{g.rest_user}' may not start cases of "
+                           f"'{definition.key}' (scope 'start' and its processes)",
+                           "CREATE_INSTANCE", "ProcessDefinition", definition.key)
     data = {name: _value(name, variable) for name, variable in body["variables"].items()}
     try:
         row = engine().start(definition.key, actor=g.rest_user, data=data,

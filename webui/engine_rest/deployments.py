@@ -14,7 +14,7 @@ from engine.queries.deployment_query import SORTS, DeploymentQuery
 from installation.services import known_groups
 
 from ..auth import engine
-from . import shapes
+from . import auth, shapes
 from .blueprint import bp
 from .errors import NotDeployable, NotPermitted
 
@@ -92,6 +92,9 @@ def deployment(deployment_id: int):
 def create_deployment(form: dict[str, Any]):
     """Deployed as `tiltak deploy` deploys: the same checks, a new version for each
     changed process, nothing new for an unchanged one (always "changed only")."""
+    if not auth.token_allows(g.rest_token, "deploy"):
+        raise NotPermitted(f"The API token of '{g.rest_user}' lacks the scope 'deploy'",
+                           "CREATE", "Deployment")
     if not engine().roles.may_deploy(g.rest_user, g.rest_groups):
         raise NotPermitted(f"The user with id '{g.rest_user}' does not have 'CREATE' "
                            "permission on resource 'Deployment': only process owners "
