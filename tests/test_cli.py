@@ -249,3 +249,17 @@ def test_lint_reports_every_problem_by_element_without_deploying(tiltak, tmp_pat
                       .replace("${a ==}", "${a == 1}"), encoding="utf-8")
     assert tiltak("lint", str(warned)).returncode == 0  # warnings alone do not fail
     assert tiltak("lint", str(tmp_path / "finnes-ikke.bpmn"), ok=False).returncode == 4
+
+    # a condition that reads a variable nothing sets: a typing error the linter names
+    routine = (PROCESSES / "avvikshandtering.bpmn").read_text(encoding="utf-8")
+    typo = routine.replace(">${alvorlig}</bpmn:conditionExpression>",
+                           ">${alvorlg}</bpmn:conditionExpression>", 1)
+    assert typo != routine
+    (tmp_path / "avvikshandtering.bpmn").write_text(typo, encoding="utf-8")
+    found = tiltak("lint", str(tmp_path / "avvikshandtering.bpmn")).stdout.splitlines()
+    line_of = typo[:typo.index("${alvorlg}")].count("\n") + 1
+    assert [line for line in found if "'alvorlg'" in line] == [
+        f"avvikshandtering.bpmn:{line_of}: warning: element 'Flow_PersonerAlvorlig': "
+        "conditionExpression reads 'alvorlg', which no form, script, mapping or result of "
+        "these files or of what is deployed sets"]
+    assert not [line for line in found if "reads '" in line and "'alvorlg'" not in line]

@@ -15,7 +15,7 @@ from lxml import etree
 
 from ..definitions import kind_of
 from ..errors import DefinitionError
-from . import model_checks
+from . import declared, model_checks
 from .parsing import bpmn_root, decision_ids, decision_refs, parse_bpmn
 
 BPMN_NS = model_checks.BPMN_NS
@@ -56,6 +56,9 @@ class Known:
     form_files: set[str] = field(default_factory=set)
     dmn_files: dict[str, bytes] = field(default_factory=dict)
     groups: set[str] | None = None
+    # variables set outside the files: the deployed forms' fields and processes' own,
+    # and the installation's context (clinic lists); None: not checked
+    variables: set[str] | None = None
 
 
 def lint(files: dict[str, bytes], known: Known | None = None) -> dict[str, Report]:
@@ -77,19 +80,48 @@ def lint(files: dict[str, bytes], known: Known | None = None) -> dict[str, Repor
     for name, data in dmn.items():
         _caught(reports[name], parse_bpmn, {}, {name: data})
     usable_dmn = {n: d for n, d in dmn.items() if not reports[n].errors}
+    roots = {}
     for name, data in files.items():
         if kinds[name] == "bpmn":
-            _lint_bpmn(name, data, reports[name], known, usable_dmn, form_ids, form_files)
+            roots[name] = _lint_bpmn(name, data, reports[name], known, usable_dmn, form_ids,
+                                     form_files)
+    if known.variables is not None:
+        _variable_warnings(files, kinds, roots, reports, known.variables)
     return reports
 
 
+def _variable_warnings(files: dict[str, bytes], kinds: dict[str, str | None],
+                       roots: dict[str, Any], reports: dict[str, Report],
+                       known: set[str]) -> None:
+    """An expression that reads a variable no form, script, mapping or result of these
+    files (or of what is deployed) sets: likely a typing error, or data that only an
+    API call or a message would bring."""
+    names = set(known) | declared.GIVEN
+    for name, data in files.items():
+        if kinds[name] == "form":
+            names |= declared.form_fields(data)
+    for root in roots.values():
+        if root is not None:
+            names |= declared.set_by(root)
+    for name, root in roots.items():
+        if root is None or reports[name].errors:
+            continue
+        for use in declared.uses(root):
+            if use.name not in names:
+                reports[name].warnings.append(Problem(
+                    f"{use.where} reads '{use.name}', which no form, script, mapping or "
+                    "result of these files or of what is deployed sets", use.element,
+                    use.line))
+
+
 def _lint_bpmn(name: str, data: bytes, report: Report, known: Known,
-               dmn: dict[str, bytes], form_ids: set[str], form_files: set[str]) -> None:
+               dmn: dict[str, bytes], form_ids: set[str], form_files: set[str]) -> Any:
+    """Reports the file's problems; returns its root when its variables can be checked."""
     try:
         root = bpmn_root(data, name)
     except DefinitionError as err:
         report.errors.append(Problem(err.detail, err.element, err.line))
-        return
+        return None
     lines = _lines(root)
     for err in model_checks.bpmn_problems(root, name):
         report.errors.append(Problem(err.detail, err.element, lines.get(err.element)))
@@ -97,13 +129,17 @@ def _lint_bpmn(name: str, data: bytes, report: Report, known: Known,
         used = {**{n: d for n, d in known.dmn_files.items()
                    if _decisions_used(data, name) & decision_ids(d, n)}, **dmn}
         _caught(report, parse_bpmn, {name: data}, used, lines=lines)
+    forms_known = True
     for node in root.iter(f"{{{BPMN_NS}}}*"):
         attrs = {etree.QName(k).localname: v for k, v in node.attrib.items()
                  if etree.QName(k).namespace == model_checks.CAMUNDA_NS}
         element = node.get("id")
-        for problem in (_form_warnings(attrs, form_ids, form_files)
-                        + _group_warnings(attrs, known.groups)):
+        missing = _form_warnings(attrs, form_ids, form_files)
+        forms_known = forms_known and not missing
+        for problem in missing + _group_warnings(attrs, known.groups):
             report.warnings.append(Problem(problem, element, node.sourceline))
+    # with a form nowhere to be found, what its fields set cannot be known
+    return root if forms_known else None
 
 
 def _form_warnings(attrs: dict[str, str], form_ids: set[str], form_files: set[str]

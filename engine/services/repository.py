@@ -91,21 +91,24 @@ class RepositoryService(EngineCore):
         deployed forms and decision tables count as there (unless not `deployed`: a
         database without a schema). `groups`: the installation's groups, to check
         candidate groups against; None checks none."""
-        known = linting.Known(groups=groups)
+        known = linting.Known(groups=groups, variables=set(self.context_variables()))
         if not deployed:
             return linting.lint(files, known)
         with self.db.reading() as session:
             resources = session.execute(
                 select(Resource.name, Resource.kind, Resource.form_id, Resource.content)
-                .where(Resource.kind.in_(("form", "dmn")), Resource.tenant.in_({tenant, ""}))
-                .order_by(Resource.id)).all()
+                .where(Resource.tenant.in_({tenant, ""})).order_by(Resource.id)).all()
         for name, kind, form_id, content in resources:
             if kind == "form":
                 known.form_files.add(name.rsplit("/", 1)[-1])
+                known.variables |= linting.declared.form_fields(content)
                 if form_id:
                     known.form_ids.add(form_id)
-            else:
+            elif kind == "dmn":
                 known.dmn_files[name] = content.encode("utf-8")
+            elif kind == "bpmn":  # what deployed processes set reaches the ones they call
+                known.variables |= linting.declared.set_by(
+                    linting.bpmn_root(content.encode("utf-8"), name))
         return linting.lint(files, known)
 
     def deployments(self, query: deployment_query.DeploymentQuery) -> list[Deployment]:
