@@ -366,7 +366,8 @@ class EngineCore:
             HistoryEvent.task_id == task_id, HistoryEvent.type == "complete")).first()
         if done is not None:
             raise TaskNotOpen(f"task {task_id} was already completed by {done.actor} "
-                              f"at {done.at.isoformat()}")
+                              f"at {done.at.isoformat()}").coded(
+                "task_done_by", who=done.actor, at=done.at)
         raise NotFound(f"no open task '{task_id}'")
 
     def _authorise_work(self, session: Session, task: HumanTask, actor: str) -> None:
@@ -399,7 +400,7 @@ def ready_task(workflow, task_id: str):
     spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
     if spiff_task is None or spiff_task.state != TaskState.READY \
             or not spiff_task.task_spec.manual:
-        raise TaskNotOpen(f"task {task_id} is no longer open")
+        raise TaskNotOpen(f"task {task_id} is no longer open").coded("task_gone")
     return spiff_task
 
 

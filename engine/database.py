@@ -94,19 +94,18 @@ class Database:
         except StaleDataError:
             session.rollback()
             raise Conflict("the instance was changed by someone else meanwhile; "
-                           "reload and try again") from None
+                           "reload and try again").coded("changed") from None
         except IntegrityError as err:
             session.rollback()
             if "history_events" in str(err.orig) or "uq" in str(err.orig).lower() or \
                     "unique" in str(err.orig).lower():
-                raise Conflict("a concurrent change got there first; reload and try again") \
-                    from None
+                raise Conflict("a concurrent change got there first; reload and try "
+                               "again").coded("changed") from None
             raise
         except OperationalError as err:
             session.rollback()
             if "locked" in str(err.orig):
-                raise Conflict("the database is busy with a concurrent change; try again") \
-                    from None
+                raise Conflict(BUSY).coded("busy") from None
             raise
         except BaseException:
             session.rollback()
@@ -215,7 +214,7 @@ class WriterLock:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX)
             except _WaitedTooLong:
-                raise Conflict(BUSY) from None
+                raise Conflict(BUSY).coded("busy") from None
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
@@ -227,7 +226,7 @@ class WriterLock:
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise Conflict(BUSY) from None
+                    raise Conflict(BUSY).coded("busy") from None
                 time.sleep(0.002)
 
     @classmethod

@@ -6,11 +6,22 @@ them leaves the database changed, because every command runs in one transaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TiltakError(Exception):
-    """Base class of every error a user of the product may see."""
+    """Base class of every error a user of the product may see. Its text is the
+    engine's own (English, for logs, the command line and the API); `code` and `params`,
+    where given, let a front end say it in the user's language (webui/messages.py)."""
 
     exit_code = 1
+    code: str | None = None
+    params: dict[str, Any] = {}
+
+    def coded(self, code: str, **params: Any) -> TiltakError:
+        """This error, with what a front end needs to say it in its own words."""
+        self.code, self.params = code, params
+        return self
 
 
 class DefinitionError(TiltakError):

@@ -13,7 +13,7 @@ from engine.errors import InvalidInput
 from engine.identity.users import add_user
 from webui import create_app
 
-from walks import START_DATA, at_measure, task_for, walk_six_step
+from walks import START_DATA, at_measure, review_rows, task_for, walk_six_step
 
 PASSWORD = "riktig-passord"
 USERS = ("frida", "sigrid", "ola", "kari", "rita", "nora", "magnus", "henrik")
@@ -112,6 +112,34 @@ def test_complete_waits_for_a_claim_and_the_server_refuses_it_in_words(app, depl
     client.post(f"/tasks/{task.id}/claim", data={"csrf_token": token(client, "/")})
     html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     assert not re.search(r'<button type="submit" class="primary" disabled', html)
+
+
+def test_the_engines_refusals_are_said_in_the_users_language(app, deployed):
+    """A stale tab (the task done meanwhile) and a task someone else took: the page says
+    who and when in Norwegian, never the engine's English."""
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                              data=dict(START_DATA, klinikker=["kir"]))
+    task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
+    with deployed.db.transaction() as session:  # a second secretary of the clinic
+        add_user(session, "solveig", ["kpu-sekretariat-kir"], display_name="Solveig Sæther")
+    deployed.claim(task.id, actor="solveig")
+    sigrid = logged_in(app, "sigrid")
+    taken = sigrid.post(f"/tasks/{task.id}/claim", data={"csrf_token": token(sigrid, "/")})
+    said = text_of(taken.get_data(as_text=True))
+    main = said.split("Detaljer til brukerstøtte")[0]  # the engine's words stay below, folded
+    assert "Solveig Sæther har allerede tatt oppgaven" in main, main
+    assert "already" not in main
+
+    deployed.unclaim(task.id, actor="solveig")
+    deployed.claim(task.id, actor="sigrid")
+    stale = sigrid.get(f"/tasks/{task.id}").get_data(as_text=True)  # the tab stays open
+    deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": review_rows("kir")})
+    response = sigrid.post(f"/tasks/{task.id}", data={
+        "csrf_token": token(sigrid, "/"), "tiltak_vurdering#rows": "3"},
+        follow_redirects=True)
+    page = text_of(response.get_data(as_text=True))
+    assert "fullførte denne oppgaven" in page and "already completed" not in page
+    assert stale  # the page was open before the task was done
 
 
 def review_post(client, task_id: str, owner: str, deadline: str) -> dict[str, str]:

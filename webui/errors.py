@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TiltakError
 
 from .form_messages import localized
+from .messages import said
 
 
 def init_app(app: Flask) -> None:
@@ -22,13 +23,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(PermissionDenied)
     def forbidden(err):
-        return page(403, _("Not allowed"),
-                    _("You may not do this with this case or task."), str(err))
+        return page(403, _("Not allowed"), said(err), str(err))
 
     @app.errorhandler(NotFound)
     def not_found_error(err):
-        return page(404, _("Not found"),
-                    _("The case, task or file is not here, or no longer."), str(err))
+        return page(404, _("Not found"), said(err), str(err))
 
     @app.errorhandler(404)
     def not_found(_err):
@@ -57,9 +56,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Conflict)
     def conflict(err):
-        return page(409, _("Changed meanwhile"),
-                    _("Someone changed this case while you worked on it. Reload the page "
-                      "and try again."), str(err))
+        return page(409, _("Changed meanwhile"), said(err), str(err))
 
     @app.errorhandler(401)
     def unauthorised(_err):
@@ -67,7 +64,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(TiltakError)
     def tiltak_error(err):
-        return page(400, _("Could not be done"), str(err))
+        return page(400, _("Could not be done"), said(err), str(err))
 
     @app.errorhandler(500)
     def server_error(_err):

@@ -11,6 +11,7 @@ from flask_login import current_user
 from engine.errors import Conflict
 
 from .auth import engine
+from .messages import said
 from .owners import owner_only, readers_only
 
 bp = Blueprint("suspension", __name__, url_prefix="/owner")
@@ -56,7 +57,7 @@ def _hold_case(instance_id: str, *, suspend: bool):
         (engine().suspend if suspend else engine().activate)(instance_id,
                                                               actor=current_user.name)
     except Conflict as err:  # already so, or no longer running
-        flash(str(err), "error")
+        flash(said(err), "error")
     else:
         flash(_("The case is suspended: its tasks and deadlines wait until it is "
                 "activated.") if suspend else

@@ -21,6 +21,7 @@ from .case_data import use_case
 from .form_input import from_post
 from .form_messages import localized
 from .forms_view import form_view, task_form
+from .messages import said
 from .review_figures import prefill
 
 bp = Blueprint("tasks", __name__)
@@ -56,7 +57,7 @@ def claim(task_id: str):
         task = engine().claim(task_id, actor=current_user.name)
         flash(_("You took the task “%(name)s”.", name=task.name), "info")
     except Conflict as err:
-        flash(str(err), "error")
+        flash(said(err), "error")
         return redirect(url_for("tasks.worklist"))
     return redirect(url_for("tasks.task_page", task_id=task_id))
 
@@ -75,7 +76,7 @@ def task_page(task_id: str):
     try:
         task = engine().open_task(task_id, actor=current_user.name)
     except TaskNotOpen as err:
-        flash(str(err), "warning")
+        flash(said(err), "warning")
         return redirect(url_for("tasks.worklist"))
     context = engine().task_context(task)
     errors: dict[str, str] = {}
@@ -96,14 +97,13 @@ def task_page(task_id: str):
         try:
             instance = engine().complete(task_id, actor=current_user.name, data=submitted)
         except TaskNotOpen as err:
-            flash(_("This task was already completed: %(reason)s", reason=str(err)),
-                  "warning")
+            flash(said(err), "warning")
             return redirect(url_for("tasks.worklist"))
         except InvalidInput as err:
             errors = localized(err.errors)
             data = overlay(context, submitted)
         except Conflict as err:
-            flash(str(err), "error")
+            flash(said(err), "error")
             data = overlay(context, submitted)
         else:
             flash(_("Done: “%(name)s”.", name=task.name), "success")

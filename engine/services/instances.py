@@ -92,7 +92,9 @@ class InstanceService(EngineCore):
         if session.connection().scalar(select(DEFINITIONS.c.suspended).where(
                 DEFINITIONS.c.id == definition.id)):
             raise Suspended(f"process '{definition.key}' version {definition.version} is "
-                            "suspended: it starts no new cases until it is activated")
+                            "suspended: it starts no new cases until it is activated").coded(
+                "definition_suspended", name=definition.name or definition.key,
+                version=definition.version)
         bindings = definitions.bind_called(session, definition)
         values = {**values, **self._context_for(definition)}
         initiator = (definition.start_form or {}).get("initiator")

@@ -50,7 +50,8 @@ class SuspensionService(EngineCore):
         with self.db.transaction() as session:
             row = self._running(session, instance_id)
             if row.suspended:
-                raise Conflict(f"case {instance_id} is already suspended")
+                raise Conflict(f"case {instance_id} is already suspended").coded(
+                    "already_suspended")
             row.suspended, row.next_timer_at = True, None
             self._record(session, row, "suspended", actor, {})
             return row
@@ -62,7 +63,7 @@ class SuspensionService(EngineCore):
         with self.db.transaction() as session:
             row = self._running(session, instance_id)
             if not row.suspended:
-                raise Conflict(f"case {instance_id} is not suspended")
+                raise Conflict(f"case {instance_id} is not suspended").coded("not_suspended")
             loaded = self._load_row(session, row)
             row.suspended = False
             row.next_timer_at = projection.next_timer(loaded.workflow)
@@ -82,7 +83,7 @@ class SuspensionService(EngineCore):
         row = self._lock_instance(session, instance_id)
         if row.status != "running":
             raise Conflict(f"case {instance_id} is {row.status}: only a running case can be "
-                           "suspended or activated")
+                           "suspended or activated").coded("case_not_running")
         return row
 
     def _check_owner(self, actor: str, what: str) -> None:
@@ -93,4 +94,4 @@ class SuspensionService(EngineCore):
     def refuse_if_suspended(row: InstanceRow, what: str) -> None:
         if row.suspended:
             raise Suspended(f"case {row.id} is suspended: {what} waits until it is "
-                            "activated")
+                            "activated").coded("case_suspended")

@@ -45,7 +45,9 @@ class TaskService(EngineCore):
             task = self._open_task(session, task_id)
             self._authorise(session, task, actor)
             if task.assignee and task.assignee != actor:
-                raise PermissionDenied(f"task '{task.name}' is already claimed by {task.assignee}")
+                raise PermissionDenied(
+                    f"task '{task.name}' is already claimed by {task.assignee}").coded(
+                    "task_claimed_by", who=task.assignee, task=task.name)
             return self._hand_over(session, task, actor, actor, "claim")
 
     @command
@@ -53,11 +55,13 @@ class TaskService(EngineCore):
         with self.db.transaction() as session:
             task = self._open_task(session, task_id)
             if task.assignee != actor:
-                raise PermissionDenied(f"task '{task.name}' is not claimed by {actor}")
+                raise PermissionDenied(f"task '{task.name}' is not claimed by {actor}").coded(
+                    "task_not_yours", task=task.name)
             if not task.candidate_groups and not task.candidate_users:
                 raise PermissionDenied(
                     f"task '{task.name}' was assigned to {actor} by the process and has no "
-                    "group to give it back to; a process owner can reassign it")
+                    "group to give it back to; a process owner can reassign it").coded(
+                    "task_assigned", task=task.name)
             return self._hand_over(session, task, None, actor, "unclaim")
 
     def _hand_over(self, session: Session, task: HumanTask, assignee: str | None,
@@ -80,7 +84,7 @@ class TaskService(EngineCore):
             found = instances.locked_with_task(session.connection(), task_id)
             if found is None:
                 self._open_task(session, task_id)  # says why it is not open
-                raise Conflict("the task opened meanwhile; try again")
+                raise Conflict("the task opened meanwhile; try again").coded("changed")
             task = _TaskRow(*found[0])
             refuse_if_suspended(found[1], "completing a task")
             self._authorise_work(session, task, actor)
@@ -133,7 +137,8 @@ class TaskService(EngineCore):
         with self.db.reading() as session:
             loaded = self._load(session, task.instance_id, lock=False)
             if loaded.workflow is None:
-                raise TaskNotOpen(f"task {task.id} is no longer open: its case has finished")
+                raise TaskNotOpen(f"task {task.id} is no longer open: its case has finished"
+                                  ).coded("case_finished")
             spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
             data = dict(spiff_task.data) if spiff_task is not None else {}
             return {**self.context_variables(), **self._carried(session, task, spiff_task),

@@ -221,7 +221,7 @@ def write(writes: Writes, row: InstanceRow, *, with_state: bool = True) -> None:
     values = {name: values[name] for name in values if name in CHANGING}
     values["row_id"] = row.id
     values["old_version"], values["version"] = row.version, row.version + 1
-    writes.add(_UPDATES[with_state], values, expect_one=Conflict(STALE))
+    writes.add(_UPDATES[with_state], values, expect_one=Conflict(STALE).coded("changed"))
     row.version += 1
     _write_state(writes, row, with_state)
 
