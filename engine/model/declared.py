@@ -1,6 +1,7 @@
-"""Which variables a set of process files sets (form fields, scripts, result variables,
-mappings, multi-instance variables, start context) and which ones their expressions
-read, so that the linter can name an expression that reads a variable nothing sets."""
+"""Which variables a set of process files sets (form fields, Camunda's generated form
+fields, scripts, result variables, mappings, multi-instance variables, start context)
+and which ones their expressions read, so that the linter can name an expression that
+reads a variable nothing sets."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def set_by(root: etree._Element) -> set[str]:
         if etree.QName(node).namespace == CAMUNDA_NS:
             if tag in ("outputParameter", "inputParameter") and node.get("name"):
                 found.add(node.get("name"))
+            elif tag == "formField" and node.get("id"):  # Camunda's generated forms
+                found.add(node.get("id"))
             elif tag in ("in", "out") and node.get("target"):
                 found.add(node.get("target"))
             elif tag == "property" and node.get("name") == "kontekst":
