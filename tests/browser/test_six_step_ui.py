@@ -162,7 +162,7 @@ def test_a_task_completed_in_another_tab_gives_a_clear_message(people, live, tmp
     review_tab.click("form.task-form button.primary")
     review_tab.wait_for_load_state()
     message = review_tab.locator(".flash-warning").inner_text()
-    assert "already completed by sigrid" in message
+    assert "fullførte denne oppgaven" in message and "Sigrid" in message, message
     assert review_tab.url.rstrip("/") == live[0]
     shoot(review_tab, "gammel-fane")
 
