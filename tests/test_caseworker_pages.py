@@ -142,6 +142,18 @@ def test_the_engines_refusals_are_said_in_the_users_language(app, deployed):
     assert stale  # the page was open before the task was done
 
 
+def test_the_worklist_search_finds_a_task_by_its_cases_title(app, deployed):
+    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
+                              data=dict(START_DATA, klinikker=["kir"]))
+    task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
+    client = logged_in(app, "sigrid")
+    word = START_DATA["analyse_tittel"].split()[1]  # a word of the title, not of the task
+    assert word.lower() not in task.name.lower()
+    found = client.get(f"/?q={word}").get_data(as_text=True)
+    assert f"/tasks/{task.id}" in found
+    assert f"/tasks/{task.id}" not in client.get("/?q=ingen-slik-sak").get_data(as_text=True)
+
+
 def review_post(client, task_id: str, owner: str, deadline: str) -> dict[str, str]:
     data = {"csrf_token": token(client, f"/tasks/{task_id}"), "tiltak_vurdering#rows": "3"}
     data.update({"tiltak_vurdering[0].gjennomfores": "ja",

@@ -67,8 +67,10 @@ def expected(engine, query: WorklistQuery) -> list[str]:
     if query.clinic:
         tasks = [t for t in tasks if t.clinic == query.clinic]
     if query.text:
+        titles = engine.case_titles(sorted({t.instance_id for t in tasks}))
         tasks = [t for t in tasks if query.text.lower() in t.name.lower()
-                 or query.text.lower() in (t.business_key or "").lower()]
+                 or query.text.lower() in (t.business_key or "").lower()
+                 or query.text.lower() in titles.get(t.instance_id, "").lower()]
     if query.due == "overdue":
         tasks = [t for t in tasks if due(t) < now]
     elif query.due == "soon":
