@@ -168,7 +168,8 @@ def test_no_route_serves_or_changes_anything_without_a_login(people, deployed):
                               data=START_DATA_KIR)
     task = deployed.tasks(instance_id=instance.id)[0]
     before = [e.hash for e in deployed.history(instance.id)]
-    values = {"task_id": task.id, "instance_id": instance.id, "definition_id": "1", "other_id": "1",
+    values = {"task_id": task.id, "instance_id": instance.id, "definition_id": "1",
+              "other_id": "1", "source_id": "1", "target_id": "1",
               "attachment_id": "1", "process_key": "hendelsesanalyse-oppfolging",
               "fmt": "csv", "filename": "x.js", "path": "x"}
     client = people.test_client()
