@@ -11,11 +11,17 @@ import pytest
 
 from engine.errors import InvalidInput
 from engine.identity.users import add_user
-from webui import create_app
 
-from walks import START_DATA, at_measure, review_rows, task_for, walk_six_step
+from walks import (
+    PASSWORD,
+    START_DATA,
+    app_with_users,
+    at_measure,
+    review_rows,
+    task_for,
+    walk_six_step,
+)
 
-PASSWORD = "riktig-passord"
 USERS = ("frida", "sigrid", "ola", "kari", "rita", "nora", "magnus", "henrik")
 INTERNAL = ("tiltak_liste", "referat_mottakere", "klinikkvalg", "alle_klinikker",
             "rad", "loopCounter", "mottaker", "initiator")
@@ -23,11 +29,8 @@ INTERNAL = ("tiltak_liste", "referat_mottakere", "klinikkvalg", "alle_klinikker"
 
 @pytest.fixture
 def app(deployed, tmp_path):
-    with deployed.db.transaction() as session:
-        for name in USERS:
-            groups = sorted(deployed.groups(name))
-            add_user(session, name, groups, password=PASSWORD)
-    return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=deployed)
+    return app_with_users(deployed, tmp_path,
+                          {name: sorted(deployed.groups(name)) for name in USERS})
 
 
 def token(client, path: str = "/login") -> str:

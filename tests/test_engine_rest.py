@@ -24,23 +24,17 @@ import re
 
 import pytest
 
-from engine.identity.users import add_user
-from webui import create_app
+from walks import PASSWORD, PROCESSES, START_DATA, app_with_users
 
-from walks import PROCESSES, START_DATA
-
-PASSWORD = "riktig-passord"
 BOUNDARY = "----WebKitFormBoundaryk3VbqZ1tX0mBy2Ua"
 ROUTINE = "hendelsesanalyse-oppfolging.bpmn"
 
 
 @pytest.fixture
 def app(deployed, tmp_path):
-    with deployed.db.transaction() as session:
-        for name, groups in (("per", ["prosesseier", "ansatt"]), ("frida", ["fagavdeling"]),
-                             ("rita", ["revisor", "prosesseier"])):
-            add_user(session, name, groups, password=PASSWORD)
-    return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=deployed)
+    return app_with_users(deployed, tmp_path, {
+        "per": ["prosesseier", "ansatt"], "frida": ["fagavdeling"],
+        "rita": ["revisor", "prosesseier"]})
 
 
 def modeler_headers(user: str, password: str = PASSWORD) -> dict[str, str]:

@@ -13,22 +13,17 @@ from migration_walks import STEP_2, STEP_4, changed_routine, walk_until
 
 from engine.errors import Suspended
 from engine.history.replay import verify_instance
-from engine.identity.users import add_user
-from webui import create_app
 
-from walks import START_DATA, task_for
+from walks import PASSWORD, START_DATA, app_with_users, task_for
 
-PASSWORD = "riktig-passord"
 CLINIC = "klinikk-oppfolging"
 
 
 @pytest.fixture
 def app(deployed, tmp_path):
-    with deployed.db.transaction() as session:
-        for name, groups in (("per", ["prosesseier", "ansatt"]), ("frida", ["fagavdeling"]),
-                             ("sigrid", ["kpu-sekretariat-kir"]), ("rita", ["revisor"])):
-            add_user(session, name, groups, password=PASSWORD)
-    return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=deployed)
+    return app_with_users(deployed, tmp_path, {
+        "per": ["prosesseier", "ansatt"], "frida": ["fagavdeling"],
+        "sigrid": ["kpu-sekretariat-kir"], "rita": ["revisor"]})
 
 
 @pytest.fixture

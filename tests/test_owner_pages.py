@@ -17,20 +17,17 @@ from engine.identity.users import add_user
 from engine.model.difference import difference
 from webui import create_app
 
-from walks import FIXTURES, PROCESSES, START_DATA, task_for
+from walks import FIXTURES, PASSWORD, PROCESSES, START_DATA, app_with_users, task_for
 
-PASSWORD = "riktig-passord"
 ROUTINE = "hendelsesanalyse-oppfolging.bpmn"
 CLINIC = "klinikk-oppfolging.bpmn"
 
 
 @pytest.fixture
 def app(deployed, tmp_path):
-    with deployed.db.transaction() as session:
-        for name, groups in (("per", ["prosesseier", "ansatt"]), ("frida", ["fagavdeling"]),
-                             ("sigrid", ["kpu-sekretariat-kir"]), ("rita", ["revisor"])):
-            add_user(session, name, groups, password=PASSWORD)
-    return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=deployed)
+    return app_with_users(deployed, tmp_path, {
+        "per": ["prosesseier", "ansatt"], "frida": ["fagavdeling"],
+        "sigrid": ["kpu-sekretariat-kir"], "rita": ["revisor"]})
 
 
 def signed_in(app, user: str):

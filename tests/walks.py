@@ -160,3 +160,18 @@ def workflow_of(engine: Engine, instance_id: str):
     for step in replay_steps(engine, instance_id, engine.history(instance_id)):
         assert step.problem is None, step.problem
     return step.workflow
+
+
+PASSWORD = "riktig-passord"
+
+
+def app_with_users(engine: Engine, tmp_path: Path, users: dict[str, list[str]]):
+    """The web UI over `engine`, with these users (name -> groups) signing in by
+    PASSWORD."""
+    from engine.identity.users import add_user
+    from webui import create_app
+
+    with engine.db.transaction() as session:
+        for name, groups in users.items():
+            add_user(session, name, groups, password=PASSWORD)
+    return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=engine)
