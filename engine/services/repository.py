@@ -98,6 +98,7 @@ class RepositoryService(EngineCore):
             resources = session.execute(
                 select(Resource.name, Resource.kind, Resource.form_id, Resource.content)
                 .where(Resource.tenant.in_({tenant, ""})).order_by(Resource.id)).all()
+        processes: dict[str, str] = {}  # each file's latest deployed text
         for name, kind, form_id, content in resources:
             if kind == "form":
                 known.form_files.add(name.rsplit("/", 1)[-1])
@@ -106,9 +107,11 @@ class RepositoryService(EngineCore):
                     known.form_ids.add(form_id)
             elif kind == "dmn":
                 known.dmn_files[name] = content.encode("utf-8")
-            elif kind == "bpmn":  # what deployed processes set reaches the ones they call
-                known.variables |= linting.declared.set_by(
-                    linting.bpmn_root(content.encode("utf-8"), name))
+            elif kind == "bpmn":
+                processes[name] = content
+        for name, content in processes.items():  # what they set reaches what they call
+            known.variables |= linting.declared.set_by(
+                linting.bpmn_root(content.encode("utf-8"), name))
         return linting.lint(files, known)
 
     def deployments(self, query: deployment_query.DeploymentQuery) -> list[Deployment]:
