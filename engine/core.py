@@ -293,9 +293,11 @@ class EngineCore:
 
     def _save(self, session: Session, loaded: Loaded, event_type: str, actor: str,
               data: dict[str, Any], *, element_id: str | None = None,
-              task_id: str | None = None) -> None:
+              task_id: str | None = None, task: Any = None) -> None:
         """The command's result, written once: the instance row (state, status, next
-        timer, chain head), its history event, the open tasks, subscriptions and facts."""
+        timer, chain head), its history event, the open tasks, subscriptions and facts,
+        and what the installation's hooks add. `task`: the user task a completion
+        completed (its id, element_id, name and process_key), if any."""
         row, workflow = loaded.row, loaded.workflow
         now = self.clock.now()
         ending = row.ended_at is None
@@ -336,15 +338,17 @@ class EngineCore:
                                               before.facts)
         subscribed = store_projections.sync_subscriptions(
             writes, row, projection.message_names(workflow), before.subscriptions)
-        writes.send(conn)
         self.hooks.saved(session, CaseChange(
             row, event_type, actor, now, data,
             opened=tuple({"id": v.id, "element_id": v.element_id, "name": v.name,
                           "process_key": v.process_key}
                          for v in views if v.id not in before.tasks),
-            completed={"id": task_id, "element_id": element_id}
-            if event_type == "complete" and task_id else None,
-            ended=row.status if ending and row.status in instances.FINISHED else None))
+            completed={"id": task.id, "element_id": task.element_id, "name": task.name,
+                       "process_key": task.process_key}
+            if event_type == "complete" and task is not None else None,
+            ended=row.status if ending and row.status in instances.FINISHED else None),
+            writes)
+        writes.send(conn)
         if row.status == "running":  # kept for the next command, once this one committed
             after = store_projections.Projected(tasks, subscribed, facts)
             session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(

@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .store.prepared import Writes
+
 
 @dataclass(frozen=True)
 class CaseChange:
     """What one command changed in a case, as written: the command (`start`, `complete`,
     `message`, `timer`, `cancel`, `migrated`), the user tasks it opened and the one it
-    completed (an id and element; its name is in the task records), and whether the case ended
+    completed (id, element_id, name, process_key), and whether the case ended
     (`ended` is its status then: `completed` or `cancelled`)."""
 
     row: Any
@@ -42,9 +44,10 @@ class CaseHooks:
                   now: Any) -> None:
         """After a user task of the case is completed with `values`."""
 
-    def saved(self, session: Session, change: CaseChange) -> None:
-        """After any command that ran the case has written its result (start, complete,
-        message, timer, cancel, migration), before the transaction commits."""
+    def saved(self, session: Session, change: CaseChange, writes: Writes) -> None:
+        """When any command that ran the case writes its result (start, complete,
+        message, timer, cancel, migration): statements added to `writes` go out with
+        the command's own, in the same transaction (one round trip on PostgreSQL)."""
 
     def receipt(self, session: Session, code: str) -> Any:
         """The receipt a reporter's code names, if the routines issue receipts."""

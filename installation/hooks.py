@@ -7,11 +7,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from engine.hooks import CaseChange
+from engine.store.prepared import Writes
 from routines.hooks import RoutineHooks
 
 from .webhooks import events
 
 
 class InstallationHooks(RoutineHooks):
-    def saved(self, session: Session, change: CaseChange) -> None:
-        events.record(session, change)
+    def saved(self, session: Session, change: CaseChange, writes: Writes) -> None:
+        events.record(change, writes)

@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from engine.models import WebhookDelivery
+from engine.identity.users import add_user
+from engine.models import Webhook, WebhookDelivery
 from installation import services
 from installation.webhooks import events, signing
 from webui import create_app
@@ -226,3 +227,40 @@ def test_webhook_commands_say_what_is_wrong(tiltak):
     assert again.returncode == 6 and "exists already" in again.stderr
     assert tiltak("webhook", "remove", "y", ok=False).returncode == 4
     assert tiltak("webhook", "log", "y", ok=False).returncode == 4
+
+
+def test_each_webhook_hears_only_the_events_and_processes_it_asked_for(tiltak, database_url):
+    """Queued with the command's own writes: per webhook, only its events of its
+    processes (a task of a called process counts for both), nothing for a removed one."""
+    tiltak("webhook", "add", "portal", "https://portal.example/", "--events",
+           "task.created,case.closed", "--process", "kvalitetsportal-tiltak")
+    tiltak("webhook", "add", "closings", "https://archive.example/", "--events", "case.closed")
+    tiltak("webhook", "add", "gone", "https://gone.example/", "--events",
+           "case.started,task.created,task.completed,case.closed")
+    tiltak("webhook", "remove", "gone")
+    tiltak("deploy", str(FIXTURES / "kort-timer.bpmn"))
+    engine = services.build_engine(database_url)
+    due = (date.today() + timedelta(days=30)).isoformat()
+    case = engine.start("kvalitetsportal-tiltak", actor="kvalitetsportalen", business_key="KP-1",
+                        data={
+                            "tittel": "Dobbeltkontroll", "ansvarlig": "ola", "frist": due,
+                            "klinikk": "kir"}).id
+    with engine.db.transaction() as session:
+        add_user(session, "system", [])
+    other = engine.start("kort-timer", actor="system").id
+    engine.cancel(other, actor="system", reason="feilregistrert")
+    engine.message("hendelse-bekreftet", actor="kvalitetsportalen", business_key="KP-1")
+
+    with engine.db.reading() as session:
+        queued = [(d.webhook_id, d.event_type, d.instance_id, json.loads(d.body)["type"])
+                  for d in session.query(WebhookDelivery).order_by(WebhookDelivery.id)]
+    names = {w.id: w.name for w in webhook_rows(engine)}
+    assert [(names[w], t, i) for w, t, i, _ in queued] == [
+        ("closings", "case.closed", other), ("portal", "task.created", case)]
+    assert all(t == shown for _, t, _, shown in queued)
+    engine.db.dispose()
+
+
+def webhook_rows(engine):
+    with engine.db.reading() as session:
+        return list(session.query(Webhook))

@@ -27,6 +27,7 @@ from .integrations import (
     Webhook,
     WebhookAttempt,
     WebhookDelivery,
+    WebhookTopic,
 )
 from .people import (
     AccessLog,
@@ -64,4 +65,5 @@ __all__ = [
     "Webhook",
     "WebhookAttempt",
     "WebhookDelivery",
+    "WebhookTopic",
 ]

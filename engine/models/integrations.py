@@ -52,6 +52,20 @@ class Webhook(Base):
     removed_at: Mapped[datetime | None]
 
 
+class WebhookTopic(Base):
+    """What a live webhook hears: a row per event type and process (none: every
+    process), so that a command queues its events in the statements it writes anyway
+    (an INSERT ... SELECT per event), without reading the webhooks first. A removed
+    webhook's topics are deleted; the webhook row keeps what it heard, for its log."""
+
+    __tablename__ = "webhook_topics"
+    __table_args__ = (Index("ix_webhook_topics_event_process", "event_type", "process_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    process_key: Mapped[str | None] = mapped_column(String(200))
+
+
 class WebhookDelivery(Base):
     """One event for one webhook: its body as first written (so every retry sends and
     signs the same bytes), retried with backoff until delivered or given up."""

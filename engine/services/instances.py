@@ -60,12 +60,14 @@ class InstanceService(EngineCore):
         limits.check_business_key(business_key)
         try:
             return self._start(process_key, actor, submitted, business_key, tenant)
-        except StaleDefinition:  # another process deployed a newer version meanwhile
+        except StaleDefinition:  # a newer version was deployed meanwhile, or it is suspended
             self._latest.pop((process_key, tenant), None)
-            return self._start(process_key, actor, submitted, business_key, tenant)
+            return self._start(process_key, actor, submitted, business_key, tenant,
+                               read_suspension=True)
 
     def _start(self, process_key: str, actor: str, submitted: dict[str, Any],
-               business_key: str | None, tenant: str) -> ProcessInstance:
+               business_key: str | None, tenant: str, *,
+               read_suspension: bool = False) -> ProcessInstance:
         with self.db.transaction() as session:
             groups = self._groups(actor)
             self.roles.check_writer(actor, groups)
@@ -81,16 +83,19 @@ class InstanceService(EngineCore):
             values = self._validate(session, definition, definition.start_form, submitted, {})
             values, reporter, kept = self.hooks.reporter(values, actor)
             row = self._create(session, definition, reporter, values, business_key,
-                               started_as=latest)
+                               started_as=latest, read_suspension=read_suspension)
             self.hooks.started(session, row, kept, actor)
             return row
 
     def _create(self, session: Session, definition: ProcessDefinition, actor: str,
                 values: dict[str, Any], business_key: str | None, *,
-                by_timer: bool = False, started_as: tuple[str, str] | None = None
-                ) -> ProcessInstance:
-        if session.connection().scalar(select(DEFINITIONS.c.suspended).where(
-                DEFINITIONS.c.id == definition.id)):
+                by_timer: bool = False, started_as: tuple[str, str] | None = None,
+                read_suspension: bool = False) -> ProcessInstance:
+        """A new instance. Started by key (`started_as`), its row is written only if the
+        definition is still the latest and not suspended (store/instances.py); otherwise,
+        or when asked, suspension is read first, to be refused in words."""
+        if (started_as is None or read_suspension) and session.connection().scalar(
+                select(DEFINITIONS.c.suspended).where(DEFINITIONS.c.id == definition.id)):
             raise Suspended(f"process '{definition.key}' version {definition.version} is "
                             "suspended: it starts no new cases until it is activated").coded(
                 "definition_suspended", name=definition.name or definition.key,

@@ -97,7 +97,7 @@ class TaskService(EngineCore):
                                          **spiff_task.data})
                 self.complete_in(loaded.workflow, task.id, values)
             self._save(session, loaded, "complete", actor, {"values": values},
-                       element_id=task.element_id, task_id=task.id)
+                       element_id=task.element_id, task_id=task.id, task=task)
             self.hooks.completed(session, loaded.row, spiff_task, values, self.clock.now())
             return loaded.row
 

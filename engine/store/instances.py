@@ -172,16 +172,19 @@ _INSERT = Prepared(insert(TABLE).values({name: bindparam(name) for name in COLUM
 
 
 def _insert_if_latest() -> Prepared:
-    """The new row, only if its definition is still the latest of (key, tenant): the
-    tenant's own variant first, else the default (as definitions.definition_id_to_start
-    chooses)."""
+    """The new row, only if its definition is still the latest of (key, tenant) (the
+    tenant's own variant first, else the default, as definitions.definition_id_to_start
+    chooses) and not suspended: checked with the write, not read before it."""
     latest = select(DEFINITIONS.c.id).where(
         DEFINITIONS.c.key == bindparam("start_key"),
         DEFINITIONS.c.tenant.in_([bindparam("start_tenant"), literal("")])
     ).order_by((DEFINITIONS.c.tenant == bindparam("start_tenant")).desc(),
                DEFINITIONS.c.version.desc()).limit(1).scalar_subquery()
+    checked = bindparam("checked_definition_id", type_=DEFINITIONS.c.id.type)
+    suspended = select(DEFINITIONS.c.id).where(DEFINITIONS.c.id == checked,
+                                               DEFINITIONS.c.suspended.is_(True))
     values = select(*[bindparam(name, type_=TABLE.c[name].type) for name in COLUMNS]) \
-        .where(latest == bindparam("checked_definition_id", type_=DEFINITIONS.c.id.type))
+        .where(latest == checked, ~suspended.exists())
     return Prepared(insert(TABLE).from_select(COLUMNS, values, include_defaults=False))
 
 

@@ -1,6 +1,8 @@
-"""The events a command causes, written to the webhook outbox in the command's own
-transaction (the engine's `CaseHooks.saved`): one row per event and subscribed webhook,
-the body fixed as written. What a body holds, and why no more: docs/WEBHOOKS.md."""
+"""The events a command causes, queued in the webhook outbox by the command's own writes
+(the engine's `CaseHooks.saved`): per event, one INSERT ... SELECT adds a row for each
+webhook whose topics want it, the body fixed as written. No webhook is read: a command
+pays a statement per event whether or not anyone listens, and no round trip. What a
+body holds, and why no more: docs/WEBHOOKS.md."""
 
 from __future__ import annotations
 
@@ -9,41 +11,49 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, bindparam, exists, insert, literal_column, select
 
 from engine.hooks import CaseChange
-from engine.models import TaskRecord, Webhook, WebhookDelivery
+from engine.models import Webhook, WebhookDelivery, WebhookTopic
+from engine.store.prepared import Prepared, Writes
 from routines.measures import is_measure_done
 
 VERSION = 1
 
+_HOOKS, _TOPICS, _OUTBOX = Webhook.__table__, WebhookTopic.__table__, WebhookDelivery.__table__
+_AT = _OUTBOX.c.created_at.type
+_QUEUE = Prepared(insert(_OUTBOX).from_select(
+    ["webhook_id", "event_id", "event_type", "instance_id", "body", "created_at", "status",
+     "attempts", "next_attempt_at"],
+    select(_HOOKS.c.id, bindparam("event_id", type_=String), bindparam("event_type", type_=String),
+           bindparam("instance_id", type_=String), bindparam("body", type_=String),
+           bindparam("at", type_=_AT), literal_column("'pending'"), literal_column("0"),
+           bindparam("at", type_=_AT)).where(
+        _HOOKS.c.removed_at.is_(None),
+        exists().where(_TOPICS.c.webhook_id == _HOOKS.c.id,
+                       _TOPICS.c.event_type == bindparam("event_type", type_=String),
+                       _TOPICS.c.process_key.is_(None)
+                       | _TOPICS.c.process_key.in_([bindparam("key", type_=String),
+                                                   bindparam("task_key", type_=String)])))))
 
-def record(session: Session, change: CaseChange) -> int:
-    """Queue the change's events for the webhooks that want them; returns how many rows."""
-    hooks = list(session.scalars(select(Webhook).where(Webhook.removed_at.is_(None))))
-    if not hooks:
-        return 0
-    queued = 0
-    for event_type, keys, payload in events(session, change):
-        wanted = [h for h in hooks if event_type in h.events
-                  and (h.processes is None or keys & set(h.processes))]
-        if not wanted:
-            continue
+
+def record(change: CaseChange, writes: Writes) -> int:
+    """Queue the change's events for the webhooks that want them, with the command's
+    writes; returns how many events there were (each reaches zero or more webhooks)."""
+    count = 0
+    for event_type, keys, payload in events(change):
         event_id = str(uuid.uuid4())
         body = json.dumps({"id": event_id, "type": event_type, **payload},
                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        for hook in wanted:
-            session.add(WebhookDelivery(
-                webhook_id=hook.id, event_id=event_id, event_type=event_type,
-                instance_id=change.row.id, body=body, created_at=change.at,
-                status="pending", attempts=0, next_attempt_at=change.at))
-            queued += 1
-    return queued
+        key, task_key = (sorted(keys) * 2)[:2]
+        writes.add(_QUEUE, {"event_id": event_id, "event_type": event_type,
+                            "instance_id": change.row.id, "body": body, "at": change.at,
+                            "key": key, "task_key": task_key})
+        count += 1
+    return count
 
 
-def events(session: Session, change: CaseChange
-           ) -> Iterator[tuple[str, set[str], dict[str, Any]]]:
+def events(change: CaseChange) -> Iterator[tuple[str, set[str], dict[str, Any]]]:
     """(type, the process keys it concerns, the body's fields) in the order they happened."""
     row = change.row
     case = {"version": VERSION, "time": change.at.isoformat(),
@@ -53,10 +63,8 @@ def events(session: Session, change: CaseChange
     if change.command == "start":
         yield "case.started", keys, case
     if change.completed is not None:
-        record_ = session.get(TaskRecord, change.completed["id"])
-        task = {"id": change.completed["id"], "element_id": change.completed["element_id"],
-                "name": record_.name if record_ else None,
-                "process_key": record_.process_key if record_ else row.process_key}
+        task = {k: change.completed.get(k) for k in ("id", "element_id", "name", "process_key")}
+        task["process_key"] = task["process_key"] or row.process_key
         task_keys = keys | {task["process_key"]}
         yield "task.completed", task_keys, {**case, "task": task}
         values = (change.data or {}).get("values") or {}

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from engine.database import Database
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.models import Webhook, WebhookAttempt, WebhookDelivery
+from engine.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookTopic
 
 EVENTS = {
     "case.started": "a case started (by a person, an integration or a timer)",
@@ -63,6 +63,9 @@ def add(db: Database, name: str, url: str, events: Iterable[str],
                       created_by=actor)
         session.add(row)
         session.flush()
+        session.add_all(WebhookTopic(webhook_id=row.id, event_type=event, process_key=key)
+                        for event in row.events for key in row.processes or (None,))
+        session.flush()
         session.expunge(row)
     return Added(row, secret)
 
@@ -92,6 +95,7 @@ def remove(db: Database, name: str, now: datetime) -> int:
         if row is None:
             raise NotFound(f"no webhook named '{name}'")
         row.removed_at = now
+        session.execute(delete(WebhookTopic).where(WebhookTopic.webhook_id == row.id))
         dropped = 0
         for delivery in session.scalars(select(WebhookDelivery).where(
                 WebhookDelivery.webhook_id == row.id, WebhookDelivery.status == "pending")):
