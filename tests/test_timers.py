@@ -155,7 +155,8 @@ def test_one_failing_timer_in_a_batch_leaves_the_others_fired_and_whole(engine, 
     after = [engine.start("timer-feil", actor="system",
                           data={"ventetid": "PT90S", "antall": 2}).id for _ in range(3)]
     clock.advance(minutes=2)
-    assert engine.fire_due_timers(limit=100, budget=60) == (7, 6)  # all in one batch, however slow the machine
+    # all in one batch, however slow the machine
+    assert engine.fire_due_timers(limit=100, budget=60) == (7, 6)
     assert engine.show(bad.id)["status"] == "error"
     for instance_id in before + after:
         assert engine.show(instance_id)["status"] == "completed"
