@@ -36,12 +36,15 @@ def store(session: Session, *, instance_id: str, filename: str, content: bytes, 
     suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     if suffix not in ALLOWED_SUFFIXES:
         raise InvalidInput({field or "file": f"file type '{suffix or name}' is not accepted "
-                            f"(accepted: {', '.join(sorted(ALLOWED_SUFFIXES))})"})
+                            f"(accepted: {', '.join(sorted(ALLOWED_SUFFIXES))})"}).coded(
+            "file_type_refused", file=name, suffix=suffix, accepted=sorted(ALLOWED_SUFFIXES))
     if not content:
-        raise InvalidInput({field or "file": "the file is empty"})
+        raise InvalidInput({field or "file": "the file is empty"}).coded("file_empty",
+                                                                          file=name)
     if len(content) > MAX_BYTES:
         raise InvalidInput({field or "file": f"the file is larger than "
-                            f"{MAX_BYTES // (1024 * 1024)} MB"})
+                            f"{MAX_BYTES // (1024 * 1024)} MB"}).coded(
+            "file_too_large", file=name, limit=MAX_BYTES // (1024 * 1024))
     attachment = Attachment(
         instance_id=instance_id, task_id=task_id, element_id=element_id, field=field,
         filename=name, content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",

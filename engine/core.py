@@ -92,7 +92,8 @@ class FormValidator(Protocol):
 
 def refuse_unvalidated(form, submitted, context, lookup, *, directory=None):
     if submitted:
-        raise InvalidInput("no form validator is configured; values cannot be accepted")
+        raise InvalidInput("no form validator is configured; values cannot be accepted"
+                           ).coded("no_validator")
     return {}
 
 
@@ -206,7 +207,8 @@ class EngineCore:
         if found is None:
             found = session.get(ProcessDefinition, definition_id)
             if found is None:
-                raise NotFound(f"no process definition {definition_id}")
+                raise NotFound(f"no process definition {definition_id}").coded(
+                    "no_definition", definition=definition_id)
             session.expunge(found)
             self._definitions[definition_id] = found
         return found
@@ -224,7 +226,8 @@ class EngineCore:
         if row is None:
             row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
         if row is None:
-            raise NotFound(f"no process instance '{instance_id}'")
+            raise NotFound(f"no process instance '{instance_id}'").coded(
+                "no_case", case=instance_id)
         found = self._live.take(instance_id, row.version) if kept else None
         if found is not None:
             workflow, row.stored, projected = found
@@ -273,10 +276,13 @@ class EngineCore:
             except WorkflowTaskException as err:
                 raise self._execution_error(err) from None
             except SpiffWorkflowException as err:
-                raise ExecutionError(str(err).split("\n")[0]) from None
+                detail = str(err).split("\n")[0]
+                raise ExecutionError(detail).coded("process_failed", element=None,
+                                                   detail=detail) from None
             if not projection.tasks_in(workflow, TaskState.READY, manual=False):
                 return
-        raise ExecutionError(f"the process did not settle after {MAX_STEP_ROUNDS} rounds")
+        raise ExecutionError(f"the process did not settle after {MAX_STEP_ROUNDS} rounds"
+                             ).coded("process_loops", rounds=MAX_STEP_ROUNDS)
 
     def _run(self, spiff_task) -> None:
         try:
@@ -289,7 +295,8 @@ class EngineCore:
         task = getattr(err, "task", None)
         element = projection.element_id(task) if task is not None else None
         message = getattr(err, "error_msg", None) or str(err).split("\n")[0]
-        return ExecutionError(message, element=element)
+        return ExecutionError(message, element=element).coded(
+            "process_failed", element=element, detail=message)
 
     def _save(self, session: Session, loaded: Loaded, event_type: str, actor: str,
               data: dict[str, Any], *, element_id: str | None = None,
@@ -307,7 +314,8 @@ class EngineCore:
         except WorkflowTaskException as err:
             raise self._execution_error(err) from None
         except ValueError as err:
-            raise ExecutionError(f"bad due date: {err}") from None
+            raise ExecutionError(f"bad due date: {err}").coded("bad_due_date",
+                                                               detail=str(err)) from None
         self._queue_notifications(session, row, workflow, now)  # marks them in the state
         row.state = state_format.write(workflow)
         row.id_counter = loaded.ids.counter
@@ -372,7 +380,7 @@ class EngineCore:
             raise TaskNotOpen(f"task {task_id} was already completed by {done.actor} "
                               f"at {done.at.isoformat()}").coded(
                 "task_done_by", who=done.actor, at=done.at)
-        raise NotFound(f"no open task '{task_id}'")
+        raise NotFound(f"no open task '{task_id}'").coded("no_open_task", task=task_id)
 
     def _authorise_work(self, session: Session, task: HumanTask, actor: str) -> None:
         """Completing a task or adding to it: the actor may work on it, and nobody else
@@ -380,7 +388,8 @@ class EngineCore:
         self._authorise(session, task, actor)
         if task.assignee and task.assignee != actor:
             raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
-                                   f"not to {actor}")
+                                   f"not to {actor}").coded(
+                "task_assigned_to", task=task.name, who=task.assignee)
 
     def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
         groups = self._groups(actor, operator=False)
@@ -389,7 +398,8 @@ class EngineCore:
                 groups & set(task.candidate_groups):
             return
         raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
-                               f"({task.element_id})")
+                               f"({task.element_id})").coded(
+            "may_not_work_on", task=task.name, element=task.element_id)
 
 
 _TASKS = HumanTask.__table__

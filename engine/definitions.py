@@ -44,12 +44,14 @@ def collect_files(paths: list[str]) -> dict[str, bytes]:
                     files[str(child.relative_to(path.parent))] = child.read_bytes()
         elif path.is_file():
             if not kind_of(path.name):
-                raise DefinitionError("not a .bpmn, .dmn or .form file", file=raw)
+                raise DefinitionError("not a .bpmn, .dmn or .form file", file=raw).coded(
+                    "not_process_file")
             files[path.name] = path.read_bytes()
         else:
-            raise NotFound(f"no such file or folder: {raw}")
+            raise NotFound(f"no such file or folder: {raw}").coded("no_such_file", path=raw)
     if not files:
-        raise DefinitionError("nothing to deploy: no .bpmn, .dmn or .form files found")
+        raise DefinitionError("nothing to deploy: no .bpmn, .dmn or .form files found"
+                              ).coded("nothing_to_deploy")
     return files
 
 
@@ -86,7 +88,8 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str, at: datetim
     for filename, data in files.items():
         kind = kind_of(filename)
         if kind is None:
-            raise DefinitionError("not a .bpmn, .dmn or .form file", file=filename)
+            raise DefinitionError("not a .bpmn, .dmn or .form file", file=filename).coded(
+                "not_process_file")
         _text(data, filename)  # stored as text: UTF-8, as Camunda Modeler writes it
         by_kind[kind][filename] = data
     forms = {fn: _parse_form(fn, data) for fn, data in by_kind["form"].items()}
@@ -206,7 +209,8 @@ def _text(data: bytes, filename: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise DefinitionError(f"the file is not UTF-8 text (byte {err.start + 1}); save it "
-                              "as UTF-8, as Camunda Modeler does", file=filename) from None
+                              "as UTF-8, as Camunda Modeler does", file=filename).coded(
+            "file_not_utf8", byte=err.start + 1) from None
 
 
 def _parse_form(filename: str, data: bytes) -> dict[str, Any]:
@@ -214,9 +218,10 @@ def _parse_form(filename: str, data: bytes) -> dict[str, Any]:
         doc = json.loads(_text(data))
     except json.JSONDecodeError as err:
         raise DefinitionError(f"not valid JSON: {err.msg}", file=filename, line=err.lineno) \
-            from None
+            .coded("form_not_json", detail=err.msg, line=err.lineno) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
-        raise DefinitionError("not a Camunda Form (no 'components' list)", file=filename)
+        raise DefinitionError("not a Camunda Form (no 'components' list)", file=filename
+                              ).coded("form_without_components")
     _check_components(doc["components"], filename)
     return doc
 
@@ -224,18 +229,21 @@ def _parse_form(filename: str, data: bytes) -> dict[str, Any]:
 def _check_components(components: list, filename: str, depth: int = 0) -> None:
     """Every component an object with a type, containers holding lists of the same."""
     if depth > 20:
-        raise DefinitionError("components nested more than 20 deep", file=filename)
+        raise DefinitionError("components nested more than 20 deep", file=filename).coded(
+            "form_too_deep", limit=20)
     for i, component in enumerate(components):
         if not isinstance(component, dict) or not isinstance(component.get("type"), str):
             raise DefinitionError(f"component {i + 1} is not an object with a \"type\" text",
                                   file=filename,
                                   element=component.get("id") if isinstance(component, dict)
-                                  and isinstance(component.get("id"), str) else None)
+                                  and isinstance(component.get("id"), str) else None
+                                  ).coded("component_without_type", number=i + 1)
         inner = component.get("components")
         if inner is not None:
             if not isinstance(inner, list):
                 raise DefinitionError("\"components\" of a group must be a list",
-                                      file=filename, element=component.get("id"))
+                                      file=filename, element=component.get("id")).coded(
+                    "group_components_not_list")
             _check_components(inner, filename, depth + 1)
 
 
@@ -289,7 +297,7 @@ def definition_id_to_start(session: Session, key: str, tenant: str = "") -> int:
     if found is None:
         known = sorted(set(session.scalars(select(ProcessDefinition.key))))
         hint = f"; deployed: {', '.join(known)}" if known else "; nothing is deployed yet"
-        raise NotFound(f"unknown process key '{key}'{hint}")
+        raise NotFound(f"unknown process key '{key}'{hint}").coded("unknown_process", key=key)
     return found
 
 
@@ -315,7 +323,8 @@ def bind_called(session: Session, definition: ProcessDefinition) -> dict[str, in
             ).where(ProcessDefinition.key == key)).all()
             if not any(row.tenant == "" for row in rows):
                 raise NotFound(f"process '{caller}' calls '{key}', which is not deployed "
-                               "(deploy it first)")
+                               "(deploy it first)").coded("called_not_deployed",
+                                                          caller=caller, called=key)
             for row in rows:
                 bindings[variant_name(key, row.tenant or None)] = row.id
                 pending.append((key, list(row.called)))
@@ -363,10 +372,12 @@ def definition_xml(session: Session, definition_id: int) -> str:
     """The BPMN file a definition version was deployed from (for drawing its diagram)."""
     definition = session.get(ProcessDefinition, definition_id)
     if definition is None:
-        raise NotFound(f"no process definition {definition_id}")
+        raise NotFound(f"no process definition {definition_id}").coded(
+            "no_definition", definition=definition_id)
     resource = session.scalars(select(Resource).where(
         Resource.deployment_id == definition.deployment_id,
         Resource.name == definition.resource_name)).first()
     if resource is None:
-        raise NotFound(f"the file of {definition.key} version {definition.version} is missing")
+        raise NotFound(f"the file of {definition.key} version {definition.version} is missing"
+                       ).coded("file_missing", key=definition.key, version=definition.version)
     return resource.content

@@ -6,7 +6,7 @@ them leaves the database changed, because every command runs in one transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class TiltakError(Exception):
@@ -18,7 +18,7 @@ class TiltakError(Exception):
     code: str | None = None
     params: dict[str, Any] = {}
 
-    def coded(self, code: str, **params: Any) -> TiltakError:
+    def coded(self, code: str, **params: Any) -> Self:
         """This error, with what a front end needs to say it in its own words."""
         self.code, self.params = code, params
         return self

@@ -107,7 +107,9 @@ def test_a_refused_plan_moves_nothing_and_the_page_names_case_and_element(
     page = response.get_data(as_text=True)
     refused = page[page.index('id="refused"'):]
     assert "HA-step4" in refused and "HA-step2" not in refused
-    assert "Task_MottaReferat" in refused and "does not map" in refused
+    assert "«Task_MottaReferat» er aktiv i saken, og planen sier ikke hvor den skal." in \
+        html.unescape(refused)
+    assert "does not map" not in refused  # the engine's English stays on the command line
     assert f'data-instance="{cases["step4"]}" data-element="Task_MottaReferat"' in refused
     assert history_lengths(deployed, cases.values()) == before
     assert sorted(deployed.cases_at_version(CLINIC, 1)) == sorted(cases.values())
@@ -200,3 +202,38 @@ def test_a_suspended_case_shows_on_the_case_task_and_worklist_pages(app, deploye
     per.post(f"/owner/cases/{case.id}/activate", data={"csrf_token": token(per, case_url)})
     assert "Suspendert" not in sigrid.get("/").get_data(as_text=True)
     assert deployed.claim(task.id, actor="sigrid").assignee == "sigrid"
+
+
+def test_what_stops_a_plan_is_said_in_norwegian_with_the_elements_it_names(
+        app, deployed, cases):
+    """A check of a plan whose target lacks a step both cases passed, and a plan edited
+    outside the page (an element the target lacks, a task mapped to a script): each
+    reason a Bokmål sentence naming its elements, the engine's English nowhere."""
+    deployed.deploy(changed_routine(drop="Task_VurderTiltak"), actor="per")
+    client = signed_in(app, "per")
+
+    checked = post_plan(client, deployed, "check", which="all")
+
+    assert checked.status_code == 422
+    page = html.unescape(checked.get_data(as_text=True))
+    refused = page[page.index('id="refused"'):]
+    passed = ("Saken har passert «Task_VurderTiltak», og versjon 2 har ikke Task_VurderTiltak "
+              "(veien en sak har gått, beholdes).")
+    for case in cases.values():
+        row = re.search(rf'<tr data-instance="{case}" data-element="Task_VurderTiltak">'
+                        r".*?</tr>", refused, re.S)[0]
+        assert "(Task_VurderTiltak)" in row and passed in row  # the element by name and id
+    assert "was passed" not in refused
+
+    kinds = deployed.activities_of(version_id(deployed, 2))
+    forged = post_plan(client, deployed, "check", which="all", **{
+        "map-Task_KpuBehandling": "Task_Finnesikke", "map-Task_MottaReferat": "Script_Fordel"})
+    assert forged.status_code == 422
+    problem = html.unescape(re.search(r'id="plan-problem">([^<]*)<',
+                                      forged.get_data(as_text=True))[1])
+    assert problem == (
+        "Planen passer ikke til versjonene: «Task_KpuBehandling» er koblet til "
+        "Task_Finnesikke, som versjon 2 av klinikk-oppfolging ikke har. «Task_MottaReferat», "
+        f"en {kinds['Task_MottaReferat']}, kan ikke bli Script_Fordel, en "
+        f"{kinds['Script_Fordel']}.")
+    assert deployed.cases_at_version(CLINIC, 1) != []  # nothing moved

@@ -244,3 +244,62 @@ def test_an_incident_is_marked_at_its_activity_and_a_timer_wait_is_listed_apart(
     page = signed_in(app, "prosess-eier").get(f"/owner/versions/{definition.id}")
     row = page.get_data(as_text=True).split(f'id="at-{element}"')[1].split("</tr>")[0]
     assert page.status_code == 200 and f'href="/instances/{failing.id}" class="status-error"' in row
+
+
+def test_the_lint_report_speaks_norwegian_and_keeps_each_element_id(app, deployed):
+    """A process owner reads every finding as a Bokmål sentence beside the element it
+    is about, as `tiltak lint` reports them in English: errors of a broken clinic part,
+    and the warnings of a routine that would deploy but go wrong later."""
+    clinic = (PROCESSES / CLINIC).read_text(encoding="utf-8") \
+        .replace('targetRef="Task_KpuBehandling"', 'targetRef="Task_Finnesikke"', 1) \
+        .replace('camunda:formRef="skjema-vurder-tiltak"', 'camunda:formRef="skjema-borte"', 1) \
+        .replace('camunda:candidateGroups="kpu-${klinikk}"',
+                 'camunda:candidateGroups="ukjent-${klinikk}"', 1) \
+        .replace("involverte klinikkene.</bpmn:documentation>\n      <bpmn:extensionElements>",
+                 "involverte klinikkene.</bpmn:documentation>\n      <bpmn:extensionElements>"
+                 '\n        <camunda:executionListener class="no.Lytter" event="start" />', 1)
+    routine = (PROCESSES / ROUTINE).read_text(encoding="utf-8") \
+        .replace('camunda:candidateStarterGroups="fagavdeling"',
+                 'camunda:candidateStarterGroups="ukjent-gruppe"', 1) \
+        .replace('name="Hendelsen lukket"', 'name="Hendelsen ${ukjent_utfall} lukket"', 1)
+    response = upload(signed_in(app, "per"), [(CLINIC, clinic.encode("utf-8")),
+                                              (ROUTINE, routine.encode("utf-8"))])
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    findings = {}  # element -> what the report says of it
+    for file in (CLINIC, ROUTINE):
+        section = page.split(f'data-file="{file}"')[1].split("</section>")[0]
+        for element, said in re.findall(r'<tr class="lint-\w+">\s*<td[^>]*>[^<]*</td>\s*'
+                                        r"<td>([^<]*)</td><td>[^<]*</td><td>([^<]*)</td>",
+                                        section):
+            findings[html.unescape(element)] = html.unescape(said)
+
+    def about(element_id: str) -> str:
+        [said] = [s for element, s in findings.items() if f"({element_id})" in element
+                  or element == element_id]
+        return said
+
+    assert about("Flow_0yq4m2c") == ("Sekvensflyten «Flow_0yq4m2c» går til «Task_Finnesikke», "
+                                     "som ikke er i «klinikk-oppfolging».")
+    assert about("Task_SendReferat").startswith(
+        "Kjøringslyttere (camunda:executionListener) kjøres ikke her: bruk en skriptoppgave")
+    assert about("Task_VurderTiltak") == (
+        "Skjemaet «skjema-borte» (camunda:formRef) er verken blant disse filene eller tatt "
+        "i bruk: oppgaven kan ikke vise skjemaet sitt.")
+    assert about("Task_KpuBehandling") == (
+        "Kandidatgruppen «ukjent-${klinikk}» (camunda:candidateGroups) passer ikke med noen "
+        "gruppe i organisasjonen: ingen ville fått oppgaven.")
+    assert about("hendelsesanalyse-oppfolging").startswith("Startgruppen «ukjent-gruppe» "
+                                                          "(camunda:candidateStarterGroups)")
+    assert about("End_HendelseLukket").startswith(
+        "Navnet leser variabelen «ukjent_utfall», som ikke settes av noe skjema")
+    for english in ("which is not in", "do not run here", "is neither among", "matches no",
+                    "reads 'ukjent_utfall'", "no form, script"):
+        assert english not in page, english
+    assert 'action="/owner/deploy"' not in page
+    # the linter itself, and so `tiltak lint`, keeps the engine's English
+    [flow] = [p for p in deployed.lint({CLINIC: clinic.encode("utf-8")})[CLINIC].errors
+              if p.element == "Flow_0yq4m2c"]
+    assert flow.message == ("sequence flow 'Flow_0yq4m2c' leads to 'Task_Finnesikke', which "
+                            "is not in 'klinikk-oppfolging'")
+    assert (flow.code, flow.params["end"]) == ("flow_target_outside", "Task_Finnesikke")

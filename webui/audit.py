@@ -51,7 +51,7 @@ def _may_read(instance_id: str, what: str) -> None:
     """Sensitive cases: auditors yes, process owners no; every read of one is logged."""
     if not engine().may_view(current_user.name, instance_id):
         raise PermissionDenied(_("This case is sensitive: only its handlers and auditors "
-                                 "may read it."))
+                                 "may read it.")).coded("case_sensitive", case=instance_id)
     engine().record_read(instance_id, actor=current_user.name, what=what)
 
 

@@ -8,8 +8,7 @@ from flask_wtf.csrf import CSRFError
 
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TiltakError
 
-from .form_messages import localized
-from .messages import said
+from .messages import problems, said
 
 
 def init_app(app: Flask) -> None:
@@ -50,9 +49,9 @@ def init_app(app: Flask) -> None:
     def invalid(err):
         if request.path.startswith("/api/"):
             return {"code": 422, "status": "Invalid input", "errors": err.errors}, 422
-        problems = localized(err.errors)
+        refused = problems(err)
         return page(422, _("Could not be done"),
-                    "; ".join(f"{k}: {v}" if k else v for k, v in problems.items()))
+                    "; ".join(f"{k}: {v}" if k else v for k, v in refused.items()))
 
     @app.errorhandler(Conflict)
     def conflict(err):

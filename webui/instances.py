@@ -17,7 +17,8 @@ bp = Blueprint("instances", __name__)
 
 def _may_view(instance_id: str) -> None:
     if not engine().may_view(current_user.name, instance_id):
-        raise PermissionDenied("you may not see this case")
+        raise PermissionDenied("you may not see this case").coded("may_not_see_case",
+                                                                  case=instance_id)
 
 
 @bp.get("/instances/<instance_id>")

@@ -25,7 +25,8 @@ def notifications():
 @login_required
 def retry(instance_id: str):
     if not engine().roles.may_retry(current_user.name, current_user.groups):
-        raise PermissionDenied(_("Only process owners may retry a failed case."))
+        raise PermissionDenied(_("Only process owners may retry a failed case.")).coded(
+            "may_not_retry", case=instance_id)
     engine().retry(instance_id, actor=current_user.name)
     flash(_("The case will be tried again."), "success")
     return redirect(url_for("instances.show", instance_id=instance_id))

@@ -19,6 +19,8 @@ from engine.model.lint import Problem
 from engine.runtime import Engine
 from installation.services import known_groups
 
+from .messages import say
+
 MAX_UPLOAD = 5 * 1024 * 1024  # all files of one upload together
 MAX_FILES = 20
 
@@ -149,9 +151,10 @@ def _names(name: str, data: bytes) -> dict[str, str]:
 
 
 def _finding(severity: str, problem: Problem, names: dict[str, str]) -> Finding:
+    """A problem of the report in the user's language, its element by name and id."""
     element = problem.element
-    return Finding(severity, problem.message, names.get(element, element) if element else None,
-                   problem.line)
+    return Finding(severity, say(problem.code, problem.params, problem.message),
+                   names.get(element, element) if element else None, problem.line)
 
 
 def _json(data: bytes):

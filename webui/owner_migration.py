@@ -13,14 +13,22 @@ from flask_login import current_user
 
 from engine.errors import InvalidInput, NotFound
 from engine.migration.plan import Plan
+from engine.migration.repoint import Problem
 from engine.services.migration import MigrationRefused, Report
 
 from . import owner_checks
 from .auth import engine
+from .messages import said, say
 from .owners import owner_only, readers_only
 
 bp = Blueprint("migration", __name__, url_prefix="/owner")
 bp.before_request(readers_only)
+
+
+@bp.app_template_filter("reason")
+def reason(problem: Problem) -> str:
+    """Why a case cannot move, in the user's language."""
+    return say(problem.code, problem.params, problem.problem)
 
 
 @dataclass
@@ -76,7 +84,7 @@ def check_or_run(source_id: int, target_id: int):
         shown.report = refused.report
         return _render(source, target, plan, shown), 422
     except InvalidInput as err:
-        shown.problem = "; ".join(err.errors.values())
+        shown.problem = said(err)
         return _render(source, target, plan, shown), 422
     if not run:
         shown.report = report
@@ -89,7 +97,8 @@ def check_or_run(source_id: int, target_id: int):
 def _pair(source_id: int, target_id: int):
     source, target = engine().definition(source_id), engine().definition(target_id)
     if (source.key, source.tenant) != (target.key, target.tenant) or source_id == target_id:
-        raise NotFound(_("Cases move only between two versions of the same process."))
+        raise NotFound(_("Cases move only between two versions of the same process.")).coded(
+            "versions_not_movable")
     return source, target
 
 

@@ -25,6 +25,7 @@ from engine.errors import DefinitionError, NotFound, PermissionDenied
 
 from . import owner_checks
 from .auth import engine
+from .messages import said
 
 bp = Blueprint("owners", __name__, url_prefix="/owner")
 SOURCE = "Tiltak"  # a deployment's source when made from these pages
@@ -86,7 +87,8 @@ def difference(definition_id: int, other_id: int):
     """From version `other_id` to version `definition_id` of the same process."""
     after, before = engine().definition(definition_id), engine().definition(other_id)
     if (after.key, after.tenant) != (before.key, before.tenant):
-        raise NotFound(_("Versions of different processes cannot be compared."))
+        raise NotFound(_("Versions of different processes cannot be compared.")).coded(
+            "versions_not_comparable")
     found = owner_checks.xml_difference(engine().definition_xml(other_id),
                                         engine().definition_xml(definition_id),
                                         after.resource_name)
@@ -136,7 +138,7 @@ def deploy():
     except PermissionDenied:
         abort(403)
     except DefinitionError as err:
-        checked.refusal = str(err)
+        checked.refusal = said(err)
         return render_template("owner_check.html", checked=checked, name=name), 422
     made = [r for r in results if r.created and r.kind == "process"]
     if made:

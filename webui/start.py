@@ -19,8 +19,8 @@ from engine.errors import InvalidInput, PermissionDenied
 
 from .auth import engine
 from .form_input import from_post
-from .form_messages import localized
 from .forms_view import form_view, start_form
+from .messages import problems, said
 
 bp = Blueprint("start", __name__)
 
@@ -37,7 +37,9 @@ def start_page(process_key: str):
     definition = engine().latest(process_key)
     if not engine().roles.may_start(current_user.name, current_user.groups,
                                     definition.starter_groups):
-        raise PermissionDenied(_("You may not start this process."))
+        raise PermissionDenied(_("You may not start this process.")).coded(
+            "may_not_start", name=definition.name or definition.key,
+            groups=list(definition.starter_groups))
     context = engine().context_variables()
     errors: dict[str, str] = {}
     data: dict = {}
@@ -50,7 +52,7 @@ def start_page(process_key: str):
             instance = engine().start(process_key, actor=current_user.name, data=data,
                                       business_key=business_key or None)
         except InvalidInput as err:
-            errors = localized(err.errors)
+            errors = problems(err)
         else:
             reporter = instance.started_by  # `anonym` when the reporter asked for it
             for upload in request.files.getlist("file"):
@@ -61,7 +63,7 @@ def start_page(process_key: str):
                                         field="dokumentasjon")
                     except InvalidInput as err:
                         flash(_("The case was started, but a file was refused: %(why)s",
-                                why="; ".join(err.errors.values())), "error")
+                                why=said(err)), "error")
             code = getattr(instance, "receipt_code", None)
             if code:
                 # shown in this response only: the code is the one link between the

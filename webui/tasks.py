@@ -19,9 +19,8 @@ from forms.model import flatten
 from .auth import engine
 from .case_data import use_case
 from .form_input import from_post
-from .form_messages import localized
 from .forms_view import form_view, task_form
-from .messages import said
+from .messages import problems, said
 from .review_figures import prefill
 
 bp = Blueprint("tasks", __name__)
@@ -100,7 +99,7 @@ def task_page(task_id: str):
             flash(said(err), "warning")
             return redirect(url_for("tasks.worklist"))
         except InvalidInput as err:
-            errors = localized(err.errors)
+            errors = problems(err)
             data = overlay(context, submitted)
         except Conflict as err:
             flash(said(err), "error")
@@ -147,7 +146,7 @@ def upload(task_id: str):
                                      task_id=task.id, field=request.form.get("kind") or None)
             flash(_("Attached “%(name)s”.", name=stored.filename), "success")
         except InvalidInput as err:
-            flash("; ".join(err.errors.values()), "error")
+            flash(said(err), "error")
     return redirect(url_for("tasks.task_page", task_id=task_id))
 
 

@@ -41,7 +41,8 @@ def first_due(timer: dict[str, Any], clock: Clock) -> tuple[datetime, int, float
                 return now + delta, 1, None
             return _utc(TimerEventDefinition.get_datetime(text)), 1, None
     except (ValueError, TypeError) as err:
-        raise DefinitionError(f"timer start event: cannot read '{text}': {err}") from None
+        raise DefinitionError(f"timer start event: cannot read '{text}': {err}").coded(
+            "timer_start_unreadable", expression=text, detail=str(err)) from None
 
 
 def schedule(session: Session, definition: ProcessDefinition, clock: Clock) -> None:

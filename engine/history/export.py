@@ -181,7 +181,8 @@ def _known(engine, instance_ids: Iterable[str]) -> list[str]:
                                         .where(ProcessInstance.id.in_(batch))))
         missing.extend(i for i in batch if i not in known)
     if len(missing) == 1:
-        raise NotFound(f"no process instance '{missing[0]}'")
+        raise NotFound(f"no process instance '{missing[0]}'").coded("no_case",
+                                                                    case=missing[0])
     if missing:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise NotFound(f"no process instances {', '.join(missing[:5])}{more}")

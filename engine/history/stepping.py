@@ -50,10 +50,12 @@ def case_at(engine, instance_id: str, seq: int) -> CaseAtStep:
     """The case after event `seq` (1 = the start); `problem` is set if replay failed there."""
     with engine.db.transaction() as session:
         if session.get(ProcessInstance, instance_id) is None:
-            raise NotFound(f"no process instance '{instance_id}'")
+            raise NotFound(f"no process instance '{instance_id}'").coded(
+                "no_case", case=instance_id)
         events = history.events_of(session, instance_id)
     if not 1 <= seq <= len(events):
-        raise NotFound(f"the case has no event {seq} (it has {len(events)})")
+        raise NotFound(f"the case has no event {seq} (it has {len(events)})").coded(
+            "no_event", seq=seq, count=len(events))
     before: list[Scope] = []
     after: list[Scope] = []
     reached = None

@@ -39,7 +39,7 @@ class Roles:
         """Auditors read every case and change none, whatever other group they are in."""
         if self.auditors in groups and actor != OPERATOR:
             raise PermissionDenied(f"user '{actor}' is an auditor: auditors read cases, "
-                                   "they never change them")
+                                   "they never change them").coded("auditor")
 
     def may_cancel(self, actor: str, groups: set[str], started_by: str | None) -> bool:
         """The person who started the case, process owners and the operator."""

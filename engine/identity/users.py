@@ -81,7 +81,7 @@ def groups_of(session: Session, name: str) -> set[str]:
     """The user's groups; NotFound for an unknown user."""
     groups = known_groups(session, name)
     if not groups and session.get(User, name) is None:
-        raise NotFound(f"unknown user '{name}'")
+        raise NotFound(f"unknown user '{name}'").coded("unknown_user", name=name)
     return groups
 
 
@@ -138,7 +138,7 @@ def known_groups(session: Session, name: str) -> set[str]:
 def _user(session: Session, name: str) -> User:
     user = session.get(User, name)
     if user is None:
-        raise NotFound(f"unknown user '{name}'")
+        raise NotFound(f"unknown user '{name}'").coded("unknown_user", name=name)
     return user
 
 

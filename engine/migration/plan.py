@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput
+from .repoint import Problem
 
 PLAN_FORMAT = "tiltak-migration-plan/1"
 
@@ -95,18 +96,26 @@ def parse(text: str, where: str = "the plan") -> Plan:
     return Plan(key, versions[0], versions[1], instructions, tenant)
 
 
-def check_against(plan: Plan, source: dict[str, str], target: dict[str, str]) -> list[str]:
+def check_against(plan: Plan, source: dict[str, str], target: dict[str, str]
+                  ) -> list[Problem]:
     """What of the plan names elements the versions do not have, or maps an activity to
-    one of another kind (each fault one sentence)."""
+    one of another kind (each fault one sentence, about the source element)."""
     faults = []
+    key = plan.process_key
     for element, to in sorted(plan.instructions.items()):
         if element not in source:
-            faults.append(f"{element}: version {plan.source_version} of "
-                          f"{plan.process_key} has no such element")
+            faults.append(Problem(element, f"version {plan.source_version} of {key} has no "
+                                           "such element", "plan_source_missing",
+                                  {"element": element, "key": key,
+                                   "version": plan.source_version}))
         elif to not in target:
-            faults.append(f"{element}: version {plan.target_version} of "
-                          f"{plan.process_key} has no element {to}")
+            faults.append(Problem(element, f"version {plan.target_version} of {key} has no "
+                                           f"element {to}", "plan_target_missing",
+                                  {"element": element, "key": key, "target": to,
+                                   "version": plan.target_version}))
         elif source[element] != target[to]:
-            faults.append(f"{element}: a {source[element]} cannot become {to}, a "
-                          f"{target[to]}")
+            faults.append(Problem(element, f"a {source[element]} cannot become {to}, a "
+                                           f"{target[to]}", "kind_changes",
+                                  {"element": element, "kind": source[element],
+                                   "target": to, "target_kind": target[to]}))
     return faults

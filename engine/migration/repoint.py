@@ -5,7 +5,7 @@ and restored against the target's specs. The engine's migration and the replay o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
@@ -20,10 +20,13 @@ PREDICTED = TaskState.MAYBE | TaskState.LIKELY | TaskState.FUTURE
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a case cannot move: the element, and one sentence."""
+    """Why a case cannot move: the element, and one sentence; `code` and `params` let a
+    front end say it in its own words (as a coded TiltakError does)."""
 
     element: str
     problem: str
+    code: str | None = None
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, str]:
         return {"element": self.element, "problem": self.problem}
@@ -75,7 +78,10 @@ def _walk(top, owner, source_id, instructions, target, report) -> None:
             if spec is None:
                 if report is not None:
                     report(Problem(key, f"runs {new_key}, which the case on version "
-                                        f"{target.version} does not call"))
+                                        f"{target.version} does not call",
+                                   "call_not_on_target",
+                                   {"element": key, "runs": new_key,
+                                    "version": target.version}))
                 continue
         ahead: list = []  # predicted tasks of elements the target does not have
         for task in list(workflow.tasks.values()):
@@ -143,7 +149,8 @@ def _target_name(task, instructions, migrating, report, target) -> str | None:
             if task.state & ACTIVE:
                 if report is not None:
                     report(Problem(element, "is active in the case and the plan does not "
-                                            "map it"))
+                                            "map it", "active_not_mapped",
+                                   {"element": element}))
                 return None
             to = element  # done or ahead: the same element of the target, if it has it
         return name.replace(element, to, 1)
@@ -156,20 +163,27 @@ def _target_name(task, instructions, migrating, report, target) -> str | None:
 def _check(task, task_spec, name, migrating, report, target) -> None:
     element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
     if task_spec is None:
+        values = {"element": element, "target": name, "version": target.version}
         if task.state & ACTIVE:
-            why = f"is active in the case and is mapped to {name}, which version " \
-                  f"{target.version} does not have"
+            report(Problem(element, f"is active in the case and is mapped to {name}, which "
+                                    f"version {target.version} does not have",
+                           "mapped_to_missing", values))
         else:
-            why = f"was passed in the case and version {target.version} does not have " \
-                  f"{name} (the path a case has taken is kept)"
-        report(Problem(element, why))
+            report(Problem(element, f"was passed in the case and version {target.version} "
+                                    f"does not have {name} (the path a case has taken is "
+                                    "kept)", "passed_missing", values))
         return
     if not migrating:
         return
     if type(task_spec) is not type(task.task_spec):
-        report(Problem(element, f"a {type(task.task_spec).__name__} cannot become "
-                                f"{name}, a {type(task_spec).__name__}"))
+        kind, target_kind = type(task.task_spec).__name__, type(task_spec).__name__
+        report(Problem(element, f"a {kind} cannot become {name}, a {target_kind}",
+                       "kind_changes", {"element": element, "kind": kind, "target": name,
+                                        "target_kind": target_kind}))
     elif task.state & ACTIVE and isinstance(task_spec, SubWorkflowTask) and \
             getattr(task_spec, "spec", None) != getattr(task.task_spec, "spec", None):
         report(Problem(element, f"calls {task.task_spec.spec} and {name} on version "
-                                f"{target.version} calls {task_spec.spec}"))
+                                f"{target.version} calls {task_spec.spec}",
+                       "calls_other_process",
+                       {"element": element, "calls": task.task_spec.spec, "target": name,
+                        "version": target.version, "target_calls": task_spec.spec}))

@@ -46,11 +46,15 @@ def check_variant(default: etree._Element, variant: etree._Element, *, key: str,
         if found is None:
             raise DefinitionError(f"{where}: element '{element_id}' "
                                   f"({etree.QName(wanted).localname}) is missing",
-                                  file=filename, element=element_id)
+                                  file=filename, element=element_id).coded(
+                "variant_element_missing", key=key, tenant=tenant, element=element_id,
+                kind=etree.QName(wanted).localname)
         for what, before, after in _differences(wanted, found):
             raise DefinitionError(f"{where}: element '{element_id}' has {what} "
                                   f"{after!r}, the default has {before!r}",
-                                  file=filename, element=element_id)
+                                  file=filename, element=element_id).coded(
+                "variant_element_changed", key=key, tenant=tenant, element=element_id,
+                what=what, before=before, after=after)
 
 
 def _element(process: etree._Element, element_id: str) -> etree._Element | None:

@@ -13,7 +13,12 @@ import feel
 
 
 class DecisionError(ValueError):
-    """A cell that does not parse, a value that does not fit, or an ambiguous table."""
+    """A cell that does not parse, a value that does not fit, or an ambiguous table;
+    where the table is at fault, with a `code` and `params` (engine/errors.py)."""
+
+    def __init__(self, message: str, code: str | None = None, **params: Any):
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 HIT_POLICIES = {"UNIQUE", "FIRST", "ANY", "RULE ORDER", "COLLECT"}
@@ -36,7 +41,7 @@ def parse_unary_tests(text: str | None) -> tuple:
 
 def parse_expression(text: str) -> tuple:
     if not (text or "").strip():
-        raise DecisionError("empty expression")
+        raise DecisionError("empty expression", "empty_expression")
     with _feel():
         return feel.parse_expression(text.strip())
 
@@ -93,29 +98,34 @@ def check(table) -> None:
     policy = (table.hit_policy or "UNIQUE").upper()
     if policy not in HIT_POLICIES:
         raise DecisionError(f"hit policy {policy} is not supported "
-                            f"({', '.join(sorted(HIT_POLICIES))})")
+                            f"({', '.join(sorted(HIT_POLICIES))})", "hit_policy_unsupported",
+                            policy=policy, policies=sorted(HIT_POLICIES))
     for column in table.inputs:
+        name = column.label or column.id
         try:
             parse_expression(column.expression or "")
         except DecisionError as err:
-            raise DecisionError(f"input '{column.label or column.id}': {err}") from None
+            code = "decision_input_empty" if err.code == "empty_expression" else \
+                "decision_input_invalid"
+            raise DecisionError(f"input '{name}': {err}", code, input=name,
+                                detail=str(err)) from None
     for output in table.outputs:
         if not _output_key(output):
-            raise DecisionError(f"output '{output.id}' needs a name")
+            raise DecisionError(f"output '{output.id}' needs a name", "decision_output_unnamed",
+                                output=output.id)
     for rule in table.rules:
         where = f"rule {rule.row_number} ({rule.id})"
-        for entry in rule.inputEntries:
-            for text in entry.lhs:
-                try:
-                    parse_unary_tests(text)
-                except DecisionError as err:
-                    raise DecisionError(f"{where}: {err}") from None
-        for entry in rule.outputEntries:
-            if (entry.text or "").strip():
-                try:
-                    parse_expression(entry.text)
-                except DecisionError as err:
-                    raise DecisionError(f"{where}: {err}") from None
+        cells = [(text, parse_unary_tests) for entry in rule.inputEntries
+                 for text in entry.lhs]
+        cells += [(entry.text, parse_expression) for entry in rule.outputEntries
+                  if (entry.text or "").strip()]
+        for text, parse in cells:
+            try:
+                parse(text)
+            except DecisionError as err:
+                raise DecisionError(f"{where}: {err}", "decision_rule_invalid",
+                                    rule=rule.row_number, rule_id=rule.id,
+                                    detail=str(err)) from None
 
 
 def decide(table, variables: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -27,19 +27,22 @@ def check_scripts(root: etree._Element, filename: str) -> None:
         if fmt not in PYTHON_FORMATS:
             raise DefinitionError(
                 f"script format '{node.get('scriptFormat') or ''}' is not supported; "
-                "only scriptFormat=\"python\" runs here", file=filename, element=node.get("id"))
+                "only scriptFormat=\"python\" runs here", file=filename, element=node.get("id")
+            ).coded("script_format", format=node.get("scriptFormat") or "")
         script = node.find(f"{{{BPMN_NS}}}script")
         if script is None or not (script.text or "").strip():
             if node.get(f"{{{CAMUNDA_NAMESPACES[0]}}}resource"):
                 raise DefinitionError("external script resources are not supported",
-                                      file=filename, element=node.get("id"))
+                                      file=filename, element=node.get("id")).coded(
+                    "script_resource")
             raise DefinitionError("script task has no script", file=filename,
-                                  element=node.get("id"))
+                                  element=node.get("id")).coded("script_missing")
         try:
             compile_script(script.text)
         except ScriptError as err:
             raise DefinitionError(f"script does not compile: {err}", file=filename,
-                                  element=node.get("id")) from None
+                                  element=node.get("id")).coded(
+                "script_does_not_compile", detail=str(err)) from None
 
 
 def check_decision_refs(root: etree._Element, filename: str) -> None:
@@ -49,13 +52,14 @@ def check_decision_refs(root: etree._Element, filename: str) -> None:
         if not attrs.get("decisionRef"):
             raise DefinitionError("a business rule task needs camunda:decisionRef (the id "
                                   "of a decision in a deployed DMN file)", file=filename,
-                                  element=node.get("id"))
+                                  element=node.get("id")).coded("decision_ref_missing")
         mapping = attrs.get("mapDecisionResult")
         if mapping and mapping not in decisions.RESULT_MAPPINGS:
             raise DefinitionError(
                 f"camunda:mapDecisionResult '{mapping}' is not one of "
                 f"{', '.join(sorted(decisions.RESULT_MAPPINGS))}", file=filename,
-                element=node.get("id"))
+                element=node.get("id")).coded("result_mapping_unknown", mapping=mapping,
+                                              mappings=sorted(decisions.RESULT_MAPPINGS))
 
 
 def check_service_task(ext: dict[str, Any], node: etree._Element, filename: str) -> None:
@@ -67,14 +71,16 @@ def check_service_task(ext: dict[str, Any], node: etree._Element, filename: str)
         if not ext.get("resultVariable"):
             raise DefinitionError("a service task with camunda:expression needs "
                                   "camunda:resultVariable here: the value is its only effect",
-                                  file=filename, element=node.get("id"))
+                                  file=filename, element=node.get("id")).coded(
+                "result_variable_missing")
         model_checks.check_expression(ext["expression"], "camunda:expression", filename,
-                                      node.get("id"))
+                                      node.get("id"), attribute="camunda:expression")
         return
     raise DefinitionError(
         f"a serviceTask runs here only as camunda:type=\"external\" with "
         f"camunda:topic=\"{NOTIFY_TOPIC}\" (a notification), or with camunda:expression "
-        "and camunda:resultVariable", file=filename, element=node.get("id"))
+        "and camunda:resultVariable", file=filename, element=node.get("id")).coded(
+        "service_task_unsupported", topic=NOTIFY_TOPIC)
 
 
 SIMPLE_REFERENCE = re.compile(r"^\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
@@ -90,14 +96,17 @@ def unwrap_collection(task_spec: Any, node: etree._Element, filename: str) -> No
         if match is None:
             raise DefinitionError(
                 f"multi-instance collection '{name}' must name one variable, like ${{liste}}",
-                file=filename, element=node.get("id"))
+                file=filename, element=node.get("id")).coded("collection_not_variable",
+                                                             collection=name)
         setattr(task_spec, attr, TaskDataReference(match.group(1)))
 
 
 def check_task_expressions(ext: dict, node: etree._Element, filename: str) -> None:
     for key in ("assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate"):
         if ext.get(key):
-            model_checks.check_expression(ext[key], f"camunda:{key}", filename, node.get("id"))
+            model_checks.check_expression(ext[key], f"camunda:{key}", filename, node.get("id"),
+                                          attribute=f"camunda:{key}")
     name = node.get("name") or ""
     if "${" in name or "#{" in name:  # a name that says what the task is about
-        model_checks.check_expression(name, "name", filename, node.get("id"))
+        model_checks.check_expression(name, "name", filename, node.get("id"),
+                                      attribute="name")

@@ -24,12 +24,20 @@ FORM_FILE_KEY = "camunda-forms:deployment:"
 
 @dataclass
 class Problem:
-    """One problem, in the words and places Camunda's parse report uses."""
+    """One problem, in the words and places Camunda's parse report uses; `code` and
+    `params` let a front end say it in its own words (as a coded TiltakError does)."""
 
     message: str
     element: str | None = None
     line: int | None = None
     column: int | None = None
+    code: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, err: DefinitionError, line: int | None = None) -> Problem:
+        """A refusal of the parser or the model checks as a problem of the report."""
+        return cls(err.detail, err.element, line, code=err.code, params=dict(err.params))
 
     def as_dict(self) -> dict[str, Any]:
         return {"message": self.message, "line": self.line, "column": self.column,
@@ -75,7 +83,8 @@ def lint(files: dict[str, bytes], known: Known | None = None) -> dict[str, Repor
             if form_id:
                 form_ids.add(form_id)
         elif kinds[name] is None:
-            reports[name].errors.append(Problem("not a .bpmn, .dmn or .form file"))
+            reports[name].errors.append(Problem("not a .bpmn, .dmn or .form file",
+                                                code="not_process_file"))
     dmn = {n: d for n, d in files.items() if kinds[n] == "dmn"}
     for name, data in dmn.items():
         _caught(reports[name], parse_bpmn, {}, {name: data})
@@ -111,7 +120,8 @@ def _variable_warnings(files: dict[str, bytes], kinds: dict[str, str | None],
                 reports[name].warnings.append(Problem(
                     f"{use.where} reads '{use.name}', which no form, script, mapping or "
                     "result of these files or of what is deployed sets", use.element,
-                    use.line))
+                    use.line, code="variable_unset",
+                    params={"where": use.where, "variable": use.name}))
 
 
 def _lint_bpmn(name: str, data: bytes, report: Report, known: Known,
@@ -120,11 +130,11 @@ def _lint_bpmn(name: str, data: bytes, report: Report, known: Known,
     try:
         root = bpmn_root(data, name)
     except DefinitionError as err:
-        report.errors.append(Problem(err.detail, err.element, err.line))
+        report.errors.append(Problem.of(err, err.line))
         return None
     lines = _lines(root)
     for err in model_checks.bpmn_problems(root, name):
-        report.errors.append(Problem(err.detail, err.element, lines.get(err.element)))
+        report.errors.append(Problem.of(err, lines.get(err.element)))
     if not report.errors:
         used = {**{n: d for n, d in known.dmn_files.items()
                    if _decisions_used(data, name) & decision_ids(d, n)}, **dmn}
@@ -136,27 +146,33 @@ def _lint_bpmn(name: str, data: bytes, report: Report, known: Known,
         element = node.get("id")
         missing = _form_warnings(attrs, form_ids, form_files)
         forms_known = forms_known and not missing
-        for problem in missing + _group_warnings(attrs, known.groups):
-            report.warnings.append(Problem(problem, element, node.sourceline))
+        for message, code, params in missing + _group_warnings(attrs, known.groups):
+            report.warnings.append(Problem(message, element, node.sourceline, code=code,
+                                           params=params))
     # with a form nowhere to be found, what its fields set cannot be known
     return root if forms_known else None
 
 
+Note = tuple[str, str, dict[str, Any]]  # the English message, its code and values
+
+
 def _form_warnings(attrs: dict[str, str], form_ids: set[str], form_files: set[str]
-                   ) -> list[str]:
+                   ) -> list[Note]:
     ref, key = attrs.get("formRef"), attrs.get("formKey") or ""
     if ref and ref not in form_ids:
-        return [f"the form '{ref}' (camunda:formRef) is neither among these files nor "
-                "deployed: the task cannot show its form"]
+        return [(f"the form '{ref}' (camunda:formRef) is neither among these files nor "
+                 "deployed: the task cannot show its form", "form_ref_missing",
+                 {"form": ref})]
     if key.startswith(FORM_FILE_KEY):
         file = PurePosixPath(key.removeprefix(FORM_FILE_KEY)).name
         if file not in form_files:
-            return [f"the form file '{file}' (camunda:formKey) is neither among these "
-                    "files nor deployed: the task cannot show its form"]
+            return [(f"the form file '{file}' (camunda:formKey) is neither among these "
+                     "files nor deployed: the task cannot show its form", "form_file_missing",
+                     {"file": file})]
     return []
 
 
-def _group_warnings(attrs: dict[str, str], groups: set[str] | None) -> list[str]:
+def _group_warnings(attrs: dict[str, str], groups: set[str] | None) -> list[Note]:
     """A candidate (starter) group that matches no group of the organisation; a group
     made by an expression (`kpu-${klinikk}`) must match at least one group."""
     if groups is None:
@@ -168,11 +184,13 @@ def _group_warnings(attrs: dict[str, str], groups: set[str] | None) -> list[str]
             if pattern is None:
                 continue  # the whole name is computed: nothing to compare before it runs
             if not any(pattern.fullmatch(g) for g in groups):
-                found.append(f"the candidate group '{group}' (camunda:{attr}) matches no "
-                             "group of the organisation: nobody would get the task"
+                found.append((f"the candidate group '{group}' (camunda:{attr}) matches no "
+                              "group of the organisation: nobody would get the task",
+                              "candidate_group_unknown", {"group": group})
                              if attr == "candidateGroups" else
-                             f"the starter group '{group}' (camunda:{attr}) matches no "
-                             "group of the organisation: nobody could start the process")
+                             (f"the starter group '{group}' (camunda:{attr}) matches no "
+                              "group of the organisation: nobody could start the process",
+                              "starter_group_unknown", {"group": group}))
     return found
 
 
@@ -208,10 +226,12 @@ def _form_id(name: str, data: bytes, report: Report) -> str | None:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         line = getattr(err, "lineno", None)
-        report.errors.append(Problem(f"not a Camunda Form: {err}", None, line))
+        report.errors.append(Problem(f"not a Camunda Form: {err}", None, line,
+                                     code="form_not_json", params={"detail": str(err)}))
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
-        report.errors.append(Problem("not a Camunda Form (no 'components' list)"))
+        report.errors.append(Problem("not a Camunda Form (no 'components' list)",
+                                     code="form_without_components"))
         return None
     return doc.get("id") if isinstance(doc.get("id"), str) else None
 
@@ -220,8 +240,7 @@ def _caught(report: Report, parse, *args, lines: dict[str, int] | None = None) -
     try:
         parse(*args)
     except DefinitionError as err:
-        line = err.line or (lines or {}).get(err.element)
-        report.errors.append(Problem(err.detail, err.element, line))
+        report.errors.append(Problem.of(err, err.line or (lines or {}).get(err.element)))
 
 
 def _lines(root: etree._Element) -> dict[str, int]:

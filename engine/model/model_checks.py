@@ -34,11 +34,12 @@ REFERENCES = {  # event definition -> (its reference attribute, the root element
     "errorEventDefinition": ("errorRef", "error"),
     "escalationEventDefinition": ("escalationRef", "escalation"),
 }
-UNSUPPORTED = {
-    "executionListener": "execution listeners (camunda:executionListener) do not run here: "
-                         "use a script task or a service task instead",
-    "taskListener": "task listeners (camunda:taskListener) do not run here: use a script "
-                    "task or a boundary timer instead",
+UNSUPPORTED = {  # what does not run here: the refusal, and its code
+    "executionListener": ("execution listeners (camunda:executionListener) do not run here: "
+                          "use a script task or a service task instead",
+                          "execution_listener"),
+    "taskListener": ("task listeners (camunda:taskListener) do not run here: use a script "
+                     "task or a boundary timer instead", "task_listener"),
 }
 
 
@@ -59,43 +60,53 @@ def check_bpmn(root: etree._Element, filename: str) -> None:
 def bpmn_problems(root: etree._Element, filename: str) -> Iterator[DefinitionError]:
     """Every problem `check_bpmn` refuses a file for, in document order (the linter
     reports them all; deploying stops at the first)."""
-    def refuse(message: str, element: str | None = None) -> DefinitionError:
-        return DefinitionError(message, file=filename, element=element)
+    def refuse(message: str, element: str | None, code: str, **params) -> DefinitionError:
+        return DefinitionError(message, file=filename, element=element).coded(code, **params)
 
     ids = Counter(n.get("id") for n in root.iter()
                   if isinstance(n.tag, str) and n.get("id"))
     for ident, count in ids.items():
         if count > 1:
-            yield refuse(f"the id '{ident[:80]}' is used by {count} elements", ident[:80])
+            yield refuse(f"the id '{ident[:80]}' is used by {count} elements", ident[:80],
+                         "duplicate_id", id=ident[:80], count=count)
         if len(ident) > MAX_ID:
-            yield refuse(f"an id longer than {MAX_ID} characters ('{ident[:40]}...')")
+            yield refuse(f"an id longer than {MAX_ID} characters ('{ident[:40]}...')", None,
+                         "id_too_long", start=ident[:40], limit=MAX_ID)
     processes = [p for p in root.iter(f"{{{BPMN_NS}}}process")]
     if not any(p.get("isExecutable", "true").lower() == "true" for p in processes):
         yield refuse("the file has no executable process (a bpmn:process with "
-                     "isExecutable=\"true\"): there is nothing here to run")
+                     "isExecutable=\"true\"): there is nothing here to run", None,
+                     "no_executable_process")
     defined = {name: {n.get("id") for n in root if _bpmn(n, name)}
                for _attr, name in REFERENCES.values()}
     for container in root.iter(*(f"{{{BPMN_NS}}}{c}" for c in CONTAINERS)):
         if not container.get("id"):
-            yield refuse(f"a bpmn:{_local(container)} without an id")
+            yield refuse(f"a bpmn:{_local(container)} without an id", None,
+                         "container_without_id", kind=f"bpmn:{_local(container)}")
         nodes = {n.get("id") for n in container if _local(n) in FLOW_NODES}
         for node in container:
             kind = _local(node)
             if kind in FLOW_NODES or kind == "sequenceFlow":
                 if not node.get("id"):
                     yield refuse(f"a bpmn:{kind} in '{container.get('id')}' has no id",
-                                 container.get("id"))
+                                 container.get("id"), "element_without_id",
+                                 kind=f"bpmn:{kind}", container=container.get("id"))
             if kind == "sequenceFlow":
                 for end in ("sourceRef", "targetRef"):
                     if node.get(end) not in nodes:
                         yield refuse(f"sequence flow '{node.get('id')}' leads "
                                      f"{'from' if end == 'sourceRef' else 'to'} "
                                      f"'{node.get(end) or ''}', which is not in "
-                                     f"'{container.get('id')}'", node.get("id"))
+                                     f"'{container.get('id')}'", node.get("id"),
+                                     "flow_source_outside" if end == "sourceRef" else
+                                     "flow_target_outside", flow=node.get("id"),
+                                     end=node.get(end) or "", container=container.get("id"))
             if kind == "boundaryEvent" and node.get("attachedToRef") not in nodes:
                 yield refuse(f"boundary event '{node.get('id')}' is attached to "
                              f"'{node.get('attachedToRef') or ''}', which is not in "
-                             f"'{container.get('id')}'", node.get("id"))
+                             f"'{container.get('id')}'", node.get("id"), "boundary_outside",
+                             event=node.get("id"), attached=node.get("attachedToRef") or "",
+                             container=container.get("id"))
     for node in root.iter():
         kind = _local(node)
         if kind in REFERENCES:
@@ -104,9 +115,11 @@ def bpmn_problems(root: etree._Element, filename: str) -> Iterator[DefinitionErr
             if ref is not None and ref not in defined[target]:
                 owner = node.getparent()
                 yield refuse(f"the {target} '{ref}' is not defined in the file (a "
-                             f"bpmn:{target} with that id)", owner.get("id"))
+                             f"bpmn:{target} with that id)", owner.get("id"),
+                             "reference_undefined", kind=target, ref=ref)
         elif kind in UNSUPPORTED and _camunda(node):
-            yield refuse(UNSUPPORTED[kind], _owner_id(node))
+            message, code = UNSUPPORTED[kind]
+            yield refuse(message, _owner_id(node), code)
         elif kind == "conditionExpression" or (
                 kind in ("timeDate", "timeDuration", "timeCycle")
                 and _bpmn(node, kind)):
@@ -120,7 +133,7 @@ def bpmn_problems(root: etree._Element, filename: str) -> Iterator[DefinitionErr
                 yield refuse(f"the form key '{value}' is not a form this engine renders: "
                              "link a Camunda Form (camunda:formRef, or camunda-forms:"
                              "deployment:FILE.form) or use generated form fields",
-                             node.get("id"))
+                             node.get("id"), "form_key_unsupported", key=value)
 
 
 def _caught(check, *args) -> Iterator[DefinitionError]:
@@ -140,18 +153,23 @@ def _check_carried(node, filename: str) -> None:
         process = process.getparent()
     if task is None or _local(task) != "userTask" or process is None:
         raise DefinitionError(f"the property {carry_over.PROPERTY} belongs on a user task",
-                              file=filename, element=owner)
+                              file=filename, element=owner).coded(
+            "carry_over_not_on_user_task", property=carry_over.PROPERTY)
     try:
         sources = carry_over.sources(node.get("value") or "")
     except ValueError as err:
         raise DefinitionError(f"the property {carry_over.PROPERTY}: {err}", file=filename,
-                              element=owner) from None
+                              element=owner).coded("carry_over_invalid",
+                                                   property=carry_over.PROPERTY,
+                                                   detail=str(err)) from None
     user_tasks = {n.get("id") for n in process.iter(f"{{{BPMN_NS}}}userTask")}
     for element, _key in sources:
         if element not in user_tasks:
             raise DefinitionError(
                 f"the property {carry_over.PROPERTY} names '{element}', which is not a user "
-                f"task in the process '{process.get('id')}'", file=filename, element=owner)
+                f"task in the process '{process.get('id')}'", file=filename, element=owner
+            ).coded("carry_over_unknown_task", property=carry_over.PROPERTY, task=element,
+                    process=process.get("id"))
 
 
 def _camunda(node) -> bool:
@@ -167,47 +185,54 @@ def _owner_id(node) -> str | None:
     return None
 
 
-def check_expression(text: str, said: str, filename: str, element: str | None) -> None:
-    """A `${...}` that does not parse is refused as "`said`: why", naming the element."""
+def check_expression(text: str, said: str, filename: str, element: str | None,
+                     code: str = "attribute_unparsable", **params) -> None:
+    """A `${...}` that does not parse is refused as "`said`: why", naming the element;
+    coded `code` with `params`, the expression (`expression`) and why (`detail`)."""
     if not expressions.is_expression(text):
         return
     try:
         expressions.referenced_variables(text)
     except expressions.ExpressionError as err:
-        raise DefinitionError(f"{said}: {err}", file=filename, element=element) from None
+        raise DefinitionError(f"{said}: {err}", file=filename, element=element).coded(
+            code, expression=text[:80], detail=str(err), **params) from None
 
 
 def _check_expression(text: str, kind: str, filename: str, element: str | None) -> None:
     text = text.strip()
     what = "condition" if kind == "conditionExpression" else f"timer ({kind})"
-    check_expression(text, f"the {what} '{text[:80]}' does not parse", filename, element)
+    code = "condition_unparsable" if kind == "conditionExpression" else "timer_unparsable"
+    check_expression(text, f"the {what} '{text[:80]}' does not parse", filename, element,
+                     code, kind=kind)
 
 
 def check_dmn(root: etree._Element, filename: str) -> None:
     """Decisions with ids, each a decision table; required decisions in the file and
     not in a circle (a decision requirements graph, as Camunda Modeler draws one)."""
-    def refuse(message: str, element: str | None = None) -> DefinitionError:
-        return DefinitionError(message, file=filename, element=element)
+    def refuse(message: str, element: str | None, code: str, **params) -> DefinitionError:
+        return DefinitionError(message, file=filename, element=element).coded(code, **params)
 
     if etree.QName(root).namespace not in DMN_NAMESPACES or _local(root) != "definitions":
-        raise refuse("not a DMN 1.1 to 1.3 file (root element must be dmn:definitions)")
+        raise refuse("not a DMN 1.1 to 1.3 file (root element must be dmn:definitions)",
+                     None, "not_dmn")
     decisions = [n for n in root if _local(n) == "decision"]
     if not decisions:
-        raise refuse("the file has no decision")
+        raise refuse("the file has no decision", None, "no_decision")
     for decision in decisions:
         if not decision.get("id"):
             raise refuse("a decision without an id (the id is what a business rule task's "
-                         "camunda:decisionRef names)")
+                         "camunda:decisionRef names)", None, "decision_without_id")
         if not any(_local(n) == "decisionTable" for n in decision):
             raise refuse(f"decision '{decision.get('id')}' is not a decision table (literal "
                          "expressions and other decision logic do not run here)",
-                         decision.get("id"))
+                         decision.get("id"), "decision_not_table", decision=decision.get("id"))
     requirements = required_decisions(root)
     for decision, required in requirements.items():
         for other in required:
             if other not in requirements:
                 raise refuse(f"decision '{decision}' requires decision '{other}', which is "
-                             "not in the file", decision)
+                             "not in the file", decision, "required_decision_missing",
+                             decision=decision, required=other)
     for decision in requirements:
         requirement_order(requirements, decision, filename)  # refuses a cycle
 
@@ -235,7 +260,8 @@ def requirement_order(requirements: dict[str, list[str]], decision: str,
         if name in visiting:
             cycle = " -> ".join([*visiting[visiting.index(name):], name])
             raise DefinitionError(f"decisions require each other in a circle ({cycle})",
-                                  file=filename or None, element=name)
+                                  file=filename or None, element=name).coded(
+                "decision_cycle", cycle=cycle)
         if name in order:
             return
         visiting.append(name)

@@ -161,7 +161,7 @@ def bpmn_root(data: bytes, filename: str) -> etree._Element:
     root = parse_xml(data, filename).getroot()
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise DefinitionError("not a BPMN 2.0 file (root element must be bpmn:definitions)",
-                              file=filename)
+                              file=filename).coded("not_bpmn")
     _normalise_camunda_namespace(root)
     return root
 
@@ -175,10 +175,13 @@ def _reading(filename: str, element: str | None = None) -> Iterator[None]:
     except DefinitionError:
         raise
     except Exception as err:  # noqa: BLE001 - a model SpiffWorkflow cannot read
-        raise DefinitionError(f"the model could not be read here: {_in_words(err)}",
-                              file=filename, element=element) from None
+        detail = _in_words(err)
+        code, params = _unsupported_or("model_unreadable", detail)
+        raise DefinitionError(f"the model could not be read here: {detail}",
+                              file=filename, element=element).coded(code, **params) from None
 
 
+UNSUPPORTED = "it uses a construct this engine does not support"
 PYTHON_ERROR = re.compile(r"^\w*(Error|Exception)\b|^\w+Error\(|^'.*'$")
 XML_PIECE = re.compile(r"<\?xml|<[A-Za-z]+:[A-Za-z]+|xmlns")
 
@@ -188,7 +191,7 @@ def _in_words(err: Exception) -> str:
     is nothing a process owner can act on."""
     text = str(err).split("\n")[0].strip()
     if not text or PYTHON_ERROR.match(text) or XML_PIECE.search(text):
-        return "it uses a construct this engine does not support"
+        return UNSUPPORTED
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -200,7 +203,8 @@ def _process(parser: TiltakParser, key: str, filename: str, node, containers: di
         raise _definition_error(err, filename, hidden) from None
     except SpiffWorkflowException as err:
         raise DefinitionError(shown(str(err), hidden), file=filename,
-                              element=key) from None
+                              element=key).coded("model_invalid",
+                                                 detail=shown(str(err), hidden)) from None
     process = ParsedProcess(key=key, name=node.get("name") or key, spec=spec)
     try:
         subs = _subprocess_specs(parser, key, {})
@@ -214,9 +218,13 @@ def _process(parser: TiltakParser, key: str, filename: str, node, containers: di
         try:
             _decorate(sub, containers, process)
         except DefinitionError as err:
-            raise DefinitionError(shown(err.detail, hidden), file=err.file,
-                                  element=shown(err.element, hidden),
-                                  line=err.line) from None
+            shown_err = DefinitionError(shown(err.detail, hidden), file=err.file,
+                                        element=shown(err.element, hidden), line=err.line)
+            if err.code:
+                shown_err.coded(err.code, **{
+                    name: shown(value, hidden) if isinstance(value, str) else value
+                    for name, value in err.params.items()})
+            raise shown_err from None
         restore_reserved_ids(sub, hidden)
     for attr, value in node.attrib.items():
         if camunda_name(attr) == "candidateStarterGroups":
@@ -275,13 +283,17 @@ def _check_decisions(parser: TiltakParser, filename: str) -> None:
             dmn.parse()
             for aggregated in dmn.xpath(".//dmn:decisionTable[@aggregation]"):
                 raise decisions.DecisionError(
-                    f"aggregation {aggregated.get('aggregation')} is not supported")
+                    f"aggregation {aggregated.get('aggregation')} is not supported",
+                    "aggregation_unsupported", aggregation=aggregated.get("aggregation"))
             for table in dmn.decision.decisionTables:
                 decisions.check(table)
         except ValidationException as err:
             raise _definition_error(err, filename) from None
         except decisions.DecisionError as err:
-            raise DefinitionError(str(err), file=filename, element=dmn.bpmn_id) from None
+            code, params = (err.code, err.params) if err.code else \
+                ("decision_invalid", {"detail": str(err)})
+            raise DefinitionError(str(err), file=filename, element=dmn.bpmn_id).coded(
+                code, **params) from None
 
 
 def decision_ids(data: bytes, filename: str) -> set[str]:
@@ -301,6 +313,13 @@ def decision_refs(data: bytes, filename: str) -> set[str]:
 def _definition_error(err: ValidationException, filename: str,
                       hidden: dict[str, str] | None = None) -> DefinitionError:
     message = shown(_in_words(err), hidden or {})
+    code, params = _unsupported_or("model_invalid", message)
     return DefinitionError(message, file=err.file_name or filename,
                            element=shown(err.id, hidden or {}) or None,
-                           line=err.line_number or None)
+                           line=err.line_number or None).coded(code, **params)
+
+
+def _unsupported_or(code: str, detail: str) -> tuple[str, dict[str, str]]:
+    """The code of a refusal in SpiffWorkflow's words (`detail`), or of one without
+    words a process owner could act on."""
+    return ("model_unsupported", {}) if detail == UNSUPPORTED else (code, {"detail": detail})

@@ -36,13 +36,14 @@ from ..store.instances import InstanceRow
 
 class HistoryService(EngineCore):
     def instance(self, instance_id: str) -> ProcessInstance:
-        return self._found(ProcessInstance, instance_id, f"no process instance '{instance_id}'")
+        return self._found(ProcessInstance, instance_id, NotFound(
+            f"no process instance '{instance_id}'").coded("no_case", case=instance_id))
 
-    def _found(self, model, key, missing: str):
+    def _found(self, model, key, missing: NotFound):
         with self.db.reading() as session:
             found = session.get(model, key)
             if found is None:
-                raise NotFound(missing)
+                raise missing
             return found
 
     def show(self, instance_id: str) -> dict[str, Any]:
@@ -84,7 +85,8 @@ class HistoryService(EngineCore):
     def history(self, instance_id: str) -> list[HistoryEvent]:
         with self.db.reading() as session:
             if session.get(ProcessInstance, instance_id) is None:
-                raise NotFound(f"no process instance '{instance_id}'")
+                raise NotFound(f"no process instance '{instance_id}'").coded(
+                    "no_case", case=instance_id)
             return history.events_of(session, instance_id)
 
     def find_instances(self, filter: search.InstanceFilter | None = None, limit: int = 50,
@@ -125,7 +127,7 @@ class HistoryService(EngineCore):
         with self.db.reading() as session:
             found = self.hooks.receipt(session, code) if code and code.strip() else None
             if found is None:
-                raise NotFound("no report has this receipt code")
+                raise NotFound("no report has this receipt code").coded("no_receipt")
             row = session.get(ProcessInstance, found.instance_id)
             definition = self._definition(session, row.definition_id)
             return {"process": definition.name, "business_key": row.business_key,
@@ -140,7 +142,8 @@ class HistoryService(EngineCore):
         with self.db.reading() as session:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
-                raise NotFound(f"no process instance '{instance_id}'")
+                raise NotFound(f"no process instance '{instance_id}'").coded(
+                    "no_case", case=instance_id)
             groups = groups_of(session, actor)
             if facts.is_sensitive(session, instance_id):
                 # a sensitive case: its handlers and auditors, not every process owner
@@ -192,9 +195,11 @@ class HistoryService(EngineCore):
         nothing, not even a list of their own."""
         with self.db.reading() as session:
             if self.roles.is_auditor(groups_of(session, actor)):
-                raise PermissionDenied("auditors read cases and change nothing")
+                raise PermissionDenied("auditors read cases and change nothing").coded(
+                    "auditor")
         if following and not self.may_view(actor, instance_id):
-            raise PermissionDenied("you may not see this case")
+            raise PermissionDenied("you may not see this case").coded("may_not_see_case",
+                                                                      case=instance_id)
         with self.db.transaction() as session:
             if following:
                 my_cases.follow(session, actor, instance_id, self.clock.now())
@@ -210,7 +215,8 @@ class HistoryService(EngineCore):
             return attachments.of_instance(session, instance_id)
 
     def attachment(self, attachment_id: int) -> Attachment:
-        return self._found(Attachment, attachment_id, f"no attachment {attachment_id}")
+        return self._found(Attachment, attachment_id, NotFound(
+            f"no attachment {attachment_id}").coded("no_attachment", attachment=attachment_id))
 
     def progress(self, instance_id: str) -> list[dict[str, Any]]:
         """Per diagram (the process and each called process): done and active elements."""

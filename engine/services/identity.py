@@ -113,5 +113,5 @@ class IdentityService(EngineCore):
             return set()
         user, groups = self.user_and_groups(actor)
         if user is None:
-            raise NotFound(f"unknown user '{actor}'")
+            raise NotFound(f"unknown user '{actor}'").coded("unknown_user", name=actor)
         return groups

@@ -79,7 +79,9 @@ class InstanceService(EngineCore):
             if not self.roles.may_start(actor, groups, definition.starter_groups):
                 raise PermissionDenied(
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
-                    f"{', '.join(definition.starter_groups) or 'none'})")
+                    f"{', '.join(definition.starter_groups) or 'none'})").coded(
+                    "may_not_start", name=definition.name or process_key,
+                    groups=list(definition.starter_groups))
             values = self._validate(session, definition, definition.start_form, submitted, {})
             values, reporter, kept = self.hooks.reporter(values, actor)
             row = self._create(session, definition, reporter, values, business_key,
@@ -159,7 +161,8 @@ class InstanceService(EngineCore):
             workflow.send_event(BpmnEvent(MessageEventDefinition(name),
                                           {"payload": dict(data or {}), "result_var": "melding"}))
         except WorkflowException as err:
-            raise NotFound(str(err)) from None
+            raise NotFound(str(err)).coded("message_not_caught", message=name,
+                                           detail=str(err)) from None
         self._advance(workflow)
 
     def fire_timer_start(self, schedule_id: int) -> bool:
@@ -199,7 +202,8 @@ class InstanceService(EngineCore):
             subscription = session.scalars(query.order_by(MessageSubscription.id).limit(1)).first()
             if subscription is None:
                 where = f" with business key '{business_key}'" if business_key else ""
-                raise NotFound(f"no instance{where} is waiting for message '{name}'")
+                raise NotFound(f"no instance{where} is waiting for message '{name}'").coded(
+                    "no_case_waits", message=name, business_key=business_key)
             loaded = self._load(session, subscription.instance_id)
             SuspensionService.refuse_if_suspended(loaded.row, f"message '{name}'")
             with deterministic(loaded.ids, self.clock):
@@ -217,9 +221,12 @@ class InstanceService(EngineCore):
             self.roles.check_writer(actor, groups)
             if not self.roles.may_cancel(actor, groups, loaded.row.started_by):
                 raise PermissionDenied(f"user '{actor}' may not cancel this case: only the "
-                                       "person who started it and process owners may")
+                                       "person who started it and process owners may"
+                                       ).coded("may_not_cancel", case=instance_id)
             if loaded.row.status not in ("running", "error"):
-                raise TaskNotOpen(f"instance {instance_id} is already {loaded.row.status}")
+                raise TaskNotOpen(f"instance {instance_id} is already {loaded.row.status}"
+                                  ).coded("case_ended", case=instance_id,
+                                          status=loaded.row.status)
             with deterministic(loaded.ids, self.clock):
                 loaded.workflow.cancel()
             loaded.row.status = "cancelled"
@@ -318,10 +325,11 @@ class InstanceService(EngineCore):
             groups = self._groups(actor)
             if not self.roles.may_retry(actor, groups):
                 raise PermissionDenied(f"user '{actor}' may not retry an incident: process "
-                                       "owners may")
+                                       "owners may").coded("may_not_retry", case=instance_id)
             row = self._lock_instance(session, instance_id)
             if row.status != "error":
-                raise TaskNotOpen(f"instance {instance_id} has no incident to retry")
+                raise TaskNotOpen(f"instance {instance_id} has no incident to retry").coded(
+                    "no_incident", case=instance_id, status=row.status)
             loaded = self._load_row(session, row)
             row.status, row.error = "running", None
             row.next_timer_at = projection.next_timer(loaded.workflow) or self.clock.now()
@@ -336,10 +344,13 @@ class InstanceService(EngineCore):
             task = self._open_task(session, task_id) if task_id else None
             if task is not None:
                 if task.instance_id != instance_id:
-                    raise NotFound(f"task {task_id} does not belong to instance {instance_id}")
+                    raise NotFound(f"task {task_id} does not belong to instance {instance_id}"
+                                   ).coded("task_not_in_case", task=task.name,
+                                           case=instance_id)
                 self._authorise_work(session, task, actor)
             elif actor != row.started_by:
-                raise PermissionDenied(f"user '{actor}' may not add documents to this case")
+                raise PermissionDenied(f"user '{actor}' may not add documents to this case"
+                                       ).coded("may_not_attach", case=instance_id)
             stored = attachments.store(
                 session, instance_id=instance_id, filename=filename, content=content,
                 actor=actor, at=self.clock.now(), task_id=task_id, field=field,
@@ -364,5 +375,6 @@ class InstanceService(EngineCore):
             raise ExecutionError(
                 f"the start event asks for context variables this installation does not "
                 f"provide ({CONTEXT_PROPERTY}): {', '.join(missing)}",
-                element=definition.key)
+                element=definition.key).coded("context_missing", process=definition.key,
+                                              names=missing, property=CONTEXT_PROPERTY)
         return {name: copy_of(known[name]) for name in names}

@@ -67,6 +67,11 @@ class MigrationRefused(InvalidInput):
                          "nothing was moved")
 
 
+def _problem(err: TiltakError, element: str = "") -> repoint.Problem:
+    """A refusal met while moving a case, as one of the case's problems."""
+    return repoint.Problem(element, str(err), err.code, dict(err.params))
+
+
 @dataclass
 class _Versions:
     source: ProcessDefinition
@@ -104,16 +109,17 @@ class MigrationService(EngineCore):
         cannot move: then none moves."""
         if not self.roles.may_deploy(actor, self._groups(actor)):
             raise PermissionDenied(f"user '{actor}' may not migrate cases (process owners "
-                                   "may)")
+                                   "may)").coded("may_not_migrate")
         if not instance_ids:
-            raise InvalidInput("no cases are selected")
+            raise InvalidInput("no cases are selected").coded("no_cases_selected")
         with self.db.reading() as session:
             versions = self._versions(session, plan.process_key, plan.source_version,
                                       plan.target_version, plan.tenant)
             faults = plans.check_against(plan, self._activities(versions.source),
                                          self._activities(versions.target))
         if faults:
-            raise InvalidInput({"plan": "; ".join(faults)})
+            raise InvalidInput({"plan": "; ".join(f"{f.element}: {f.problem}" for f in faults)
+                                }).coded("plan_faults", faults=faults)
         outcomes = []
         for start in range(0, len(instance_ids), BATCH):
             with self.db.reading() as session:
@@ -132,7 +138,7 @@ class MigrationService(EngineCore):
                     self._move(session, plan, versions, outcome.instance_id, actor)
                 outcome.moved = True
             except TiltakError as err:  # this case stays; the others go on
-                outcome.problems = [repoint.Problem("", str(err))]
+                outcome.problems = [_problem(err)]
         return report
 
     def _try(self, session: Session, plan: plans.Plan, versions: _Versions,
@@ -148,7 +154,7 @@ class MigrationService(EngineCore):
             with deterministic(loaded.ids, self.clock):
                 self._repointed(session, loaded, plan, versions, target, bindings, top)
         except TiltakError as err:
-            return [repoint.Problem(getattr(err, "element", None) or "", str(err))]
+            return [_problem(err, getattr(err, "element", None) or "")]
         finally:
             self._live.forget(instance_id)  # changed in memory: restored by the next
         return []
@@ -180,7 +186,9 @@ class MigrationService(EngineCore):
         """Where the case goes: the target specs, its new bindings and top definition."""
         row = loaded.row
         if row.status != "running" or loaded.workflow is None:
-            raise InvalidInput(f"case {row.id} is {row.status}: only running cases move")
+            raise InvalidInput(f"case {row.id} is {row.status}: only running cases move"
+                               ).coded("only_running_cases_move", case=row.id,
+                                       status=row.status)
         called = variant_name(plan.process_key, plan.tenant or None)
         if row.definition_id == versions.source.id:
             top = versions.target
@@ -188,7 +196,9 @@ class MigrationService(EngineCore):
             top = self._definition(session, row.definition_id)
         else:
             raise InvalidInput(f"case {row.id} does not run {plan.process_key} version "
-                               f"{plan.source_version}")
+                               f"{plan.source_version}").coded(
+                "case_not_on_version", case=row.id, key=plan.process_key,
+                version=plan.source_version)
         # the cases it calls keep their versions, as Camunda's called instances do; what
         # only the target calls is bound as a start would bind it
         bindings = {**definitions.bind_called(session, versions.target), **row.bindings}
@@ -206,7 +216,8 @@ class MigrationService(EngineCore):
             workflow, _ = repoint.moved(loaded.workflow, loaded.owner, versions.source.id,
                                         plan.instructions, target, self.script_engine)
         except (ValueError, KeyError) as err:
-            raise InvalidInput(f"case {loaded.row.id}: {err}") from None
+            raise InvalidInput(f"case {loaded.row.id}: {err}").coded(
+                "case_cannot_move", case=loaded.row.id, detail=str(err)) from None
         _, _, owner = self._specs_for(session, top, bindings)
         try:
             views = projection.open_human_tasks(workflow, owner, self.script_engine.evaluate)
@@ -214,7 +225,9 @@ class MigrationService(EngineCore):
             raise self._execution_error(err) from None
         except ValueError as err:
             raise InvalidInput(f"case {loaded.row.id}: bad due date on version "
-                               f"{versions.target.version}: {err}") from None
+                               f"{versions.target.version}: {err}").coded(
+                "bad_due_date_on_version", case=loaded.row.id,
+                version=versions.target.version, detail=str(err)) from None
         loaded.workflow, loaded.owner = workflow, owner
         loaded.row.definition_id, loaded.row.bindings = top.id, bindings
         return views
@@ -222,7 +235,8 @@ class MigrationService(EngineCore):
     def _versions(self, session: Session, key: str, source: int, target: int,
                   tenant: str) -> _Versions:
         if source == target:
-            raise InvalidInput(f"the source and target version are both {source}")
+            raise InvalidInput(f"the source and target version are both {source}").coded(
+                "same_version", version=source)
         return _Versions(self._version(session, key, source, tenant),
                          self._version(session, key, target, tenant))
 
@@ -233,7 +247,8 @@ class MigrationService(EngineCore):
             ProcessDefinition.tenant == tenant)).first()
         if found is None:
             raise NotFound(f"process '{key}' has no version {version}"
-                           + (f" for tenant {tenant}" if tenant else ""))
+                           + (f" for tenant {tenant}" if tenant else "")).coded(
+                "no_version", key=key, version=version, tenant=tenant)
         return self._definition(session, found.id)
 
     def _activities(self, definition: ProcessDefinition) -> dict[str, str]:

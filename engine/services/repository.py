@@ -82,7 +82,8 @@ class RepositoryService(EngineCore):
         """A deployment a user asks for over the network: process owners only."""
         if not self.roles.may_deploy(actor, self._groups(actor)):
             raise PermissionDenied(f"user '{actor}' may not deploy: only members of "
-                                   f"'{self.roles.process_owners}' deploy processes")
+                                   f"'{self.roles.process_owners}' deploy processes").coded(
+                "may_not_deploy", group=self.roles.process_owners)
         return self.deploy(files, actor=actor, tenant=tenant, name=name, source=source)
 
     def lint(self, files: dict[str, bytes], *, groups: set[str] | None = None,
@@ -122,7 +123,8 @@ class RepositoryService(EngineCore):
         with self.db.reading() as session:
             found = session.get(Deployment, deployment_id)
             if found is None:
-                raise NotFound(f"no deployment {deployment_id}")
+                raise NotFound(f"no deployment {deployment_id}").coded(
+                    "no_deployment", deployment=deployment_id)
             return found
 
     def deployment_contents(self, deployment_id: int
@@ -136,7 +138,8 @@ class RepositoryService(EngineCore):
         with self.db.reading() as session:
             found = session.get(ProcessDefinition, definition_id)
             if found is None:
-                raise NotFound(f"no process definition {definition_id}")
+                raise NotFound(f"no process definition {definition_id}").coded(
+                    "no_definition", definition=definition_id)
             return found
 
     def versions(self, process_key: str | None = None) -> list[version_overview.Version]:

@@ -30,23 +30,25 @@ class SuspensionService(EngineCore):
 
     def _set_definition(self, key: str, version: int | None, tenant: str, actor: str,
                         suspended: bool) -> list[int]:
-        self._check_owner(actor, "suspend or activate process definitions")
+        self._check_owner(actor, "suspend or activate process definitions", "versions")
         with self.db.transaction() as session:
             where = [DEFINITIONS.c.key == key, DEFINITIONS.c.tenant == tenant]
             if version is not None:
                 where.append(DEFINITIONS.c.version == version)
             found = sorted(session.execute(select(DEFINITIONS.c.version).where(*where))
                            .scalars())
+            if not found and version:
+                raise NotFound(f"process '{key}' has no version {version}").coded(
+                    "no_version", key=key, version=version)
             if not found:
-                raise NotFound(f"process '{key}' has no version {version}" if version
-                               else f"unknown process key '{key}'")
+                raise NotFound(f"unknown process key '{key}'").coded("unknown_process", key=key)
             session.execute(update(DEFINITIONS).where(*where).values(suspended=suspended))
             return found
 
     @command
     def suspend(self, instance_id: str, *, actor: str = OPERATOR) -> InstanceRow:
         """Hold a running case: its timers wait and its tasks cannot be worked on."""
-        self._check_owner(actor, "suspend cases")
+        self._check_owner(actor, "suspend cases", "cases")
         with self.db.transaction() as session:
             row = self._running(session, instance_id)
             if row.suspended:
@@ -59,7 +61,7 @@ class SuspensionService(EngineCore):
     @command
     def activate(self, instance_id: str, *, actor: str = OPERATOR) -> InstanceRow:
         """Let a suspended case go on; a timer that came due meanwhile fires next."""
-        self._check_owner(actor, "activate cases")
+        self._check_owner(actor, "activate cases", "cases")
         with self.db.transaction() as session:
             row = self._running(session, instance_id)
             if not row.suspended:
@@ -86,9 +88,11 @@ class SuspensionService(EngineCore):
                            "suspended or activated").coded("case_not_running")
         return row
 
-    def _check_owner(self, actor: str, what: str) -> None:
+    def _check_owner(self, actor: str, what: str, held: str) -> None:
+        """`held`: what is suspended or activated, versions or cases."""
         if not self.roles.may_deploy(actor, self._groups(actor)):
-            raise PermissionDenied(f"user '{actor}' may not {what} (process owners may)")
+            raise PermissionDenied(f"user '{actor}' may not {what} (process owners may)"
+                                   ).coded("may_not_hold", held=held)
 
     @staticmethod
     def refuse_if_suspended(row: InstanceRow, what: str) -> None:

@@ -159,7 +159,7 @@ def _locked(conn: Connection, query, lock: bool | str):
 def locked(conn: Connection, instance_id: str) -> InstanceRow:
     row = load(conn, instance_id, lock=True)
     if row is None:
-        raise NotFound(f"no process instance '{instance_id}'")
+        raise NotFound(f"no process instance '{instance_id}'").coded("no_case", case=instance_id)
     return row
 
 
