@@ -262,3 +262,14 @@ def test_a_step_the_case_does_not_have_is_named(app, deployed):
     response = signed_in(app, "rita").get(f"/audit/{case.id}?step={steps + 5}")
     assert response.status_code == 404
     assert f"Saken har ikke noe steg {steps + 5}: den har {steps}." in said_on(response)
+
+
+def test_an_auditors_search_with_a_version_0_or_a_reversed_period_is_refused_in_words(app):
+    rita = signed_in(app, "rita")
+    version = rita.get("/audit/?version=0")
+    assert version.status_code == 422
+    assert "version: ikke et heltall fra 1: 0" in said_on(version)
+    period = rita.get("/audit/?from=2026-03-01&to=2026-02-01")
+    assert period.status_code == 422
+    said = said_on(period)
+    assert "Perioden slutter før den begynner." in said and "period" not in said

@@ -133,18 +133,21 @@ def _filter_from(args):
         return moment.replace(tzinfo=UTC)
 
     version = args.get("version", "").strip()
-    if version and not version.isdigit():
-        raise InvalidInput(_("%(field)s: not a whole number: %(value)s",
+    if version and (not version.isdigit() or int(version) < 1):
+        raise InvalidInput(_("%(field)s: not a whole number from 1: %(value)s",
                              field="version", value=version))
     status = args.get("status", "").strip() or None
     if status is not None and status not in STATUSES:
         raise InvalidInput(_("%(field)s: unknown value: %(value)s", field="status",
                              value=status))
+    started_from, started_to = day("from", end=False), day("to", end=True)
+    if started_from and started_to and started_from >= started_to:
+        raise InvalidInput(_("The period ends before it begins."))
     return InstanceFilter(
         business_key=args.get("business_key", "").strip() or None,
         process_key=args.get("process", "").strip() or None,
         version=int(version) if version else None,
         clinic=args.get("clinic", "").strip() or None,
         status=status,
-        started_from=day("from", end=False),
-        started_to=day("to", end=True))
+        started_from=started_from,
+        started_to=started_to)
