@@ -88,7 +88,7 @@ class Writer:
         last_text = f'"{self._id(last.id)}"' if last is not None else "null"
         data = workflow.data
         if not self._keep:
-            children, entries = self._tasks(workflow, list(workflow.tasks.values()), None)
+            children, entries = self._tasks(list(workflow.tasks.values()), None)
             data_text = _text(data)
         else:
             order = list(workflow.tasks.values())
@@ -100,7 +100,7 @@ class Writer:
             if table.text is not None and table.order == order and table.rows == rows:
                 children, entries = table.text  # not one task changed
             else:
-                children, entries = self._tasks(workflow, order, table, rows)
+                children, entries = self._tasks(order, table, rows)
             if table.data is None or table.data[0] != data:
                 table.data = (_copy(data), _text(data))
             data_text = table.data[1]
@@ -111,7 +111,7 @@ class Writer:
                 f'"spec":{_quote(spec)},"success":{_text(workflow.success)},{task_key}'
                 f'"tasks":[{entries}]}}')
 
-    def _tasks(self, workflow, order: list, kept: _Table | None, rows: list | None = None
+    def _tasks(self, order: list, kept: _Table | None, rows: list | None = None
                ) -> tuple[str, str]:
         """The values of a WORKFLOW object's "children" and "tasks" (without brackets);
         with `kept` (a keeping writer's table of the workflow, or a new one), the entries
@@ -226,6 +226,7 @@ _UNCHANGING = frozenset((str, int, float, bool, type(None), bytes, date, datetim
 
 
 def _copied(value: Any) -> Any:
+    """A deep copy of what data hold, sharing their unchanging values."""
     kind = type(value)
     if kind in _UNCHANGING:
         return value
