@@ -1,11 +1,12 @@
 """Script tasks run sandboxed: data in, assignments out; imports, dunders, files and
 endless loops are stopped with a clear message."""
 
+import threading
 import time
 
 import pytest
 
-from engine.model.sandbox import ScriptError, ScriptTimeout, run_script
+from engine.model.sandbox import ScriptError, ScriptTimeout, run_here, run_script
 
 
 def test_a_script_sees_task_data_and_its_assignments_become_data():
@@ -58,6 +59,34 @@ def test_a_script_is_stopped_at_its_limit_whatever_it_does(source):
     assert time.monotonic() - started < 3
     # the next script runs as usual (in a new worker)
     assert run_script("y = 1 + 1", {})["y"] == 2
+
+
+@pytest.mark.parametrize("where", ["main thread", "other thread"])
+def test_the_worker_itself_stops_a_loop_at_the_limit_and_cleans_up(where):
+    """The worker's own step stops a loop of Python statements at its limit (a timer
+    signal on the main thread, a tracer elsewhere), on one line too, leaves no timer
+    behind, and the next script runs as usual."""
+    found = {}
+
+    def run() -> None:
+        started = time.monotonic()
+        try:
+            run_here("while True: pass", {}, 0.2)
+        except ScriptTimeout as err:
+            found["error"] = str(err)
+        found["took"] = time.monotonic() - started
+        found["next"] = run_here("y = sum([1, 2, 3])", {}, 0.2)
+        time.sleep(0.3)  # a timer left running would go off here
+        found["after"] = run_here("z = 1", {}, 0.2)
+
+    if where == "main thread":
+        run()
+    else:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+    assert found["error"] == "script ran longer than 0.2 s" and found["took"] < 2
+    assert found["next"] == {"y": 6} and found["after"] == {"z": 1}
 
 
 def test_a_script_that_takes_all_memory_fails_with_a_clear_message():

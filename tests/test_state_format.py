@@ -47,6 +47,37 @@ def test_every_state_of_a_six_step_case_reads_back_to_the_same_instance(deployed
         assert as_spiff(again) == as_spiff(step.workflow), step.event.seq
 
 
+def test_the_keeping_writer_writes_again_what_changed_in_place(deployed):
+    """The replay's writer keeps each workflow's text and each task's entry between
+    steps; a change made in place, with nothing else about the task or workflow changed,
+    is written all the same (so it would fail the hash, not hide behind a kept text)."""
+    instance_id = walk_six_step(deployed)
+    *_, step = replay_steps(deployed, instance_id, deployed.history(instance_id))
+    workflow = step.workflow
+    keeping = state_format.Writer()
+    assert keeping.write(workflow) == state_format.write(workflow)
+    sub = workflow.subprocesses[next(iter(workflow.subprocesses))]
+    done = [t for t in sub.tasks.values() if t.data and t.parent is not None]
+    listed = next(t for t in done if any(isinstance(v, list) for v in t.data.values()))
+    changes = [
+        lambda: done[-1].data.update(endret=True),
+        lambda: next(v for v in listed.data.values() if isinstance(v, list))
+        .append({"tittel": "lagt til i ettertid"}),
+        lambda: done[1].data.pop(next(iter(done[1].data))),
+        lambda: done[2].internal_data.update(merket=True),
+        lambda: done[0].data.update(endret="i forelderen"),  # its children's differences
+        lambda: setattr(done[3], "last_state_change", done[3].last_state_change + 1),
+        lambda: workflow.data.update(endret=True),
+        lambda: sub.data.update(x=1),
+    ]
+    for change in changes:
+        before = keeping.write(workflow)
+        change()
+        after = keeping.write(workflow)
+        assert after == state_format.write(workflow)
+        assert after != before
+
+
 def test_events_a_gateway_has_seen_read_back_with_their_definitions(engine, clock):
     """An event-based gateway keeps the events it has seen (SpiffWorkflow's objects) in
     its task: they are stored by kind and name and get their definitions from the spec."""

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import ast
 import operator
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -98,18 +102,9 @@ def run_here(source: str, variables: dict[str, Any], time_limit: float) -> dict[
     # One namespace as globals, so comprehensions see the task's variables.
     namespace = {**_GLOBALS, **variables}
     before = {k: id(v) for k, v in variables.items()}
-    deadline = time.monotonic() + time_limit
-
-    def tracer(frame, event, arg):
-        frame.f_trace_opcodes = True  # a loop on one line makes no new line events
-        if time.monotonic() > deadline:
-            raise ScriptTimeout(f"script ran longer than {time_limit:g} s")
-        return tracer
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
     try:
-        exec(code, namespace)  # noqa: S102 - RestrictedPython bytecode
+        with _stopped_at(time_limit):
+            exec(code, namespace)  # noqa: S102 - RestrictedPython bytecode
     except ScriptError:
         raise
     except MemoryError:
@@ -118,11 +113,59 @@ def run_here(source: str, variables: dict[str, Any], time_limit: float) -> dict[
         line = _line_of(err)
         where = f"line {line}: " if line else ""
         raise ScriptError(f"{where}{type(err).__name__}: {err}") from None
-    finally:
-        sys.settrace(previous)
     return {k: v for k, v in namespace.items()
             if not k.startswith("_") and (k not in before or before[k] != id(v)
                                           or isinstance(v, (list, dict, set)))}
+
+
+AGAIN = 0.05  # seconds between timeouts raised again in a script that caught one
+
+
+@contextmanager
+def _stopped_at(time_limit: float) -> Iterator[None]:
+    """ScriptTimeout raised in the script once it has run `time_limit` seconds, and again
+    every AGAIN seconds should it catch it. An interval timer's signal, which Python
+    handles between two instructions of any loop, costs the script nothing while it
+    runs; where there is none (or off the main thread), a tracer that looks at the clock
+    at every instruction, which makes a script several times slower."""
+    def expired(*_) -> None:
+        raise ScriptTimeout(f"script ran longer than {time_limit:g} s")
+
+    if not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        with _traced(time_limit, expired):
+            yield
+        return
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, time_limit, AGAIN)
+    try:
+        yield
+    finally:
+        while True:  # the timer may go off as the script ends: stopped all the same
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except ScriptTimeout:
+                continue
+
+
+@contextmanager
+def _traced(time_limit: float, expired: Callable[[], None]) -> Iterator[None]:
+    deadline = time.monotonic() + time_limit
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True  # a loop on one line makes no new line events
+        if time.monotonic() > deadline:
+            expired()
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 def _line_of(err: BaseException) -> int | None:

@@ -9,8 +9,11 @@ described in docs/STATE_FORMAT.md. Older formats are read by engine/serializatio
 from __future__ import annotations
 
 import json
+import math
 import operator
-from json.encoder import encode_basestring_ascii
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -50,81 +53,79 @@ def write(workflow) -> str:
 
 class Writer:
     """Writes states as canonical text: the object keys in sorted order, put together
-    from pieces. A writer that keeps (the replay's, one per instance) keeps each task's
-    entry with copies of what it was written from and writes again only the entries
-    where any of it changed (tests/test_state_format.py holds the text canonical)."""
+    from pieces. A writer that keeps (the replay's, one per instance) keeps, for each
+    workflow, its tasks' entries with copies of what each was written from, and writes
+    again only the entries where any of it changed; a workflow none of whose tasks
+    changed (most subprocesses in a step) is told by comparing one list read off its
+    tasks, and keeps its text (tests/test_state_format.py holds the text canonical)."""
 
     def __init__(self, *, keep: bool = True) -> None:
         self._keep = keep
-        self._kept: dict = {}  # task -> (its key, copy of internal data, of data, text)
-        self._tables: dict = {}  # id(workflow) -> what `_unchanged` compares, and the text
-        self._tables_now: dict = {}  # the same, for the tables of this write
+        self._tables: dict = {}  # id(workflow) -> _Table, as the last write left them
+        self._tables_now: dict = {}  # the same, for the workflows of this write
+        self._ids: dict[int, str] = {}  # a task id's number -> its text
 
-    def write(self, workflow) -> str:
-        now: dict = {}
-        self._tables_now = {}
-        subprocesses = ",".join(
-            self._workflow(sub, now, f'"task":{_quote(str(key))},',
-                           _spec_key(workflow, sub))
-            for key, sub in workflow.subprocesses.items())
-        text = (f'{_HEAD}"process":{self._workflow(workflow, now, "", workflow.spec.name)},'
-                f'"subprocesses":[{subprocesses}]}}')
-        self._kept = now  # what is no longer in the instance is let go
-        self._tables = self._tables_now
+    def _id(self, ident: UUID) -> str:
+        """A task id's text (kept by the id's number, which is quicker to look up)."""
+        text = self._ids.get(ident.int)
+        if text is None:
+            text = self._ids[ident.int] = str(ident)
         return text
 
-    def _unchanged(self, workflow, now: dict) -> tuple[str, str] | None:
-        """The kept text of a workflow none of whose tasks changed (most subprocesses
-        in a step), told by comparing lists read off its tasks without a step per task."""
-        kept = self._tables.get(id(workflow))
-        if kept is None or kept[0] is not workflow:
-            return None
-        order = list(workflow.tasks.values())
-        if order != kept[1] or list(map(_KEY_OF, order)) != kept[2] or \
-                list(map(_DATA_OF, order)) != kept[3] or \
-                list(map(_INTERNAL_OF, order)) != kept[4] or \
-                list(map(_CHILDREN_OF, order)) != kept[5]:
-            return None
-        self._tables_now[id(workflow)] = kept
-        now.update(kept[6])
-        return kept[7]
+    def write(self, workflow) -> str:
+        self._tables_now = {}
+        subprocesses = ",".join(
+            self._workflow(sub, f'"task":"{self._id(key)}",', _spec_key(workflow, sub))
+            for key, sub in workflow.subprocesses.items())
+        text = (f'{_HEAD}"process":{self._workflow(workflow, "", workflow.spec.name)},'
+                f'"subprocesses":[{subprocesses}]}}')
+        self._tables = self._tables_now  # what is no longer in the instance is let go
+        return text
 
-    def _keep_table(self, workflow, now: dict, text: tuple[str, str]) -> None:
-        order = list(workflow.tasks.values())
-        entries = [now[task] for task in order]
-        self._tables_now[id(workflow)] = (
-            workflow, order, list(map(_KEY_OF, order)), [e[2] for e in entries],
-            [e[1] for e in entries], [list(c) for c in map(_CHILDREN_OF, order)],
-            dict(zip(order, entries, strict=True)), text)
-
-    def _workflow(self, workflow, now: dict, task_key: str, spec: str) -> str:
+    def _workflow(self, workflow, task_key: str, spec: str) -> str:
         """A WORKFLOW object (docs/STATE_FORMAT.md); `task_key`: a subprocess's "task"."""
-        if self._keep:
-            tasks = self._unchanged(workflow, now)
-            if tasks is None:
-                tasks = self._tasks(workflow, now)
-                self._keep_table(workflow, now, tasks)
-        else:
-            tasks = self._tasks(workflow, now)
-        children, entries = tasks
         last = workflow.last_task
+        last_text = f'"{self._id(last.id)}"' if last is not None else "null"
+        data = workflow.data
+        if not self._keep:
+            children, entries = self._tasks(list(workflow.tasks.values()), None)
+            data_text = _text(data)
+        else:
+            order = list(workflow.tasks.values())
+            rows = list(map(_ROW_OF, order))
+            table = self._tables.get(id(workflow))
+            if table is None or table.workflow is not workflow:
+                table = _Table(workflow)
+            self._tables_now[id(workflow)] = table
+            if table.text is not None and table.order == order and table.rows == rows:
+                children, entries = table.text  # not one task changed
+            else:
+                children, entries = self._tasks(order, table, rows)
+            if table.data is None or table.data[0] != data:
+                table.data = (_copy(data), _text(data))
+            data_text = table.data[1]
         return (f'{{"children":{children},"completed":{_text(workflow.completed)},'
                 f'"correlations":{_text(workflow.correlations)},'
-                f'"data":{_text(workflow.data)},'
-                f'"last_task":{_quote(str(last.id)) if last is not None else "null"},'
+                f'"data":{data_text},'
+                f'"last_task":{last_text},'
                 f'"spec":{_quote(spec)},"success":{_text(workflow.success)},{task_key}'
                 f'"tasks":[{entries}]}}')
 
-    def _tasks(self, workflow, now: dict) -> tuple[str, str]:
-        """The values of a WORKFLOW object's "children" and "tasks" (without brackets)."""
-        order = list(workflow.tasks.values())
+    def _tasks(self, order: list, kept: _Table | None, rows: list | None = None
+               ) -> tuple[str, str]:
+        """The values of a WORKFLOW object's "children" and "tasks" (without brackets);
+        with `kept` (a keeping writer's table of the workflow, or a new one), the entries
+        of tasks whose rows equal the kept ones (and whose parent's data did not change)
+        are taken as they were, and `kept` is brought up to date."""
         position: dict[int, int] = {}  # a task id's number -> the task's position
         entries = []
         listed: dict[int, list] = {}  # a parent's position -> its children in list order
         changed: set[int] = set()  # positions of tasks whose data are not as kept
-        kept_of = self._kept.get
-        keep = self._keep
-        copies: list = []  # by position: the copy of each task's data kept
+        written = kept.entries if kept is not None else {}
+        kept_of = written.get
+        now: dict = {}  # task -> (position, parent's position, row kept, entry)
+        id_text = self._id
+        kept_rows: list = []  # by position: the row kept of each task
         for number, task in enumerate(order):
             ident = task.id
             position[ident.int] = number
@@ -136,52 +137,104 @@ class Writer:
                 if parent_number is None:
                     raise ValueError(f"task {ident} is listed before its parent {parent_id}")
                 listed.setdefault(parent_number, []).append(ident)
-            key = (number, parent_number, task._state, task.last_state_change, task.triggered)
             data = task.data
-            internal = task.internal_data
-            kept = kept_of(task) if keep else None
-            if kept is not None:
-                same_data = kept[2] == data
-                same_internal = kept[1] == internal
-                if same_data and same_internal and kept[0] == key and \
-                        parent_number not in changed:
-                    now[task] = kept
-                    entries.append(kept[3])
-                    copies.append(kept[2])
+            found = kept_of(task)
+            if found is not None:
+                row = rows[number]
+                if found[0] == number and found[1] == parent_number and \
+                        parent_number not in changed and found[2] == row:
+                    now[task] = found
+                    entries.append(found[3])
+                    kept_rows.append(found[2])
                     continue
+                same_data = found[2][5] == data
+                same_internal = found[2][6] == task.internal_data
             else:
                 same_data = same_internal = False
             if not same_data:
                 changed.add(number)
             delta = data if parent_number is None else _delta(order[parent_number].data, data)
-            entries.append(_encode([str(ident), task.task_spec.name, _NAME_OF[task._state],
-                                    parent_number, task.last_state_change, task.triggered,
-                                    internal, delta]))
-            if keep:
+            internal = task.internal_data
+            # [id, element, state, parent, changed_at, triggered, internal, data], as
+            # `_encode` writes the list
+            entry = (f'["{id_text(ident)}",{_quote(task.task_spec.name)},'
+                     f'"{_NAME_OF[task._state]}",'
+                     f'{"null" if parent_number is None else parent_number},'
+                     f'{_number(task.last_state_change)},{_text(task.triggered)},'
+                     f'{_text(internal)},{_text(delta)}]')
+            entries.append(entry)
+            if kept is not None:
                 # copies are only compared, never changed: a task whose data equal its
                 # parent's shares the parent's copy, and empty data share one
                 if same_data:
-                    copy = kept[2]
+                    data_copy = found[2][5]
                 elif delta is None:
-                    copy = copies[parent_number]
+                    data_copy = kept_rows[parent_number][5]
                 else:
-                    copy = copy_of(data) if data else _EMPTY
-                copies.append(copy)
-                now[task] = (key, kept[1] if same_internal else
-                             (copy_of(internal) if internal else _EMPTY), copy, entries[-1])
+                    data_copy = _copy(data)
+                row = (ident, parent_id, task._state, task.last_state_change,
+                       task.triggered, data_copy,
+                       found[2][6] if same_internal else _copy(internal),
+                       list(task._children))
+                now[task] = (number, parent_number, row, entry)
+                kept_rows.append(row)
         children: dict[str, list[int]] = {}
-        for parent_number, found in listed.items():
+        for parent_number, found_children in listed.items():
             own = order[parent_number]._children
-            if own != found:  # not in the order they were listed: say which
+            if own != found_children:  # not in the order they were listed: say which
                 children[str(parent_number)] = [position[c.int] for c in own]
-        return _text(children), ",".join(entries)
+        text = _text(children), ",".join(entries)
+        if kept is not None:
+            kept.order, kept.rows, kept.entries, kept.text = order, kept_rows, now, text
+        return text
+
+
+class _Table:
+    """What a keeping writer keeps of one workflow: its tasks in order, for each the row
+    (`_ROW_OF`, with copies of data, internal data and children) its entry was written
+    from, the entries, the text of its tasks and of its data."""
+
+    __slots__ = ("workflow", "order", "rows", "entries", "text", "data")
+
+    def __init__(self, workflow) -> None:
+        self.workflow = workflow
+        self.order: list = []
+        self.rows: list = []
+        self.entries: dict = {}  # task -> (position, parent's position, row, entry)
+        self.text: tuple[str, str] | None = None
+        self.data: tuple[dict, str] | None = None  # a copy of the data, and their text
 
 
 _EMPTY: dict = {}  # the copy kept of any empty data; never changed
-_KEY_OF = operator.attrgetter("_state", "last_state_change", "triggered")
-_DATA_OF = operator.attrgetter("data")
-_INTERNAL_OF = operator.attrgetter("internal_data")
-_CHILDREN_OF = operator.attrgetter("_children")
+# what a task's entry is written from (besides its position and its parent's), read off
+# the task in one step; a table's list of these is compared with the kept one at once
+_ROW_OF = operator.attrgetter("id", "_parent", "_state", "last_state_change", "triggered",
+                             "data", "internal_data", "_children")
+
+
+def _copy(value: Any) -> Any:
+    """A copy of data, only ever compared with them later: it shares with them the
+    values nothing can change (texts, numbers, dates), so that comparing the two mostly
+    meets identical values; empty data share one copy."""
+    if not value and type(value) is dict:
+        return _EMPTY
+    return _copied(value)
+
+
+_UNCHANGING = frozenset((str, int, float, bool, type(None), bytes, date, datetime, time,
+                         timedelta, Decimal, UUID))
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of what data hold, sharing their unchanging values."""
+    kind = type(value)
+    if kind in _UNCHANGING:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _UNCHANGING else _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _UNCHANGING else _copied(v) for v in value]
+    return copy_of(value)
 
 
 def _spec_key(top, sub) -> str:
@@ -209,9 +262,28 @@ def _tagged(value: Any) -> Any:
     return values.tagged(value)
 
 
-_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_tagged).encode
 _quote = encode_basestring_ascii  # a string, as _encode writes it
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_tagged)
+
+
+def _encode(value: Any) -> str:
+    """`_ENCODER.encode(value)`: object keys sorted, no spaces, typed values tagged;
+    without building the encoder's parts again at each call, as `encode` does."""
+    if c_make_encoder is None or type(value) is str:
+        return _ENCODER.encode(value)
+    return "".join(c_make_encoder({}, _tagged, _quote, None, ":", ",", True, False,
+                                  True)(value, 0))
+
+
 _LITERALS = {True: "true", False: "false", None: "null"}
+
+
+def _number(value: Any) -> str:
+    """`_encode(value)`, without the encoder for an int or a finite float."""
+    kind = type(value)
+    if kind is float and math.isfinite(value) or kind is int:
+        return repr(value)
+    return _encode(value)
 
 
 def _text(value: Any) -> str:
