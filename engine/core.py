@@ -300,11 +300,12 @@ class EngineCore:
 
     def _save(self, session: Session, loaded: Loaded, event_type: str, actor: str,
               data: dict[str, Any], *, element_id: str | None = None,
-              task_id: str | None = None, task: Any = None) -> None:
+              task: Any = None) -> None:
         """The command's result, written once: the instance row (state, status, next
         timer, chain head), its history event, the open tasks, subscriptions and facts,
-        and what the installation's hooks add. `task`: the user task a completion
-        completed (its id, element_id, name and process_key), if any."""
+        and what the installation's hooks add. `element_id`: the element the event
+        concerns; `task`: the user task a completion completed (its id, element_id, name
+        and process_key), if any."""
         row, workflow = loaded.row, loaded.workflow
         now = self.clock.now()
         ending = row.ended_at is None
@@ -329,7 +330,9 @@ class EngineCore:
         before = loaded.projected or store_projections.stored(conn, row.id)
         writes = Writes()
         state_hash = history.sha256(row.state)
-        history.record(writes, row, event_type, actor, now, data, element_id=element_id,
+        task_id = task.id if task is not None else None
+        history.record(writes, row, event_type, actor, now, data,
+                       element_id=task.element_id if task is not None else element_id,
                        task_id=task_id, state_hash=state_hash)
         row.variables = projection.variables(workflow)  # the command's result, for callers
         if row.status in instances.FINISHED:

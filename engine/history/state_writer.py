@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import math
 import operator
-import pickle
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date
 from types import ModuleType
 from typing import Any
 
+from ..model.specs import copy_sharing
 from ..serialization import LEGACY_FORMAT, REGISTRY, _refuse, _sorted
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
@@ -245,24 +244,7 @@ def _copy(value: Any, like: Any, other: Any = None) -> Any:
         return other
     if not value:
         return _NO_DATA if type(value) is dict else type(value)()
-    return _copied(value)
-
-
-_UNCHANGING = frozenset((str, int, float, bool, type(None), bytes, date, datetime, time,
-                         timedelta, Decimal))
-
-
-def _copied(value: Any) -> Any:
-    """A deep copy that shares the values nothing can change (texts, numbers, dates): a
-    later `==` then finds most of them identical at once."""
-    kind = type(value)
-    if kind in _UNCHANGING:
-        return value
-    if kind is dict:
-        return {k: v if type(v) in _UNCHANGING else _copied(v) for k, v in value.items()}
-    if kind is list:
-        return [v if type(v) in _UNCHANGING else _copied(v) for v in value]
-    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    return copy_sharing(value)
 
 
 def _kept(value: Any) -> bool:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pickle
 from copy import deepcopy
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
@@ -79,6 +82,23 @@ def copy_of(value: Any) -> Any:
         return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own bytes
     except Exception:  # noqa: BLE001 - e.g. a function a script left in the data
         return deepcopy(value)
+
+
+_UNCHANGING = frozenset((str, int, float, bool, type(None), bytes, date, datetime, time,
+                         timedelta, Decimal, UUID))
+
+
+def copy_sharing(value: Any) -> Any:
+    """A deep copy of data that shares the values nothing can change (texts, numbers,
+    dates): compared with the data later, `==` then finds most of them identical at once."""
+    kind = type(value)
+    if kind in _UNCHANGING:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _UNCHANGING else copy_sharing(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _UNCHANGING else copy_sharing(v) for v in value]
+    return copy_of(value)
 
 
 NOTIFY_TOPIC = "varsel"

@@ -96,8 +96,7 @@ class TaskService(EngineCore):
                                         {**self._carried(session, task, spiff_task),
                                          **spiff_task.data})
                 self.complete_in(loaded.workflow, task.id, values)
-            self._save(session, loaded, "complete", actor, {"values": values},
-                       element_id=task.element_id, task_id=task.id, task=task)
+            self._save(session, loaded, "complete", actor, {"values": values}, task=task)
             self.hooks.completed(session, loaded.row, spiff_task, values, self.clock.now())
             return loaded.row
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import operator
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -26,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from .. import values
 from ..execution import task_states
 from ..execution.walking import EngineSubWorkflow, EngineWorkflow
-from ..model.specs import copy_of
+from ..model.specs import copy_of, copy_sharing
 
 FORMAT = "tiltak-state/2"
 _HEAD = '{"format":"tiltak-state/2",'  # how a text in this format begins
@@ -218,23 +216,7 @@ def _copy(value: Any) -> Any:
     meets identical values; empty data share one copy."""
     if not value and type(value) is dict:
         return _EMPTY
-    return _copied(value)
-
-
-_UNCHANGING = frozenset((str, int, float, bool, type(None), bytes, date, datetime, time,
-                         timedelta, Decimal, UUID))
-
-
-def _copied(value: Any) -> Any:
-    """A deep copy of what data hold, sharing their unchanging values."""
-    kind = type(value)
-    if kind in _UNCHANGING:
-        return value
-    if kind is dict:
-        return {k: v if type(v) in _UNCHANGING else _copied(v) for k, v in value.items()}
-    if kind is list:
-        return [v if type(v) in _UNCHANGING else _copied(v) for v in value]
-    return copy_of(value)
+    return copy_sharing(value)
 
 
 def _spec_key(top, sub) -> str:

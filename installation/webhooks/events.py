@@ -37,20 +37,18 @@ _QUEUE = Prepared(insert(_OUTBOX).from_select(
                                                    bindparam("task_key", type_=String)])))))
 
 
-def record(change: CaseChange, writes: Writes) -> int:
-    """Queue the change's events for the webhooks that want them, with the command's
-    writes; returns how many events there were (each reaches zero or more webhooks)."""
-    count = 0
+def record(change: CaseChange, writes: Writes) -> None:
+    """Queue the change's events, with the command's writes, for the webhooks that want
+    them."""
     for event_type, keys, payload in events(change):
         event_id = str(uuid.uuid4())
         body = json.dumps({"id": event_id, "type": event_type, **payload},
                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        key, task_key = (sorted(keys) * 2)[:2]
+        # one process key, or two: the case's and a called process's
+        key, *other = sorted(keys)
         writes.add(_QUEUE, {"event_id": event_id, "event_type": event_type,
                             "instance_id": change.row.id, "body": body, "at": change.at,
-                            "key": key, "task_key": task_key})
-        count += 1
-    return count
+                            "key": key, "task_key": other[0] if other else key})
 
 
 def events(change: CaseChange) -> Iterator[tuple[str, set[str], dict[str, Any]]]:
