@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict
+from .wal import BACKSTOP_PAGES, LOG_LIMIT, Checkpointer
 
 try:
     import fcntl
@@ -53,12 +54,16 @@ class Database:
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         self.engine = create_engine(self.url, **kwargs)
+        self.checkpoints: Checkpointer | None = None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             path = self.engine.url.database
             writers = WriterLock(Path(path + ".writer")) \
                 if fcntl is not None and path and path != ":memory:" else None
             event.listen(self.engine, "begin", functools.partial(_sqlite_begin, writers))
+            if path and path != ":memory:":
+                self.checkpoints = Checkpointer(path)
+                event.listen(self.engine, "commit", self.checkpoints.committed)
             if writers is not None:
                 event.listen(self.engine, "commit", writers.release)
                 event.listen(self.engine, "rollback", writers.release)
@@ -138,6 +143,8 @@ class Database:
             else query
 
     def dispose(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.stop()
         self.engine.dispose()
 
 
@@ -153,6 +160,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # the log is copied back by the Checkpointer's thread, by a command only as a backstop
+    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={LOG_LIMIT}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -1,0 +1,74 @@
+"""SQLite's write-ahead log copied back into the database file by a thread of its own, so
+that no command waits for that copy and its fsyncs (docs/DESIGN.md, "Persistence").
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+
+# pages (of 4 KB) after which a committing connection copies the log back itself: only
+# when no checkpointer has run for that long (processes that commit and exit at once)
+BACKSTOP_PAGES = 20000
+# bytes the log file is cut back to once copied
+LOG_LIMIT = 64 * 1024 * 1024
+# seconds between checkpoints while commits come in, and of quiet before the thread ends.
+# Not shorter: the first commit after a complete checkpoint starts the log anew and
+# syncs its header, so a command pays one fsync per checkpoint, not per commit.
+INTERVAL = 1.0
+IDLE = 5.0
+
+
+class Checkpointer:
+    """Copies the log back (a PASSIVE checkpoint, which never blocks a reader or writer)
+    at most every INTERVAL seconds after a commit. The thread starts with the first
+    commit in a process (so a forked web worker gets its own) and ends after IDLE
+    seconds without one."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._committed = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def committed(self, *_args) -> None:
+        self._committed.set()
+        thread = self._thread
+        if thread is None or not thread.is_alive() or self._pid != os.getpid():
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive() \
+                    and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="wal-checkpointer",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+            self._committed.set()
+            thread.join(timeout=5)
+
+    def _run(self) -> None:
+        me = threading.current_thread()
+        connection = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
+        try:
+            while self._committed.wait(IDLE) and self._thread is me:
+                self._committed.clear()
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.OperationalError:
+                    pass  # busy with another checkpoint: the next commit asks again
+                time.sleep(INTERVAL)  # commits meanwhile are taken by the next one
+        finally:
+            connection.close()
+            with self._lock:
+                if self._thread is me:
+                    self._thread = None
