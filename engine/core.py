@@ -3,7 +3,6 @@ hooks) and the internals every service uses: load, validate, run, save one comma
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 import time
@@ -16,7 +15,6 @@ from typing import Any, Protocol
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from . import (
@@ -31,8 +29,6 @@ from .errors import (
     ExecutionError,
     InvalidInput,
     NotFound,
-    PermissionDenied,
-    TaskNotOpen,
 )
 from .execution import projection
 from .execution.determinism import IdSource
@@ -42,8 +38,6 @@ from .identity import permissions
 from .identity.users import groups_of
 from .model.scripting import CamundaScriptEngine
 from .models import (
-    HistoryEvent,
-    HumanTask,
     ProcessDefinition,
     ProcessInstance,
     User,
@@ -52,7 +46,7 @@ from .serialization import data_to_json, format_of, plain, restore_state
 from .store import instances, state_format, states
 from .store import projections as store_projections
 from .store.instances import InstanceRow
-from .store.prepared import Prepared, Writes
+from .store.prepared import Writes
 
 MAX_STEP_ROUNDS = 1000
 USER_SECONDS = 5.0  # how long a signed-in user and their groups are kept between requests
@@ -372,56 +366,3 @@ class EngineCore:
         for element, values in projection.take_notifications(workflow):
             notifications.queue(session, instance_id=row.id, element_id=element,
                                 values=plain(values), at=now)
-
-    def _open_task(self, session: Session, task_id: str) -> HumanTask:
-        task = session.get(HumanTask, task_id)
-        if task is not None:
-            return task
-        done = session.scalars(select(HistoryEvent).where(
-            HistoryEvent.task_id == task_id, HistoryEvent.type == "complete")).first()
-        if done is not None:
-            raise TaskNotOpen(f"task {task_id} was already completed by {done.actor} "
-                              f"at {done.at.isoformat()}").coded(
-                "task_done_by", who=done.actor, at=done.at)
-        raise NotFound(f"no open task '{task_id}'").coded("no_open_task", task=task_id)
-
-    def _authorise_work(self, session: Session, task: HumanTask, actor: str) -> None:
-        """Completing a task or adding to it: the actor may work on it, and nobody else
-        has claimed it."""
-        self._authorise(session, task, actor)
-        if task.assignee and task.assignee != actor:
-            raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}, "
-                                   f"not to {actor}").coded(
-                "task_assigned_to", task=task.name, who=task.assignee)
-
-    def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
-        groups = self._groups(actor, operator=False)
-        self.roles.check_writer(actor, groups)
-        if task.assignee == actor or actor in task.candidate_users or \
-                groups & set(task.candidate_groups):
-            return
-        raise PermissionDenied(f"user '{actor}' may not work on task '{task.name}' "
-                               f"({task.element_id})").coded(
-            "may_not_work_on", task=task.name, element=task.element_id)
-
-
-_TASKS = HumanTask.__table__
-_DUE_ORDER = (_TASKS.c.due_at.is_(None), _TASKS.c.due_at, _TASKS.c.created_at, _TASKS.c.id)
-_INSTANCE_TASKS = Prepared(select(_TASKS).where(
-    _TASKS.c.instance_id == bindparam("instance_id")).order_by(*_DUE_ORDER))
-_TaskRow = collections.namedtuple("_TaskRow", [c.key for c in _TASKS.columns])
-
-
-def ready_task(workflow, task_id: str):
-    """The READY manual task with this id; TaskNotOpen when it is gone or done."""
-    spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
-    if spiff_task is None or spiff_task.state != TaskState.READY \
-            or not spiff_task.task_spec.manual:
-        raise TaskNotOpen(f"task {task_id} is no longer open").coded("task_gone")
-    return spiff_task
-
-
-def task_summary(task: HumanTask) -> dict[str, Any]:
-    return {"id": task.id, "element_id": task.element_id, "name": task.name,
-            "assignee": task.assignee, "candidate_groups": task.candidate_groups,
-            "due": task.due_at.isoformat() if task.due_at else None}

@@ -8,14 +8,13 @@ from .core import (  # noqa: F401 - what callers import from here
     OPERATOR,
     FormValidator,
     Loaded,
-    ready_task,
     refuse_unvalidated,
-    task_summary,
 )
 from .services.history import HistoryService
 from .services.identity import IdentityService
 from .services.instances import InstanceService
 from .services.migration import MigrationService
+from .services.open_tasks import ready_task, task_summary  # noqa: F401 - likewise
 from .services.repository import RepositoryService
 from .services.suspension import SuspensionService
 from .services.tasks import TaskService

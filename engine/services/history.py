@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from .. import attachments, history
 from ..core import (
     EngineCore,
-    task_summary,
 )
 from ..errors import (
     NotFound,
@@ -32,6 +31,7 @@ from ..queries import case_search, facts, my_cases, search
 from ..queries.worklist import visible_to
 from ..serialization import data_from_json, plain
 from ..store.instances import InstanceRow
+from .open_tasks import task_summary
 
 
 class HistoryService(EngineCore):

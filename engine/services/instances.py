@@ -18,11 +18,9 @@ from .. import attachments, definitions, limits
 from ..core import (
     CONTEXT_PROPERTY,
     OPERATOR,
-    EngineCore,
     Loaded,
     command,
     log,
-    ready_task,
 )
 from ..errors import (
     ExecutionError,
@@ -48,10 +46,11 @@ from ..queries import search
 from ..store import instances
 from ..store import projections as store_projections
 from ..store.instances import InstanceRow, StaleDefinition
+from .open_tasks import TaskAccess, ready_task
 from .suspension import DEFINITIONS, SuspensionService
 
 
-class InstanceService(EngineCore):
+class InstanceService(TaskAccess):
     @command
     def start(self, process_key: str, *, actor: str, data: dict[str, Any] | None = None,
               business_key: str | None = None, tenant: str = "") -> ProcessInstance:

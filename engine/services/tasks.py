@@ -9,15 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import limits
-from ..core import (
-    _DUE_ORDER,
-    _INSTANCE_TASKS,
-    _TASKS,
-    EngineCore,
-    _TaskRow,
-    command,
-    ready_task,
-)
+from ..core import command
 from ..errors import (
     Conflict,
     PermissionDenied,
@@ -33,12 +25,13 @@ from ..queries import carry_over, worklist
 from ..queries.worklist import WorklistPage, WorklistQuery, visible_to
 from ..store import instances, visibility
 from ..store.prepared import query_rows
+from .open_tasks import DUE_ORDER, INSTANCE_TASKS, TASKS, TaskAccess, TaskRow, ready_task
 from .suspension import SuspensionService
 
 refuse_if_suspended = SuspensionService.refuse_if_suspended
 
 
-class TaskService(EngineCore):
+class TaskService(TaskAccess):
     @command
     def claim(self, task_id: str, *, actor: str) -> HumanTask:
         with self.db.transaction() as session:
@@ -85,7 +78,7 @@ class TaskService(EngineCore):
             if found is None:
                 self._open_task(session, task_id)  # says why it is not open
                 raise Conflict("the task opened meanwhile; try again").coded("changed")
-            task = _TaskRow(*found[0])
+            task = TaskRow(*found[0])
             refuse_if_suspended(found[1], "completing a task")
             self._authorise_work(session, task, actor)
             loaded = self._load(session, task.instance_id, row=found[1])
@@ -106,16 +99,16 @@ class TaskService(EngineCore):
         each as read, with a HumanTask's attributes."""
         if actor is None and instance_id is not None:
             with self.db.reading(one_statement=True) as session:
-                found = query_rows(session.connection(), _INSTANCE_TASKS,
+                found = query_rows(session.connection(), INSTANCE_TASKS,
                                    {"instance_id": instance_id})
-                return [_TaskRow(*r) for r in found]
+                return [TaskRow(*r) for r in found]
         with self.db.reading() as session:
-            query = select(_TASKS)
+            query = select(TASKS)
             if instance_id is not None:
-                query = query.where(_TASKS.c.instance_id == instance_id)
+                query = query.where(TASKS.c.instance_id == instance_id)
             if actor is not None:
                 query = query.where(visible_to(actor, groups_of(session, actor)))
-            return [_TaskRow(*r) for r in session.execute(query.order_by(*_DUE_ORDER))]
+            return [TaskRow(*r) for r in session.execute(query.order_by(*DUE_ORDER))]
 
     def worklist(self, query: WorklistQuery) -> WorklistPage:
         limits.check_page(query.page)
