@@ -63,7 +63,8 @@ def main() -> None:
         services.load_demo_users(engine, passwords=False)
         with engine.db.transaction() as session:
             add_user(session, "kirsten", ["leder-kir"], password="bench")
-        [definition] = [d for d in engine.deploy(collect_files([str(ROOT / "processes")]))
+        files = collect_files([str(ROOT / "processes")])
+        [definition] = [d for d in engine.repository.deploy(files)
                         if d.key == "hendelsesanalyse-oppfolging"]
         cases = generate(args.n, now=NOW)
         with engine.db.transaction() as session:

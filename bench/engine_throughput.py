@@ -99,7 +99,7 @@ def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float, float]:
     from engine.identity.users import add_user
     with engine.db.transaction() as session:
         add_user(session, "bench", ["bench"])
-    engine.deploy({SIMPLE.name: SIMPLE.read_bytes()})
+    engine.repository.deploy({SIMPLE.name: SIMPLE.read_bytes()})
     statements, commits = [0], [0]
     event.listen(engine.db.engine, "before_cursor_execute",
                  lambda *args: statements.__setitem__(0, statements[0] + 1))
@@ -108,9 +108,9 @@ def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float, float]:
     started = time.perf_counter()
     for _ in range(n):
         began = time.perf_counter()
-        row = engine.start("enkel-oppgave", actor="bench")
-        task = engine.tasks(instance_id=row.id)[0]
-        done = engine.complete(task.id, actor="bench", data={"kommentar": "ok"})
+        row = engine.runtime.start("enkel-oppgave", actor="bench")
+        task = engine.tasks.find(instance_id=row.id)[0]
+        done = engine.tasks.complete(task.id, actor="bench", data={"kommentar": "ok"})
         assert done.status == "completed"
         each.append(time.perf_counter() - began)
     rate = n / (time.perf_counter() - started)
@@ -126,7 +126,7 @@ def six_step(workdir: Path) -> dict:
     engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=False)
-    engine.deploy(collect_files([str(ROOT / "processes")]))
+    engine.repository.deploy(collect_files([str(ROOT / "processes")]))
     started = time.perf_counter()
     instance_id = walk_six_step(engine)
     elapsed = time.perf_counter() - started

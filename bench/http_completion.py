@@ -86,11 +86,11 @@ def prepare(url: str, instances: int, clients: int) -> tuple[object, list[str]]:
     with engine.db.transaction() as session:
         for i in range(clients):
             add_user(session, f"bench{i}", ["bench"], password=PASSWORD)
-    engine.deploy({PROCESS.name: PROCESS.read_bytes()}, actor="bench0")
+    engine.repository.deploy({PROCESS.name: PROCESS.read_bytes()}, actor="bench0")
     task_ids = []
     for _ in range(instances):
-        row = engine.start("enkel-oppgave", actor="bench0")
-        task_ids.append(engine.tasks(instance_id=row.id)[0].id)
+        row = engine.runtime.start("enkel-oppgave", actor="bench0")
+        task_ids.append(engine.tasks.find(instance_id=row.id)[0].id)
     return engine, task_ids
 
 
@@ -98,7 +98,7 @@ def in_process(engine, task_ids: list[str]) -> list[float]:
     times = []
     for task_id in task_ids:
         started = time.perf_counter()
-        engine.complete(task_id, actor="bench0", data={"kommentar": "ok"})
+        engine.tasks.complete(task_id, actor="bench0", data={"kommentar": "ok"})
         times.append((time.perf_counter() - started) * 1000)
     return times
 

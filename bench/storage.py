@@ -90,7 +90,7 @@ def measure(url: str, cases: int, vacuum_every: int | None = None) -> dict:
     engine = services.build_engine(url, clock=SystemClock())
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=False)
-    engine.deploy(collect_files([str(ROOT / "processes")]))
+    engine.repository.deploy(collect_files([str(ROOT / "processes")]))
     empty = stored_bytes(engine)
     written = [0]
 

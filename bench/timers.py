@@ -46,7 +46,7 @@ def new_engine(workdir: Path, name: str, url: str | None = None):
     engine.db.create_schema()
     with engine.db.transaction() as session:
         add_user(session, "bench", ["bench"])
-    engine.deploy({PROCESS.name: PROCESS.read_bytes()}, actor="bench")
+    engine.repository.deploy({PROCESS.name: PROCESS.read_bytes()}, actor="bench")
     return engine
 
 
@@ -79,7 +79,7 @@ def burst(workdir: Path, n: int, kind: str = "sqlite", postgres: str | None = No
         due = datetime.now(UTC) + timedelta(seconds=lead)
         for _ in range(n):
             left = max(1, int((due - datetime.now(UTC)).total_seconds()))
-            engine.start("ventetimer", actor="bench", data={"ventetid": f"PT{left}S"})
+            engine.runtime.start("ventetimer", actor="bench", data={"ventetid": f"PT{left}S"})
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
         tiltak = Path(sys.executable).parent / "tiltak"
         env = {**os.environ, "TILTAK_DATABASE_URL": url}
@@ -115,7 +115,7 @@ def steady(workdir: Path, n: int, window: int) -> dict:
     for i in range(n):
         target = first_due + timedelta(seconds=window * i / n)
         wait = (target - datetime.now(UTC)).total_seconds()
-        engine.start("ventetimer", actor="bench", data={"ventetid": f"PT{wait:.3f}S"})
+        engine.runtime.start("ventetimer", actor="bench", data={"ventetid": f"PT{wait:.3f}S"})
     scheduler = Scheduler(engine, interval=0.2)
     scheduler.start()
     try:
@@ -137,7 +137,7 @@ def sweep_cost(workdir: Path, idle: int, repeats: int) -> dict:
     for label, count in (("idle_0", 0), (f"idle_{idle}", idle)):
         engine = new_engine(workdir, f"sweep-{count}.sqlite3")
         later = datetime.now(UTC) + timedelta(days=1)
-        definition_id = engine.latest("ventetimer").id
+        definition_id = engine.repository.latest("ventetimer").id
         rows = [{"id": str(uuid.uuid4()), "definition_id": definition_id,
                  "process_key": "ventetimer", "status": "running",
                  "bindings": {}, "id_counter": 0, "started_at": later, "started_by": "bench",

@@ -89,7 +89,7 @@ def new_engine(url: str):
     engine = services.build_engine(url, clock=FixedClock(FIRST_START))
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=False)
-    engine.deploy(collect_files([str(PROCESSES)]), actor="per")
+    engine.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     return engine
 
 
@@ -349,7 +349,7 @@ def production(workdir: Path, count: int, first: int) -> tuple[list[float], list
         started = time.perf_counter()
         instance_id = walk_one(engine, i)
         times.append(time.perf_counter() - started)
-        hashes.append([e.state_hash for e in engine.history(instance_id)])
+        hashes.append([e.state_hash for e in engine.history.events(instance_id)])
     engine.db.dispose()
     return times, hashes
 

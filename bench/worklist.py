@@ -89,7 +89,7 @@ def measure(url: str, n: int, repeats: int, workdir: Path) -> dict[str, dict[str
     services.load_demo_users(engine, passwords=False)
     with engine.db.transaction() as session:  # three of the six groups, and a password
         add_user(session, "sigrid", GROUPS[:3], password="bench")
-    [definition] = [d for d in engine.deploy(collect_files([str(ROOT / "processes")]))
+    [definition] = [d for d in engine.repository.deploy(collect_files([str(ROOT / "processes")]))
                     if d.key == "klinikk-oppfolging"]
     fill(engine, n, definition.definition_id)
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,

@@ -120,23 +120,25 @@ def command(method):
 
     @functools.wraps(method)
     def run(self, *args, **kwargs):
+        core = self.core
         if in_command():
-            with self.clock.frozen():
+            with core.clock.frozen():
                 return method(self, *args, **kwargs)
         began, outcome = time.perf_counter(), "ok"
         try:
-            with self.clock.frozen():
+            with core.clock.frozen():
                 return method(self, *args, **kwargs)
         except Exception as err:
             outcome = type(err).__name__
             raise
         finally:
-            self.observe(name, time.perf_counter() - began, outcome)
+            core.observe(name, time.perf_counter() - began, outcome)
     return run
 
 
 class EngineCore:
-    """What the services share; the services add the commands (engine/services/)."""
+    """What the services share: the engine's parts and how one command loads, validates,
+    runs and saves a case. The commands are the services' (engine/services/)."""
 
     def __init__(self, database: Database, *, clock: Clock | None = None,
                  validator: FormValidator = refuse_unvalidated,
@@ -161,6 +163,33 @@ class EngineCore:
         self._latest: dict[tuple[str, str], int] = {}
         self._users: dict[str, tuple[float, User | None, frozenset[str]]] = {}
         self._live = LiveWorkflows()
+
+    def user_and_groups(self, name: str) -> tuple[User | None, set[str]]:
+        """A signed-in user and their groups, read together; kept for USER_SECONDS, so
+        that a user's requests do not each read them again (a change made anywhere,
+        a user disabled say, counts everywhere within that time)."""
+        now = time.monotonic()
+        kept = self._users.get(name)
+        if kept is not None and kept[0] > now:
+            return kept[1], set(kept[2])
+        with self.db.reading() as session:
+            user = session.get(User, name)
+            groups = groups_of(session, name) if user is not None else set()
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[name] = (now + USER_SECONDS, user, frozenset(groups))
+        return user, groups
+
+    def _groups(self, actor: str, *, operator: bool = True) -> set[str]:
+        """The actor's groups as kept for USER_SECONDS (`user_and_groups`): a request has
+        read them already; the operator, who is no user, has none; NotFound for anyone
+        else who is no user."""
+        if operator and actor == OPERATOR:
+            return set()
+        user, groups = self.user_and_groups(actor)
+        if user is None:
+            raise NotFound(f"unknown user '{actor}'").coded("unknown_user", name=actor)
+        return groups
 
     def _validate(self, session: Session, definition: ProcessDefinition | None,
                   form: dict[str, Any], submitted: dict[str, Any],
@@ -366,3 +395,12 @@ class EngineCore:
         for element, values in projection.take_notifications(workflow):
             notifications.queue(session, instance_id=row.id, element_id=element,
                                 values=plain(values), at=now)
+
+
+class Service:
+    """One of the engine's services (engine/services/): its commands over the core that
+    every service shares, and the other services, for a command that needs one."""
+
+    def __init__(self, core: EngineCore, engine):
+        self.core = core
+        self.engine = engine

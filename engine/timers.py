@@ -42,7 +42,7 @@ def start_due_instances(engine: Engine) -> SweepResult:
             ids = list(session.scalars(select(TimerStart.id).where(TimerStart.next_at <= now)))
         if not ids:
             return SweepResult(due, fired)
-        started = sum(1 for schedule_id in ids if engine.fire_timer_start(schedule_id))
+        started = sum(1 for schedule_id in ids if engine.runtime.fire_timer_start(schedule_id))
         due, fired = due + len(ids), fired + started
         if started == 0:
             return SweepResult(due, fired)
@@ -51,7 +51,7 @@ def start_due_instances(engine: Engine) -> SweepResult:
 def _fire_due(engine: Engine, batch: int) -> SweepResult:
     total_due = total_fired = 0
     while True:
-        taken, fired = engine.fire_due_timers(batch)
+        taken, fired = engine.runtime.fire_due_timers(batch)
         total_due += taken
         total_fired += fired
         if taken == 0 or fired == 0:

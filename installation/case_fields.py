@@ -54,7 +54,7 @@ def fields_of(engine: Engine, definition_ids: list[int]) -> CaseFields:
 
 
 def fields_of_case(engine: Engine, instance_id: str) -> CaseFields:
-    row = engine.instance(instance_id)
+    row = engine.history.instance(instance_id)
     return fields_of(engine, [row.definition_id, *sorted(set(row.bindings.values()))])
 
 
@@ -66,7 +66,7 @@ def _definition_fields(engine: Engine, definition_id: int) -> CaseFields:
 
 
 def _read(engine: Engine, definition_id: int) -> CaseFields:
-    xml = engine.definition_xml(definition_id)
+    xml = engine.repository.definition_xml(definition_id)
     tree = parse_xml(xml.encode("utf-8"), f"definition {definition_id}")
     result = CaseFields()
     for process in tree.iter(f"{{{BPMN_NS}}}process"):
@@ -84,7 +84,8 @@ def _read(engine: Engine, definition_id: int) -> CaseFields:
         for node in tree.iter(f"{{{BPMN_NS}}}{kind}"):
             attrs = capture_extensions(node)
             try:
-                form = form_for(attrs, lambda ref: engine.form_document(ref, definition_id))
+                form = form_for(attrs, lambda ref: engine.repository.form_document(ref,
+                                                                                   definition_id))
             except FormResolutionError:
                 continue  # the task page says what is wrong with the form
             for f in (form.fields if form else []):

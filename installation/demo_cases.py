@@ -187,7 +187,7 @@ def _start(engine: Engine, plan: Plan, today: date) -> None:
     for name in ("hendelsesdato", "handelsedatum"):
         if name in data:
             data[name] = (today - timedelta(days=1)).isoformat()
-    row = engine.start(plan.process, actor=plan.starter, data=data, business_key=plan.key)
+    row = engine.runtime.start(plan.process, actor=plan.starter, data=data, business_key=plan.key)
     plan.instance_id = row.id
 
 
@@ -197,16 +197,16 @@ def _step(engine: Engine, plan: Plan, members: dict[str, list[str]], summary: Su
     if plan.done >= plan.steps:
         return False
     today = engine.clock.now().astimezone(zone()).date()
-    for task in engine.tasks(instance_id=plan.instance_id):
+    for task in engine.tasks.find(instance_id=plan.instance_id):
         answer = ANSWERS.get(task.element_id)
         if answer is None:
             continue
         user = task.assignee or _someone(task, members)
         if user is None:
             continue
-        data = answer(plan, engine.task_context(task), today)
+        data = answer(plan, engine.tasks.task_context(task), today)
         try:
-            engine.complete(task.id, actor=user, data=data)
+            engine.tasks.complete(task.id, actor=user, data=data)
         except TiltakError as err:
             summary.stuck.append(f"{plan.key} {task.element_id}: {err}")
             plan.steps = plan.done

@@ -12,7 +12,8 @@ from forms.resolve import FormResolutionError, form_for
 
 def task_json(engine: Engine, task: HumanTask) -> dict[str, Any]:
     try:
-        form = form_for(task.form, lambda ref: engine.form_document(ref, task.definition_id))
+        form = form_for(task.form, lambda ref: engine.repository.form_document(ref,
+                                                                               task.definition_id))
     except FormResolutionError as err:
         form, form_error = None, str(err)
     else:
@@ -36,7 +37,7 @@ def _options_context(engine: Engine, task: HumanTask, form) -> dict[str, Any] | 
     organisation's lists and the task's data (read only when a field needs them)."""
     if not any(f.values_key for c in form.fields for f in _all(c)):
         return None
-    return engine.task_context(task)
+    return engine.tasks.task_context(task)
 
 
 def _all(field) -> list:

@@ -96,5 +96,5 @@ def engine(database_url, clock):
 @pytest.fixture
 def deployed(engine):
     """The engine with every file in processes/ deployed."""
-    engine.deploy(collect_files([str(PROCESSES)]), actor="per")
+    engine.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     return engine

@@ -43,7 +43,7 @@ def work(engine, task, clinic: str) -> None:
         "Task_BekreftAvslutning": (SECRETARIAT, {"klinikk_avsluttet": True}),
     }
     users, data = by_element[task.element_id]
-    engine.complete(task.id, actor=users[clinic], data=data)
+    engine.tasks.complete(task.id, actor=users[clinic], data=data)
 
 
 def clinic_of(task) -> str:
@@ -59,7 +59,7 @@ def walk_until(engine, instance_id: str, stop: set[str] | None) -> None:
     """Work the case's open tasks until one of `stop` is open in every clinic (None:
     to its end)."""
     for _ in range(200):
-        tasks = engine.tasks(instance_id=instance_id)
+        tasks = engine.tasks.find(instance_id=instance_id)
         if not tasks:
             return
         if stop is not None and all(t.element_id in stop for t in tasks):

@@ -478,7 +478,7 @@ class _Walker:
             self.start()
         cancel_at = rng.randint(1, 25) if rng.random() < CANCEL_SHARE else None
         for step in range(1, max_moves + 1):
-            row = engine.instance(result.instance_id)
+            row = engine.history.instance(result.instance_id)
             if row.status == "error":
                 raise result.failure(f"incident: {row.error}")
             if row.status != "running":
@@ -491,11 +491,11 @@ class _Walker:
             moves = self.moves(row)
             if not moves:
                 open_tasks = [(t.element_id, t.assignee, t.candidate_groups)
-                              for t in engine.tasks(instance_id=row.id)]
+                              for t in engine.tasks.find(instance_id=row.id)]
                 raise result.failure(f"stuck: nothing anyone can do; open tasks {open_tasks}")
             [run] = rng.choices([m[2] for m in moves], weights=[m[1] for m in moves])
             run()
-        row = engine.instance(result.instance_id)
+        row = engine.history.instance(result.instance_id)
         if row.status == "running":
             self.cancel("limit")
         else:
@@ -503,7 +503,7 @@ class _Walker:
 
     def start(self) -> None:
         engine, result = self.engine, self.result
-        definition = engine.latest(result.process)
+        definition = engine.repository.latest(result.process)
         # a process without starter groups is started by the operator
         # (engine/identity/permissions.py)
         starters = self.world.people.members(definition.starter_groups) \
@@ -513,11 +513,11 @@ class _Walker:
                                  f"{definition.starter_groups})")
         actor = self.rng.choice(starters)
         form = form_for(definition.start_form or {},
-                        lambda ref: engine.form_document(ref, definition.id))
+                        lambda ref: engine.repository.form_document(ref, definition.id))
         data = self.values(result.process).for_form(form, engine.context_variables())
         result.log(f"start as {actor}: {_short(data)}")
-        instance = engine.start(result.process, actor=actor, data=data,
-                                business_key=f"RW-{result.seed}")
+        instance = engine.runtime.start(result.process, actor=actor, data=data,
+                                        business_key=f"RW-{result.seed}")
         result.instance_id = instance.id
 
     def start_by_timer(self) -> None:
@@ -542,7 +542,7 @@ class _Walker:
 
     def moves(self, row) -> list[tuple[str, float, Callable[[], None]]]:
         found: list[tuple[str, Callable[[], None]]] = []
-        for task in self.engine.tasks(instance_id=row.id):
+        for task in self.engine.tasks.find(instance_id=row.id):
             users = self.allowed(task)
             if users:
                 found.append(("task", lambda task=task, users=users: self.work(task, users)))
@@ -567,21 +567,21 @@ class _Walker:
         engine, rng, result = self.engine, self.rng, self.result
         user = task.assignee or rng.choice(users)
         if task.assignee is None and rng.random() < 0.3:
-            engine.claim(task.id, actor=user)
+            engine.tasks.claim(task.id, actor=user)
             result.log(f"claim {task.element_id} as {user}")
             then = rng.random()
             if then < 0.25:  # gives it back; the group sees it again
-                engine.unclaim(task.id, actor=user)
+                engine.tasks.unclaim(task.id, actor=user)
                 result.log(f"unclaim {task.element_id} as {user}")
                 return
             if then < 0.5:  # keeps it for later: only they may complete it now
                 return
         form = form_for(task.form or {},
-                        lambda ref: engine.form_document(ref, task.definition_id))
-        data = self.values(task.process_key).for_form(form, engine.task_context(task))
+                        lambda ref: engine.repository.form_document(ref, task.definition_id))
+        data = self.values(task.process_key).for_form(form, engine.tasks.task_context(task))
         result.log(f"complete {task.element_id} ({task.process_key}) as {user}: "
                    f"{_short(data)}")
-        engine.complete(task.id, actor=user, data=data)
+        engine.tasks.complete(task.id, actor=user, data=data)
 
     def timer(self, due: datetime) -> None:
         moment = max(self.clock.now(), due) + timedelta(seconds=self.rng.randint(1, 3600))
@@ -594,10 +594,10 @@ class _Walker:
         given = self.hints.get(f"message:{name}")
         data = given(self.world) if given is not None else {}
         self.result.log(f"message {name}: {_short(data)}")
-        self.engine.message(name, business_key=business_key, data=data)
+        self.engine.runtime.message(name, business_key=business_key, data=data)
 
     def cancel(self, outcome: str) -> None:
         self.result.log(f"cancel ({outcome})")
-        row = self.engine.instance(self.result.instance_id)
-        self.engine.cancel(row.id, actor=row.started_by, reason=f"random walk: {outcome}")
+        row = self.engine.history.instance(self.result.instance_id)
+        self.engine.runtime.cancel(row.id, actor=row.started_by, reason=f"random walk: {outcome}")
         self.result.outcome = outcome

@@ -43,7 +43,8 @@ def verdicts(engine) -> dict[str, bool]:
 
 
 def test_every_archive_is_from_a_format_this_version_names(archive):
-    formats = {e.state_format for i in archive.find_instance_ids() for e in archive.history(i)}
+    formats = {e.state_format for i in archive.history.find_instance_ids()
+               for e in archive.history.events(i)}
     assert formats and None not in formats
 
 
@@ -54,11 +55,11 @@ def test_an_archived_history_verifies_clean(archive):
 
 def test_an_archive_from_before_events_named_their_engine_verifies(archive):
     """Until 0.2 events named neither engine nor format: such states are tiltak-state/1."""
-    old = [i for i in archive.find_instance_ids()
-           if {e.state_format for e in archive.history(i)} == {LEGACY_FORMAT}]
+    old = [i for i in archive.history.find_instance_ids()
+           if {e.state_format for e in archive.history.events(i)} == {LEGACY_FORMAT}]
     for instance_id in old:
         rewrite_chain(archive, instance_id, unnamed)
-        assert {e.engine_version for e in archive.history(instance_id)} == {None}
+        assert {e.engine_version for e in archive.history.events(instance_id)} == {None}
     found = verdicts(archive)
     assert all(found.values()), found
 
@@ -68,14 +69,15 @@ def unnamed(row) -> None:
 
 
 def test_a_case_left_open_goes_on_in_todays_format_and_still_verifies(archive):
-    measure = next(t for t in archive.tasks(actor="ola") if t.element_id == "Task_GjennomforTiltak")
-    before = {e.state_format for e in archive.history(measure.instance_id)}
-    archive.complete(measure.id, actor="ola", data={
+    measure = next(t for t in archive.tasks.find(actor="ola")
+                   if t.element_id == "Task_GjennomforTiltak")
+    before = {e.state_format for e in archive.history.events(measure.instance_id)}
+    archive.tasks.complete(measure.id, actor="ola", data={
         "gjennomfort_dato": "2026-03-01", "gjennomfort_beskrivelse": "Innført på alle vakter"})
-    control = next(t for t in archive.tasks(actor="sigrid", instance_id=measure.instance_id)
+    control = next(t for t in archive.tasks.find(actor="sigrid", instance_id=measure.instance_id)
                    if t.element_id == "Task_KontrollerTiltak")
-    archive.complete(control.id, actor="sigrid", data={"tiltak_godkjent": True})
-    events = archive.history(measure.instance_id)
+    archive.tasks.complete(control.id, actor="sigrid", data={"tiltak_godkjent": True})
+    events = archive.history.events(measure.instance_id)
     assert {(e.state_format, e.engine_version) for e in events[-2:]} == \
         {(STATE_FORMAT, ENGINE_VERSION)}
     assert before <= {e.state_format for e in events}

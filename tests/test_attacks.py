@@ -62,22 +62,22 @@ def test_the_api_answers_any_json_without_a_server_error(signed_in, deployed, da
 def test_the_command_line_answers_any_data_without_a_traceback(deployed, database_url,
                                                                monkeypatch, capsys, text):
     monkeypatch.setenv("TILTAK_DATABASE_URL", database_url)
-    before = len(deployed.find_instance_ids())
+    before = len(deployed.history.find_instance_ids())
     code = cli.main(["start", "avvikshandtering", "--as", "system", "--data", text])
     out = capsys.readouterr()
     assert "Traceback" not in out.err
     if code == 0:
-        assert len(deployed.find_instance_ids()) == before + 1
+        assert len(deployed.history.find_instance_ids()) == before + 1
     else:
         assert code == 2 and out.err.startswith("error:"), out.err[:300]
-        assert len(deployed.find_instance_ids()) == before
+        assert len(deployed.history.find_instance_ids()) == before
 
 
 def test_every_operation_of_the_openapi_document_answers_without_a_server_error(
         signed_in, app, deployed):  # noqa: F811
     """Schemathesis generates requests from the API's own OpenAPI document (parameters,
     bodies, the page number included) and sends them as a signed-in user."""
-    deployed.start("avvikshandtering", actor="nora", data={
+    deployed.runtime.start("avvikshandtering", actor="nora", data={
         "hva_skjedde": "Feil dose gitt ved overflytting", "hendelsesdato": "2026-01-04",
         "klinikk": "kir", "enhet": "kir-gastro", "anonym": False, "sensitiv": False})
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)

@@ -24,7 +24,7 @@ def closed(deployed):
 
 
 def step_of(engine, instance_id, type_, element_id):
-    return next(e.seq for e in engine.history(instance_id)
+    return next(e.seq for e in engine.history.events(instance_id)
                 if e.type == type_ and e.element_id == element_id)
 
 
@@ -58,10 +58,10 @@ def test_a_step_shows_what_it_submitted_and_what_changed(deployed, closed):
 
 
 def test_the_last_step_is_the_closed_case(deployed, closed):
-    events = deployed.history(closed)
+    events = deployed.history.events(closed)
     at = case_at(deployed, closed, len(events))
     assert all(not d["active"] for d in at.diagrams)
-    assert at.scopes[0].data == deployed.show(closed)["data"]
+    assert at.scopes[0].data == deployed.history.show(closed)["data"]
 
 
 def test_a_step_outside_the_history_is_refused(deployed, closed):
@@ -111,7 +111,7 @@ def test_an_auditor_finds_steps_through_and_exports_a_case(app, deployed, closed
     assert 'aria-current="step"' in page
 
     report = rita.get(f"/audit/{closed}/report").get_data(as_text=True)
-    assert report.count("<tr>") >= len(deployed.history(closed))
+    assert report.count("<tr>") >= len(deployed.history.events(closed))
     xes = rita.get(f"/audit/{closed}/export.xes")
     assert xes.status_code == 200 and b"<trace" in xes.data
     csv = rita.get("/audit/export.csv?business_key=HA-2026").get_data(as_text=True)
@@ -119,7 +119,7 @@ def test_an_auditor_finds_steps_through_and_exports_a_case(app, deployed, closed
 
 
 def test_the_verdict_shows_a_tampered_event(app, deployed, closed):
-    target = deployed.history(closed)[4]
+    target = deployed.history.events(closed)[4]
     with deployed.db.transaction() as session:
         session.execute(update(HistoryEvent).where(HistoryEvent.id == target.id)
                         .values(actor="mallory"))
@@ -138,14 +138,14 @@ def test_only_auditors_and_process_owners_see_the_audit_pages(app, closed):
 def test_an_auditor_changes_nothing_whatever_they_post(app, deployed):
     """Every route that accepts a change, tried by an auditor with a valid CSRF token."""
     instance_id = at_measure(deployed)
-    task = deployed.tasks(instance_id=instance_id)[0]
-    before = deployed.history(instance_id)
+    task = deployed.tasks.find(instance_id=instance_id)[0]
+    before = deployed.history.events(instance_id)
     rita = logged_in(app, "rita")
     csrf = token_from(rita.get("/login").get_data(as_text=True))
     values = {"task_id": task.id, "instance_id": instance_id,
               "process_key": "hendelsesanalyse-oppfolging", "key": "hendelsesanalyse-oppfolging",
               "tenant": "sykehuset"}
-    latest = deployed.latest("hendelsesanalyse-oppfolging")
+    latest = deployed.repository.latest("hendelsesanalyse-oppfolging")
     values["definition_id"] = f"{latest.key}:{latest.version}:{latest.id}"  # Camunda's id
     numbers = {"source_id": str(latest.id), "target_id": str(latest.id),  # owners' pages
                "definition_id": str(latest.id)}
@@ -175,8 +175,8 @@ def test_an_auditor_changes_nothing_whatever_they_post(app, deployed):
         assert response.status_code == 403, (rule.rule, response.status_code)
         tried += 1
     assert tried >= 8
-    assert [e.hash for e in deployed.history(instance_id)] == [e.hash for e in before]
-    assert len(deployed.tasks(instance_id=instance_id)) == 1
+    assert [e.hash for e in deployed.history.events(instance_id)] == [e.hash for e in before]
+    assert len(deployed.tasks.find(instance_id=instance_id)) == 1
     with deployed.db.transaction() as session:
         started = session.scalars(select(HistoryEvent).where(
             HistoryEvent.actor == "rita")).all()

@@ -72,13 +72,13 @@ class Halland:
         self.groups: dict[str, list[str]] = {}
 
     def report(self, **changes):
-        return self.engine.start(PROCESS, actor=REPORTER, data=dict(REPORT, **changes))
+        return self.engine.runtime.start(PROCESS, actor=REPORTER, data=dict(REPORT, **changes))
 
     def complete(self, user, element, instance_id, data):
         self.clock.advance(hours=2)
         task = task_for(self.engine, user, element, instance_id)
         self.groups[element] = task.candidate_groups
-        self.engine.complete(task.id, actor=user, data=data)
+        self.engine.tasks.complete(task.id, actor=user, data=data)
         return task
 
     def assess(self, instance_id, konsekvens, sannolikhet, vardskada=False,
@@ -123,18 +123,18 @@ class Halland:
         """Each owner does their measure and the coordinator approves it, or ends the
         measures named in `ended` (title -> reason) without their being carried out."""
         engine, ended = self.engine, ended or {}
-        while tasks := [t for t in engine.tasks(instance_id=instance_id)
+        while tasks := [t for t in engine.tasks.find(instance_id=instance_id)
                         if t.element_id == "Task_GenomforAtgard"]:
             for task in tasks:
                 self.clock.advance(days=3)
-                engine.complete(task.id, actor=task.assignee, data={
+                engine.tasks.complete(task.id, actor=task.assignee, data={
                     "gjennomfort_dato": "2026-02-20",
                     "gjennomfort_beskrivelse": "Införd och kommunicerad till alla pass"})
-            for task in [t for t in engine.tasks(actor=COORDINATOR, instance_id=instance_id)
+            for task in [t for t in engine.tasks.find(actor=COORDINATOR, instance_id=instance_id)
                          if t.element_id == "Task_KontrolleraAtgard"]:
                 self.clock.advance(hours=4)
-                title = engine.task_context(task)["tiltak"]["tittel"]
-                engine.complete(task.id, actor=COORDINATOR, data={
+                title = engine.tasks.task_context(task)["tiltak"]["tittel"]
+                engine.tasks.complete(task.id, actor=COORDINATOR, data={
                     "tiltak_avsluttes": True, "avslutningsgrunn": ended[title]}
                     if title in ended else {"tiltak_godkjent": True})
 
@@ -154,17 +154,17 @@ class Halland:
 
 @pytest.fixture
 def halland(deployed, clock):
-    deployed._live = LiveWorkflows(size=0)  # every command restores the case from the database
+    deployed.core._live = LiveWorkflows(size=0)  # every command restores the case from the database
     return Halland(deployed, clock)
 
 
 def variables(engine, instance_id) -> dict:
     """The process variables as the next open task sees them."""
-    return engine.task_context(engine.tasks(instance_id=instance_id)[0])
+    return engine.tasks.task_context(engine.tasks.find(instance_id=instance_id)[0])
 
 
 def elements(engine, instance_id) -> list[str]:
-    return [e.element_id for e in engine.history(instance_id) if e.type == "complete"]
+    return [e.element_id for e in engine.history.events(instance_id) if e.type == "complete"]
 
 
 def records(engine, instance_id) -> dict[str, TaskRecord]:
@@ -217,33 +217,33 @@ def test_a_deviation_that_is_not_serious_goes_from_report_to_learning(halland, c
     engine = halland.engine
     started = clock.now()
     row = halland.report(anonym=False)
-    assert engine.instance(row.id).started_by == REPORTER
-    [task] = engine.tasks(instance_id=row.id)
+    assert engine.history.instance(row.id).started_by == REPORTER
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_Bedomning",
                                                         ["leder-hs-kir-halmstad"])
     assert utc(task.due_at) == started + timedelta(days=3)
     for other in (CHIEF, OTHER_CHIEF, OTHER_UNIT_CHIEF):
-        assert not engine.tasks(actor=other, instance_id=row.id), other
+        assert not engine.tasks.find(actor=other, instance_id=row.id), other
 
     clock.set(started + timedelta(days=2, hours=22))  # just in time
     halland.assess(row.id, konsekvens=2, sannolikhet=1)
-    assert engine.instance(row.id).next_timer_at is None  # the move is off
+    assert engine.history.instance(row.id).next_timer_at is None  # the move is off
     data = variables(engine, row.id)
     assert (data["risikoklasse"], data["alvorlig"]) == ("grön", False)
     assert data["ansvarig_grupp"] == "leder-hs-kir-halmstad"
-    assert not engine.tasks(actor=CHIEF, instance_id=row.id)
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_Utredning"]
+    assert not engine.tasks.find(actor=CHIEF, instance_id=row.id)
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == ["Task_Utredning"]
     halland.investigate(row.id, serious=False)  # expertise is not required
     assert variables(engine, row.id)["sakkompetens"] is False
     halland.decide_measures(row.id, [MEASURE])
-    [measure] = engine.tasks(actor=OWNER, instance_id=row.id)
+    [measure] = engine.tasks.find(actor=OWNER, instance_id=row.id)
     assert (measure.element_id, measure.assignee, measure.clinic) == \
         ("Task_GenomforAtgard", OWNER, "hs-kir")
     halland.carry_out_measures(row.id)
-    assert engine.instance(row.id).status == "running"
+    assert engine.history.instance(row.id).status == "running"
     halland.close(row.id)
 
-    shown = engine.show(row.id)
+    shown = engine.history.show(row.id)
     assert shown["status"] == "completed"
     assert shown["data"]["antal_atgarder"] == 1
     assert elements(engine, row.id) == [
@@ -275,11 +275,11 @@ def test_a_serious_deviation_is_reported_to_ivo_in_time_and_the_investigation_fo
     halland.assess(row.id, konsekvens=3, sannolikhet=2, vardskada=True)
     data = variables(engine, row.id)
     assert (data["risikoklasse"], data["alvorlig"]) == ("gul", True)  # serious: vårdskada
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_LexMariaBedomning",
                                                         ["chefslakare"])
-    assert not engine.tasks(actor=UNIT_CHIEF, instance_id=row.id)
-    assert not engine.tasks(actor=CHIEF, instance_id=row.id)
+    assert not engine.tasks.find(actor=UNIT_CHIEF, instance_id=row.id)
+    assert not engine.tasks.find(actor=CHIEF, instance_id=row.id)
 
     clock.advance(days=1)
     halland.decide_lex_maria(row.id, report_to_ivo=True)
@@ -287,12 +287,12 @@ def test_a_serious_deviation_is_reported_to_ivo_in_time_and_the_investigation_fo
     notification = task_for(engine, PHYSICIAN, "Task_AnmalanIVO", row.id)
     assert records(engine, row.id)["Task_AnmalanIVO"].indicator == "lovpalagt-varsel"
     assert utc(notification.due_at) == decided + timedelta(days=7)  # "snarast"
-    assert utc(engine.instance(row.id).next_timer_at) == decided + timedelta(days=7)
+    assert utc(engine.history.instance(row.id).next_timer_at) == decided + timedelta(days=7)
 
     clock.advance(days=2)
     halland.report_to_ivo(row.id)
-    assert engine.instance(row.id).next_timer_at is None
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == \
+    assert engine.history.instance(row.id).next_timer_at is None
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == \
         ["Task_UtredningAllvarlig"]
     halland.investigate(row.id, serious=True)
     # the investigation goes to IVO after the report, as soon as it is done
@@ -301,7 +301,7 @@ def test_a_serious_deviation_is_reported_to_ivo_in_time_and_the_investigation_fo
     assert records(engine, row.id)["Task_SkickaUtredningIVO"].indicator is None  # once
     halland.decide_measures(row.id, [])  # none needed: straight on to the feedback
     halland.close(row.id)
-    assert engine.instance(row.id).status == "completed"
+    assert engine.history.instance(row.id).status == "completed"
     assert elements(engine, row.id) == [
         "Task_Bedomning", "Task_LexMariaBedomning", "Task_AnmalanIVO",
         "Task_UtredningAllvarlig", "Task_SkickaUtredningIVO", "Task_BeslutaAtgarder",
@@ -340,10 +340,10 @@ def test_a_late_report_to_ivo_is_escalated_to_the_management(halland, clock):
 
     late = task_for(engine, PHYSICIAN, "Task_AnmalanIVO", row.id)  # still to be done
     clock.advance(days=1)
-    engine.complete(late.id, actor=PHYSICIAN, data={
+    engine.tasks.complete(late.id, actor=PHYSICIAN, data={
         "ivo_anmalan_datum": "2026-01-14",
         "ivo_anmalan_sammanfattning": "Anmälan skickad efter tidsfristen."})
-    assert [e.type for e in engine.history(row.id)].count("timer") == 1
+    assert [e.type for e in engine.history.events(row.id)].count("timer") == 1
     [total] = [f for f in indicators.figures(engine) if f.group == ""]
     assert (total.notifications_on_time.part, total.notifications_on_time.whole) == (0, 1)
     record = records(engine, row.id)["Task_AnmalanIVO"]
@@ -358,8 +358,8 @@ def test_an_assessment_waiting_three_days_moves_to_the_clinic_head_who_keeps_the
     started = clock.now()
     row = halland.report()
     first = task_for(engine, UNIT_CHIEF, "Task_Bedomning", row.id)
-    assert utc(engine.instance(row.id).next_timer_at) == started + timedelta(days=3)
-    assert not engine.tasks(actor=CHIEF, instance_id=row.id)
+    assert utc(engine.history.instance(row.id).next_timer_at) == started + timedelta(days=3)
+    assert not engine.tasks.find(actor=CHIEF, instance_id=row.id)
 
     clock.set(started + timedelta(days=2, hours=23))
     assert sweep(engine).fired == 0
@@ -367,14 +367,14 @@ def test_an_assessment_waiting_three_days_moves_to_the_clinic_head_who_keeps_the
     assert sweep(engine).fired == 1
     assert sweep(engine).fired == 0  # once only
     moved = clock.now()
-    assert not engine.tasks(actor=UNIT_CHIEF, instance_id=row.id)
+    assert not engine.tasks.find(actor=UNIT_CHIEF, instance_id=row.id)
     with pytest.raises(NotFound):  # the unit chief's task is gone
-        engine.complete(first.id, actor=UNIT_CHIEF, data={})
+        engine.tasks.complete(first.id, actor=UNIT_CHIEF, data={})
     assert records(engine, row.id)["Task_Bedomning"].outcome == "cancelled"
     task = task_for(engine, CHIEF, "Task_BedomningVerksamhetschef", row.id)
     assert task.candidate_groups == ["leder-hs-kir"]
     assert utc(task.due_at) == moved + timedelta(days=2)  # five days from the report
-    assert not engine.tasks(actor=OTHER_CHIEF, instance_id=row.id)
+    assert not engine.tasks.find(actor=OTHER_CHIEF, instance_id=row.id)
     assert variables(engine, row.id)["ansvarig_grupp"] == "leder-hs-kir"
 
     clock.set(moved + timedelta(days=1, hours=23))
@@ -389,14 +389,14 @@ def test_an_assessment_waiting_three_days_moves_to_the_clinic_head_who_keeps_the
 
     halland.leader = CHIEF
     halland.assess(row.id, konsekvens=1, sannolikhet=2, element="Task_BedomningVerksamhetschef")
-    assert engine.instance(row.id).next_timer_at is None
+    assert engine.history.instance(row.id).next_timer_at is None
     assert records(engine, row.id)["Task_BedomningVerksamhetschef"].outcome == "completed"
     assert variables(engine, row.id)["risikoklasse"] == "grön"
     halland.investigate(row.id, serious=False)
-    assert not engine.tasks(actor=UNIT_CHIEF, instance_id=row.id)  # the case stays moved
+    assert not engine.tasks.find(actor=UNIT_CHIEF, instance_id=row.id)  # the case stays moved
     halland.decide_measures(row.id, [])
     halland.close(row.id)
-    assert engine.instance(row.id).status == "completed"
+    assert engine.history.instance(row.id).status == "completed"
     assert {element: halland.groups[element] for element in LEADER_TASKS
             if element in halland.groups} == {
         element: ["leder-hs-kir"] for element in (
@@ -417,11 +417,11 @@ def test_a_serious_investigation_does_not_go_on_without_subject_matter_expertise
     findings = {"utredning_resultat": "Överrapporteringen saknade läkemedelsgenomgång."}
 
     with pytest.raises(InvalidInput) as refused:
-        engine.complete(task.id, actor=UNIT_CHIEF, data=findings)
+        engine.tasks.complete(task.id, actor=UNIT_CHIEF, data=findings)
     assert refused.value.errors == {"sakkompetens": "is required",
                                     "sakkompetens_vem": "is required"}
     with pytest.raises(InvalidInput) as refused:
-        engine.complete(task.id, actor=UNIT_CHIEF, data=dict(
+        engine.tasks.complete(task.id, actor=UNIT_CHIEF, data=dict(
             findings, sakkompetens=False, sakkompetens_vem="Ingen"))
     assert refused.value.errors == {"sakkompetens": "must be checked"}
     assert task_for(engine, UNIT_CHIEF, "Task_UtredningAllvarlig", row.id).id == task.id
@@ -429,9 +429,9 @@ def test_a_serious_investigation_does_not_go_on_without_subject_matter_expertise
     assert facts(engine, row.id).expertise is None
 
     halland.clock.advance(hours=1)
-    engine.complete(task.id, actor=UNIT_CHIEF, data=dict(
+    engine.tasks.complete(task.id, actor=UNIT_CHIEF, data=dict(
         findings, sakkompetens=True, sakkompetens_vem="Överläkare i endokrinologi"))
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_BeslutaAtgarder"]
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == ["Task_BeslutaAtgarder"]
     assert facts(engine, row.id).expertise is True
 
 
@@ -443,25 +443,25 @@ def test_the_chief_physician_may_decide_not_to_report_and_says_why(halland):
     data = variables(engine, row.id)
     assert data["anmalan_ivo"] == "nej"
     assert data["lex_maria_motivering"].startswith("Ingen vårdskada")
-    [decision] = [e for e in engine.history(row.id)
+    [decision] = [e for e in engine.history.events(row.id)
                   if e.element_id == "Task_LexMariaBedomning"]
     assert decision.actor == PHYSICIAN
     assert json.loads(decision.data)["values"]["lex_maria_motivering"] == \
         data["lex_maria_motivering"]
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == \
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == \
         ["Task_UtredningAllvarlig"]
 
     halland.investigate(row.id, serious=True)
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_BeslutaAtgarder"]
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == ["Task_BeslutaAtgarder"]
     halland.decide_measures(row.id, [MEASURE, dict(MEASURE, titel="Utbildning i insulin",
                                                    ansvarig="lena")])
-    assert sorted(t.assignee for t in engine.tasks(instance_id=row.id)) == ["lena", OWNER]
+    assert sorted(t.assignee for t in engine.tasks.find(instance_id=row.id)) == ["lena", OWNER]
     # one measure is carried out, the other ended with a reason; both are needed to close
     halland.carry_out_measures(row.id, ended={
         "Utbildning i insulin": "Ersätts av den regionala utbildningen i läkemedelshantering"})
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_Aterkoppling"]
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == ["Task_Aterkoppling"]
     halland.close(row.id)
-    assert engine.instance(row.id).status == "completed"
+    assert engine.history.instance(row.id).status == "completed"
     assert elements(engine, row.id).count("Task_KontrolleraAtgard") == 2
     done = records(engine, row.id)
     assert "Task_AnmalanIVO" not in done and "Task_SkickaUtredningIVO" not in done
@@ -487,7 +487,7 @@ def test_a_red_deviation_is_not_closed_without_a_measure_or_the_chiefs_reason(ha
                          {"beslutade_atgarder": [], "tiltak_kreves": False})
     halland.decide_measures(row.id, [], red=True)
     assert variables(engine, row.id)["motivering_utan_atgarder"].startswith("Utredningen")
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_Aterkoppling"]
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == ["Task_Aterkoppling"]
 
 
 def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(halland):
@@ -495,14 +495,14 @@ def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(halland):
     row = halland.report(anonym=True, sensitiv=False,
                  epost_tilbakemelding="privat@example.org")
     code = row.receipt_code
-    assert engine.instance(row.id).started_by == "anonym"
-    assert engine.receipt(code)["feedback"] is None
+    assert engine.history.instance(row.id).started_by == "anonym"
+    assert engine.history.receipt(code)["feedback"] is None
     halland.assess(row.id, konsekvens=1, sannolikhet=2)
     halland.investigate(row.id, serious=False)
     halland.decide_measures(row.id, [])
     halland.close(row.id, feedback="Tack för din rapport. Rutinen för skiftbyte är ändrad.")
 
-    seen = engine.receipt(code)
+    seen = engine.history.receipt(code)
     assert (seen["status"], seen["feedback"]) == \
         ("completed", "Tack för din rapport. Rutinen för skiftbyte är ändrad.")
     assert seen["process"] == "Avvikelsehantering i Region Halland"
@@ -515,11 +515,11 @@ def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(halland):
         assert "Rutinen för skiftbyte är ändrad" in mail.body
         assert session.scalars(select(Notification).where(
             Notification.user_name == REPORTER)).all() == []
-    shown = str(engine.show(row.id))
+    shown = str(engine.history.show(row.id))
     for trace in (REPORTER, "Astrid", "privat@example.org"):
         assert trace not in recorded and trace not in shown
     assert facts(engine, row.id).anonymous is True
-    assert not engine.may_view(REPORTER, row.id)
+    assert not engine.history.may_view(REPORTER, row.id)
 
 
 
@@ -529,22 +529,22 @@ def test_a_risk_is_assessed_investigated_and_followed_by_measures_but_not_lex_ma
     engine = halland.engine
     row = halland.report(rapporttyp="risk", vad_hande="Insulinpennorna för två patienter "
                          "förvaras i samma fack och förväxlas lätt.")
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_Bedomning",
                                                         ["leder-hs-kir-halmstad"])
     halland.assess(row.id, konsekvens=4, sannolikhet=3)
     data = variables(engine, row.id)
     assert (data["rapporttyp"], data["risikoklasse"], data["alvorlig"]) == \
         ("risk", "röd", True)
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_UtredningAllvarlig",
                                                         ["leder-hs-kir-halmstad"])
-    assert not engine.tasks(actor=PHYSICIAN, instance_id=row.id)
+    assert not engine.tasks.find(actor=PHYSICIAN, instance_id=row.id)
     halland.investigate(row.id, serious=True)
     halland.decide_measures(row.id, [dict(MEASURE, titel="Separata fack för insulinpennor")])
     halland.carry_out_measures(row.id)
     halland.close(row.id)
-    assert engine.instance(row.id).status == "completed"
+    assert engine.history.instance(row.id).status == "completed"
     assert elements(engine, row.id) == [
         "Task_Bedomning", "Task_UtredningAllvarlig", "Task_BeslutaAtgarder",
         "Task_GenomforAtgard", "Task_KontrolleraAtgard", "Task_Aterkoppling", "Task_Avsluta",
@@ -556,24 +556,24 @@ def test_a_good_example_is_acknowledged_by_the_unit_chief_and_goes_to_the_lesson
     engine = halland.engine
     row = halland.report(rapporttyp="gott_exempel", anonym=False, vad_hande=(
         "Nattpasset gick igenom alla insulinordinationer tillsammans vid skiftbytet."))
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_GottExempel",
                                                         ["leder-hs-kir-halmstad"])
     with pytest.raises(InvalidInput) as refused:  # the reporter is thanked, always
-        engine.complete(task.id, actor=UNIT_CHIEF, data={
+        engine.tasks.complete(task.id, actor=UNIT_CHIEF, data={
             "gott_exempel_bedomning": "Gemensam genomgång fångar dubbla doser."})
     assert refused.value.errors == {"tilbakemelding": "is required"}
     halland.complete(UNIT_CHIEF, "Task_GottExempel", row.id, {
         "tilbakemelding": "Tack! Vi tar upp arbetssättet på nästa APT.",
         "gott_exempel_bedomning": "Gemensam genomgång fångar dubbla doser."})
 
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_Lardomar",
                                                         ["leder-hs-kir-halmstad"])
     data = variables(engine, row.id)
     assert "risikoklasse" not in data and "tiltak_kreves" not in data  # no risk class
     halland.learn(row.id, spread=("enhet", "klinik"))  # not beyond the clinic
-    assert engine.instance(row.id).status == "completed"
+    assert engine.history.instance(row.id).status == "completed"
     assert elements(engine, row.id) == ["Task_GottExempel", "Task_Lardomar"]
     assert records(engine, row.id)["Task_GottExempel"].indicator == "tilbakemelding"
     feedback = [n for n in notes(engine) if n[1] == "tilbakemelding"]
@@ -587,29 +587,29 @@ def test_a_lesson_spread_in_the_region_reaches_the_other_clinics_coordinators(ha
     case ends when each has acknowledged it."""
     engine = halland.engine
     row = halland.report(rapporttyp="gott_exempel")
-    assert [c["value"] for c in engine.show(row.id)["data"]["klinikval"]] == \
+    assert [c["value"] for c in engine.history.show(row.id)["data"]["klinikval"]] == \
         ["hs-kir", "hs-med"]  # the region's clinics, kept with the case at the start
     halland.complete(UNIT_CHIEF, "Task_GottExempel", row.id, {
         "tilbakemelding": "Tack för att du delar med dig!",
         "gott_exempel_bedomning": "Enkelt att införa på alla vårdavdelningar."})
     halland.learn(row.id, spread=("klinik", "region"))
 
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_KvitteraLardom",
                                                         ["kpu-sekretariat-hs-med"])
-    assert not engine.tasks(actor=COORDINATOR, instance_id=row.id)  # the own clinic
-    assert engine.instance(row.id).status == "running"
-    context = engine.task_context(task)
+    assert not engine.tasks.find(actor=COORDINATOR, instance_id=row.id)  # the own clinic
+    assert engine.history.instance(row.id).status == "running"
+    context = engine.tasks.task_context(task)
     assert context["lardomar"].startswith("Läkemedel ska ingå")
     with pytest.raises(InvalidInput) as refused:
-        engine.complete(task.id, actor=OTHER_COORDINATOR, data={"lardom_mottagen": False})
+        engine.tasks.complete(task.id, actor=OTHER_COORDINATOR, data={"lardom_mottagen": False})
     assert refused.value.errors == {"lardom_mottagen": "must be checked"}
 
     halland.complete(OTHER_COORDINATOR, "Task_KvitteraLardom", row.id, {
         "lardom_mottagen": True,
         "lardom_spridning_klinik": "Tas upp i Medicinklinikens patientsäkerhetsråd."})
-    assert engine.instance(row.id).status == "completed"
-    [received] = [e for e in engine.history(row.id) if e.element_id == "Task_KvitteraLardom"]
+    assert engine.history.instance(row.id).status == "completed"
+    [received] = [e for e in engine.history.events(row.id) if e.element_id == "Task_KvitteraLardom"]
     assert received.actor == OTHER_COORDINATOR
     engine.context_variables = dict  # a replay needs no organisation file
     assert verify_instance(engine, row.id).ok
@@ -624,11 +624,11 @@ def test_a_deviation_whose_lesson_goes_to_the_forvaltning_also_reaches_the_other
     halland.investigate(row.id, serious=False)
     halland.decide_measures(row.id, [])
     halland.close(row.id, spread=("forvaltning",))
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_KvitteraLardom",
                                                         ["kpu-sekretariat-hs-kir"])
     halland.complete(COORDINATOR, "Task_KvitteraLardom", row.id, {"lardom_mottagen": True})
-    assert engine.instance(row.id).status == "completed"
+    assert engine.history.instance(row.id).status == "completed"
 
 
 def test_the_report_offers_the_organisations_swedish_units_and_refuses_others(halland):

@@ -58,10 +58,10 @@ def test_a_service_task_expression_stores_its_value_in_the_result_variable(engin
         attrs='camunda:expression="${dateTime().plusDays(1).toString()}" '
               'camunda:resultVariable="frist_fra"')).replace(
         b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')
-    engine.deploy({"tid.bpmn": started_by_staff}, actor="per")
-    row = engine.start("prosess", actor="per")
+    engine.repository.deploy({"tid.bpmn": started_by_staff}, actor="per")
+    row = engine.runtime.start("prosess", actor="per")
     expected = (clock.now().astimezone(zone()) + timedelta(days=1)).isoformat()
-    assert engine.show(row.id)["data"]["frist_fra"] == expected
+    assert engine.history.show(row.id)["data"]["frist_fra"] == expected
     assert all(v.ok for v in verify_all(engine))
 
 
@@ -102,7 +102,7 @@ def count(engine, model) -> int:
 ])
 def test_a_bad_definition_is_refused_with_file_and_element(engine, name, content, message):
     with pytest.raises(DefinitionError) as err:
-        engine.deploy({name: content}, actor="per")
+        engine.repository.deploy({name: content}, actor="per")
     assert message in str(err.value)
     assert name in str(err.value)
     assert count(engine, ProcessDefinition) == 0
@@ -111,13 +111,13 @@ def test_a_bad_definition_is_refused_with_file_and_element(engine, name, content
 def test_the_line_of_a_syntax_error_is_named(engine):
     content = BPMN_HEAD.encode() + b"\n\n<bpmn:process id='p'>\n</bpmn:proces>"
     with pytest.raises(DefinitionError) as err:
-        engine.deploy({"linje.bpmn": content}, actor="per")
+        engine.repository.deploy({"linje.bpmn": content}, actor="per")
     assert err.value.line == 5
 
 
 def test_an_unknown_process_key_lists_what_is_deployed(deployed):
     with pytest.raises(NotFound) as err:
-        deployed.start("hendelsesanalyse", actor="frida", data=START_DATA)
+        deployed.runtime.start("hendelsesanalyse", actor="frida", data=START_DATA)
     assert "hendelsesanalyse-oppfolging" in str(err.value)
     assert count(deployed, ProcessInstance) == 0
 
@@ -125,31 +125,31 @@ def test_an_unknown_process_key_lists_what_is_deployed(deployed):
 def test_a_missing_called_process_is_named_and_nothing_starts(engine):
     files = collect_files([str(PROCESSES / "hendelsesanalyse-oppfolging.bpmn"),
                            str(PROCESSES / "dokumentasjon.form")])
-    engine.deploy(files, actor="per")
+    engine.repository.deploy(files, actor="per")
     with pytest.raises(NotFound) as err:
-        engine.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+        engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
     assert "klinikk-oppfolging" in str(err.value) and "not deployed" in str(err.value)
     assert count(engine, ProcessInstance) == 0
 
 
 def test_redeploying_identical_files_is_a_no_op_and_a_change_is_a_new_version(deployed):
     files = collect_files([str(PROCESSES)])
-    again = deployed.deploy(files, actor="per")
+    again = deployed.repository.deploy(files, actor="per")
     assert not any(d.created for d in again)
     [name] = [n for n in files if n.endswith("tiltak.bpmn") and "/" in n]
     changed = {name: files[name].replace(
         b"Gjennomf\xc3\xb8r tiltak: ", b"Gjennomf\xc3\xb8r det vedtatte tiltaket: ")}
-    [result] = deployed.deploy(changed, actor="per")
+    [result] = deployed.repository.deploy(changed, actor="per")
     assert (result.key, result.version, result.created) == ("tiltak", 2, True)
 
 
 @pytest.fixture
 def at_kpu(deployed):
     """One clinic's instance waiting at step 3 (KPU review)."""
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
-    deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+    deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
         {"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 3})
     return instance, task_for(deployed, "kari", "Task_KpuBehandling", instance.id)
 
@@ -163,18 +163,18 @@ def at_kpu(deployed):
 ])
 def test_a_wrong_form_value_is_refused_at_its_field(deployed, at_kpu, data, field, message):
     instance, task = at_kpu
-    events = len(deployed.history(instance.id))
+    events = len(deployed.history.events(instance.id))
     with pytest.raises(InvalidInput) as err:
-        deployed.complete(task.id, actor="kari", data=data)
+        deployed.tasks.complete(task.id, actor="kari", data=data)
     assert field in err.value.errors
     assert message in err.value.errors[field].lower()
-    assert len(deployed.history(instance.id)) == events
+    assert len(deployed.history.events(instance.id)) == events
     assert task_for(deployed, "kari", "Task_KpuBehandling", instance.id).id == task.id
 
 
 def test_values_out_of_range_are_refused_all_at_once(deployed):
     with pytest.raises(InvalidInput) as err:
-        deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(
+        deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(
             START_DATA, analyse_tittel="x" * 201, klinikker=["kir", "tannlege"]))
     assert "200" in err.value.errors["analyse_tittel"]
     assert "tannlege" in err.value.errors["klinikker"]
@@ -182,11 +182,11 @@ def test_values_out_of_range_are_refused_all_at_once(deployed):
 
 
 def test_rows_cannot_be_added_where_the_form_fixes_them(deployed):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
     with pytest.raises(InvalidInput) as err:
-        deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+        deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
             {"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 4})
     assert "tiltak_vurdering" in err.value.errors
 
@@ -195,27 +195,27 @@ def test_only_candidates_may_claim_or_complete(deployed, at_kpu):
     instance, task = at_kpu
     for outsider in ("henrik", "frida", "rita"):
         with pytest.raises(PermissionDenied) as err:
-            deployed.complete(task.id, actor=outsider,
-                              data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+            deployed.tasks.complete(task.id, actor=outsider,
+                                    data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
         assert outsider in str(err.value)
         with pytest.raises(PermissionDenied):
-            deployed.claim(task.id, actor=outsider)
+            deployed.tasks.claim(task.id, actor=outsider)
     with pytest.raises(NotFound):
-        deployed.complete(task.id, actor="ukjent-bruker", data={})
-    deployed.claim(task.id, actor="kari")
-    assert [t.assignee for t in deployed.tasks(instance_id=instance.id)] == ["kari"]
+        deployed.tasks.complete(task.id, actor="ukjent-bruker", data={})
+    deployed.tasks.claim(task.id, actor="kari")
+    assert [t.assignee for t in deployed.tasks.find(instance_id=instance.id)] == ["kari"]
 
 
 def test_a_task_completed_twice_says_by_whom(deployed, at_kpu):
     instance, task = at_kpu
-    deployed.complete(task.id, actor="kari",
-                      data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
-    events = len(deployed.history(instance.id))
+    deployed.tasks.complete(task.id, actor="kari",
+                            data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+    events = len(deployed.history.events(instance.id))
     with pytest.raises(TaskNotOpen) as err:
-        deployed.complete(task.id, actor="kari",
-                          data={"kpu_motedato": "2026-02-11", "kpu_innspill": "Igjen"})
+        deployed.tasks.complete(task.id, actor="kari",
+                                data={"kpu_motedato": "2026-02-11", "kpu_innspill": "Igjen"})
     assert "already completed by kari" in str(err.value)
-    assert len(deployed.history(instance.id)) == events
+    assert len(deployed.history.events(instance.id)) == events
 
 
 def test_two_writers_racing_on_one_task_one_wins_and_nothing_is_lost(deployed, at_kpu):
@@ -226,8 +226,8 @@ def test_two_writers_racing_on_one_task_one_wins_and_nothing_is_lost(deployed, a
     def worker(name: str, innspill: str) -> None:
         barrier.wait()
         try:
-            deployed.complete(task.id, actor="kari",
-                              data={"kpu_motedato": "2026-02-10", "kpu_innspill": innspill})
+            deployed.tasks.complete(task.id, actor="kari",
+                                    data={"kpu_motedato": "2026-02-10", "kpu_innspill": innspill})
             results[name] = "ok"
         except Conflict as err:
             results[name] = err
@@ -241,8 +241,9 @@ def test_two_writers_racing_on_one_task_one_wins_and_nothing_is_lost(deployed, a
     assert len(winners) == 1, results
     loser = next(r for r in results.values() if r != "ok")
     assert isinstance(loser, Conflict)
-    assert deployed.show(instance.id)["data"].get("kpu_innspill") is None  # in the subprocess
-    completes = [e for e in deployed.history(instance.id) if e.type == "complete"]
+    # in the subprocess
+    assert deployed.history.show(instance.id)["data"].get("kpu_innspill") is None
+    completes = [e for e in deployed.history.events(instance.id) if e.type == "complete"]
     assert [json.loads(e.data)["values"]["kpu_innspill"] for e in completes[-1:]] == winners
     assert_chain_intact(deployed, instance.id)
 
@@ -251,13 +252,13 @@ def test_a_stale_writer_gets_a_conflict_not_an_overwrite(deployed, at_kpu):
     instance, task = at_kpu
     with deployed.db.transaction() as session:
         stale_row = session.get(ProcessInstance, instance.id)  # read, as a browser tab would
-    deployed.complete(task.id, actor="kari",
-                      data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+    deployed.tasks.complete(task.id, actor="kari",
+                            data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
     stale_row.status = "error"
     with pytest.raises(Conflict):
         with deployed.db.transaction() as session:
             session.merge(stale_row)
-    assert deployed.show(instance.id)["status"] == "running"
+    assert deployed.history.show(instance.id)["status"] == "running"
     assert_chain_intact(deployed, instance.id)
 
 
@@ -275,19 +276,19 @@ def test_a_task_the_process_assigned_cannot_be_dropped_into_nobodys_hands(deploy
     instance_id = at_measure(deployed)
     task = task_for(deployed, "ola", "Task_GjennomforTiltak", instance_id)
     with pytest.raises(PermissionDenied, match="assigned to ola by the process"):
-        deployed.unclaim(task.id, actor="ola")
+        deployed.tasks.unclaim(task.id, actor="ola")
     assert task_for(deployed, "ola", "Task_GjennomforTiltak", instance_id).assignee == "ola"
 
 
 def test_only_the_starter_and_process_owners_may_cancel_a_case(deployed):
-    first = deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
-    second = deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    first = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    second = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
     for outsider in ("sigrid", "rita"):
         with pytest.raises(PermissionDenied, match="may not cancel|auditors read"):
-            deployed.cancel(first.id, actor=outsider)
-    assert deployed.instance(first.id).status == "running"
-    assert deployed.cancel(first.id, actor="frida").status == "cancelled"
-    assert deployed.cancel(second.id, actor="per", reason="registrert to ganger").status \
+            deployed.runtime.cancel(first.id, actor=outsider)
+    assert deployed.history.instance(first.id).status == "running"
+    assert deployed.runtime.cancel(first.id, actor="frida").status == "cancelled"
+    assert deployed.runtime.cancel(second.id, actor="per", reason="registrert to ganger").status \
         == "cancelled"
 
 
@@ -304,18 +305,19 @@ def test_a_case_asking_for_context_the_installation_lacks_names_it_and_does_not_
     """The start event's property `kontekst` names context variables (the organisation's
     lists) a case starts with; one that is not there is named, and nothing starts."""
     body = CONTEXT.format(names="klinikval regionsdata")
-    engine.deploy({"kontekst.bpmn": process(body, "kontekst").replace(
+    engine.repository.deploy({"kontekst.bpmn": process(body, "kontekst").replace(
         b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')},
         actor="per")
     with pytest.raises(ExecutionError) as refused:
-        engine.start("kontekst", actor="nora")
+        engine.runtime.start("kontekst", actor="nora")
     assert "regionsdata" in str(refused.value) and "klinikval" not in \
         str(refused.value).split(":")[-1]
     assert count(engine, ProcessInstance) == 0
 
     body = CONTEXT.format(names="klinikval")
-    engine.deploy({"kontekst.bpmn": process(body, "kontekst").replace(
+    engine.repository.deploy({"kontekst.bpmn": process(body, "kontekst").replace(
         b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"')},
         actor="per")
-    row = engine.start("kontekst", actor="nora")
-    assert engine.show(row.id)["data"]["klinikval"] == engine.context_variables()["klinikval"]
+    row = engine.runtime.start("kontekst", actor="nora")
+    assert engine.history.show(row.id)["data"]["klinikval"] == \
+        engine.context_variables()["klinikval"]

@@ -30,7 +30,7 @@ INTERNAL = ("tiltak_liste", "referat_mottakere", "klinikkvalg", "alle_klinikker"
 @pytest.fixture
 def app(deployed, tmp_path):
     return app_with_users(deployed, tmp_path,
-                          {name: sorted(deployed.groups(name)) for name in USERS})
+                          {name: sorted(deployed.identity.groups(name)) for name in USERS})
 
 
 def token(client, path: str = "/login") -> str:
@@ -101,8 +101,8 @@ def test_a_measure_owners_task_names_the_measure_the_case_and_the_deadline(app, 
 
 
 def test_complete_waits_for_a_claim_and_the_server_refuses_it_in_words(app, deployed):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
     client = logged_in(app, "sigrid")
     html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
@@ -111,7 +111,7 @@ def test_complete_waits_for_a_claim_and_the_server_refuses_it_in_words(app, depl
         "csrf_token": token(client, f"/tasks/{task.id}"), "tiltak_vurdering#rows": "3"})
     assert response.status_code == 409
     assert "Ta oppgaven før du fullfører den" in response.get_data(as_text=True)
-    assert deployed.show(instance.id)["open_tasks"][0]["id"] == task.id
+    assert deployed.history.show(instance.id)["open_tasks"][0]["id"] == task.id
     client.post(f"/tasks/{task.id}/claim", data={"csrf_token": token(client, "/")})
     html = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     assert not re.search(r'<button type="submit" class="primary" disabled', html)
@@ -120,12 +120,12 @@ def test_complete_waits_for_a_claim_and_the_server_refuses_it_in_words(app, depl
 def test_the_engines_refusals_are_said_in_the_users_language(app, deployed):
     """A stale tab (the task done meanwhile) and a task someone else took: the page says
     who and when in Norwegian, never the engine's English."""
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
     with deployed.db.transaction() as session:  # a second secretary of the clinic
         add_user(session, "solveig", ["kpu-sekretariat-kir"], display_name="Solveig Sæther")
-    deployed.claim(task.id, actor="solveig")
+    deployed.tasks.claim(task.id, actor="solveig")
     sigrid = logged_in(app, "sigrid")
     taken = sigrid.post(f"/tasks/{task.id}/claim", data={"csrf_token": token(sigrid, "/")})
     said = text_of(taken.get_data(as_text=True))
@@ -133,10 +133,10 @@ def test_the_engines_refusals_are_said_in_the_users_language(app, deployed):
     assert "Solveig Sæther har allerede tatt oppgaven" in main, main
     assert "already" not in main
 
-    deployed.unclaim(task.id, actor="solveig")
-    deployed.claim(task.id, actor="sigrid")
+    deployed.tasks.unclaim(task.id, actor="solveig")
+    deployed.tasks.claim(task.id, actor="sigrid")
     stale = sigrid.get(f"/tasks/{task.id}").get_data(as_text=True)  # the tab stays open
-    deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": review_rows("kir")})
+    deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": review_rows("kir")})
     response = sigrid.post(f"/tasks/{task.id}", data={
         "csrf_token": token(sigrid, "/"), "tiltak_vurdering#rows": "3"},
         follow_redirects=True)
@@ -146,8 +146,8 @@ def test_the_engines_refusals_are_said_in_the_users_language(app, deployed):
 
 
 def test_the_worklist_search_finds_a_task_by_its_cases_title(app, deployed):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
     client = logged_in(app, "sigrid")
     word = START_DATA["analyse_tittel"].split()[1]  # a word of the title, not of the task
@@ -170,10 +170,10 @@ def review_post(client, task_id: str, owner: str, deadline: str) -> dict[str, st
 
 
 def test_a_wrong_person_and_a_past_deadline_are_refused_at_the_field(app, deployed):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
-    deployed.claim(task.id, actor="sigrid")
+    deployed.tasks.claim(task.id, actor="sigrid")
     client = logged_in(app, "sigrid")
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     picker = re.search(r'<select id="f-tiltak_vurdering-0-ansvarlig".*?</select>', page,
@@ -193,9 +193,9 @@ def test_a_wrong_person_and_a_past_deadline_are_refused_at_the_field(app, deploy
     summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
     assert "Foreslåtte tiltak, rad 1, Ansvarlig" in summary
     # a disabled user is no one to give a measure to
-    deployed.set_active("nora", False)
+    deployed.identity.set_active("nora", False)
     with pytest.raises(InvalidInput) as refused:
-        deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+        deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
             {"gjennomfores": "ja", "konkretisering": "x", "ansvarlig": "nora",
              "frist": "2026-03-01"},
             {"gjennomfores": "nei", "begrunnelse": "Dekket"},
@@ -209,8 +209,8 @@ def test_a_wrong_person_and_a_past_deadline_are_refused_at_the_field(app, deploy
 
 def test_my_cases_lists_started_worked_on_and_followed_cases_within_what_i_may_see(
         app, deployed):
-    started = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                             data=dict(START_DATA, klinikker=["kir"]), business_key="HA-1")
+    started = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                     data=dict(START_DATA, klinikker=["kir"]), business_key="HA-1")
     other = at_measure(deployed, business_key="HA-2")
     client = logged_in(app, "frida")
     html = client.get("/mine").get_data(as_text=True)

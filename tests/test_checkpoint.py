@@ -49,7 +49,7 @@ def test_an_unchanged_archive_is_checked_without_replaying(checked):
 
 def test_a_case_that_went_on_is_replayed(checked):
     engine, closed, open_, path = checked
-    engine.cancel(open_, actor="frida", reason="Dobbeltregistrert")
+    engine.runtime.cancel(open_, actor="frida", reason="Dobbeltregistrert")
     verdicts = again(engine, path)
     assert verdicts[open_].ok and verdicts[open_].replayed
     assert not verdicts[closed].replayed
@@ -57,7 +57,7 @@ def test_a_case_that_went_on_is_replayed(checked):
 
 def test_an_event_changed_in_place_is_still_named(checked):
     engine, closed, _, path = checked
-    target = engine.history(closed)[7]
+    target = engine.history.events(closed)[7]
     with engine.db.transaction() as session:
         session.execute(update(HistoryEvent).where(HistoryEvent.id == target.id)
                         .values(actor="mallory"))

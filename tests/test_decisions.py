@@ -108,9 +108,9 @@ def bpmn(tasks: list[dict[str, str]], process_id: str = "beslutning",
 
 def run(engine, files: dict[str, bytes], data: dict, process_id: str = "beslutning") -> dict:
     """Deploy, start (the process runs straight through) and return its variables."""
-    engine.deploy(files, actor="per")
-    row = engine.start(process_id, actor="per", data=data)
-    shown = engine.show(row.id)
+    engine.repository.deploy(files, actor="per")
+    row = engine.runtime.start(process_id, actor="per", data=data)
+    shown = engine.history.show(row.id)
     assert shown["status"] == "completed"
     return shown["data"]
 
@@ -361,7 +361,7 @@ def test_a_table_that_cannot_decide_fails_the_instance_at_its_task(engine):
     for data, message in (({"tall": "4"}, "UNIQUE"), ({"tall": "fire"}, "not a integer"),
                           ({}, "no variable 'tall'")):
         with pytest.raises(ExecutionError) as err:
-            engine.start("niva", actor="per", data=data)
+            engine.runtime.start("niva", actor="per", data=data)
         assert err.value.element == "Rule_Niva" and message in str(err.value)
         assert "decision" in str(err.value) and "niva" in str(err.value)
 
@@ -385,11 +385,11 @@ def test_a_malformed_cell_is_refused_at_deploy_time_naming_file_and_element(
                                    "resultVariable": "risikoklasse",
                                    "mapDecisionResult": "singleEntry"}])}
     with pytest.raises(DefinitionError) as err:
-        engine.deploy(files, actor="per")
+        engine.repository.deploy(files, actor="per")
     assert (err.value.file, err.value.element) == ("dmn/risiko-feil.dmn", element)
     assert found in str(err.value)
     assert str(err.value).startswith(f"dmn/risiko-feil.dmn, element '{element}': ")
-    assert engine.startable("per") == []  # nothing was deployed
+    assert engine.repository.startable("per") == []  # nothing was deployed
 
 
 def test_a_business_rule_task_without_a_decision_or_with_an_unknown_mapping_is_refused(
@@ -399,7 +399,7 @@ def test_a_business_rule_task_without_a_decision_or_with_an_unknown_mapping_is_r
                           ({"id": "Rule_Feil", "decisionRef": "niva",
                             "mapDecisionResult": "alt"}, "not one of")):
         with pytest.raises(DefinitionError) as err:
-            engine.deploy({"niva.dmn": table, "feil.bpmn": bpmn([task])}, actor="per")
+            engine.repository.deploy({"niva.dmn": table, "feil.bpmn": bpmn([task])}, actor="per")
         assert err.value.file == "feil.bpmn" and err.value.element == task["id"]
         assert message in str(err.value)
 
@@ -442,17 +442,17 @@ def test_a_decision_requiring_another_gets_its_result_and_keeps_it_to_itself(eng
     # a server started afresh reads the deployed specs from the database
     from installation import services
     again = services.build_engine(database_url, clock=engine.clock)
-    row = again.start("beslutning", actor="per", data={"konsekvens": "1",
-                                                       "sannsynlighet": "1"})
-    assert again.show(row.id)["data"]["handling"] == "vurder"
+    row = again.runtime.start("beslutning", actor="per", data={"konsekvens": "1",
+                                                               "sannsynlighet": "1"})
+    assert again.history.show(row.id)["data"]["handling"] == "vurder"
     again.db.dispose()
 
 
 def test_a_required_decision_missing_or_in_a_circle_is_refused_by_name(engine):
     missing = drg({"handling": ACTION}, {"handling": ["risiko"]})
     with pytest.raises(DefinitionError, match="requires decision 'risiko'"):
-        engine.deploy({"drg.dmn": missing}, actor="per")
+        engine.repository.deploy({"drg.dmn": missing}, actor="per")
     circle = drg({"risiko": RISK, "handling": ACTION},
                  {"handling": ["risiko"], "risiko": ["handling"]})
     with pytest.raises(DefinitionError, match="circle"):
-        engine.deploy({"drg.dmn": circle}, actor="per")
+        engine.repository.deploy({"drg.dmn": circle}, actor="per")

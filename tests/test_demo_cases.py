@@ -118,5 +118,5 @@ def test_a_caseworker_finds_only_the_cases_they_may_open(app, demo):
                      .get_data(as_text=True))
     assert ids, "the KPU secretariat of kir has cases"
     for instance_id in ids:
-        assert engine.may_view("sigrid", instance_id)
+        assert engine.history.may_view("sigrid", instance_id)
     assert "Finn en sak" in sigrid.get("/").get_data(as_text=True)  # in the navigation

@@ -35,10 +35,10 @@ def plainly_refused(err: DefinitionError, filename: str) -> None:
 @pytest.mark.parametrize("filename", sorted(CORPUS))
 def test_a_foreign_or_malformed_file_is_refused_in_words(engine, filename):
     if filename in DEPLOYS:
-        engine.deploy({filename: CORPUS[filename]}, actor="per")
+        engine.repository.deploy({filename: CORPUS[filename]}, actor="per")
         return
     with pytest.raises(DefinitionError) as raised:
-        engine.deploy({filename: CORPUS[filename]}, actor="per")
+        engine.repository.deploy({filename: CORPUS[filename]}, actor="per")
     plainly_refused(raised.value, filename)
 
 
@@ -73,7 +73,7 @@ def test_damaged_copies_of_the_routines_deploy_or_are_refused_in_words(engine):
         for damaged in mutations(rng, path.read_bytes(), 12):
             tried += 1
             try:
-                engine.deploy({path.name: damaged}, actor="per")
+                engine.repository.deploy({path.name: damaged}, actor="per")
             except DefinitionError as err:
                 plainly_refused(err, path.name)
             except TiltakError:

@@ -64,13 +64,13 @@ def later(clock, **delta) -> None:
 
 
 def open_elements(engine, instance_id: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
+    return sorted(t.element_id for t in engine.tasks.find(instance_id=instance_id))
 
 
 def risk_class(engine, instance_id: str) -> str:
     """What the decision table gave, as the open task sees it."""
-    task = engine.tasks(instance_id=instance_id)[0]
-    return engine.task_context(task)["risikoklasse"]
+    task = engine.tasks.find(instance_id=instance_id)[0]
+    return engine.tasks.task_context(task)["risikoklasse"]
 
 
 def facts(engine, instance_id: str) -> CaseFacts:
@@ -92,13 +92,13 @@ def replays_ok(engine) -> None:
 
 def report(engine, actor: str = REPORTER, **changes):
     data = {**REPORT, "anonym": False, "sensitiv": False, **changes}
-    return engine.start(PROCESS, actor=actor, data=data, business_key="AVVIK-2026-0001")
+    return engine.runtime.start(PROCESS, actor=actor, data=data, business_key="AVVIK-2026-0001")
 
 
 def complete(engine, clock, user: str, element_id: str, instance_id: str, data: dict):
     later(clock)
     task = task_for(engine, user, element_id, instance_id)
-    engine.complete(task.id, actor=user, data=data)
+    engine.tasks.complete(task.id, actor=user, data=data)
     return task
 
 
@@ -168,7 +168,7 @@ MEASURES = [
 
 
 def measure_tasks(engine, instance_id: str) -> list:
-    return [t for t in engine.tasks(instance_id=instance_id) if t.process_key == "tiltak"]
+    return [t for t in engine.tasks.find(instance_id=instance_id) if t.process_key == "tiltak"]
 
 
 def finish_measure(engine, clock, instance_id: str, title: str, *,
@@ -179,7 +179,7 @@ def finish_measure(engine, clock, instance_id: str, title: str, *,
     world, rng = World.demo(), random.Random(seed)
     for _ in range(40):
         mine = [t for t in measure_tasks(engine, instance_id)
-                if engine.task_context(t)["tiltak"]["tittel"] == title]
+                if engine.tasks.task_context(t)["tiltak"]["tittel"] == title]
         if not mine:
             return
         task = mine[0]
@@ -192,11 +192,11 @@ def finish_measure(engine, clock, instance_id: str, title: str, *,
             data = {"tiltak_avsluttes": True, "avslutningsgrunn": end_with_reason} \
                 if end_with_reason else {"tiltak_godkjent": True}
         else:
-            form = form_for(task.form or {}, lambda ref, t=task: engine.form_document(
+            form = form_for(task.form or {}, lambda ref, t=task: engine.repository.form_document(
                 ref, t.definition_id))
             data = Values(rng, world, clock.now().date(), task.process_key).for_form(
-                form, engine.task_context(task))
-        engine.complete(task.id, actor=user, data=data)
+                form, engine.tasks.task_context(task))
+        engine.tasks.complete(task.id, actor=user, data=data)
     raise AssertionError(f"measure {title!r} did not finish")
 
 
@@ -207,16 +207,17 @@ def test_a_green_case_is_assessed_investigated_followed_up_and_closed(deployed, 
     assert row.receipt_code and row.started_by == REPORTER
 
     # the unit's leader assesses, within three days; not the clinic head, not another clinic
-    [task] = engine.tasks(instance_id=row.id)
+    [task] = engine.tasks.find(instance_id=row.id)
     assert (task.element_id, task.candidate_groups) == ("Task_Vurdering", ["leder-kir-gastro"])
     assert utc(task.due_at) == REPORTED_AT + timedelta(days=3)
     assert task.clinic == "kir"
-    assert engine.tasks(actor=OTHER_LEADER) == [] and engine.tasks(actor=CLINIC_HEAD) == []
+    assert engine.tasks.find(actor=OTHER_LEADER) == []
+    assert engine.tasks.find(actor=CLINIC_HEAD) == []
     later(clock)
     with pytest.raises(PermissionDenied):
-        engine.complete(task.id, actor=OTHER_LEADER, data=GREEN)
+        engine.tasks.complete(task.id, actor=OTHER_LEADER, data=GREEN)
     with pytest.raises(InvalidInput) as err:
-        engine.complete(task.id, actor=LEADER, data={**GREEN, "konsekvens": "5"})
+        engine.tasks.complete(task.id, actor=LEADER, data={**GREEN, "konsekvens": "5"})
     assert set(err.value.errors) == {"konsekvens"}
     assess(engine, clock, row.id, GREEN)
 
@@ -232,25 +233,25 @@ def test_a_green_case_is_assessed_investigated_followed_up_and_closed(deployed, 
     assert (measure.assignee, utc(measure.due_at).date()) == ("ola", date(2026, 2, 15))
     assert task_for(engine, LEADER, "Task_Tilbakemelding", row.id).candidate_groups == \
         ["leder-kir-gastro"]  # the leader who assessed has the case
-    assert engine.task_context(measure)["tiltak"]["klinikk"] == "kir"  # the case's clinic
+    assert engine.tasks.task_context(measure)["tiltak"]["klinikk"] == "kir"  # the case's clinic
     assert open_elements(engine, row.id) == ["Task_GjennomforTiltak", "Task_Tilbakemelding"]
     feedback(engine, clock, row.id, "Takk for meldingen. Vi innfører samstemming ved "
                                     "overflytting.")
-    assert [n.template for n in engine.notifications(REPORTER)] == ["tilbakemelding"]
+    assert [n.template for n in engine.identity.notifications(REPORTER)] == ["tilbakemelding"]
     assert "Task_Avslutt" not in open_elements(engine, row.id)
     finish_measure(engine, clock, row.id, MEASURES[0]["tittel"])
     assert open_elements(engine, row.id) == ["Task_Avslutt"]
 
     close_and_learn(engine, clock, row.id)
-    shown = engine.show(row.id)
+    shown = engine.history.show(row.id)
     assert shown["status"] == "completed" and shown["open_tasks"] == []
-    [diagram] = [d for d in engine.progress(row.id) if d["process_key"] == PROCESS]
+    [diagram] = [d for d in engine.history.progress(row.id) if d["process_key"] == PROCESS]
     assert "End_Lukket" in diagram["completed"]
     assert "Task_LovpalagtVarsel" not in diagram["completed"]
     case = facts(engine, row.id)
     assert (case.clinic, case.unit, case.serious, case.risk_class) == \
         ("kir", "kir-gastro", False, "grønn")
-    assert engine.receipt(row.receipt_code)["status"] == "completed"
+    assert engine.history.receipt(row.receipt_code)["status"] == "completed"
     replays_ok(engine)
 
 
@@ -269,17 +270,17 @@ def test_a_serious_case_is_notified_in_time_and_investigated_with_expertise(depl
     assert task.candidate_groups == ["leder-kir", "varslingsansvarlig"]
     end_of_next_day = end_of_local_day(REPORTED_AT, days_later=1)
     assert utc(task.due_at) == end_of_next_day
-    assert utc(engine.instance(row.id).next_timer_at) == end_of_next_day + \
+    assert utc(engine.history.instance(row.id).next_timer_at) == end_of_next_day + \
         timedelta(seconds=1)
-    assert [t.id for t in engine.tasks(actor=NOTIFIER)] == [task.id]
+    assert [t.id for t in engine.tasks.find(actor=NOTIFIER)] == [task.id]
     for element in PEOPLE:  # the leader who has the case, not the notifier
         assert task_for(engine, LEADER, element, row.id).candidate_groups == \
             ["leder-kir-gastro"]
     later(clock)
     with pytest.raises(InvalidInput) as err:
-        engine.complete(task.id, actor=NOTIFIER, data={**NOTIFIED, "varsel_sendt": False})
+        engine.tasks.complete(task.id, actor=NOTIFIER, data={**NOTIFIED, "varsel_sendt": False})
     assert set(err.value.errors) == {"varsel_sendt"}
-    engine.complete(task.id, actor=NOTIFIER, data=NOTIFIED)
+    engine.tasks.complete(task.id, actor=NOTIFIER, data=NOTIFIED)
     [record] = records(engine, row.id, "Task_LovpalagtVarsel")
     assert (record.indicator, record.outcome, record.completed_by) == \
         ("lovpalagt-varsel", "completed", NOTIFIER)
@@ -287,7 +288,7 @@ def test_a_serious_case_is_notified_in_time_and_investigated_with_expertise(depl
 
     clock.set(end_of_next_day + timedelta(days=1))
     assert sweep(engine).fired == 0  # sent in time: nothing to escalate
-    assert engine.notifications(MANAGEMENT) == []
+    assert engine.identity.notifications(MANAGEMENT) == []
     investigate(engine, clock, row.id, expertise=True)
     assert open_elements(engine, row.id) == sorted(["Task_BestemTiltak", *PEOPLE])
     case = facts(engine, row.id)
@@ -311,10 +312,10 @@ def test_closing_a_serious_case_waits_for_the_follow_up_of_the_people_involved(d
     assert set(err.value.errors) == {"kontaktet", "pasient_samtale_dato"}
     follow_up_people(engine, clock, row.id)
     assert open_elements(engine, row.id) == ["Task_Avslutt"]
-    data = engine.show(row.id)["data"]
+    data = engine.history.show(row.id)["data"]
     assert data["pasient_kontaktperson"] and data["personell_tiltak"] == ["samtale", "debrifing"]
     close_and_learn(engine, clock, row.id)
-    assert engine.show(row.id)["status"] == "completed"
+    assert engine.history.show(row.id)["status"] == "completed"
     replays_ok(engine)
 
 
@@ -342,13 +343,14 @@ def test_a_report_marked_serious_is_to_be_notified_by_the_next_local_day_around_
     assert deadline == end_of_local_day(reported, days_later=1)
     assert deadline.astimezone(OSLO).date() == \
         reported.astimezone(OSLO).date() + timedelta(days=1)
-    assert utc(engine.instance(row.id).next_timer_at) == deadline + timedelta(seconds=1)
+    assert utc(engine.history.instance(row.id).next_timer_at) == deadline + timedelta(seconds=1)
     clock.set(deadline)  # the last second of the next local day: not late yet
     sweep(engine)  # (the unit leader's three days may run out too; in June the review)
-    assert engine.notifications(MANAGEMENT) == []
+    assert engine.identity.notifications(MANAGEMENT) == []
     clock.set(deadline + timedelta(seconds=2))
     sweep(engine)
-    assert [n.template for n in engine.notifications(MANAGEMENT)] == ["avvik-varsel-eskalering"]
+    assert [n.template for n in engine.identity.notifications(MANAGEMENT)] == \
+        ["avvik-varsel-eskalering"]
     assert task_for(engine, NOTIFIER, "Task_VarselStraks", row.id)  # still to be sent
     replays_ok(engine)
 
@@ -369,17 +371,18 @@ def test_the_legal_clock_runs_from_the_report_not_from_the_assessment(deployed, 
     the day after the report is already over, so management is told at once."""
     engine = deployed
     row = report(engine, kjent_dato="2026-01-04")  # known the day before the report
-    assert engine.show(row.id)["data"]["kjent_fra"] == "2026-01-04"
+    assert engine.history.show(row.id)["data"]["kjent_fra"] == "2026-01-04"
     clock.set(REPORTED_AT + timedelta(days=2))
     assess(engine, clock, row.id, SERIOUS)
     task = task_for(engine, NOTIFIER, "Task_LovpalagtVarsel", row.id)
     assert utc(task.due_at) == end_of_local_day(datetime(2026, 1, 4, 12, tzinfo=UTC), 1)
     assert utc(task.due_at) < clock.now()  # overdue when it is created: told in the same step
-    assert [n.template for n in engine.notifications(MANAGEMENT)] == ["avvik-varsel-eskalering"]
+    assert [n.template for n in engine.identity.notifications(MANAGEMENT)] == \
+        ["avvik-varsel-eskalering"]
     assert sweep(engine).fired == 0
     # a day given after the report does not move the clock forward
     later_known = report(engine, kjent_dato="2026-02-01")
-    assert engine.show(later_known.id)["data"]["kjent_fra"] == \
+    assert engine.history.show(later_known.id)["data"]["kjent_fra"] == \
         clock.now().astimezone(OSLO).date().isoformat()
     replays_ok(engine)
 
@@ -396,10 +399,10 @@ def test_a_late_notification_is_escalated_to_management_and_still_required(deplo
     clock.set(deadline + timedelta(seconds=2))
     assert sweep(engine).fired == 1
     assert sweep(engine).fired == 0  # once only
-    [escalation] = engine.notifications(MANAGEMENT)
+    [escalation] = engine.identity.notifications(MANAGEMENT)
     assert escalation.template == "avvik-varsel-eskalering"
     assert "Statens helsetilsyn og Ukom" in escalation.body and "kir" in escalation.body
-    assert engine.notifications(NOTIFIER) == []  # management is told, not everyone
+    assert engine.identity.notifications(NOTIFIER) == []  # management is told, not everyone
     with engine.db.transaction() as session:
         assert session.scalars(select(OutboxMail).where(
             OutboxMail.to_address == f"{MANAGEMENT}@sykehuset.example")).one()
@@ -409,12 +412,12 @@ def test_a_late_notification_is_escalated_to_management_and_still_required(deplo
     assert utc(task.due_at) < clock.now()
     assert open_elements(engine, row.id) == sorted(["Task_LovpalagtVarsel", *PEOPLE])
     later(clock, hours=3)
-    engine.complete(task.id, actor=CLINIC_HEAD, data={**NOTIFIED,
-                                                      "varsel_tidspunkt": "2026-01-07"})
+    engine.tasks.complete(task.id, actor=CLINIC_HEAD, data={**NOTIFIED,
+                                                            "varsel_tidspunkt": "2026-01-07"})
     [record] = records(engine, row.id, "Task_LovpalagtVarsel")
     assert record.outcome == "completed" and utc(record.ended_at) > utc(record.due_at)
     assert open_elements(engine, row.id) == sorted(["Task_Undersokelse", *PEOPLE])
-    assert [e.type for e in engine.history(row.id)].count("timer") == 1
+    assert [e.type for e in engine.history.events(row.id)].count("timer") == 1
     replays_ok(engine)
 
 
@@ -422,12 +425,12 @@ def test_the_units_leader_has_three_days_then_the_clinic_head_has_the_case(deplo
                                                                           clock):
     engine = deployed
     row = report(engine)
-    assert utc(engine.instance(row.id).next_timer_at) == REPORTED_AT + timedelta(days=3)
+    assert utc(engine.history.instance(row.id).next_timer_at) == REPORTED_AT + timedelta(days=3)
     clock.set(REPORTED_AT + timedelta(days=2, hours=23))
     assert sweep(engine).fired == 0
     clock.set(REPORTED_AT + timedelta(days=3, seconds=1))
     assert sweep(engine).fired == 1
-    assert engine.tasks(actor=LEADER) == []  # taken from the unit's leader
+    assert engine.tasks.find(actor=LEADER) == []  # taken from the unit's leader
     task = task_for(engine, CLINIC_HEAD, "Task_VurderingKlinikk", row.id)
     assert task.candidate_groups == ["leder-kir"]
     assert utc(task.due_at) == REPORTED_AT + timedelta(days=5, seconds=1)
@@ -436,19 +439,19 @@ def test_the_units_leader_has_three_days_then_the_clinic_head_has_the_case(deplo
     clock.set(REPORTED_AT + timedelta(days=5, seconds=2))
     assert sweep(engine).fired == 1
     assert sweep(engine).fired == 0
-    [reminder] = engine.notifications(CLINIC_HEAD)
+    [reminder] = engine.identity.notifications(CLINIC_HEAD)
     assert reminder.template == "avvik-paminnelse"
     assert "ikke vurdert innen fristen" in reminder.body and "2026-01-04" in reminder.body
-    assert engine.notifications(OTHER_LEADER) == []  # another clinic's leader
-    assert engine.notifications(REPORTER) == []
+    assert engine.identity.notifications(OTHER_LEADER) == []  # another clinic's leader
+    assert engine.identity.notifications(REPORTER) == []
     later(clock)
-    engine.complete(task.id, actor=CLINIC_HEAD, data=GREEN)
-    assert engine.instance(row.id).next_timer_at is None
+    engine.tasks.complete(task.id, actor=CLINIC_HEAD, data=GREEN)
+    assert engine.history.instance(row.id).next_timer_at is None
 
     # from now on the case is the clinic head's, not the unit leader's
     investigation = task_for(engine, CLINIC_HEAD, "Task_Undersokelse", row.id)
     assert investigation.candidate_groups == ["leder-kir"]
-    assert engine.tasks(actor=LEADER) == []
+    assert engine.tasks.find(actor=LEADER) == []
     replays_ok(engine)
 
 
@@ -460,20 +463,20 @@ def test_a_serious_investigation_does_not_move_on_without_subject_matter_experti
     complete(engine, clock, NOTIFIER, "Task_LovpalagtVarsel", row.id, NOTIFIED)
     follow_up_people(engine, clock, row.id)
     task = task_for(engine, LEADER, "Task_Undersokelse", row.id)
-    assert engine.task_context(task).get("undersokelse_merknad") is None
+    assert engine.tasks.task_context(task).get("undersokelse_merknad") is None
 
     investigate(engine, clock, row.id, expertise=False)
     assert open_elements(engine, row.id) == ["Task_Undersokelse"]  # back, not on
     again = task_for(engine, LEADER, "Task_Undersokelse", row.id)
     assert again.id != task.id
-    note = engine.task_context(again)["undersokelse_merknad"]
+    note = engine.tasks.task_context(again)["undersokelse_merknad"]
     assert "sakkompetanse" in note and "alvorlig" in note
     assert facts(engine, row.id).expertise is False
 
     investigate(engine, clock, row.id, expertise=True)
     assert open_elements(engine, row.id) == ["Task_BestemTiltak"]
     assert facts(engine, row.id).expertise is True
-    done = [e.element_id for e in engine.history(row.id) if e.type == "complete"]
+    done = [e.element_id for e in engine.history.events(row.id) if e.type == "complete"]
     assert done.count("Task_Undersokelse") == 2
     assert [r.outcome for r in records(engine, row.id, "Task_Undersokelse")] == \
         ["completed", "completed"]
@@ -501,16 +504,16 @@ def test_a_cross_clinic_analysis_runs_the_six_step_routine_and_closing_waits_for
                               {"tittel": "Ny varslingsrutine"}]})
 
     # the six-step routine runs as a child of the case: its clinics' tasks are the case's
-    diagrams = {d["process_key"]: d for d in engine.progress(row.id)}
+    diagrams = {d["process_key"]: d for d in engine.history.progress(row.id)}
     assert diagrams["hendelsesanalyse-oppfolging"]["called_from"] == \
         "Activity_Hendelsesanalyse"
     assert "Activity_Hendelsesanalyse" in diagrams[PROCESS]["active"]
     assert {"hendelsesanalyse-oppfolging", "klinikk-oppfolging", "tiltak"} <= \
-        set(engine.show(row.id)["called"])
+        set(engine.history.show(row.id)["called"])
     for clinic in ("kir", "med"):
         task = task_for(engine, SECRETARIAT[clinic], "Task_VurderTiltak", row.id)
         assert task.process_key == "klinikk-oppfolging" and task.instance_id == row.id
-        assert engine.task_context(task)["analyse_tittel"].startswith("Dobbel ordinasjon")
+        assert engine.tasks.task_context(task)["analyse_tittel"].startswith("Dobbel ordinasjon")
     for clinic in ("kir", "med"):
         secretariat = SECRETARIAT[clinic]
         complete(engine, clock, secretariat, "Task_VurderTiltak", row.id,
@@ -524,20 +527,20 @@ def test_a_cross_clinic_analysis_runs_the_six_step_routine_and_closing_waits_for
         complete(engine, clock, SECRETARIAT[clinic], "Task_MottaReferat", row.id,
                  {"referat_kvittert": True})
     for task in measure_tasks(engine, row.id):  # the analysis's measures, per clinic
-        finish_measure(engine, clock, row.id, engine.task_context(task)["tiltak"]["tittel"])
+        finish_measure(engine, clock, row.id, engine.tasks.task_context(task)["tiltak"]["tittel"])
     assert "Task_BestemTiltak" not in open_elements(engine, row.id)
     for clinic in ("kir", "med"):
         complete(engine, clock, SECRETARIAT[clinic], "Task_BekreftAvslutning", row.id,
                  {"klinikk_avsluttet": True})
 
     # the six steps are done; the clinic decides its own measures
-    diagrams = {d["process_key"]: d for d in engine.progress(row.id)}
+    diagrams = {d["process_key"]: d for d in engine.history.progress(row.id)}
     assert "End_HendelseLukket" in diagrams["hendelsesanalyse-oppfolging"]["completed"]
     assert open_elements(engine, row.id) == ["Task_BestemTiltak"]
     decide(engine, clock, row.id, MEASURES)
     measures = {t.assignee: t for t in measure_tasks(engine, row.id)}
     assert set(measures) == {"ola", "nora"}
-    assert engine.task_context(measures["nora"])["klinikk"] == "med"
+    assert engine.tasks.task_context(measures["nora"])["klinikk"] == "med"
     feedback(engine, clock, row.id, "Hendelsen er analysert; to tiltak er satt i verk.")
 
     # closing only when every measure is done or ended with a recorded reason
@@ -548,7 +551,7 @@ def test_a_cross_clinic_analysis_runs_the_six_step_routine_and_closing_waits_for
                    end_with_reason="Dekkes av foretakets nye opplæringsplan for insulin.")
     assert open_elements(engine, row.id) == ["Task_Avslutt"]
     close_and_learn(engine, clock, row.id)
-    assert engine.show(row.id)["status"] == "completed"
+    assert engine.history.show(row.id)["status"] == "completed"
     replays_ok(engine)
 
 
@@ -557,28 +560,28 @@ def test_an_anonymous_reporter_reads_the_feedback_with_the_receipt_code(deployed
     row = report(engine, actor="oddny", anonym=True,
                  epost_tilbakemelding="melder@example.org")
     code = row.receipt_code
-    assert engine.instance(row.id).started_by == "anonym"
-    assert "melder@example.org" not in str(engine.show(row.id))
+    assert engine.history.instance(row.id).started_by == "anonym"
+    assert "melder@example.org" not in str(engine.history.show(row.id))
     assert facts(engine, row.id).anonymous is True
-    assert engine.receipt(code)["feedback"] is None
+    assert engine.history.receipt(code)["feedback"] is None
 
     assess(engine, clock, row.id, GREEN)
     investigate(engine, clock, row.id, expertise=False)
     decide(engine, clock, row.id, [], reason="Rutinen er allerede endret.")
     assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]  # no measures
     feedback(engine, clock, row.id, "Takk! Dobbeltkontroll av insulin er innført.")
-    seen = engine.receipt(code.lower())
+    seen = engine.history.receipt(code.lower())
     assert seen["feedback"] == "Takk! Dobbeltkontroll av insulin er innført."
     assert seen["status"] == "running"
     with engine.db.transaction() as session:
         mail = session.scalars(select(OutboxMail).where(
             OutboxMail.to_address == "melder@example.org")).one()
         assert "Dobbeltkontroll" in mail.body
-    assert engine.notifications("oddny") == []  # nobody knows it was oddny
+    assert engine.identity.notifications("oddny") == []  # nobody knows it was oddny
 
     close_and_learn(engine, clock, row.id)
-    assert engine.receipt(code)["status"] == "completed"
-    assert "oddny" not in {e.actor for e in engine.history(row.id)}
+    assert engine.history.receipt(code)["status"] == "completed"
+    assert "oddny" not in {e.actor for e in engine.history.events(row.id)}
     replays_ok(engine)
 
 
@@ -589,7 +592,7 @@ def test_a_red_case_does_not_close_without_a_measure_or_the_leaders_reason(deplo
     row = report(engine)
     assess(engine, clock, row.id, dict(GREEN, konsekvens="3", sannsynlighet="3"))
     assert risk_class(engine, row.id) == "rød"
-    assert engine.show(row.id)["data"]["tiltak_kreves"] is True
+    assert engine.history.show(row.id)["data"]["tiltak_kreves"] is True
     assert facts(engine, row.id).serious is False
     investigate(engine, clock, row.id, expertise=False)
     with pytest.raises(InvalidInput) as refused:
@@ -601,14 +604,14 @@ def test_a_red_case_does_not_close_without_a_measure_or_the_leaders_reason(deplo
     decide(engine, clock, row.id, [], reason="Utstyret er tatt ut av bruk i hele foretaket.",
            red=True)
     assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]
-    assert engine.show(row.id)["data"]["begrunnelse_uten_tiltak"].startswith("Utstyret")
+    assert engine.history.show(row.id)["data"]["begrunnelse_uten_tiltak"].startswith("Utstyret")
 
 
 def test_a_green_case_may_close_with_no_measure_and_no_reason(deployed, clock):
     engine = deployed
     row = report(engine)
     assess(engine, clock, row.id, GREEN)
-    assert engine.show(row.id)["data"]["tiltak_kreves"] is False
+    assert engine.history.show(row.id)["data"]["tiltak_kreves"] is False
     investigate(engine, clock, row.id, expertise=False)
     decide(engine, clock, row.id, [])
     assert open_elements(engine, row.id) == ["Task_Tilbakemelding"]
@@ -631,30 +634,30 @@ def test_a_learning_note_spread_by_the_committee_reaches_the_other_clinics(deplo
     each of their secretariats acknowledges it, and the case ends when both have."""
     engine = deployed
     row = green_case_learned(engine, clock, spread_to=("kir", "med", "psyk"))
-    assert sorted(t.candidate_groups[0] for t in engine.tasks(instance_id=row.id)) == \
+    assert sorted(t.candidate_groups[0] for t in engine.tasks.find(instance_id=row.id)) == \
         ["kpu-sekretariat-med", "kpu-sekretariat-psyk"]
-    assert engine.tasks(actor=SECRETARIAT["kir"]) == []
-    [for_med] = engine.tasks(actor=SECRETARIAT["med"])
-    context = engine.task_context(for_med)
+    assert engine.tasks.find(actor=SECRETARIAT["kir"]) == []
+    [for_med] = engine.tasks.find(actor=SECRETARIAT["med"])
+    context = engine.tasks.task_context(for_med)
     assert (context["laering_fra_klinikk"], context["laeringsnotat_tittel"]) == \
         ("kir", "Dobbel ordinasjon ved overflytting")
     later(clock)
     with pytest.raises(InvalidInput) as err:
-        engine.complete(for_med.id, actor=SECRETARIAT["med"], data={"laering_mottatt": False})
+        engine.tasks.complete(for_med.id, actor=SECRETARIAT["med"], data={"laering_mottatt": False})
     assert set(err.value.errors) == {"laering_mottatt"}
-    engine.complete(for_med.id, actor=SECRETARIAT["med"], data={
+    engine.tasks.complete(for_med.id, actor=SECRETARIAT["med"], data={
         "laering_mottatt": True, "laering_bruk": "Tas opp på neste tavlemøte i alle poster."})
-    assert engine.show(row.id)["status"] == "running"  # psyk has not acknowledged yet
-    [for_psyk] = engine.tasks(actor="pia")
-    engine.complete(for_psyk.id, actor="pia", data={"laering_mottatt": True})
-    assert engine.show(row.id)["status"] == "completed"
+    assert engine.history.show(row.id)["status"] == "running"  # psyk has not acknowledged yet
+    [for_psyk] = engine.tasks.find(actor="pia")
+    engine.tasks.complete(for_psyk.id, actor="pia", data={"laering_mottatt": True})
+    assert engine.history.show(row.id)["status"] == "completed"
     replays_ok(engine)
 
 
 def test_a_note_kept_in_the_clinic_ends_the_case_without_other_clinics(deployed, clock):
     engine = deployed
     row = green_case_learned(engine, clock, spread_to=("kir",))  # only its own clinic
-    assert engine.show(row.id)["status"] == "completed"
+    assert engine.history.show(row.id)["status"] == "completed"
 
 
 # ------------------------------------------------------------------ indicators
@@ -673,7 +676,7 @@ def walk_serious(engine, clock, *, notify_late: bool) -> str:
     decide(engine, clock, row.id, [], reason="Tiltak følges opp i egen sak.", red=True)
     feedback(engine, clock, row.id, "Hendelsen er varslet og undersøkt.")
     close_and_learn(engine, clock, row.id)
-    assert engine.show(row.id)["status"] == "completed"
+    assert engine.history.show(row.id)["status"] == "completed"
     return row.id
 
 
@@ -718,11 +721,11 @@ def test_a_decision_table_deployed_alone_decides_new_cases_and_spares_running_on
         deployed, clock):
     engine = deployed
     running = report(engine)
-    before = engine.latest(PROCESS).version
+    before = engine.repository.latest(PROCESS).version
 
-    deployed_now = {d.key: d for d in engine.deploy(stricter_matrix(), actor="per")}
+    deployed_now = {d.key: d for d in engine.repository.deploy(stricter_matrix(), actor="per")}
     assert deployed_now[PROCESS].created and deployed_now[PROCESS].version == before + 1
-    assert engine.latest("avvikelsehantering").version == 1  # its own table, untouched
+    assert engine.repository.latest("avvikelsehantering").version == 1  # its own table, untouched
 
     fresh = report(engine)
     assess(engine, clock, fresh.id, GREEN)
@@ -730,7 +733,8 @@ def test_a_decision_table_deployed_alone_decides_new_cases_and_spares_running_on
     assess(engine, clock, running.id, GREEN)  # started before: decided as it began
     assert risk_class(engine, running.id) == "grønn"
     # the same table again changes nothing
-    assert not {d.key: d for d in engine.deploy(stricter_matrix(), actor="per")}[PROCESS].created
+    assert not {d.key: d for d in engine.repository.deploy(stricter_matrix(),
+                                                           actor="per")}[PROCESS].created
     assert all(v.ok for v in verify_all(engine))
 
 
@@ -738,6 +742,6 @@ def test_a_broken_decision_table_deployed_alone_is_refused_with_its_place(deploy
     [(name, data)] = stricter_matrix().items()
     broken = data.replace(b"<text>[1..3]</text>", b"<text>[1..3</text>", 1)
     with pytest.raises(DefinitionError) as refused:
-        deployed.deploy({name: broken}, actor="per")
+        deployed.repository.deploy({name: broken}, actor="per")
     assert refused.value.file == name and "DecisionRule_1gr0n01" in str(refused.value)
-    assert deployed.latest(PROCESS).version == 1  # nothing changed
+    assert deployed.repository.latest(PROCESS).version == 1  # nothing changed

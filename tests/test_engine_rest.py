@@ -120,8 +120,8 @@ def test_modeler_deploys_a_changed_routine_and_the_new_version_runs(app, deploye
     instance = started.get_json()
     assert (instance["definitionId"], instance["businessKey"], instance["ended"]) == \
         (definition_id, "HA-2026-40", False)
-    assert deployed.show(instance["id"])["version"] == 2
-    [task] = [t for t in deployed.tasks(actor="sigrid") if t.instance_id == instance["id"]]
+    assert deployed.history.show(instance["id"])["version"] == 2
+    [task] = [t for t in deployed.tasks.find(actor="sigrid") if t.instance_id == instance["id"]]
     assert task.element_id == "Task_VurderTiltak"
 
     # the same diagram again: nothing new, and the answer names the version that runs
@@ -167,7 +167,7 @@ def test_a_broken_diagram_gets_the_error_modeler_shows_naming_file_and_element(a
     assert error["mainElementId"] and error["elementIds"] == [error["mainElementId"]]
     assert f"element '{error['mainElementId']}'" in body["message"]
     assert isinstance(error["line"], int) and body["details"][name]["warnings"] == []
-    assert deployed.latest("hendelsesanalyse-oppfolging").version == 1
+    assert deployed.repository.latest("hendelsesanalyse-oppfolging").version == 1
 
 
 def test_an_api_token_deploys_for_a_process_owner_within_its_scopes(app, deployed):
@@ -217,7 +217,7 @@ def test_only_process_owners_deploy(app, deployed):
         assert body["missingAuthorizations"] == [{"permissionName": "CREATE",
                                                   "resourceName": "Deployment",
                                                   "resourceId": None}]
-    assert deployed.latest("hendelsesanalyse-oppfolging").version == 1
+    assert deployed.repository.latest("hendelsesanalyse-oppfolging").version == 1
     refused = client.post("/engine-rest/process-definition/key/hendelsesanalyse-oppfolging/"
                           "start", headers=modeler_headers("per"), json={"variables": {}})
     assert refused.status_code == 403  # starting takes the process's starter groups

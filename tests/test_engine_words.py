@@ -158,7 +158,7 @@ def test_every_text_can_be_said_in_bokmal_and_swedish(tmp_path, language):
 @pytest.fixture
 def app(deployed, tmp_path):
     return app_with_users(deployed, tmp_path, {
-        name: sorted(deployed.groups(name))
+        name: sorted(deployed.identity.groups(name))
         for name in ("frida", "sigrid", "magnus", "ola", "rita", "per")})
 
 
@@ -184,8 +184,8 @@ def said_on(response) -> str:
 
 
 def review_task(engine):
-    case = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                        data=dict(START_DATA, klinikker=["kir"]), business_key="HA-31")
+    case = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                data=dict(START_DATA, klinikker=["kir"]), business_key="HA-31")
     return case, task_for(engine, "sigrid", "Task_VurderTiltak", case.id)
 
 
@@ -202,7 +202,7 @@ def test_a_task_of_another_group_and_one_someone_else_took_are_named(app, deploy
     with deployed.db.transaction() as session:  # a second secretary of the clinic
         add_user(session, "solveig", ["kpu-sekretariat-kir"], display_name="Solveig Sæther",
                  password=PASSWORD)
-    deployed.claim(task.id, actor="solveig")
+    deployed.tasks.claim(task.id, actor="solveig")
     sigrid = signed_in(app, "sigrid")
     taken = sigrid.post(f"/tasks/{task.id}", data={
         "csrf_token": token(sigrid, "/"), "tiltak_vurdering#rows": "3"})
@@ -215,7 +215,7 @@ def test_a_task_of_another_group_and_one_someone_else_took_are_named(app, deploy
 
 def test_a_refused_document_is_named_by_its_file(app, deployed):
     _case, task = review_task(deployed)
-    deployed.claim(task.id, actor="sigrid")
+    deployed.tasks.claim(task.id, actor="sigrid")
     sigrid = signed_in(app, "sigrid")
     page = f"/tasks/{task.id}"
     said = {}
@@ -227,12 +227,12 @@ def test_a_refused_document_is_named_by_its_file(app, deployed):
         said["program.exe"]
     assert "«tom.pdf» er tom." in said["tom.pdf"]
     assert not any("not accepted" in s or "is empty" in s for s in said.values())
-    assert deployed.attachments(task.instance_id) == []
+    assert deployed.history.attachments(task.instance_id) == []
 
 
 def test_starting_a_routine_one_may_not_start_names_the_routine_and_its_starters(
         app, deployed):
-    routine = deployed.latest("hendelsesanalyse-oppfolging")
+    routine = deployed.repository.latest("hendelsesanalyse-oppfolging")
     response = signed_in(app, "ola").get("/start/hendelsesanalyse-oppfolging")
     assert response.status_code == 403
     said = said_on(response)
@@ -258,7 +258,7 @@ def test_an_auditor_following_a_case_and_a_retry_without_an_incident_are_refused
 
 def test_a_step_the_case_does_not_have_is_named(app, deployed):
     case, _task = review_task(deployed)
-    steps = len(deployed.history(case.id))
+    steps = len(deployed.history.events(case.id))
     response = signed_in(app, "rita").get(f"/audit/{case.id}?step={steps + 5}")
     assert response.status_code == 404
     assert f"Saken har ikke noe steg {steps + 5}: den har {steps}." in said_on(response)

@@ -97,14 +97,14 @@ def walked(engine, clock, clinics=("kir", "med"), business_key="HA-2026-17",
 
 
 def start(engine, clinics: list[str], business_key: str | None) -> str:
-    return engine.start(SIX_STEP, actor="frida", data=dict(START_DATA, klinikker=clinics),
-                        business_key=business_key).id
+    return engine.runtime.start(SIX_STEP, actor="frida", data=dict(START_DATA, klinikker=clinics),
+                                business_key=business_key).id
 
 
 # ----------------------------------------------------------------------- XES
 def test_the_xes_of_a_walked_case_has_its_trace_events_and_lifecycle(deployed, clock):
     instance_id = walked(deployed, clock)
-    history = deployed.history(instance_id)
+    history = deployed.history.events(instance_id)
     out = io.BytesIO()
     summary = export.write_xes(deployed, [instance_id], out)
     assert (summary.instances, summary.events) == (1, len(history))
@@ -150,9 +150,9 @@ def test_the_xes_of_a_walked_case_has_its_trace_events_and_lifecycle(deployed, c
 def test_giving_back_and_cancelling_map_onto_the_standard_lifecycle(deployed):
     instance_id = start(deployed, ["kir"], "HA-2026-5")
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance_id)
-    deployed.claim(task.id, actor="sigrid")
-    deployed.unclaim(task.id, actor="sigrid")
-    deployed.cancel(instance_id, actor="frida", reason="registrert to ganger")
+    deployed.tasks.claim(task.id, actor="sigrid")
+    deployed.tasks.unclaim(task.id, actor="sigrid")
+    deployed.runtime.cancel(instance_id, actor="frida", reason="registrert to ganger")
     out = io.BytesIO()
     export.write_xes(deployed, [instance_id], out)
     [trace] = etree.fromstring(out.getvalue()).findall("trace")
@@ -185,8 +185,8 @@ def test_the_csv_rows_match_the_history(deployed, clock, monkeypatch):
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0] == CSV_HEADER
     records = [dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]]
-    expected = [(first, e) for e in deployed.history(first)] + \
-        [(second, e) for e in deployed.history(second)]
+    expected = [(first, e) for e in deployed.history.events(first)] + \
+        [(second, e) for e in deployed.history.events(second)]
     assert (summary.instances, summary.events) == (2, len(expected)) == (2, len(records))
     _, user_tasks = bpmn_names()
     for record, (instance_id, event) in zip(records, expected, strict=True):
@@ -222,24 +222,24 @@ def cases(deployed, clock):
     found["running"] = start(deployed, ["med"], "ha-2026-99")
     clock.set(datetime(2026, 1, 25, 9, 0, tzinfo=UTC))
     found["cancelled"] = start(deployed, ["kir"], "TILSYN-7")
-    deployed.cancel(found["cancelled"], actor="frida")
+    deployed.runtime.cancel(found["cancelled"], actor="frida")
     bpmn = (PROCESSES / f"{SIX_STEP}.bpmn").read_bytes()
     changed = bpmn.replace(b'name="Hendelsen lukket"', b'name="Hendelsen er lukket"')
     assert changed != bpmn
-    [redeployed] = deployed.deploy({f"{SIX_STEP}.bpmn": changed}, actor="per")
+    [redeployed] = deployed.repository.deploy({f"{SIX_STEP}.bpmn": changed}, actor="per")
     assert redeployed.version == 2
     clock.set(datetime(2026, 2, 4, 9, 0, tzinfo=UTC))
     found["v2"] = start(deployed, ["kir", "med"], "HA-2026-18")
-    deployed.deploy({"avviksmelding.bpmn": AVVIK_BPMN}, actor="per")
+    deployed.repository.deploy({"avviksmelding.bpmn": AVVIK_BPMN}, actor="per")
     clock.set(datetime(2026, 2, 10, 9, 0, tzinfo=UTC))
-    found["avvik"] = deployed.start("avviksmelding", actor="ola", data={"klinikk": "barn"},
-                                    business_key="AVVIK-1").id
+    found["avvik"] = deployed.runtime.start("avviksmelding", actor="ola", data={"klinikk": "barn"},
+                                            business_key="AVVIK-1").id
     return found
 
 
 def test_each_search_filter_narrows_the_result(deployed, cases):
     def found(**wanted) -> set[str]:
-        rows, total = deployed.find_instances(InstanceFilter(**wanted), limit=50)
+        rows, total = deployed.history.find_instances(InstanceFilter(**wanted), limit=50)
         assert total == len(rows)
         names = {v: k for k, v in cases.items()}
         return {names[row.id] for row in rows}
@@ -277,12 +277,12 @@ def test_the_search_pages_newest_first_and_describes_each_instance(deployed, cas
     assert (done.business_key, done.status, done.started_by) == ("HA-2026-17", "completed",
                                                                  "frida")
     assert done.clinics == ["kir", "med"]
-    assert done.event_count == len(deployed.history(done.id))
+    assert done.event_count == len(deployed.history.events(done.id))
     assert done.started_at == datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     assert done.ended_at > done.started_at
-    [v2], _ = deployed.find_instances(InstanceFilter(version=2))
+    [v2], _ = deployed.history.find_instances(InstanceFilter(version=2))
     assert (v2.version, v2.status, v2.ended_at) == (2, "running", None)
-    assert deployed.find_instance_ids(InstanceFilter(clinic="med")) == \
+    assert deployed.history.find_instance_ids(InstanceFilter(clinic="med")) == \
         [cases["done"], cases["running"], cases["v2"]]
 
 
@@ -314,7 +314,7 @@ def test_tiltak_export_writes_a_file_and_refuses_bad_input(deployed, clock, tilt
                                                           tmp_path):
     done = walked(deployed, clock)
     running = start(deployed, ["med"], "HA-2026-99")
-    events = len(deployed.history(done)) + len(deployed.history(running))
+    events = len(deployed.history.events(done)) + len(deployed.history.events(running))
 
     result = tiltak_cli("export", "--format", "csv", "--out", "alle.csv")
     assert result.stdout.decode().strip() == f"exported 2 instances ({events} events) to alle.csv"
@@ -355,7 +355,7 @@ def sqlite_deployed(sqlite_url, clock):
     engine = services.build_engine(sqlite_url, clock=clock)
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=False)
-    engine.deploy(collect_files([str(PROCESSES)]), actor="per")
+    engine.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     yield engine
     engine.db.dispose()
 
@@ -375,11 +375,11 @@ def test_pm4py_discovers_the_routine_from_the_xes_export(sqlite_deployed, clock,
         clock.advance(minutes=rng.randint(5, 60 * 24 * 3))
         if step == "reviewed" and rng.random() < 0.4:
             task = task_for(engine, KPU[clinic], "Task_KpuBehandling", instance_id)
-            engine.claim(task.id, actor=KPU[clinic])
+            engine.tasks.claim(task.id, actor=KPU[clinic])
         if step == "kpu_reviewed" and rng.random() < 0.2:
             task = task_for(engine, SECRETARIAT[clinic], "Task_SendReferat", instance_id)
-            engine.claim(task.id, actor=SECRETARIAT[clinic])
-            engine.unclaim(task.id, actor=SECRETARIAT[clinic])
+            engine.tasks.claim(task.id, actor=SECRETARIAT[clinic])
+            engine.tasks.unclaim(task.id, actor=SECRETARIAT[clinic])
 
     ids = []
     for number in range(CASES_FOR_MINING):
@@ -389,7 +389,8 @@ def test_pm4py_discovers_the_routine_from_the_xes_export(sqlite_deployed, clock,
         clock.advance(hours=rng.randint(1, 48))
     path = tmp_path / "tiltak.xes"
     with open(path, "wb") as handle:
-        export.write_xes(engine, engine.find_instance_ids(InstanceFilter(process_key=SIX_STEP)),
+        export.write_xes(engine,
+                         engine.history.find_instance_ids(InstanceFilter(process_key=SIX_STEP)),
                          handle)
 
     log = pm4py.read_xes(str(path), variant="iterparse", show_progress_bar=False)

@@ -294,8 +294,8 @@ def test_every_message_can_be_said_in_bokmal_and_swedish(tmp_path, language):
 
 @pytest.fixture
 def app(engine, tmp_path):
-    engine.deploy({"skjemaprove.bpmn": BPMN.encode(),
-                   "skjemaprove.form": json.dumps(FORM).encode()}, actor="per")
+    engine.repository.deploy({"skjemaprove.bpmn": BPMN.encode(),
+                              "skjemaprove.form": json.dumps(FORM).encode()}, actor="per")
     with engine.db.transaction() as session:
         add_user(session, "nora", ["ansatt"], password=PASSWORD, language="nb")
         add_user(session, "sven", ["ansatt"], password=PASSWORD, language="sv")
@@ -351,11 +351,11 @@ def test_a_start_form_with_bad_values_shows_every_error_in_the_users_language(
 
 
 def test_a_task_form_with_bad_values_speaks_swedish_to_a_swedish_user(app, engine):
-    instance = engine.start("skjemaprove", actor="nora", data=GOOD)
+    instance = engine.runtime.start("skjemaprove", actor="nora", data=GOOD)
     client = logged_in(app, "sven")
-    [task] = [t for t in engine.tasks(actor="sven") if t.instance_id == instance.id]
+    [task] = [t for t in engine.tasks.find(actor="sven") if t.instance_id == instance.id]
     page_url = f"/tasks/{task.id}"
-    engine.claim(task.id, actor="sven")  # a task is completed by the one who claimed it
+    engine.tasks.claim(task.id, actor="sven")  # a task is completed by the one who claimed it
     response = client.post(page_url, data={"csrf_token": token(client, page_url),
                                            "tittel": "", "antall": "11", "dato": "2026-13-40",
                                            "rader#rows": "1", "rader[0].tekst": "Ok"})
@@ -365,8 +365,8 @@ def test_a_task_form_with_bad_values_speaks_swedish_to_a_swedish_user(app, engin
     assert errors["antall"] == "måste vara mellan 1 och 10"
     assert errors["dato"] == "inte ett giltigt datum (ÅÅÅÅ-MM-DD)"
     assert errors["bekreftet"] == "måste kryssas i"
-    engine.unclaim(task.id, actor="sven")
-    engine.claim(task.id, actor="nora")
+    engine.tasks.unclaim(task.id, actor="sven")
+    engine.tasks.claim(task.id, actor="nora")
     norwegian = logged_in(app, "nora")
     response = norwegian.post(page_url, data={"csrf_token": token(norwegian, page_url),
                                               "tittel": "", "rader#rows": "0",
@@ -390,8 +390,8 @@ def test_the_api_keeps_its_english_messages_whatever_the_users_language(app, eng
     assert response.status_code == 422
     body = response.get_json()
     assert body == {"code": 422, "status": "Invalid input", "errors": ENGLISH_ERRORS}
-    instance = engine.start("skjemaprove", actor="nora", data=GOOD)
-    [task] = [t for t in engine.tasks(actor=user) if t.instance_id == instance.id]
+    instance = engine.runtime.start("skjemaprove", actor="nora", data=GOOD)
+    [task] = [t for t in engine.tasks.find(actor=user) if t.instance_id == instance.id]
     client.post(f"/api/tasks/{task.id}/claim", json={})
     response = client.post(f"/api/tasks/{task.id}/complete",
                            json={"data": dict(GOOD, antall=11, tittel="")})

@@ -37,13 +37,14 @@ def test_the_engine_refuses_out_of_bounds_data_by_where_it_is(deployed, name, te
         value = None
     if value is not None:
         with pytest.raises(InvalidInput, match=said):
-            deployed.start("avvikshandtering", actor="system", data=value)
-    assert not deployed.find_instance_ids()
+            deployed.runtime.start("avvikshandtering", actor="system", data=value)
+    assert not deployed.history.find_instance_ids()
 
 
 def test_a_business_key_longer_than_its_column_is_refused(deployed):
     with pytest.raises(InvalidInput, match="business_key: longer than 200"):
-        deployed.start("avvikshandtering", actor="system", data={}, business_key="x" * 100_000)
+        deployed.runtime.start("avvikshandtering", actor="system", data={},
+                               business_key="x" * 100_000)
 
 
 @pytest.mark.parametrize(("name", "text", "said"), BAD_JSON, ids=[b[0] for b in BAD_JSON])
@@ -56,7 +57,7 @@ def test_the_api_answers_422_naming_the_problem(app, deployed, name, text, said)
                            content_type="application/json")
     assert response.status_code == 422, response.get_data(as_text=True)[:300]
     assert said in json.dumps(response.get_json(), ensure_ascii=False)
-    assert not deployed.find_instance_ids()
+    assert not deployed.history.find_instance_ids()
 
 
 def test_page_numbers_out_of_range_are_refused_or_kept_in_range(app, deployed):  # noqa: F811
@@ -85,7 +86,7 @@ def test_the_command_line_refuses_bad_data_with_exit_code_2_and_no_traceback(
     assert refused.returncode == 2 and "user name" in refused.stderr
     unknown = cli.run("verify", "finnes-ikke", ok=False)
     assert unknown.returncode == 4 and "no process instance" in unknown.stderr
-    assert not deployed.find_instance_ids()
+    assert not deployed.history.find_instance_ids()
 
 
 def test_a_listing_piped_into_a_reader_that_stops_early_ends_quietly(deployed, database_url,
@@ -93,7 +94,7 @@ def test_a_listing_piped_into_a_reader_that_stops_early_ends_quietly(deployed, d
     import subprocess
     import sys
     for _ in range(3):
-        deployed.start("hendelsesanalyse-oppfolging", actor="system", data={
+        deployed.runtime.start("hendelsesanalyse-oppfolging", actor="system", data={
             "analyse_tittel": "Sepsis", "dokumentasjon": "Rapport " * 300,
             "folgebrev": "Brev", "klinikker": ["kir", "med"],
             "foreslatte_tiltak": [{"tittel": "A", "beskrivelse": "x" * 2000}] * 20})
@@ -106,7 +107,7 @@ def test_a_listing_piped_into_a_reader_that_stops_early_ends_quietly(deployed, d
 
 def test_numbers_in_addresses_beyond_any_row_are_not_found(app, deployed):  # noqa: F811
     from walks import START_DATA
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
     client = app.test_client()
     login(client, "rita")
     huge = "9" * 30

@@ -41,24 +41,24 @@ def _engine(url):
 
 
 def test_the_next_command_runs_on_the_workflow_the_last_one_left(deployed, restores):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
-    deployed.claim(task.id, actor="sigrid")  # a claim moves the row's version on
-    deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": review_rows("kir")})
+    deployed.tasks.claim(task.id, actor="sigrid")  # a claim moves the row's version on
+    deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": review_rows("kir")})
     assert restores[0] == 0
     assert verify_instance(deployed, instance.id).ok
 
 
 def test_a_failed_command_leaves_no_workflow_behind(deployed, restores):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
     wrong = review_rows("kir")
     wrong[0]["frist"] = "not a date"
     with pytest.raises(InvalidInput):
-        deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": wrong})
-    deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": review_rows("kir")})
+        deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": wrong})
+    deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": review_rows("kir")})
     assert restores[0] == 1  # the workflow the failure had was let go
     assert verify_instance(deployed, instance.id).ok
 
@@ -76,7 +76,7 @@ class _Servers:
 
 
 def _hashes(engine, instance_id):
-    return [(e.seq, e.type, e.state_hash) for e in engine.history(instance_id)]
+    return [(e.seq, e.type, e.state_hash) for e in engine.history.events(instance_id)]
 
 
 def test_processes_with_stale_workflows_write_what_restoring_writes(database_url, tmp_path):
@@ -109,15 +109,15 @@ def test_a_start_takes_the_version_another_process_has_just_deployed(database_ur
     another process deploys a newer one, the next start takes that one all the same."""
     here, there = _engine(database_url), _engine(database_url)
     services.load_demo_users(here, passwords=False)
-    here.deploy(collect_files([str(PROCESSES)]), actor="per")
-    first = here.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    here.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
+    first = here.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
     bpmn = (PROCESSES / "hendelsesanalyse-oppfolging.bpmn").read_bytes()
     there.deploy({"hendelsesanalyse-oppfolging.bpmn": bpmn + b"<!-- version 2 -->\n"},
                  actor="per")
-    second = here.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
-    assert [here.show(i.id)["version"] for i in (first, second)] == [1, 2]
-    third = here.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
-    assert here.show(third.id)["version"] == 2
+    second = here.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    assert [here.history.show(i.id)["version"] for i in (first, second)] == [1, 2]
+    third = here.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    assert here.history.show(third.id)["version"] == 2
     assert verify_instance(here, second.id).ok
     for engine in (here, there):
         engine.db.dispose()

@@ -66,13 +66,13 @@ def instances(engine, process_key: str) -> list[str]:
 
 def task_of(engine, user: str, element_id: str, instance_id: str, clinic: str | None = None):
     """The one open task `user` may work on with this element, in the case (and clinic)."""
-    [task] = [t for t in engine.tasks(actor=user) if t.element_id == element_id
+    [task] = [t for t in engine.tasks.find(actor=user) if t.element_id == element_id
               and t.instance_id == instance_id and (clinic is None or t.clinic == clinic)]
     return task
 
 
 def open_in(engine, instance_id: str, clinic: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id)
+    return sorted(t.element_id for t in engine.tasks.find(instance_id=instance_id)
                   if t.clinic == clinic)
 
 
@@ -89,7 +89,7 @@ def opened_term(engine, clock, moment: datetime, period: str, clinics: list[str]
     sweep(engine)
     [term] = [i for i in instances(engine, TERTIAL) if i not in before]
     task = task_of(engine, QUALITY, "Task_ApneTertial", term)
-    engine.complete(task.id, actor=QUALITY, data={"periode": period, "klinikker": clinics})
+    engine.tasks.complete(task.id, actor=QUALITY, data={"periode": period, "klinikker": clinics})
     return term
 
 
@@ -100,16 +100,16 @@ def preparation(engine, term: str, clinic: str):
 def prepared(engine, term: str, clinic: str, **extra) -> dict:
     """The clinic's KPU secretariat prepares the basis; returns what its form was shown."""
     task = preparation(engine, term, clinic)
-    shown = engine.task_context(task)
-    engine.complete(task.id, actor=SECRETARIAT[clinic], data={**BASIS, **extra})
+    shown = engine.tasks.task_context(task)
+    engine.tasks.complete(task.id, actor=SECRETARIAT[clinic], data={**BASIS, **extra})
     return shown
 
 
 def decided(engine, term: str, clinic: str, measures: list[dict]) -> dict:
     """Management reviews the clinic and decides; returns what its form was shown."""
     task = task_of(engine, MANAGEMENT, "Task_Ledelsesmote", term, clinic)
-    shown = engine.task_context(task)
-    engine.complete(task.id, actor=MANAGEMENT, data={
+    shown = engine.tasks.task_context(task)
+    engine.tasks.complete(task.id, actor=MANAGEMENT, data={
         "motedato": "2026-02-10", "styringssystemet_fungerer": "delvis",
         "deltakere": "Administrerende direktør, klinikkleder, kvalitetsleder",
         "konklusjon": "Tilbakemeldingen til melderne skal følges opp hvert tertial.",
@@ -119,18 +119,18 @@ def decided(engine, term: str, clinic: str, measures: list[dict]) -> dict:
 
 def carried_out(engine, instance_id: str, clinic: str, done: str = "2026-02-20") -> None:
     """Each measure of the clinic done by its owner and checked by the secretariat."""
-    for task in [t for t in engine.tasks(instance_id=instance_id)
+    for task in [t for t in engine.tasks.find(instance_id=instance_id)
                  if t.element_id == "Task_GjennomforTiltak" and t.clinic == clinic]:
-        engine.complete(task.id, actor=task.assignee, data={
+        engine.tasks.complete(task.id, actor=task.assignee, data={
             "gjennomfort_dato": done, "gjennomfort_beskrivelse": "Innført i alle enheter"})
-    for task in [t for t in engine.tasks(instance_id=instance_id)
+    for task in [t for t in engine.tasks.find(instance_id=instance_id)
                  if t.element_id == "Task_KontrollerTiltak" and t.clinic == clinic]:
-        engine.complete(task.id, actor=SECRETARIAT[clinic], data={"tiltak_godkjent": True})
+        engine.tasks.complete(task.id, actor=SECRETARIAT[clinic], data={"tiltak_godkjent": True})
 
 
 def reported(engine, term: str, clinic: str, next_input: str) -> None:
     task = task_of(engine, SECRETARIAT[clinic], "Task_Oppsummer", term, clinic)
-    engine.complete(task.id, actor=SECRETARIAT[clinic], data={
+    engine.tasks.complete(task.id, actor=SECRETARIAT[clinic], data={
         "rapport": "Gjennomgangen er behandlet i klinikkens KPU; tiltakene er fulgt opp.",
         "rapportert_til": ["klinikkledelsen", "kpu"], "innspill_neste": next_input})
 
@@ -149,7 +149,7 @@ def test_a_clinic_review_is_shown_what_the_last_finished_review_of_that_clinic_l
     term = opened_term(engine, clock, FIRST_TERM, "3. tertial 2025", ["kir", "med"])
     # each clinic's secretariat prepares its own basis; nothing before the first review
     assert preparation(engine, term, "kir").candidate_groups == ["kpu-sekretariat-kir"]
-    assert [t.element_id for t in engine.tasks(actor="pia")] == []  # psyk was not picked
+    assert [t.element_id for t in engine.tasks.find(actor="pia")] == []  # psyk was not picked
     for clinic in ("kir", "med"):
         shown = prepared(engine, term, clinic)
         assert (shown["klinikk"], shown["periode"]) == (clinic, "3. tertial 2025")
@@ -160,13 +160,13 @@ def test_a_clinic_review_is_shown_what_the_last_finished_review_of_that_clinic_l
     decided(engine, term, "kir", [measure("Tilbakemelding til melder innen 14 dager", "ola",
                                           "2026-03-01")])
     decided(engine, term, "med", [])
-    [doing] = [t for t in engine.tasks(actor="ola") if t.instance_id == term]
+    [doing] = [t for t in engine.tasks.find(actor="ola") if t.instance_id == term]
     assert (doing.element_id, doing.clinic) == ("Task_GjennomforTiltak", "kir")
-    assert engine.task_context(doing)["tiltak"]["tittel"].startswith("Tilbakemelding")
+    assert engine.tasks.task_context(doing)["tiltak"]["tittel"].startswith("Tilbakemelding")
     assert open_in(engine, term, "kir") == ["Task_GjennomforTiltak"]  # no report before it
     assert open_in(engine, term, "med") == ["Task_Oppsummer"]
     carried_out(engine, term, "kir")
-    assert engine.task_context(task_of(engine, "sigrid", "Task_Oppsummer", term))[
+    assert engine.tasks.task_context(task_of(engine, "sigrid", "Task_Oppsummer", term))[
         "antall_tiltak"] == 1
     reported(engine, term, "kir", KIR_FIRST)  # med's report is late: not done this term
 
@@ -174,7 +174,7 @@ def test_a_clinic_review_is_shown_what_the_last_finished_review_of_that_clinic_l
     # psyk none (it has had no review)
     term2 = opened_term(engine, clock, SECOND_TERM, "1. tertial 2026", ["kir", "med", "psyk"])
     for clinic, expected in (("kir", KIR_FIRST), ("med", None), ("psyk", None)):
-        assert engine.task_context(preparation(engine, term2, clinic)).get(PREVIOUS) == \
+        assert engine.tasks.task_context(preparation(engine, term2, clinic)).get(PREVIOUS) == \
             expected, clinic
     shown = prepared(engine, term2, "kir")
     assert shown[PREVIOUS] == KIR_FIRST
@@ -182,9 +182,9 @@ def test_a_clinic_review_is_shown_what_the_last_finished_review_of_that_clinic_l
     prepared(engine, term2, "psyk", **{PREVIOUS: "Et innspill ingen har skrevet"})
 
     reported(engine, term, "med", MED_FIRST)  # med's first review finishes late
-    assert engine.show(term)["status"] == "completed"
+    assert engine.history.show(term)["status"] == "completed"
     clock.advance(days=3)
-    assert engine.task_context(preparation(engine, term2, "med"))[PREVIOUS] == MED_FIRST
+    assert engine.tasks.task_context(preparation(engine, term2, "med"))[PREVIOUS] == MED_FIRST
     prepared(engine, term2, "med")
 
     # what each clinic was shown is kept in its case: its meeting sees it, the history has it
@@ -252,40 +252,40 @@ def test_the_yearly_review_is_shown_what_the_last_yearly_review_left_and_decides
     [year] = instances(engine, SYSTEM)
     [term] = instances(engine, TERTIAL)
     task = task_of(engine, QUALITY, "Task_ApneTertial", term)
-    engine.complete(task.id, actor=QUALITY, data={"periode": "3. tertial 2025",
-                                                  "klinikker": ["kir"]})
+    engine.tasks.complete(task.id, actor=QUALITY, data={"periode": "3. tertial 2025",
+                                                        "klinikker": ["kir"]})
     prepared(engine, term, "kir")
     decided(engine, term, "kir", [])
     reported(engine, term, "kir", KIR_FIRST)  # a clinic's input is not the system's
 
     preparing = task_of(engine, QUALITY, "Task_ForberedGjennomgang", year)
-    assert preparing.clinic is None and PREVIOUS not in engine.task_context(preparing)
-    engine.complete(preparing.id, actor=QUALITY, data={**BASIS, "periode": "2025"})
+    assert preparing.clinic is None and PREVIOUS not in engine.tasks.task_context(preparing)
+    engine.tasks.complete(preparing.id, actor=QUALITY, data={**BASIS, "periode": "2025"})
     meeting = task_of(engine, MANAGEMENT, "Task_Ledelsesmote", year)
-    engine.complete(meeting.id, actor=MANAGEMENT, data={
+    engine.tasks.complete(meeting.id, actor=MANAGEMENT, data={
         "motedato": "2026-02-16", "styringssystemet_fungerer": "delvis",
         "konklusjon": "Klinikkenes tertialgjennomganger må følges opp i linjen.",
         "vedtatte_tiltak": [{"tittel": "Felles mal for tertialgjennomgangen",
                              "ansvarlig": "nora", "frist": "2026-04-01", "klinikk": "med"}]})
     # the decision is a measure: nora carries it out, med's secretariat checks it
-    [doing] = [t for t in engine.tasks(actor="nora") if t.instance_id == year]
+    [doing] = [t for t in engine.tasks.find(actor="nora") if t.instance_id == year]
     assert (doing.element_id, doing.clinic) == ("Task_GjennomforTiltak", "med")
     carried_out(engine, year, "med", done="2026-03-20")
     report = task_of(engine, QUALITY, "Task_Oppsummer", year)
-    assert engine.task_context(report)["antall_tiltak"] == 1
-    engine.complete(report.id, actor=QUALITY, data={
+    assert engine.tasks.task_context(report)["antall_tiltak"] == 1
+    engine.tasks.complete(report.id, actor=QUALITY, data={
         "rapport": "Behandlet i ledergruppen og styret; tiltaket er gjennomført.",
         "rapportert_til": ["styret"], "innspill_neste": "Vurder tertialgjennomgangene samlet."})
-    assert engine.show(year)["status"] == "completed"
+    assert engine.history.show(year)["status"] == "completed"
 
     clock.set(SECOND_YEAR)
     sweep(engine)
     [next_year] = [i for i in instances(engine, SYSTEM) if i != year]
     preparing = task_of(engine, QUALITY, "Task_ForberedGjennomgang", next_year)
-    assert engine.task_context(preparing)[PREVIOUS] == "Vurder tertialgjennomgangene samlet."
-    engine.complete(preparing.id, actor=QUALITY, data={**BASIS, "periode": "2026"})
+    assert engine.tasks.task_context(preparing)[PREVIOUS] == "Vurder tertialgjennomgangene samlet."
+    engine.tasks.complete(preparing.id, actor=QUALITY, data={**BASIS, "periode": "2026"})
     meeting = task_of(engine, MANAGEMENT, "Task_Ledelsesmote", next_year)
-    assert engine.task_context(meeting)[PREVIOUS] == "Vurder tertialgjennomgangene samlet."
+    assert engine.tasks.task_context(meeting)[PREVIOUS] == "Vurder tertialgjennomgangene samlet."
     replays_ok(engine)
 
 
@@ -308,8 +308,8 @@ def with_source(text: str) -> dict[str, bytes]:
 ])
 def test_a_source_that_names_no_user_task_field_is_refused_at_deploy(deployed, source, said):
     with pytest.raises(DefinitionError) as err:
-        deployed.deploy(with_source(source), actor="per")
+        deployed.repository.deploy(with_source(source), actor="per")
     assert said in str(err.value) and "Task_ForberedGjennomgang" in str(err.value)
-    [version] = deployed.deploy(with_source(
+    [version] = deployed.repository.deploy(with_source(
         "Task_Oppsummer.innspill_neste, Task_Ledelsesmote.konklusjon"), actor="per")
     assert version.created

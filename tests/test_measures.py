@@ -113,31 +113,31 @@ def files_of(lifecycle: Lifecycle) -> dict[str, bytes]:
 def lifecycle(request, engine) -> Lifecycle:
     """The engine with one lifecycle and a process that calls it deployed."""
     chosen = LIFECYCLES[request.param]
-    engine.deploy(files_of(chosen), actor="per")
+    engine.repository.deploy(files_of(chosen), actor="per")
     return chosen
 
 
 def assign(engine, lifecycle: Lifecycle) -> str:
     """A decided measure for ola in the surgical clinic; returns the caller's instance id."""
-    instance = engine.start(f"kaller-{lifecycle.key}", actor="frida", data=MEASURE)
+    instance = engine.runtime.start(f"kaller-{lifecycle.key}", actor="frida", data=MEASURE)
     return instance.id
 
 
 def carry_out(engine, lifecycle: Lifecycle, instance_id: str):
     """Ola reports the measure done; returns the secretariat's control task."""
     task = task_for(engine, "ola", lifecycle.do, instance_id)
-    engine.complete(task.id, actor="ola", data=DONE)
+    engine.tasks.complete(task.id, actor="ola", data=DONE)
     return task_for(engine, "sigrid", lifecycle.control, instance_id)
 
 
 def called(engine, instance_id: str, key: str) -> dict:
-    [diagram] = [d for d in engine.progress(instance_id) if d["process_key"] == key]
+    [diagram] = [d for d in engine.history.progress(instance_id) if d["process_key"] == key]
     return diagram
 
 
 def submitted(engine, instance_id: str, element_id: str) -> dict:
     """The values recorded by the last completion of `element_id`."""
-    [*_, event] = [e for e in engine.history(instance_id)
+    [*_, event] = [e for e in engine.history.events(instance_id)
                    if e.type == "complete" and e.element_id == element_id]
     return json.loads(event.data)["values"]
 
@@ -148,11 +148,11 @@ def submitted(engine, instance_id: str, element_id: str) -> dict:
 def test_without_an_effect_date_the_measure_ends_at_the_approval(engine, lifecycle, no_date):
     instance_id = assign(engine, lifecycle)
     control = carry_out(engine, lifecycle, instance_id)
-    assert engine.task_context(control)["gjennomfort_beskrivelse"] == \
+    assert engine.tasks.task_context(control)["gjennomfort_beskrivelse"] == \
         DONE["gjennomfort_beskrivelse"]
-    engine.complete(control.id, actor="sigrid", data={"tiltak_godkjent": True, **no_date})
+    engine.tasks.complete(control.id, actor="sigrid", data={"tiltak_godkjent": True, **no_date})
 
-    shown = engine.show(instance_id)
+    shown = engine.history.show(instance_id)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
     diagram = called(engine, instance_id, lifecycle.key)
     assert lifecycle.done in diagram["completed"]
@@ -164,66 +164,67 @@ def test_the_owner_evaluates_the_effect_on_the_date_the_controller_set(engine, l
                                                                         clock):
     instance_id = assign(engine, lifecycle)
     control = carry_out(engine, lifecycle, instance_id)
-    engine.complete(control.id, actor="sigrid", data={
+    engine.tasks.complete(control.id, actor="sigrid", data={
         "tiltak_godkjent": True, "effekt_evalueres": "2026-06-01",
         "kontroll_kommentar": "Godt gjennomført"})
 
-    assert engine.tasks(instance_id=instance_id) == []
-    row = engine.instance(instance_id)
+    assert engine.tasks.find(instance_id=instance_id) == []
+    row = engine.history.instance(instance_id)
     assert row.status == "running"
     assert row.next_timer_at.replace(tzinfo=UTC) == local_midnight(2026, 6, 1)
     assert lifecycle.done not in called(engine, instance_id, lifecycle.key)["completed"]
 
     clock.set(local_midnight(2026, 6, 1) - timedelta(minutes=1))
     sweep(engine)
-    assert engine.tasks(instance_id=instance_id) == []
+    assert engine.tasks.find(instance_id=instance_id) == []
     clock.set(local_midnight(2026, 6, 1) + timedelta(seconds=1))
     sweep(engine)
     task = task_for(engine, "ola", lifecycle.evaluate, instance_id)
     assert task.assignee == "ola"
     assert task.due_at.replace(tzinfo=UTC) == end_of_local_day(2026, 6, 15)
-    assert not [t for t in engine.tasks(actor="sigrid", instance_id=instance_id)]
+    assert not [t for t in engine.tasks.find(actor="sigrid", instance_id=instance_id)]
 
     with pytest.raises(InvalidInput) as err:
-        engine.complete(task.id, actor="ola", data={"effekt_oppnadd": True})
+        engine.tasks.complete(task.id, actor="ola", data={"effekt_oppnadd": True})
     assert "effekt_beskrivelse" in err.value.errors
-    engine.complete(task.id, actor="ola", data={
+    engine.tasks.complete(task.id, actor="ola", data={
         "effekt_oppnadd": False, "effekt_beskrivelse": "Fortsatt forsinkelser om natten"})
 
-    assert engine.show(instance_id)["status"] == "completed"
+    assert engine.history.show(instance_id)["status"] == "completed"
     diagram = called(engine, instance_id, lifecycle.key)
     assert {lifecycle.done, lifecycle.evaluated} & set(diagram["completed"]) == \
         {lifecycle.evaluated}
     assert submitted(engine, instance_id, lifecycle.evaluate) == {
         "effekt_oppnadd": False, "effekt_beskrivelse": "Fortsatt forsinkelser om natten"}
-    assert [e.type for e in engine.history(instance_id)].count("timer") == 1
+    assert [e.type for e in engine.history.events(instance_id)].count("timer") == 1
 
 
 def test_a_measure_is_ended_only_with_a_recorded_reason(engine, lifecycle):
     instance_id = assign(engine, lifecycle)
     control = carry_out(engine, lifecycle, instance_id)
     # first sent back with a comment, which the owner sees
-    engine.complete(control.id, actor="sigrid", data={
+    engine.tasks.complete(control.id, actor="sigrid", data={
         "tiltak_godkjent": False, "kontroll_kommentar": "Gjelder også observasjonsposten"})
     redo = task_for(engine, "ola", lifecycle.do, instance_id)
-    assert engine.task_context(redo)["kontroll_kommentar"] == "Gjelder også observasjonsposten"
+    assert engine.tasks.task_context(redo)["kontroll_kommentar"] == \
+        "Gjelder også observasjonsposten"
     control = carry_out(engine, lifecycle, instance_id)
-    events = len(engine.history(instance_id))
+    events = len(engine.history.events(instance_id))
 
     for reason in ({}, {"avslutningsgrunn": ""}, {"avslutningsgrunn": None}):
         with pytest.raises(InvalidInput) as err:
-            engine.complete(control.id, actor="sigrid",
-                            data={"tiltak_avsluttes": True, **reason})
+            engine.tasks.complete(control.id, actor="sigrid",
+                                  data={"tiltak_avsluttes": True, **reason})
         assert err.value.errors == {"avslutningsgrunn": "is required"}
         assert "avslutningsgrunn" in str(err.value)
     assert task_for(engine, "sigrid", lifecycle.control, instance_id).id == control.id
-    assert len(engine.history(instance_id)) == events
+    assert len(engine.history.events(instance_id)) == events
 
     reason = "Dekkes av ny regional prosedyre for sepsis"
-    engine.complete(control.id, actor="sigrid", data={
+    engine.tasks.complete(control.id, actor="sigrid", data={
         "tiltak_avsluttes": True, "avslutningsgrunn": reason,
         "tiltak_godkjent": True, "effekt_evalueres": "2026-06-01"})  # ending wins
-    shown = engine.show(instance_id)
+    shown = engine.history.show(instance_id)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
     diagram = called(engine, instance_id, lifecycle.key)
     assert lifecycle.ended in diagram["completed"]
@@ -237,13 +238,13 @@ def test_only_carrying_out_the_measure_counts_for_the_measure_indicators(engine,
                                                                          clock):
     instance_id = assign(engine, lifecycle)
     control = carry_out(engine, lifecycle, instance_id)
-    engine.complete(control.id, actor="sigrid",
-                    data={"tiltak_godkjent": True, "effekt_evalueres": "2026-04-01"})
+    engine.tasks.complete(control.id, actor="sigrid",
+                          data={"tiltak_godkjent": True, "effekt_evalueres": "2026-04-01"})
     clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))
     sweep(engine)
     task = task_for(engine, "ola", lifecycle.evaluate, instance_id)
-    engine.complete(task.id, actor="ola", data={"effekt_oppnadd": True,
-                                                "effekt_beskrivelse": "Ingen forsinkelser"})
+    engine.tasks.complete(task.id, actor="ola", data={"effekt_oppnadd": True,
+                                                      "effekt_beskrivelse": "Ingen forsinkelser"})
     with engine.db.transaction() as session:
         records = {(r.element_id, r.indicator, r.clinic, r.outcome) for r in session.scalars(
             select(TaskRecord).where(TaskRecord.instance_id == instance_id))}
@@ -280,7 +281,7 @@ def test_a_measure_task_names_the_measure_it_is_about(deployed, clock):
     """`name="Gjennomfør tiltak: ${tiltak.tittel}"`: the owner's worklist says which
     measure; an export lists the activity under one label for every case."""
     at_measure(deployed)
-    [task] = deployed.tasks(actor="ola")
+    [task] = deployed.tasks.find(actor="ola")
     assert task.name == "Gjennomfør tiltak: Sepsisscreening ved overflytting"
     assert element_label("Gjennomfør tiltak: ${tiltak.tittel}") == "Gjennomfør tiltak"
     assert element_label("Vurder (${a}) ") == "Vurder"

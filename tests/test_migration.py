@@ -27,8 +27,8 @@ def cases(deployed):
     found = {}
     for step, stop in (("step2", {"Task_KpuBehandling"}), ("step4", {"Task_MottaReferat"})):
         for number in range(2):
-            case = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                                data=dict(START_DATA), business_key=f"HA-{step}-{number}")
+            case = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                        data=dict(START_DATA), business_key=f"HA-{step}-{number}")
             walk_until(engine, case.id, stop)
             found.setdefault(step, []).append(case.id)
     return engine, found
@@ -36,40 +36,41 @@ def cases(deployed):
 
 def test_cases_at_step_2_and_4_move_to_version_2_and_finish_there(cases):
     engine, found = cases
-    [new] = engine.deploy(changed_routine(), actor="per")
+    [new] = engine.repository.deploy(changed_routine(), actor="per")
     assert (new.key, new.version) == ("klinikk-oppfolging", 2)
-    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    plan = engine.migration.migration_plan("klinikk-oppfolging", 1, 2)
     assert plan.instructions["Task_KpuBehandling"] == "Task_KpuBehandling"
     plan = plans.parse(plan.to_json())  # as edited and read back
-    selected = engine.cases_at_version("klinikk-oppfolging", 1)
+    selected = engine.migration.cases_at_version("klinikk-oppfolging", 1)
     assert sorted(selected) == sorted(found["step2"] + found["step4"])
 
-    report = engine.migrate(plan, selected, actor="per")
+    report = engine.migration.migrate(plan, selected, actor="per")
 
     assert report.executed and sorted(o.instance_id for o in report.outcomes if o.moved) \
         == sorted(selected)
-    assert engine.cases_at_version("klinikk-oppfolging", 1) == []
+    assert engine.migration.cases_at_version("klinikk-oppfolging", 1) == []
     for case_id in found["step2"]:
-        tasks = engine.tasks(instance_id=case_id)
+        tasks = engine.tasks.find(instance_id=case_id)
         assert {t.name for t in tasks} == {RENAMED}
         assert {t.definition_id for t in tasks} == {new.definition_id}
-    events = engine.history(found["step4"][0])
+    events = engine.history.events(found["step4"][0])
     assert events[-1].type == "migrated"
     for case_id in found["step2"] + found["step4"]:
         walk_until(engine, case_id, None)
-        assert engine.show(case_id)["status"] == "completed"
+        assert engine.history.show(case_id)["status"] == "completed"
         verdict = verify_instance(engine.fresh(), case_id)
         assert verdict.ok, verdict.as_dict()
 
 
 def test_the_new_deadline_applies_to_a_task_opened_after_the_move(cases):
     engine, found = cases
-    engine.deploy(changed_routine(), actor="per")
+    engine.repository.deploy(changed_routine(), actor="per")
     case_id = found["step2"][0]
-    engine.migrate(engine.migration_plan("klinikk-oppfolging", 1, 2), [case_id], actor="per")
-    for task in engine.tasks(instance_id=case_id):
+    engine.migration.migrate(engine.migration.migration_plan("klinikk-oppfolging", 1, 2),
+                             [case_id], actor="per")
+    for task in engine.tasks.find(instance_id=case_id):
         work(engine, task, clinic_of(task))
-    minutes = [t for t in engine.tasks(instance_id=case_id)
+    minutes = [t for t in engine.tasks.find(instance_id=case_id)
                if t.element_id == "Task_SendReferat"]
     assert minutes and all(t.due_at is not None for t in minutes)
     assert verify_instance(engine.fresh(), case_id).ok
@@ -77,77 +78,78 @@ def test_the_new_deadline_applies_to_a_task_opened_after_the_move(cases):
 
 def test_an_unmapped_active_activity_is_refused_and_nothing_moves(cases):
     engine, found = cases
-    engine.deploy(changed_routine(drop="Task_MottaReferat"), actor="per")
-    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    engine.repository.deploy(changed_routine(drop="Task_MottaReferat"), actor="per")
+    plan = engine.migration.migration_plan("klinikk-oppfolging", 1, 2)
     assert "Task_MottaReferat" not in plan.instructions
     selected = found["step2"] + found["step4"]
-    before = {case_id: len(engine.history(case_id)) for case_id in selected}
+    before = {case_id: len(engine.history.events(case_id)) for case_id in selected}
 
     with pytest.raises(MigrationRefused) as refused:
-        engine.migrate(plan, selected, actor="per")
+        engine.migration.migrate(plan, selected, actor="per")
 
     report = refused.value.report
     assert not report.executed
     assert sorted(o.instance_id for o in report.refused) == sorted(found["step4"])
     problem = report.refused[0].problems[0]
     assert problem.element == "Task_MottaReferat" and "does not map" in problem.problem
-    assert {case_id: len(engine.history(case_id)) for case_id in selected} == before
-    assert sorted(engine.cases_at_version("klinikk-oppfolging", 1)) == sorted(selected)
+    assert {case_id: len(engine.history.events(case_id)) for case_id in selected} == before
+    assert sorted(engine.migration.cases_at_version("klinikk-oppfolging", 1)) == sorted(selected)
     # the cases that have not reached the renamed task move, and take the new path
-    report = engine.migrate(plan, found["step2"], actor="per")
+    report = engine.migration.migrate(plan, found["step2"], actor="per")
     assert all(o.moved for o in report.outcomes)
     for case_id in found["step2"]:
         walk_until(engine, case_id, None)
-        assert "Task_MottaReferat_Ny" in {e.element_id for e in engine.history(case_id)}
-        assert engine.show(case_id)["status"] == "completed"
+        assert "Task_MottaReferat_Ny" in {e.element_id for e in engine.history.events(case_id)}
+        assert engine.history.show(case_id)["status"] == "completed"
         verdict = verify_instance(engine.fresh(), case_id)
         assert verdict.ok, verdict.as_dict()
 
 
 def test_a_changed_type_is_named_in_the_plan(cases):
     engine, _ = cases
-    engine.deploy(changed_routine(), actor="per")
-    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    engine.repository.deploy(changed_routine(), actor="per")
+    plan = engine.migration.migration_plan("klinikk-oppfolging", 1, 2)
     plan.instructions["Task_KpuBehandling"] = "Script_Fordel"
     with pytest.raises(InvalidInput, match="Task_KpuBehandling: a .* cannot become "
                                            "Script_Fordel"):
-        engine.migrate(plan, engine.cases_at_version("klinikk-oppfolging", 1), actor="per")
+        engine.migration.migrate(plan, engine.migration.cases_at_version("klinikk-oppfolging", 1),
+                                 actor="per")
 
 
 def test_a_suspended_definition_starts_no_cases_until_activated(deployed):
     engine = ProcessPerCommand(deployed)
-    assert engine.suspend_definition("hendelsesanalyse-oppfolging", actor="per") == [1]
+    assert engine.suspension.suspend_definition("hendelsesanalyse-oppfolging", actor="per") == [1]
     with pytest.raises(Suspended, match="suspended"):
-        engine.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
-    engine.activate_definition("hendelsesanalyse-oppfolging", 1, actor="per")
-    assert engine.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
+        engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
+    engine.suspension.activate_definition("hendelsesanalyse-oppfolging", 1, actor="per")
+    assert engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
 
 
 def test_a_suspended_case_refuses_work_until_activated(deployed):
     engine = ProcessPerCommand(deployed, verify_each=True)
-    case = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                        data=dict(START_DATA, klinikker=["kir"]))
-    engine.suspend(case.id, actor="per")
-    [task] = engine.tasks(instance_id=case.id)
+    case = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                data=dict(START_DATA, klinikker=["kir"]))
+    engine.suspension.suspend(case.id, actor="per")
+    [task] = engine.tasks.find(instance_id=case.id)
     with pytest.raises(Suspended):
         work(engine, task, "kir")
     with pytest.raises(Suspended):
-        engine.claim(task.id, actor="sigrid")
-    engine.activate(case.id, actor="per")
+        engine.tasks.claim(task.id, actor="sigrid")
+    engine.suspension.activate(case.id, actor="per")
     work(engine, task, "kir")
-    types = [e.type for e in engine.history(case.id)]
+    types = [e.type for e in engine.history.events(case.id)]
     assert types == ["start", "suspended", "activated", "complete"]
     assert verify_instance(engine.fresh(), case.id).ok
 
 
 def test_only_process_owners_migrate_or_suspend(cases):
     engine, found = cases
-    engine.deploy(changed_routine(), actor="per")
-    plan = engine.migration_plan("klinikk-oppfolging", 1, 2)
+    engine.repository.deploy(changed_routine(), actor="per")
+    plan = engine.migration.migration_plan("klinikk-oppfolging", 1, 2)
     with pytest.raises(Exception, match="may not migrate"):
-        engine.migrate(plan, found["step2"], actor="sigrid")
+        engine.migration.migrate(plan, found["step2"], actor="sigrid")
     with pytest.raises(Exception, match="may not suspend"):
-        engine.suspend(found["step2"][0], actor="sigrid")
+        engine.suspension.suspend(found["step2"][0], actor="sigrid")
 
 
 @pytest.fixture

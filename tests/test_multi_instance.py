@@ -27,24 +27,24 @@ def regions(engine):
     with engine.db.transaction() as session:
         for name, groups in SIGNERS.items():
             add_user(session, name, groups)
-    engine.deploy(collect_files([str(FIXTURES / name) for name in (
+    engine.repository.deploy(collect_files([str(FIXTURES / name) for name in (
         "signering.bpmn", "signering-etter-tur.bpmn", "signering-forste.bpmn",
         "regionsvar.bpmn")]), actor="per")
     return ProcessPerCommand(engine, verify_each=True)
 
 
 def only_task(engine, instance_id: str, user: str, element_id: str):
-    [task] = [t for t in engine.tasks(actor=user, instance_id=instance_id)
+    [task] = [t for t in engine.tasks.find(actor=user, instance_id=instance_id)
               if t.element_id == element_id]
     return task
 
 
 def prepared(engine, process_key: str) -> str:
     """Started by ida, who (as initiator) is the one to prepare it."""
-    instance_id = engine.start(process_key, actor="ida").id
+    instance_id = engine.runtime.start(process_key, actor="ida").id
     forbered = only_task(engine, instance_id, "ida", "Task_Forbered")
     assert forbered.assignee == "ida"  # ${initiativtaker}
-    engine.complete(forbered.id, actor="ida", data={"notat": "klar"})
+    engine.tasks.complete(forbered.id, actor="ida", data={"notat": "klar"})
     return instance_id
 
 
@@ -53,16 +53,16 @@ def test_each_region_signs_and_the_collection_is_left_as_it_was(regions):
     nord = only_task(regions, instance_id, "nina", "Task_Signer")
     sor = only_task(regions, instance_id, "sverre", "Task_Signer")
     assert (nord.candidate_groups, sor.candidate_groups) == (["leder-nord"], ["leder-sor"])
-    assert regions.task_context(nord)["region"] == "nord"
-    assert regions.task_context(sor)["loopCounter"] == 1
+    assert regions.tasks.task_context(nord)["region"] == "nord"
+    assert regions.tasks.task_context(sor)["loopCounter"] == 1
 
-    regions.complete(sor.id, actor="sverre", data={"godkjent": True})
-    running = regions.show(instance_id)["data"]
+    regions.tasks.complete(sor.id, actor="sverre", data={"godkjent": True})
+    running = regions.history.show(instance_id)["data"]
     assert running["regioner"] == ["nord", "sor"]
     assert "region" not in running and "loopCounter" not in running
-    regions.complete(nord.id, actor="nina", data={"godkjent": True})
+    regions.tasks.complete(nord.id, actor="nina", data={"godkjent": True})
 
-    shown = regions.show(instance_id)
+    shown = regions.history.show(instance_id)
     assert shown["status"] == "completed"
     assert shown["data"]["regioner"] == ["nord", "sor"]
     assert "region" not in shown["data"] and "loopCounter" not in shown["data"]
@@ -75,32 +75,32 @@ def test_each_region_signs_and_the_collection_is_left_as_it_was(regions):
 
 def test_false_answers_a_required_boolean_and_takes_the_other_branch(regions):
     instance_id = prepared(regions, "signering")
-    regions.complete(only_task(regions, instance_id, "nina", "Task_Signer").id,
-                     actor="nina", data={"godkjent": True})
+    regions.tasks.complete(only_task(regions, instance_id, "nina", "Task_Signer").id,
+                           actor="nina", data={"godkjent": True})
     sor = only_task(regions, instance_id, "sverre", "Task_Signer")
     with pytest.raises(InvalidInput, match="godkjent"):  # no value is not an answer
-        regions.complete(sor.id, actor="sverre", data={})
-    regions.complete(sor.id, actor="sverre", data={"godkjent": False})
+        regions.tasks.complete(sor.id, actor="sverre", data={})
+    regions.tasks.complete(sor.id, actor="sverre", data={"godkjent": False})
 
     revise = only_task(regions, instance_id, "ida", "Task_Revider")
     assert revise.assignee == "ida"  # ${initiativtaker} resolves in a later task too
-    assert regions.show(instance_id)["data"]["godkjent"] is False
+    assert regions.history.show(instance_id)["data"]["godkjent"] is False
 
 
 def test_a_sequential_instance_sees_what_the_one_before_it_wrote(regions):
     instance_id = prepared(regions, "signering-etter-tur")
-    assert [t.element_id for t in regions.tasks(actor="sverre", instance_id=instance_id)] == []
+    assert [t.element_id for t in regions.tasks.find(actor="sverre", instance_id=instance_id)] == []
     first = only_task(regions, instance_id, "nina", "Task_Signer")
-    assert regions.task_context(first)["loopCounter"] == 0
-    regions.complete(first.id, actor="nina", data={"godkjent": False})
+    assert regions.tasks.task_context(first)["loopCounter"] == 0
+    regions.tasks.complete(first.id, actor="nina", data={"godkjent": False})
 
     second = only_task(regions, instance_id, "sverre", "Task_Signer")
-    context = regions.task_context(second)
+    context = regions.tasks.task_context(second)
     assert (context["region"], context["loopCounter"], context["godkjent"]) == ("sor", 1, False)
     assert context["signert_av_region"] == "nord"
-    regions.complete(second.id, actor="sverre", data={"godkjent": True})
+    regions.tasks.complete(second.id, actor="sverre", data={"godkjent": True})
 
-    shown = regions.show(instance_id)
+    shown = regions.history.show(instance_id)
     assert shown["status"] == "completed"
     assert shown["data"]["regioner"] == ["nord", "sor"]
     assert shown["data"]["godkjent"] is True and "region" not in shown["data"]
@@ -108,22 +108,22 @@ def test_a_sequential_instance_sees_what_the_one_before_it_wrote(regions):
 
 def test_a_completion_condition_ends_the_other_instances(regions):
     instance_id = prepared(regions, "signering-forste")
-    regions.complete(only_task(regions, instance_id, "sverre", "Task_Signer").id,
-                     actor="sverre", data={"godkjent": True})
-    shown = regions.show(instance_id)
+    regions.tasks.complete(only_task(regions, instance_id, "sverre", "Task_Signer").id,
+                           actor="sverre", data={"godkjent": True})
+    shown = regions.history.show(instance_id)
     assert shown["status"] == "completed"
-    assert regions.tasks(instance_id=instance_id) == []
+    assert regions.tasks.find(instance_id=instance_id) == []
     assert shown["data"]["signert_av_region"] == "sor"
 
 
 def test_called_processes_get_their_own_element_and_return_their_out_mappings(regions):
-    instance_id = regions.start("regionsrunde", actor="ida").id
+    instance_id = regions.runtime.start("regionsrunde", actor="ida").id
     nord = only_task(regions, instance_id, "nina", "Task_Svar")
     sor = only_task(regions, instance_id, "sverre", "Task_Svar")
-    regions.complete(nord.id, actor="nina", data={"svar": "Ja, i nord"})
-    regions.complete(sor.id, actor="sverre", data={"svar": "Ja, i sør"})
+    regions.tasks.complete(nord.id, actor="nina", data={"svar": "Ja, i nord"})
+    regions.tasks.complete(sor.id, actor="sverre", data={"svar": "Ja, i sør"})
 
-    data = regions.show(instance_id)["data"]
+    data = regions.history.show(instance_id)["data"]
     assert data["siste_svar"] == "Ja, i sør"  # camunda:out, the last instance to finish
     assert data["regioner"] == ["nord", "sor"]
     # the called processes changed their own copies of `runde`; no out mapping brings
@@ -134,21 +134,21 @@ def test_called_processes_get_their_own_element_and_return_their_out_mappings(re
 
 def test_elements_called_start_and_end_run_and_keep_their_ids(regions):
     instance_id = prepared(regions, "signering")
-    history = regions.history(instance_id)
+    history = regions.history.events(instance_id)
     assert history[0].type == "start"
-    progress = regions.progress(instance_id)
+    progress = regions.history.progress(instance_id)
     assert "Start" in progress[0]["completed"]
     for user in ("nina", "sverre"):
-        regions.complete(only_task(regions, instance_id, user, "Task_Signer").id,
-                         actor=user, data={"godkjent": True})
-    assert "End" in regions.progress(instance_id)[0]["completed"]
+        regions.tasks.complete(only_task(regions, instance_id, user, "Task_Signer").id,
+                               actor=user, data={"godkjent": True})
+    assert "End" in regions.history.progress(instance_id)[0]["completed"]
 
 
 def test_an_error_on_an_element_called_start_names_it_so(engine):
     bad = (FIXTURES / "signering.bpmn").read_bytes().replace(
         b'sourceRef="Start" targetRef="Script_Regioner"', b'sourceRef="Start" targetRef="Nowhere"')
     with pytest.raises(DefinitionError) as raised:
-        engine.deploy({"signering.bpmn": bad}, actor="per")
+        engine.repository.deploy({"signering.bpmn": bad}, actor="per")
     flow = re.search(rb'id="([^"]+)" sourceRef="Start" targetRef="Nowhere"', bad).group(1)
     assert raised.value.element == flow.decode()
     assert "'Nowhere'" in str(raised.value) and "#" not in str(raised.value)
@@ -184,8 +184,8 @@ COLLECTION = ('<bpmn:multiInstanceLoopCharacteristics camunda:collection="${list
 def test_a_multi_instance_activity_fails_by_name_when_its_instances_cannot_be(
         engine, loop, script, said):
     from engine.errors import ExecutionError
-    engine.deploy({"mange.bpmn": MI_PROCESS.format(loop=loop, script=script).encode()})
+    engine.repository.deploy({"mange.bpmn": MI_PROCESS.format(loop=loop, script=script).encode()})
     with pytest.raises(ExecutionError, match=said) as raised:
-        engine.start("mange", actor="system")
+        engine.runtime.start("mange", actor="system")
     assert raised.value.element == "Hver"
-    assert not engine.find_instance_ids()
+    assert not engine.history.find_instance_ids()

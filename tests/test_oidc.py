@@ -98,27 +98,27 @@ def test_first_sign_in_makes_the_user_with_the_groups_of_the_claims(client, engi
     assert asked["code_challenge_method"] == ["S256"] and len(asked["code_challenge"][0]) >= 43
     assert asked["state"][0] and asked["nonce"][0] and asked["client_id"] == ["tiltak"]
     assert "openid" in asked["scope"][0].split()
-    assert engine.user("oda.olsen") is None
+    assert engine.identity.user("oda.olsen") is None
     callback = sign_in_at_provider(requests.Session(), start.headers["Location"], "oda")
     answer = client.get(callback)
     assert answer.status_code == 302 and answer.headers["Location"] == "/mine"
-    user = engine.user("oda.olsen")
+    user = engine.identity.user("oda.olsen")
     assert user.display_name == "Oda Olsen" and user.email == "oda@sykehus.example"
     assert user.password_hash is None  # no password: only the provider signs them in
     # "Alle ansatte" is no group name Tiltak can hold; the rest are the same names
-    assert engine.groups("oda.olsen") == {"kpu-sekretariat-kir", "ledelse"}
+    assert engine.identity.groups("oda.olsen") == {"kpu-sekretariat-kir", "ledelse"}
     assert signed_in(client) and "Oda Olsen" in client.get("/").text
 
 
 def test_every_sign_in_replaces_the_groups_with_the_claims(client, engine, provider):
     sign_in(client)
-    assert engine.groups("oda.olsen") == {"kpu-sekretariat-kir", "ledelse"}
+    assert engine.identity.groups("oda.olsen") == {"kpu-sekretariat-kir", "ledelse"}
     provider.set_accounts({"oda": {**ODA, "groups": ["kpu-sekretariat-med"]}})
     sign_in(client)
-    assert engine.groups("oda.olsen") == {"kpu-sekretariat-med"}
+    assert engine.identity.groups("oda.olsen") == {"kpu-sekretariat-med"}
     provider.set_accounts({"oda": {k: v for k, v in ODA.items() if k != "groups"}})
     sign_in(client)
-    assert engine.groups("oda.olsen") == set()  # no claim, no group
+    assert engine.identity.groups("oda.olsen") == set()  # no claim, no group
     assert signed_in(client)
 
 
@@ -133,8 +133,8 @@ def test_claims_the_id_token_leaves_out_are_read_at_userinfo(make_app, engine, t
         payload = kept[oidc.SESSION_TOKEN].split(".")[1]
     id_token = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert "groups" not in id_token and "name" not in id_token
-    assert engine.groups("oda.olsen") == {"kpu-sekretariat-kir", "ledelse"}
-    assert engine.user("oda.olsen").display_name == "Oda Olsen"
+    assert engine.identity.groups("oda.olsen") == {"kpu-sekretariat-kir", "ledelse"}
+    assert engine.identity.user("oda.olsen").display_name == "Oda Olsen"
 
 
 def test_groups_mapped_and_the_clinic_from_its_claim(make_app, engine, provider):
@@ -145,10 +145,10 @@ def test_groups_mapped_and_the_clinic_from_its_claim(make_app, engine, provider)
             "KPU-Sekretariat": "kpu-sekretariat-{clinic}",
             "Leder": ["leder-{clinic}", "ledelse"]})))
     sign_in(client)
-    assert engine.groups("oda.olsen") == {"kpu-sekretariat-kir", "leder-kir", "ledelse"}
+    assert engine.identity.groups("oda.olsen") == {"kpu-sekretariat-kir", "leder-kir", "ledelse"}
     provider.set_accounts({"oda": {**ODA, "groups": ["KPU-Sekretariat", "Leder"]}})
     sign_in(client)
-    assert engine.groups("oda.olsen") == {"ledelse"}  # no clinic: no clinic's group
+    assert engine.identity.groups("oda.olsen") == {"ledelse"}  # no clinic: no clinic's group
 
 
 def test_a_wrong_or_foreign_state_is_refused(client, make_app, provider, engine):
@@ -157,11 +157,11 @@ def test_a_wrong_or_foreign_state_is_refused(client, make_app, provider, engine)
     state = parse_qs(urlsplit(callback).query)["state"][0]
     assert client.get(callback.replace(state, "not-the-state")).status_code == 302
     assert "ble ikke startet her" in flashed(client)
-    assert not signed_in(client) and engine.user("oda.olsen") is None
+    assert not signed_in(client) and engine.identity.user("oda.olsen") is None
     # the right answer carried to another browser (a login planted on someone else)
     other = make_app(provider.settings())
     other.get(callback)
-    assert not signed_in(other) and engine.user("oda.olsen") is None
+    assert not signed_in(other) and engine.identity.user("oda.olsen") is None
     client.get(callback)  # in the browser that started it, the answer is good
     assert signed_in(client)
     client.get(callback)  # once
@@ -171,7 +171,7 @@ def test_a_wrong_or_foreign_state_is_refused(client, make_app, provider, engine)
 def test_cancelling_at_the_provider_logs_no_one_in(client, engine):
     sign_in(client, cancel=True)
     assert "Innloggingen hos Testpartner ID ble avbrutt" in flashed(client)
-    assert not signed_in(client) and engine.user("oda.olsen") is None
+    assert not signed_in(client) and engine.identity.user("oda.olsen") is None
 
 
 def test_an_expired_id_token_is_refused(make_app, engine, tmp_path):
@@ -182,7 +182,7 @@ def test_an_expired_id_token_is_refused(make_app, engine, tmp_path):
         client = make_app(late.settings())
         sign_in(client)
     assert "Svaret fra Testpartner ID kunne ikke bekreftes" in flashed(client)
-    assert not signed_in(client) and engine.user("oda.olsen") is None
+    assert not signed_in(client) and engine.identity.user("oda.olsen") is None
 
 
 class Relay(ThreadingHTTPServer):
@@ -255,7 +255,7 @@ def test_an_id_token_changed_on_the_way_is_refused(make_app, engine, provider, r
         OIDC_DISCOVERY_URL=between.origin + "/.well-known/openid-configuration"))
     sign_in(client)
     assert "Svaret fra Testpartner ID kunne ikke bekreftes" in flashed(client)
-    assert not signed_in(client) and engine.user("oda.olsen") is None
+    assert not signed_in(client) and engine.identity.user("oda.olsen") is None
 
 
 def test_an_id_token_from_another_issuer_is_refused(make_app, engine, provider, relay):
@@ -263,7 +263,7 @@ def test_an_id_token_from_another_issuer_is_refused(make_app, engine, provider, 
     client = make_app(provider.settings(OIDC_ISSUER=impostor.origin))
     sign_in(client)
     assert "Svaret fra Testpartner ID kunne ikke bekreftes" in flashed(client)
-    assert not signed_in(client) and engine.user("oda.olsen") is None
+    assert not signed_in(client) and engine.identity.user("oda.olsen") is None
 
 
 def test_a_discovery_document_naming_another_issuer_is_refused(make_app, provider, relay):
@@ -289,7 +289,7 @@ def test_a_provider_that_is_down_is_said_so(make_app, provider):
 
 def test_a_disabled_user_is_not_let_in(client, engine):
     sign_in(client)
-    engine.set_active("oda.olsen", False)
+    engine.identity.set_active("oda.olsen", False)
     assert not signed_in(client)
     sign_in(client)
     assert "deaktivert" in flashed(client) and not signed_in(client)

@@ -42,7 +42,7 @@ def test_an_unknown_country_is_named(tmp_path):
 def test_each_region_starts_its_own_routines(deployed):
     """A Norwegian employee does not see Region Halland's Swedish routine among the
     processes to start, and a Halland employee does not see the Norwegian one."""
-    norwegian = {d.key for d in deployed.startable("nora")}
-    swedish = {d.key for d in deployed.startable("astrid")}
+    norwegian = {d.key for d in deployed.repository.startable("nora")}
+    swedish = {d.key for d in deployed.repository.startable("astrid")}
     assert "avvikshandtering" in norwegian and "avvikelsehantering" not in norwegian
     assert "avvikelsehantering" in swedish and "avvikshandtering" not in swedish

@@ -31,8 +31,8 @@ def cases(deployed):
     """One case waiting at step 2 (the KPU) and one at step 4 (the other clinic's minutes)."""
     found = {}
     for step, stop in (("step2", STEP_2), ("step4", STEP_4)):
-        case = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA), business_key=f"HA-{step}")
+        case = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA), business_key=f"HA-{step}")
         walk_until(deployed, case.id, stop)
         found[step] = case.id
     return found
@@ -52,7 +52,7 @@ def token(client, path: str) -> str:
 
 
 def version_id(engine, version: int) -> int:
-    return next(v.id for v in engine.versions(CLINIC) if v.version == version)
+    return next(v.id for v in engine.repository.versions(CLINIC) if v.version == version)
 
 
 def plan_url(engine) -> str:
@@ -77,11 +77,11 @@ def post_plan(client, engine, action: str, **choice):
 
 
 def history_lengths(engine, ids) -> dict[str, int]:
-    return {i: len(engine.history(i)) for i in ids}
+    return {i: len(engine.history.events(i)) for i in ids}
 
 
 def test_the_plan_page_shows_the_same_id_mapping(app, deployed, cases):
-    deployed.deploy(changed_routine(), actor="per")
+    deployed.repository.deploy(changed_routine(), actor="per")
     client = signed_in(app, "per")
     version_page = client.get(f"/owner/versions/{version_id(deployed, 1)}")
     assert plan_url(deployed) in version_page.get_data(as_text=True)
@@ -97,7 +97,7 @@ def test_the_plan_page_shows_the_same_id_mapping(app, deployed, cases):
 
 def test_a_refused_plan_moves_nothing_and_the_page_names_case_and_element(
         app, deployed, cases):
-    deployed.deploy(changed_routine(drop="Task_MottaReferat"), actor="per")
+    deployed.repository.deploy(changed_routine(drop="Task_MottaReferat"), actor="per")
     before = history_lengths(deployed, cases.values())
     client = signed_in(app, "per")
 
@@ -112,18 +112,18 @@ def test_a_refused_plan_moves_nothing_and_the_page_names_case_and_element(
     assert "does not map" not in refused  # the engine's English stays on the command line
     assert f'data-instance="{cases["step4"]}" data-element="Task_MottaReferat"' in refused
     assert history_lengths(deployed, cases.values()) == before
-    assert sorted(deployed.cases_at_version(CLINIC, 1)) == sorted(cases.values())
+    assert sorted(deployed.migration.cases_at_version(CLINIC, 1)) == sorted(cases.values())
 
 
 def test_a_plan_is_checked_then_run_for_the_cases_at_a_chosen_activity(
         app, deployed, cases):
-    new = deployed.deploy(changed_routine(), actor="per")[0]
+    new = deployed.repository.deploy(changed_routine(), actor="per")[0]
     client = signed_in(app, "per")
 
     checked = post_plan(client, deployed, "check", which="at", at=["Task_KpuBehandling"])
     assert checked.status_code == 200
     assert 'id="plan-fits"' in checked.get_data(as_text=True)
-    assert deployed.cases_at_version(CLINIC, 1) != []  # a check moves nothing
+    assert deployed.migration.cases_at_version(CLINIC, 1) != []  # a check moves nothing
 
     response = post_plan(client, deployed, "run", which="at", at=["Task_KpuBehandling"])
 
@@ -131,15 +131,15 @@ def test_a_plan_is_checked_then_run_for_the_cases_at_a_chosen_activity(
     report = response.get_data(as_text=True)
     moved = report[report.index('id="moved"'):report.index('id="refused"')]
     assert "HA-step2" in moved and "HA-step4" not in moved
-    assert deployed.cases_at_version(CLINIC, 1) == [cases["step4"]]
-    assert deployed.history(cases["step2"])[-1].type == "migrated"
-    assert {t.definition_id for t in deployed.tasks(instance_id=cases["step2"])} \
+    assert deployed.migration.cases_at_version(CLINIC, 1) == [cases["step4"]]
+    assert deployed.history.events(cases["step2"])[-1].type == "migrated"
+    assert {t.definition_id for t in deployed.tasks.find(instance_id=cases["step2"])} \
         == {new.definition_id}
     assert verify_instance(deployed, cases["step2"]).ok
 
 
 def test_nothing_chosen_is_named(app, deployed, cases):
-    deployed.deploy(changed_routine(), actor="per")
+    deployed.repository.deploy(changed_routine(), actor="per")
     response = post_plan(signed_in(app, "per"), deployed, "check", which="at")
     assert response.status_code == 422
     assert 'id="plan-problem"' in response.get_data(as_text=True)
@@ -147,7 +147,7 @@ def test_nothing_chosen_is_named(app, deployed, cases):
 
 def test_a_caseworker_gets_403_and_an_auditor_reads_the_plan_but_may_not_run_it(
         app, deployed, cases):
-    deployed.deploy(changed_routine(), actor="per")
+    deployed.repository.deploy(changed_routine(), actor="per")
     url = plan_url(deployed)
     assert signed_in(app, "sigrid").get(url).status_code == 403
     rita = signed_in(app, "rita")
@@ -161,12 +161,12 @@ def test_a_caseworker_gets_403_and_an_auditor_reads_the_plan_but_may_not_run_it(
     for path in (f"/owner/versions/{version_id(deployed, 2)}/suspend",
                  f"/owner/cases/{cases['step2']}/suspend"):
         assert rita.post(path, data={"csrf_token": token(rita, url)}).status_code == 403
-    assert deployed.cases_at_version(CLINIC, 1) != []
-    assert deployed.history(cases["step2"])[-1].type != "suspended"
+    assert deployed.migration.cases_at_version(CLINIC, 1) != []
+    assert deployed.history.events(cases["step2"])[-1].type != "suspended"
 
 
 def test_a_version_suspended_on_its_page_starts_no_cases_until_activated(app, deployed):
-    routine = deployed.latest("hendelsesanalyse-oppfolging")
+    routine = deployed.repository.latest("hendelsesanalyse-oppfolging")
     client = signed_in(app, "per")
     url = f"/owner/versions/{routine.id}"
     response = client.post(f"{url}/suspend", data={"csrf_token": token(client, url)})
@@ -174,15 +174,16 @@ def test_a_version_suspended_on_its_page_starts_no_cases_until_activated(app, de
     page = client.get(url).get_data(as_text=True)
     assert "Suspendert" in page and 'id="activate-version"' in page
     with pytest.raises(Suspended):
-        deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
+        deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
     client.post(f"{url}/activate", data={"csrf_token": token(client, url)})
     assert 'id="suspend-version"' in client.get(url).get_data(as_text=True)
-    assert deployed.start("hendelsesanalyse-oppfolging", actor="frida", data=dict(START_DATA))
+    assert deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                  data=dict(START_DATA))
 
 
 def test_a_suspended_case_shows_on_the_case_task_and_worklist_pages(app, deployed):
-    case = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                          data=dict(START_DATA, klinikker=["kir"]), business_key="HA-hold")
+    case = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                  data=dict(START_DATA, klinikker=["kir"]), business_key="HA-hold")
     per = signed_in(app, "per")
     case_url = f"/instances/{case.id}"
     per.post(f"/owner/cases/{case.id}/suspend", data={"csrf_token": token(per, case_url)})
@@ -197,11 +198,11 @@ def test_a_suspended_case_shows_on_the_case_task_and_worklist_pages(app, deploye
     assert re.search(r'<button type="submit" class="primary" disabled '
                      r'aria-describedby="case-suspended">', page)
     with pytest.raises(Suspended):
-        deployed.claim(task.id, actor="sigrid")
+        deployed.tasks.claim(task.id, actor="sigrid")
 
     per.post(f"/owner/cases/{case.id}/activate", data={"csrf_token": token(per, case_url)})
     assert "Suspendert" not in sigrid.get("/").get_data(as_text=True)
-    assert deployed.claim(task.id, actor="sigrid").assignee == "sigrid"
+    assert deployed.tasks.claim(task.id, actor="sigrid").assignee == "sigrid"
 
 
 def test_what_stops_a_plan_is_said_in_norwegian_with_the_elements_it_names(
@@ -209,7 +210,7 @@ def test_what_stops_a_plan_is_said_in_norwegian_with_the_elements_it_names(
     """A check of a plan whose target lacks a step both cases passed, and a plan edited
     outside the page (an element the target lacks, a task mapped to a script): each
     reason a Bokmål sentence naming its elements, the engine's English nowhere."""
-    deployed.deploy(changed_routine(drop="Task_VurderTiltak"), actor="per")
+    deployed.repository.deploy(changed_routine(drop="Task_VurderTiltak"), actor="per")
     client = signed_in(app, "per")
 
     checked = post_plan(client, deployed, "check", which="all")
@@ -225,7 +226,7 @@ def test_what_stops_a_plan_is_said_in_norwegian_with_the_elements_it_names(
         assert "(Task_VurderTiltak)" in row and passed in row  # the element by name and id
     assert "was passed" not in refused
 
-    kinds = deployed.activities_of(version_id(deployed, 2))
+    kinds = deployed.migration.activities_of(version_id(deployed, 2))
     forged = post_plan(client, deployed, "check", which="all", **{
         "map-Task_KpuBehandling": "Task_Finnesikke", "map-Task_MottaReferat": "Script_Fordel"})
     assert forged.status_code == 422
@@ -236,4 +237,4 @@ def test_what_stops_a_plan_is_said_in_norwegian_with_the_elements_it_names(
         "Task_Finnesikke, som versjon 2 av klinikk-oppfolging ikke har. «Task_MottaReferat», "
         f"en {kinds['Task_MottaReferat']}, kan ikke bli Script_Fordel, en "
         f"{kinds['Script_Fordel']}.")
-    assert deployed.cases_at_version(CLINIC, 1) != []  # nothing moved
+    assert deployed.migration.cases_at_version(CLINIC, 1) != []  # nothing moved

@@ -68,7 +68,7 @@ def changed_routine() -> bytes:
 
 
 def deployment_count(engine) -> int:
-    return len(engine.deployment_summaries(limit=1000))
+    return len(engine.repository.deployment_summaries(limit=1000))
 
 
 def test_a_broken_file_shows_the_lint_error_by_file_and_element_and_deploys_nothing(
@@ -116,9 +116,9 @@ def test_a_changed_routine_shows_its_difference_and_deploys_version_2(app, deplo
     deployed_page = client.post("/owner/deploy", data=deploy_form(page))
     assert deployed_page.status_code == 302
     assert deployment_count(deployed) == before + 1
-    versions = deployed.versions("hendelsesanalyse-oppfolging")
+    versions = deployed.repository.versions("hendelsesanalyse-oppfolging")
     assert [(v.version, v.deployed_by) for v in versions] == [(1, "per"), (2, "per")]
-    assert deployed.latest("hendelsesanalyse-oppfolging").version == 2
+    assert deployed.repository.latest("hendelsesanalyse-oppfolging").version == 2
 
     overview = client.get("/owner/").get_data(as_text=True)
     assert "Tiltak" in overview and re.search(r'data-version="2".*data-version="1"',
@@ -129,12 +129,12 @@ def test_a_changed_routine_shows_its_difference_and_deploys_version_2(app, deplo
     # the same files again: nothing new
     again = client.post("/owner/deploy", data=deploy_form(page), follow_redirects=True)
     assert "Ingenting nytt ble tatt i bruk" in again.get_data(as_text=True)
-    assert len(deployed.versions("hendelsesanalyse-oppfolging")) == 2
+    assert len(deployed.repository.versions("hendelsesanalyse-oppfolging")) == 2
 
 
 def test_a_caseworker_gets_403_everywhere(app, deployed):
     client = signed_in(app, "sigrid")
-    definition = deployed.latest("hendelsesanalyse-oppfolging").id
+    definition = deployed.repository.latest("hendelsesanalyse-oppfolging").id
     for path in ("/owner/", f"/owner/versions/{definition}", f"/owner/versions/{definition}.bpmn",
                  "/owner/upload"):
         assert client.get(path).status_code == 403, path
@@ -145,7 +145,7 @@ def test_a_caseworker_gets_403_everywhere(app, deployed):
 
 def test_an_auditor_reads_the_pages_but_never_uploads_or_deploys(app, deployed):
     client = signed_in(app, "rita")
-    definition = deployed.latest("hendelsesanalyse-oppfolging").id
+    definition = deployed.repository.latest("hendelsesanalyse-oppfolging").id
     assert client.get("/owner/").status_code == 200
     assert client.get(f"/owner/versions/{definition}").status_code == 200
     assert client.get(f"/owner/versions/{definition}.bpmn").status_code == 200
@@ -167,9 +167,9 @@ def test_an_auditor_reads_the_pages_but_never_uploads_or_deploys(app, deployed):
 
 
 def start(engine, business_key: str) -> str:
-    return engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                        data=dict(START_DATA, klinikker=["kir"]),
-                        business_key=business_key).id
+    return engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                data=dict(START_DATA, klinikker=["kir"]),
+                                business_key=business_key).id
 
 
 def test_the_counts_per_activity_follow_the_cases(app, deployed):
@@ -177,21 +177,21 @@ def test_the_counts_per_activity_follow_the_cases(app, deployed):
     at_review_too = start(deployed, "HA-2")
     at_kpu = start(deployed, "HA-3")
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", at_kpu)
-    deployed.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+    deployed.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
         {"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 3})
     finished = start(deployed, "HA-4")
-    deployed.cancel(finished, actor="frida")
+    deployed.runtime.cancel(finished, actor="frida")
 
-    top = deployed.latest("hendelsesanalyse-oppfolging")
-    clinic = deployed.latest("klinikk-oppfolging")
-    assert deployed.case_positions(top.id).counts() == {
+    top = deployed.repository.latest("hendelsesanalyse-oppfolging")
+    clinic = deployed.repository.latest("klinikk-oppfolging")
+    assert deployed.repository.case_positions(top.id).counts() == {
         "Activity_Klinikkoppfolging": {"running": 3, "incidents": 0}}
-    positions = deployed.case_positions(clinic.id)
+    positions = deployed.repository.case_positions(clinic.id)
     assert positions.counts() == {"Task_VurderTiltak": {"running": 2, "incidents": 0},
                                   "Task_KpuBehandling": {"running": 1, "incidents": 0}}
     assert sorted(c.instance_id for c in positions.cases["Task_VurderTiltak"]) == \
         sorted([at_review, at_review_too])
-    [version] = [v for v in deployed.versions() if v.id == top.id]
+    [version] = [v for v in deployed.repository.versions() if v.id == top.id]
     assert (version.running, version.incidents, version.finished) == (3, 0, 1)
 
     page = signed_in(app, "per").get(f"/owner/versions/{clinic.id}").get_data(as_text=True)
@@ -220,22 +220,24 @@ def test_the_difference_names_added_removed_and_changed_elements():
 
 def test_an_incident_is_marked_at_its_activity_and_a_timer_wait_is_listed_apart(
         engine, clock, tmp_path):
-    engine.deploy(collect_files([str(FIXTURES / "timer-feil.bpmn")]), actor="per")
+    engine.repository.deploy(collect_files([str(FIXTURES / "timer-feil.bpmn")]), actor="per")
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    failing = engine.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
-    waiting = engine.start("timer-feil", actor="system", data={"ventetid": "PT1H", "antall": 2})
+    failing = engine.runtime.start("timer-feil", actor="system", data={"ventetid": "PT1M",
+                                                                       "antall": 0})
+    waiting = engine.runtime.start("timer-feil", actor="system", data={"ventetid": "PT1H",
+                                                                       "antall": 2})
     clock.advance(minutes=2)
-    engine.fire_due_timers()
-    assert engine.show(failing.id)["status"] == "error"
-    [element] = {e.element_id for e in engine.history(failing.id) if e.type == "incident"}
+    engine.runtime.fire_due_timers()
+    assert engine.history.show(failing.id)["status"] == "error"
+    [element] = {e.element_id for e in engine.history.events(failing.id) if e.type == "incident"}
 
-    definition = engine.latest("timer-feil")
-    positions = engine.case_positions(definition.id)
+    definition = engine.repository.latest("timer-feil")
+    positions = engine.repository.case_positions(definition.id)
     assert positions.counts() == {element: {"running": 0, "incidents": 1}}
     assert [c.instance_id for c in positions.incidents[element]] == [failing.id]
     assert [c.instance_id for c in positions.elsewhere] == [waiting.id]
-    [version] = engine.versions("timer-feil")
+    [version] = engine.repository.versions("timer-feil")
     assert (version.running, version.incidents, version.finished) == (1, 1, 0)
 
     with engine.db.transaction() as session:
@@ -298,7 +300,7 @@ def test_the_lint_report_speaks_norwegian_and_keeps_each_element_id(app, deploye
         assert english not in page, english
     assert 'action="/owner/deploy"' not in page
     # the linter itself, and so `tiltak lint`, keeps the engine's English
-    [flow] = [p for p in deployed.lint({CLINIC: clinic.encode("utf-8")})[CLINIC].errors
+    [flow] = [p for p in deployed.repository.lint({CLINIC: clinic.encode("utf-8")})[CLINIC].errors
               if p.element == "Flow_0yq4m2c"]
     assert flow.message == ("sequence flow 'Flow_0yq4m2c' leads to 'Task_Finnesikke', which "
                             "is not in 'klinikk-oppfolging'")

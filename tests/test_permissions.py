@@ -43,13 +43,13 @@ def test_who_may_start_a_process_is_one_rule_on_the_web_page_and_the_api(
     login(client, user)
     page = client.get(f"/start/{process_key}")
     api = client.post(f"/api/processes/{process_key}/instances", json={"data": {}})
-    listed = any(d.key == process_key for d in deployed.startable(user))
+    listed = any(d.key == process_key for d in deployed.repository.startable(user))
     if allowed:
         assert page.status_code == 200 and listed
         assert api.status_code != 403  # refused for its data, if at all: not for who asks
     else:
         assert (page.status_code, api.status_code, listed) == (403, 403, False)
-        assert not deployed.find_instance_ids()
+        assert not deployed.history.find_instance_ids()
 
 
 def test_the_command_line_refuses_the_same_start_and_the_operator_may(people, deployed,
@@ -58,9 +58,9 @@ def test_the_command_line_refuses_the_same_start_and_the_operator_may(people, de
     refused = cli.run("start", "ledelsens-gjennomgang", "--as", "nora", ok=False)
     assert refused.returncode != 0 and "may not start" in refused.stderr
     assert "Traceback" not in refused.stderr
-    assert not deployed.find_instance_ids()
+    assert not deployed.history.find_instance_ids()
     cli.run("start", "ledelsens-gjennomgang", "--as", "system", "--data", "{}")
-    assert len(deployed.find_instance_ids()) == 1
+    assert len(deployed.history.find_instance_ids()) == 1
 
 
 def test_a_colleague_cannot_add_documents_to_a_task_someone_else_has_claimed(people, deployed):
@@ -70,13 +70,13 @@ def test_a_colleague_cannot_add_documents_to_a_task_someone_else_has_claimed(peo
 
     with deployed.db.transaction() as session:
         add_user(session, "siri", ["kpu-sekretariat-kir"], password=PASSWORD)
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
-    deployed.claim(task.id, actor="sigrid")
+    deployed.tasks.claim(task.id, actor="sigrid")
     with pytest.raises(PermissionDenied, match="assigned to sigrid"):
-        deployed.attach(instance.id, actor="siri", filename="notat.txt", content=b"x",
-                        task_id=task.id)
+        deployed.runtime.attach(instance.id, actor="siri", filename="notat.txt", content=b"x",
+                                task_id=task.id)
     client = people.test_client()
     login(client, "siri")
     page = f"/tasks/{task.id}"
@@ -85,10 +85,10 @@ def test_a_colleague_cannot_add_documents_to_a_task_someone_else_has_claimed(peo
         "csrf_token": token.split('"')[0], "file": (io.BytesIO(b"x"), "notat.txt")},
         content_type="multipart/form-data")
     assert response.status_code in (302, 403)
-    assert not deployed.attachments(instance.id)
-    deployed.attach(instance.id, actor="sigrid", filename="notat.txt", content=b"x",
-                    task_id=task.id)
-    assert len(deployed.attachments(instance.id)) == 1
+    assert not deployed.history.attachments(instance.id)
+    deployed.runtime.attach(instance.id, actor="sigrid", filename="notat.txt", content=b"x",
+                            task_id=task.id)
+    assert len(deployed.history.attachments(instance.id)) == 1
 
 
 # who is who in the matrix: frida starts the six-step routine (fagavdeling), sigrid is a
@@ -111,24 +111,24 @@ MATRIX = {
 
 def act(engine, action: str, user: str, instance_id: str, task_id: str) -> None:
     if action == "start":
-        engine.start("hendelsesanalyse-oppfolging", actor=user,
-                     data=dict(START_DATA_KIR))
+        engine.runtime.start("hendelsesanalyse-oppfolging", actor=user,
+                             data=dict(START_DATA_KIR))
     elif action == "read":
-        if not engine.may_view(user, instance_id):
+        if not engine.history.may_view(user, instance_id):
             raise PermissionDenied("may not read")
     elif action == "claim":
-        engine.claim(task_id, actor=user)
+        engine.tasks.claim(task_id, actor=user)
     elif action == "complete":
-        engine.complete(task_id, actor=user, data={"tiltak_vurdering": ROWS})
+        engine.tasks.complete(task_id, actor=user, data={"tiltak_vurdering": ROWS})
     elif action == "attach to the task":
-        engine.attach(instance_id, actor=user, filename="notat.txt", content=b"x",
-                      task_id=task_id)
+        engine.runtime.attach(instance_id, actor=user, filename="notat.txt", content=b"x",
+                              task_id=task_id)
     elif action == "attach to the case":
-        engine.attach(instance_id, actor=user, filename="notat.txt", content=b"x")
+        engine.runtime.attach(instance_id, actor=user, filename="notat.txt", content=b"x")
     elif action == "cancel":
-        engine.cancel(instance_id, actor=user)
+        engine.runtime.cancel(instance_id, actor=user)
     elif action == "retry":
-        engine.retry(instance_id, actor=user)
+        engine.runtime.retry(instance_id, actor=user)
 
 
 @pytest.mark.parametrize("action", sorted(MATRIX))
@@ -140,9 +140,9 @@ def test_every_action_is_allowed_to_exactly_the_roles_it_belongs_to(deployed, ac
             add_user(session, name, groups)
     allowed = set()
     for user in ROLES:
-        instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                                  data=dict(START_DATA_KIR))
-        task = next(t for t in deployed.tasks(instance_id=instance.id)
+        instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                          data=dict(START_DATA_KIR))
+        task = next(t for t in deployed.tasks.find(instance_id=instance.id)
                     if t.element_id == "Task_VurderTiltak")
         try:
             act(deployed, action, user, instance.id, task.id)
@@ -164,10 +164,10 @@ PUBLIC = {"/login", "/static/<path:filename>", "/api/openapi.json",
 def test_no_route_serves_or_changes_anything_without_a_login(people, deployed):
     """Every route, every method: a stranger is sent to the login (the APIs answer 401)
     and nothing is written."""
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=START_DATA_KIR)
-    task = deployed.tasks(instance_id=instance.id)[0]
-    before = [e.hash for e in deployed.history(instance.id)]
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=START_DATA_KIR)
+    task = deployed.tasks.find(instance_id=instance.id)[0]
+    before = [e.hash for e in deployed.history.events(instance.id)]
     values = {"task_id": task.id, "instance_id": instance.id, "definition_id": "1",
               "other_id": "1", "source_id": "1", "target_id": "1",
               "attachment_id": "1", "process_key": "hendelsesanalyse-oppfolging",
@@ -189,7 +189,7 @@ def test_no_route_serves_or_changes_anything_without_a_login(people, deployed):
                 assert "/login" in response.location, (method, rule.rule)
             tried += 1
     assert tried >= 30
-    assert [e.hash for e in deployed.history(instance.id)] == before
+    assert [e.hash for e in deployed.history.events(instance.id)] == before
 
 
 def test_the_groups_with_the_engines_powers_are_named_by_the_installation(tmp_path,
@@ -207,8 +207,8 @@ def test_the_groups_with_the_engines_powers_are_named_by_the_installation(tmp_pa
         add_user(session, "rolf", ["revisor", "ansatt"])
         add_user(session, "ruth", ["rutineeier"])
     assert site.roles.read_all == {"internrevisjon", "rutineeier"}
-    assert not site.roles.may_start("randi", site.groups("randi"), ["ansatt"])
+    assert not site.roles.may_start("randi", site.identity.groups("randi"), ["ansatt"])
     with pytest.raises(PermissionDenied, match="auditor"):
-        site.roles.check_writer("randi", site.groups("randi"))
-    assert site.roles.may_start("rolf", site.groups("rolf"), ["ansatt"])
-    assert site.roles.may_retry("ruth", site.groups("ruth"))
+        site.roles.check_writer("randi", site.identity.groups("randi"))
+    assert site.roles.may_start("rolf", site.identity.groups("rolf"), ["ansatt"])
+    assert site.roles.may_retry("ruth", site.identity.groups("ruth"))

@@ -130,15 +130,15 @@ def test_a_walk_depends_only_on_its_seed(deployed, clock, tmp_path):
                                   clock=(other_clock := FixedClock()))
     again.db.create_schema()
     services.load_demo_users(again, passwords=False)
-    again.deploy(collect_files([str(PROCESSES)]), actor="per")
+    again.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     try:
         for process in model.startable:
             for seed in range(FIRST_SEED, FIRST_SEED + 3):
                 first = random_walk.walk(deployed, clock, process, seed)
                 second = random_walk.walk(again, other_clock, process, seed)
                 assert first.moves == second.moves, f"seed {seed} ({process})"
-                assert [e.state_hash for e in deployed.history(first.instance_id)] == \
-                    [e.state_hash for e in again.history(second.instance_id)]
+                assert [e.state_hash for e in deployed.history.events(first.instance_id)] == \
+                    [e.state_hash for e in again.history.events(second.instance_id)]
     finally:
         again.db.dispose()
 
@@ -154,7 +154,7 @@ FIXTURE_HINTS = {
 
 def test_the_walker_sends_messages_and_races_them_against_timers(engine, clock):
     files = collect_files([str(FIXTURES / "timerformer.bpmn")])
-    engine.deploy(files, actor="per")
+    engine.repository.deploy(files, actor="per")
     model = Model.of_files(files)
     assert model.startable == ["timerformer"]
     assert {b.element for b in model.branches} == {

@@ -72,7 +72,7 @@ def recorded(engine, instance_id: str, written_in: str) -> list[list]:
     are the engine's own states.)"""
     write = WRITERS[written_in]()
     found = []
-    for step in replay_steps(engine, instance_id, engine.history(instance_id)):
+    for step in replay_steps(engine, instance_id, engine.history.events(instance_id)):
         assert step.problem is None, f"event {step.event.seq}: {step.problem}"
         found.append([step.event.seq, step.event.type, sha256(write(step.workflow))])
     return found

@@ -39,7 +39,7 @@ def walked(deployed, clock):
 
 
 def steps(engine, instance_id):
-    return replay.replay_steps(engine, instance_id, engine.history(instance_id))
+    return replay.replay_steps(engine, instance_id, engine.history.events(instance_id))
 
 
 def test_the_fast_writer_and_task_walk_match_the_reference_at_every_step(walked):
@@ -104,7 +104,7 @@ def test_the_live_workflow_replays_every_step_without_falling_back(deployed, clo
 
 def test_verdicts_are_the_same_in_worker_processes(walked):
     engine, ids = walked
-    events = engine.history(ids[0])
+    events = engine.history.events(ids[0])
     with engine.db.transaction() as session:
         session.execute(update(HistoryEvent).where(HistoryEvent.id == events[9].id)
                         .values(actor="mallory"))
@@ -126,7 +126,7 @@ def test_a_missed_fast_path_falls_back_to_the_engines_way(walked, monkeypatch):
     monkeypatch.setattr(StateWriter, "write", lambda self, workflow: "{}")
     assert all(v.ok for v in replay.verify_all(engine))
 
-    chain = engine.history(ids[1])
+    chain = engine.history.events(ids[1])
     index = next(i for i, e in enumerate(chain) if e.element_id == "Task_KpuBehandling")
     with engine.db.transaction() as session:
         rows = session.query(HistoryEvent).filter(HistoryEvent.stream == ids[1]) \

@@ -20,19 +20,19 @@ REPORT = {"hva_skjedde": "Pasient falt på badet", "klinikk": "kir"}
 
 @pytest.fixture
 def reporting(engine):
-    engine.deploy(collect_files([str(FIXTURES / "melding.bpmn")]), actor="per")
+    engine.repository.deploy(collect_files([str(FIXTURES / "melding.bpmn")]), actor="per")
     return engine
 
 
 def handle(engine, instance_id, feedback="Vi har satt opp sklisikre matter."):
     task = task_for(engine, "kirsten", "Task_Vurder", instance_id)
-    engine.complete(task.id, actor="kirsten", data={"alvorlig": False})
+    engine.tasks.complete(task.id, actor="kirsten", data={"alvorlig": False})
     task = task_for(engine, "kirsten", "Task_Tilbakemelding", instance_id)
-    engine.complete(task.id, actor="kirsten", data={"tilbakemelding": feedback})
+    engine.tasks.complete(task.id, actor="kirsten", data={"tilbakemelding": feedback})
 
 
 def everything_recorded(engine, instance_id) -> str:
-    shown = engine.show(instance_id)
+    shown = engine.history.show(instance_id)
     with engine.db.transaction() as session:
         events = session.scalars(select(HistoryEvent).where(
             HistoryEvent.stream == instance_id)).all()
@@ -41,18 +41,18 @@ def everything_recorded(engine, instance_id) -> str:
 
 
 def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(reporting):
-    row = reporting.start("melding", actor="ola", data=dict(
+    row = reporting.runtime.start("melding", actor="ola", data=dict(
         REPORT, anonym=True, epost_tilbakemelding="privat@example.org"))
     code = row.receipt_code
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
     recorded = everything_recorded(reporting, row.id)
     assert "ola" not in recorded and "privat@example.org" not in recorded
-    assert reporting.instance(row.id).started_by == "anonym"
-    assert not reporting.may_view("ola", row.id)
-    assert reporting.receipt(code.lower())["feedback"] is None
+    assert reporting.history.instance(row.id).started_by == "anonym"
+    assert not reporting.history.may_view("ola", row.id)
+    assert reporting.history.receipt(code.lower())["feedback"] is None
 
     handle(reporting, row.id)
-    seen = reporting.receipt(code.replace("-", " "))
+    seen = reporting.history.receipt(code.replace("-", " "))
     assert seen["feedback"] == "Vi har satt opp sklisikre matter."
     assert seen["status"] == "completed"
     with reporting.db.transaction() as session:
@@ -62,14 +62,14 @@ def test_an_anonymous_reporter_is_named_nowhere_and_reads_the_feedback(reporting
         assert session.scalars(select(Notification).where(
             Notification.user_name == "ola")).all() == []
     with pytest.raises(NotFound):
-        reporting.receipt("AAAA-BBBB-CCCC")
+        reporting.history.receipt("AAAA-BBBB-CCCC")
 
 
 def test_a_named_reporter_gets_the_feedback_as_a_notification(reporting):
-    row = reporting.start("melding", actor="ola", data=dict(REPORT, anonym=False))
-    assert reporting.instance(row.id).started_by == "ola"
+    row = reporting.runtime.start("melding", actor="ola", data=dict(REPORT, anonym=False))
+    assert reporting.history.instance(row.id).started_by == "ola"
     handle(reporting, row.id, "Rutinen er endret.")
-    notes = reporting.notifications("ola")
+    notes = reporting.identity.notifications("ola")
     assert [n.template for n in notes] == ["tilbakemelding"]
     assert "Rutinen er endret." in notes[0].body
     with reporting.db.transaction() as session:
@@ -81,19 +81,19 @@ def test_a_named_reporter_gets_the_feedback_as_a_notification(reporting):
 
 
 def test_a_sensitive_case_is_seen_by_its_handlers_and_auditors_only(reporting):
-    row = reporting.start("melding", actor="ola", data=dict(REPORT, sensitiv=True))
-    assert reporting.may_view("kirsten", row.id)  # the leader who handles it
-    assert reporting.may_view("rita", row.id)  # an auditor
-    assert not reporting.may_view("per", row.id)  # a process owner reads all, but not this
-    assert not reporting.may_view("frida", row.id)
-    plain = reporting.start("melding", actor="ola", data=REPORT)
-    assert reporting.may_view("per", plain.id)
+    row = reporting.runtime.start("melding", actor="ola", data=dict(REPORT, sensitiv=True))
+    assert reporting.history.may_view("kirsten", row.id)  # the leader who handles it
+    assert reporting.history.may_view("rita", row.id)  # an auditor
+    assert not reporting.history.may_view("per", row.id)  # a process owner reads all, but not this
+    assert not reporting.history.may_view("frida", row.id)
+    plain = reporting.runtime.start("melding", actor="ola", data=REPORT)
+    assert reporting.history.may_view("per", plain.id)
 
 
 def test_anyone_may_report_but_not_an_auditor_and_nobody_is_called_anonym(reporting):
-    assert reporting.start("melding", actor="frida", data=REPORT).started_by == "frida"
+    assert reporting.runtime.start("melding", actor="frida", data=REPORT).started_by == "frida"
     with pytest.raises(PermissionDenied):
-        reporting.start("melding", actor="rita", data=REPORT)
+        reporting.runtime.start("melding", actor="rita", data=REPORT)
     with reporting.db.transaction() as session, pytest.raises(InvalidInput, match="reserved"):
         add_user(session, "Anonym", ["ansatt"])
 
@@ -121,8 +121,8 @@ def test_the_reporter_sees_the_code_once_and_reads_the_feedback_with_it(reportin
     assert code not in cookies and code.replace("-", "") not in cookies
     with client.session_transaction() as kept:
         assert code not in repr(dict(kept))
-    instance_id = reporting.tasks(actor="kirsten")[0].instance_id
-    assert reporting.instance(instance_id).started_by == "anonym"
+    instance_id = reporting.tasks.find(actor="kirsten")[0].instance_id
+    assert reporting.history.instance(instance_id).started_by == "anonym"
     handle(reporting, instance_id, "Takk, dobbeltkontroll er innført.")
     page = client.post("/kvittering/", data={"csrf_token": token("/kvittering/"),
                                                "code": code}).get_data(as_text=True)
@@ -138,8 +138,8 @@ def test_every_read_of_a_sensitive_case_is_logged_and_process_owners_cannot_audi
     with reporting.db.transaction() as session:
         for name, groups in (("rita", ["revisor"]), ("per", ["prosesseier", "ansatt"])):
             add_user(session, name, groups, password="riktig-passord")
-    sensitive = reporting.start("melding", actor="ola", data=dict(REPORT, sensitiv=True))
-    plain = reporting.start("melding", actor="ola", data=REPORT)
+    sensitive = reporting.runtime.start("melding", actor="ola", data=dict(REPORT, sensitiv=True))
+    plain = reporting.runtime.start("melding", actor="ola", data=REPORT)
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=reporting)
 
     def client_for(user):
@@ -165,8 +165,8 @@ def test_every_read_of_a_sensitive_case_is_logged_and_process_owners_cannot_audi
     assert sensitive.id not in per.get("/audit/export.csv").get_data(as_text=True)
     assert sensitive.id in rita.get("/audit/export.csv").get_data(as_text=True)
     assert per.get(f"/audit/{plain.id}").status_code == 200
-    assert [(r.user_name, r.what) for r in reporting.reads(sensitive.id)] == \
+    assert [(r.user_name, r.what) for r in reporting.history.reads(sensitive.id)] == \
         [("rita", "audit"), ("rita", "report")]
-    assert reporting.reads(plain.id) == []
+    assert reporting.history.reads(plain.id) == []
     page = rita.get(f"/audit/{sensitive.id}").get_data(as_text=True)
     assert page.count('<section class="card reads">') == 1 and page.count("<td>rita</td>") == 3

@@ -41,7 +41,7 @@ def reviews(engine) -> list[str]:
 
 
 def open_elements(engine, instance_id: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
+    return sorted(t.element_id for t in engine.tasks.find(instance_id=instance_id))
 
 
 def replays_ok(engine) -> None:
@@ -57,8 +57,8 @@ def test_the_folder_with_both_routines_deploys_under_a_name_that_fits(deployed):
     files = collect_files([str(PROCESSES)])
     assert len(", ".join(files)) > 200 and len(name) <= 200
     assert name.startswith("processes/") and name.endswith(f"({len(files)} files)")
-    assert ORDER in {d.key for d in deployed.startable(QUALITY)}
-    assert deployed.latest(REVIEW).timer_start["kind"] == "CycleTimerEventDefinition"
+    assert ORDER in {d.key for d in deployed.repository.startable(QUALITY)}
+    assert deployed.repository.latest(REVIEW).timer_start["kind"] == "CycleTimerEventDefinition"
 
 
 # ------------------------------------------------------------------ the review's cycle
@@ -73,12 +73,12 @@ def test_the_review_starts_once_per_cycle_at_the_date_in_the_diagram(deployed, c
     assert sweep(engine).fired == 1
     assert sweep(engine).fired == 0
     [first] = reviews(engine)
-    [task] = [t for t in engine.tasks(actor=QUALITY) if t.process_key == REVIEW]
+    [task] = [t for t in engine.tasks.find(actor=QUALITY) if t.process_key == REVIEW]
     assert (task.element_id, task.instance_id) == ("Task_ForberedGjennomgang", first)
     assert task.candidate_groups == ["kvalitetsavdeling"]
     assert utc(task.due_at) == datetime(2026, 2, 23, 7, 0, 1, tzinfo=UTC)  # 21 days
-    assert engine.tasks(actor="ola") == []  # not offered to everyone
-    assert engine.show(first)["started_by"] == "system"
+    assert engine.tasks.find(actor="ola") == []  # not offered to everyone
+    assert engine.history.show(first)["started_by"] == "system"
 
     clock.set(datetime(2027, 2, 2, 7, 0, 1, tzinfo=UTC))
     sweep(engine)
@@ -110,7 +110,7 @@ def test_a_tertial_cycle_keeps_its_day_and_starts_no_term_before_it_was_deployed
         deployed, clock):
     engine = deployed
     clock.set(datetime(2026, 6, 1, 9, 0, tzinfo=UTC))  # the yearly review of 2 Feb is due
-    [version] = engine.deploy(tertial_version(), actor="per")
+    [version] = engine.repository.deploy(tertial_version(), actor="per")
     assert version.created and version.version == 2
     sweep(engine)  # (the clinics' tertial reviews of 15 January and 15 May start)
     assert reviews(engine) == []  # neither 15 January nor 15 May, nor the yearly one
@@ -129,7 +129,7 @@ def test_a_tertial_cycle_keeps_its_day_and_starts_no_term_before_it_was_deployed
             sweep(engine)
             assert len(reviews(engine)) == started + 1
     for review in reviews(engine):
-        assert engine.show(review)["version"] == 2
+        assert engine.history.show(review)["version"] == 2
         assert open_elements(engine, review) == ["Task_ForberedGjennomgang"]
     replays_ok(engine)
 
@@ -164,20 +164,20 @@ def prepared_and_decided(engine, clock, review: str, decisions: dict) -> None:
     clock.set(datetime(2026, 2, 12, 10, 0, tzinfo=UTC))
     task = task_for(engine, QUALITY, "Task_ForberedGjennomgang", review)
     with pytest.raises(InvalidInput) as err:
-        engine.complete(task.id, actor=QUALITY,
-                        data={**INDICATORS, "andel_tiltak_i_tide": 140, "vurdering": ""})
+        engine.tasks.complete(task.id, actor=QUALITY,
+                              data={**INDICATORS, "andel_tiltak_i_tide": 140, "vurdering": ""})
     assert set(err.value.errors) == {"andel_tiltak_i_tide", "vurdering"}
-    engine.claim(task.id, actor=QUALITY)
-    engine.complete(task.id, actor=QUALITY, data=INDICATORS)
+    engine.tasks.claim(task.id, actor=QUALITY)
+    engine.tasks.complete(task.id, actor=QUALITY, data=INDICATORS)
 
     clock.set(datetime(2026, 2, 16, 13, 0, tzinfo=UTC))
     meeting = task_for(engine, MANAGEMENT, "Task_Ledelsesmote", review)
     assert utc(meeting.due_at) == datetime(2026, 2, 26, 10, 0, tzinfo=UTC)  # 14 days
-    shown = engine.task_context(meeting)
+    shown = engine.tasks.task_context(meeting)
     assert shown["periode"] == "2025" and shown["antall_forfalte_tiltak"] == 23
     with pytest.raises(PermissionDenied):
-        engine.complete(meeting.id, actor=QUALITY, data=decisions)
-    engine.complete(meeting.id, actor=MANAGEMENT, data={
+        engine.tasks.complete(meeting.id, actor=QUALITY, data=decisions)
+    engine.tasks.complete(meeting.id, actor=MANAGEMENT, data={
         "motedato": "2026-02-16", "styringssystemet_fungerer": "delvis",
         "deltakere": "Administrerende direktør, fagdirektør, klinikksjefer, kvalitetssjef",
         "konklusjon": "Tilbakemelding og frister må følges tettere opp i linjen.",
@@ -186,9 +186,9 @@ def prepared_and_decided(engine, clock, review: str, decisions: dict) -> None:
 
 def report(engine, review: str, expected_measures: int) -> None:
     task = task_for(engine, QUALITY, "Task_Oppsummer", review)
-    shown = engine.task_context(task)
+    shown = engine.tasks.task_context(task)
     assert shown["antall_tiltak"] == expected_measures
-    engine.complete(task.id, actor=QUALITY, data={
+    engine.tasks.complete(task.id, actor=QUALITY, data={
         "rapport": "Gjennomgangen er behandlet i ledergruppen; vedtatte tiltak er fulgt opp.",
         "rapportert_til": ["styret", "ledergruppen"],
         "innspill_neste": "Følg tilbakemeldingsandelen per klinikk."})
@@ -201,28 +201,28 @@ def test_management_review_decides_measures_that_run_through_the_measure_lifecyc
     prepared_and_decided(engine, clock, review, {"vedtatte_tiltak": DECIDED})
 
     # each decided measure is assigned to its owner with its deadline and clinic
-    measures = {t.assignee: t for t in engine.tasks(instance_id=review)
+    measures = {t.assignee: t for t in engine.tasks.find(instance_id=review)
                 if t.element_id == "Task_GjennomforTiltak"}
     assert set(measures) == {"ola", "nora"}
     assert utc(measures["ola"].due_at) == end_of_local_day(2026, 4, 1)
     assert (measures["ola"].clinic, measures["nora"].clinic) == ("kir", "med")
-    assert engine.task_context(measures["nora"])["tiltak"]["beskrivelse"] == ""
-    assert not [t for t in engine.tasks(actor=QUALITY) if t.element_id == "Task_Oppsummer"]
+    assert engine.tasks.task_context(measures["nora"])["tiltak"]["beskrivelse"] == ""
+    assert not [t for t in engine.tasks.find(actor=QUALITY) if t.element_id == "Task_Oppsummer"]
 
     for owner, secretariat in (("ola", "sigrid"), ("nora", "magnus")):
-        engine.complete(measures[owner].id, actor=owner, data={
+        engine.tasks.complete(measures[owner].id, actor=owner, data={
             "gjennomfort_dato": "2026-03-20", "gjennomfort_beskrivelse": "Innført i alle enheter"})
         control = task_for(engine, secretariat, "Task_KontrollerTiltak", review)
-        engine.complete(control.id, actor=secretariat, data={"tiltak_godkjent": True})
-        assert engine.show(review)["status"] == "running"
+        engine.tasks.complete(control.id, actor=secretariat, data={"tiltak_godkjent": True})
+        assert engine.history.show(review)["status"] == "running"
 
     report(engine, review, 2)
-    shown = engine.show(review)
+    shown = engine.history.show(review)
     assert shown["status"] == "completed" and shown["open_tasks"] == []
-    who = [(e.element_id, e.actor) for e in engine.history(review) if e.type == "complete"]
+    who = [(e.element_id, e.actor) for e in engine.history.events(review) if e.type == "complete"]
     assert who[:2] == [("Task_ForberedGjennomgang", QUALITY), ("Task_Ledelsesmote", MANAGEMENT)]
     assert who[-1] == ("Task_Oppsummer", QUALITY)
-    assert engine.history(review)[0].actor == "system"  # started by the timer
+    assert engine.history.events(review)[0].actor == "system"  # started by the timer
     replays_ok(engine)
 
 
@@ -235,7 +235,7 @@ def test_a_review_without_measures_goes_straight_to_the_report_and_closes(
     prepared_and_decided(engine, clock, review, decisions)
     assert open_elements(engine, review) == ["Task_Oppsummer"]
     report(engine, review, 0)
-    assert engine.show(review)["status"] == "completed"
+    assert engine.history.show(review)["status"] == "completed"
     replays_ok(engine)
 
 
@@ -249,37 +249,37 @@ ORDER_DATA = {
 
 
 def start_order(engine, **changes) -> str:
-    return engine.start(ORDER, actor=QUALITY, data={**ORDER_DATA, **changes},
-                        business_key=ORDER_DATA["saksnummer"]).id
+    return engine.runtime.start(ORDER, actor=QUALITY, data={**ORDER_DATA, **changes},
+                                business_key=ORDER_DATA["saksnummer"]).id
 
 
 def plan(engine, order: str, measures: list[dict]) -> None:
     task = task_for(engine, "kirsten", "Task_Tiltaksplan", order)
-    engine.complete(task.id, actor="kirsten", data={
+    engine.tasks.complete(task.id, actor="kirsten", data={
         "arsaker": "Rutinen for samstemming var ikke kjent for nyansatte.",
         "planlagte_tiltak": measures})
 
 
 def carry_out_measures(engine, order: str) -> None:
-    for task in [t for t in engine.tasks(instance_id=order)
+    for task in [t for t in engine.tasks.find(instance_id=order)
                  if t.element_id == "Task_GjennomforTiltak"]:
-        engine.complete(task.id, actor=task.assignee, data={
+        engine.tasks.complete(task.id, actor=task.assignee, data={
             "gjennomfort_dato": "2026-01-20", "gjennomfort_beskrivelse": "Gjort og dokumentert"})
-    for task in [t for t in engine.tasks(instance_id=order)
+    for task in [t for t in engine.tasks.find(instance_id=order)
                  if t.element_id == "Task_KontrollerTiltak"]:
-        engine.complete(task.id, actor="sigrid", data={"tiltak_godkjent": True})
+        engine.tasks.complete(task.id, actor="sigrid", data={"tiltak_godkjent": True})
 
 
 def reply(engine, order: str, sent: str) -> None:
     task = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
-    engine.complete(task.id, actor=QUALITY, data={
+    engine.tasks.complete(task.id, actor=QUALITY, data={
         "redegjorelse": "Samstemming er innført og revidert i alle enheter.",
         "svar_dato": sent, "svar_referanse": "26/00123-4", "svar_godkjent": True})
 
 
 def decide(engine, order: str, **decision) -> None:
     task = task_for(engine, QUALITY, "Task_Avgjorelse", order)
-    engine.complete(task.id, actor=QUALITY, data=decision)
+    engine.tasks.complete(task.id, actor=QUALITY, data=decision)
 
 
 LEARNING_NOTE = {
@@ -298,14 +298,14 @@ def learned(engine, clock, order: str) -> None:
     note = task_for(engine, "kirsten", "Task_Laeringsnotat", order)
     assert note.candidate_groups == ["leder-kir"]
     assert utc(note.due_at) == closed + timedelta(days=14)
-    assert not [t for t in engine.tasks(actor="mats") if t.instance_id == order]
-    engine.complete(note.id, actor="kirsten", data=LEARNING_NOTE)
+    assert not [t for t in engine.tasks.find(actor="mats") if t.instance_id == order]
+    engine.tasks.complete(note.id, actor="kirsten", data=LEARNING_NOTE)
     kpu = task_for(engine, "kari", "Task_KpuLaering", order)  # kpu-kir
-    assert not [t for t in engine.tasks(actor="henrik") if t.instance_id == order]  # kpu-med
-    shown = engine.task_context(kpu)
+    assert not [t for t in engine.tasks.find(actor="henrik") if t.instance_id == order]  # kpu-med
+    shown = engine.tasks.task_context(kpu)
     assert (shown["laeringsnotat_tittel"], shown["spredning_forslag"]) == \
         (LEARNING_NOTE["laeringsnotat_tittel"], ["klinikk", "foretak"])
-    engine.complete(kpu.id, actor="kari", data={
+    engine.tasks.complete(kpu.id, actor="kari", data={
         "kpu_laering_dato": closed.date().isoformat(), "spredning": ["klinikk", "foretak"],
         "kpu_laering_vurdering": "Notatet sendes alle sengeposter og tas inn i "
                                  "opplæringen av nyansatte i foretaket."})
@@ -314,11 +314,11 @@ def learned(engine, clock, order: str) -> None:
 def timer_events_after_sweep(engine, instance_id: str) -> int:
     """Sweep (which may also start a management review) and count the order's timers."""
     sweep(engine)
-    return [e.type for e in engine.history(instance_id)].count("timer")
+    return [e.type for e in engine.history.events(instance_id)].count("timer")
 
 
 def notes(engine, user: str, template: str) -> list:
-    return [n for n in engine.notifications(user) if n.template == template]
+    return [n for n in engine.identity.notifications(user) if n.template == template]
 
 
 def test_the_order_routine_deploys_alone_and_calls_the_deployed_measure_process(deployed):
@@ -327,12 +327,12 @@ def test_the_order_routine_deploys_alone_and_calls_the_deployed_measure_process(
     path = PROCESSES / f"{ORDER}.bpmn"
     text = path.read_text(encoding="utf-8").replace(
         "Tidspunktene for påminnelse", "Tidspunktene for en påminnelse", 1)
-    [version] = deployed.deploy({path.name: text.encode("utf-8")}, actor="per")
+    [version] = deployed.repository.deploy({path.name: text.encode("utf-8")}, actor="per")
     assert version.created and version.version == 2
     order = start_order(deployed)
     plan(deployed, order, [{"tittel": "Samstemming ved innleggelse", "ansvarlig": "ola",
                             "frist": "2026-02-01"}])
-    [measure] = [t for t in deployed.tasks(actor="ola") if t.instance_id == order]
+    [measure] = [t for t in deployed.tasks.find(actor="ola") if t.instance_id == order]
     assert (measure.element_id, measure.process_key) == ("Task_GjennomforTiltak", "tiltak")
 
 
@@ -340,11 +340,11 @@ def test_only_the_quality_department_registers_an_order_and_its_deadline_is_requ
         deployed):
     engine = deployed
     with pytest.raises(PermissionDenied) as err:
-        engine.start(ORDER, actor="ola", data=ORDER_DATA)
+        engine.runtime.start(ORDER, actor="ola", data=ORDER_DATA)
     assert "kvalitetsavdeling" in str(err.value)
     with pytest.raises(InvalidInput) as err:
-        engine.start(ORDER, actor=QUALITY, data={**ORDER_DATA, "frist": "",
-                                                 "klinikk": "tannlege"})
+        engine.runtime.start(ORDER, actor=QUALITY, data={**ORDER_DATA, "frist": "",
+                                                         "klinikk": "tannlege"})
     assert set(err.value.errors) == {"frist", "klinikk"}
 
 
@@ -352,21 +352,21 @@ def test_an_order_is_planned_carried_out_answered_and_closed_by_the_authority(de
                                                                             clock):
     engine = deployed
     order = start_order(engine)
-    assert utc(engine.instance(order).next_timer_at) == local_midnight(2026, 2, 15)
+    assert utc(engine.history.instance(order).next_timer_at) == local_midnight(2026, 2, 15)
 
     # the clinic's leader plans; the task is listed under the order's process
-    page = engine.worklist(WorklistQuery(actor="kirsten", process_key=ORDER))
+    page = engine.tasks.worklist(WorklistQuery(actor="kirsten", process_key=ORDER))
     [planning] = page.tasks
     assert planning.element_id == "Task_Tiltaksplan" and planning.clinic == "kir"
     assert page.process_names[ORDER] == "Oppfølging av pålegg fra tilsynsmyndighet"
-    assert engine.tasks(actor="mats") == []  # the other clinic's leader
+    assert engine.tasks.find(actor="mats") == []  # the other clinic's leader
     plan(engine, order, [
         {"tittel": "Samstemming ved innleggelse", "ansvarlig": "ola", "frist": "2026-02-01"},
         {"tittel": "Opplæring av nyansatte", "beskrivelse": "E-læring", "ansvarlig": "ola",
          "frist": "2026-02-10"}])
-    measures = [t for t in engine.tasks(actor="ola") if t.instance_id == order]
+    measures = [t for t in engine.tasks.find(actor="ola") if t.instance_id == order]
     assert sorted(t.due_at.date() for t in measures) == [date(2026, 2, 1), date(2026, 2, 10)]
-    assert not [t for t in engine.tasks(actor=QUALITY) if t.element_id == "Task_SvarTilsyn"]
+    assert not [t for t in engine.tasks.find(actor=QUALITY) if t.element_id == "Task_SvarTilsyn"]
 
     clock.set(datetime(2026, 1, 20, 10, 0, tzinfo=UTC))
     carry_out_measures(engine, order)
@@ -376,13 +376,13 @@ def test_an_order_is_planned_carried_out_answered_and_closed_by_the_authority(de
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-02-10")
 
     # closed: not done until the clinic has written down what it learnt and spread it
-    assert engine.show(order)["status"] == "running"
+    assert engine.history.show(order)["status"] == "running"
     assert open_elements(engine, order) == ["Task_Laeringsnotat"]
     learned(engine, clock, order)
-    shown = engine.show(order)
+    shown = engine.history.show(order)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
     assert shown["data"]["spredning"] == ["klinikk", "foretak"]
-    [diagram] = [d for d in engine.progress(order) if d["process_key"] == ORDER]
+    [diagram] = [d for d in engine.history.progress(order) if d["process_key"] == ORDER]
     assert "End_Lukket" in diagram["completed"]
     assert not notes(engine, "kirsten", "tilsyn-paminnelse")
     assert not notes(engine, MANAGEMENT, "tilsyn-eskalering")
@@ -426,8 +426,8 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     reply(engine, order, "2026-03-04")
     task = task_for(engine, QUALITY, "Task_Avgjorelse", order)
     with pytest.raises(InvalidInput) as err:  # a new round needs the new deadline
-        engine.complete(task.id, actor=QUALITY, data={"avgjorelse": "ny_runde",
-                                                      "avgjorelse_dato": "2026-04-02"})
+        engine.tasks.complete(task.id, actor=QUALITY, data={"avgjorelse": "ny_runde",
+                                                            "avgjorelse_dato": "2026-04-02"})
     assert set(err.value.errors) == {"ny_frist", "nye_merknader"}
     clock.set(datetime(2026, 4, 2, 9, 0, tzinfo=UTC))
     decide(engine, order, avgjorelse="ny_runde", avgjorelse_dato="2026-04-02",
@@ -436,10 +436,10 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
 
     # a new round: the leader plans again against the new deadline and the remarks
     planning = task_for(engine, "kirsten", "Task_Tiltaksplan", order)
-    shown = engine.task_context(planning)
+    shown = engine.tasks.task_context(planning)
     assert shown["runde"] == 2 and str(shown["frist"]) == "2026-06-01"
     assert shown["merknader"].startswith("Dokumenter at samstemming")
-    assert utc(engine.instance(order).next_timer_at) == local_midnight(2026, 5, 18)
+    assert utc(engine.history.instance(order).next_timer_at) == local_midnight(2026, 5, 18)
     plan(engine, order, [])  # the audit already done answers the remarks
     answer = task_for(engine, QUALITY, "Task_SvarTilsyn", order)
     assert utc(answer.due_at) == end_of_local_day(2026, 6, 1)
@@ -448,16 +448,16 @@ def test_a_late_reply_is_reminded_and_escalated_and_an_unsatisfied_authority_sta
     decide(engine, order, avgjorelse="lukket", avgjorelse_dato="2026-05-05")
     learned(engine, clock, order)
 
-    shown = engine.show(order)
+    shown = engine.history.show(order)
     assert shown["status"] == "completed" and shown["next_timer_at"] is None
     assert len(notes(engine, "kirsten", "tilsyn-paminnelse")) == 1  # none in round two
     assert len(notes(engine, MANAGEMENT, "tilsyn-eskalering")) == 1
     assert (shown["data"]["opprinnelig_frist"], shown["data"]["frist"]) == \
         ("2026-03-01", "2026-06-01")
-    completed = [e.element_id for e in engine.history(order) if e.type == "complete"]
+    completed = [e.element_id for e in engine.history.events(order) if e.type == "complete"]
     assert completed.count("Task_Tiltaksplan") == 2 and completed.count("Task_SvarTilsyn") == 2
     assert completed[-2:] == ["Task_Laeringsnotat", "Task_KpuLaering"]  # once, at the end
-    assert [e.type for e in engine.history(order)].count("timer") == 2
+    assert [e.type for e in engine.history.events(order)].count("timer") == 2
     replays_ok(engine)
 
 
@@ -479,7 +479,7 @@ def test_the_review_form_is_filled_in_from_the_indicators_of_the_last_year(deplo
     opened = datetime(2027, 2, 2, 7, 0, 1, tzinfo=UTC)
     clock.set(opened)
     sweep(engine)
-    task = [t for t in engine.tasks(actor=QUALITY) if t.process_key == REVIEW][0]
+    task = [t for t in engine.tasks.find(actor=QUALITY) if t.process_key == REVIEW][0]
     assert task.element_id == "Task_ForberedGjennomgang"
 
     client = create_app({"INSTANCE_PATH": str(tmp_path / "instance")},

@@ -22,7 +22,7 @@ from walks import FIXTURES, START_DATA, walk_six_step
 
 def restored(engine, workflow, text):
     return state_format.read(text, workflow.spec, workflow.subprocess_specs,
-                             engine.script_engine)
+                             engine.core.script_engine)
 
 
 def as_spiff(workflow):
@@ -32,7 +32,7 @@ def as_spiff(workflow):
 
 def test_every_state_of_a_six_step_case_reads_back_to_the_same_instance(deployed):
     instance_id = walk_six_step(deployed)
-    steps = list(replay_steps(deployed, instance_id, deployed.history(instance_id)))
+    steps = list(replay_steps(deployed, instance_id, deployed.history.events(instance_id)))
     assert len(steps) > 20
     keeping = state_format.Writer()  # as the replay writes: again only what changed
     for step in steps:
@@ -52,7 +52,7 @@ def test_the_keeping_writer_writes_again_what_changed_in_place(deployed):
     steps; a change made in place, with nothing else about the task or workflow changed,
     is written all the same (so it would fail the hash, not hide behind a kept text)."""
     instance_id = walk_six_step(deployed)
-    *_, step = replay_steps(deployed, instance_id, deployed.history(instance_id))
+    *_, step = replay_steps(deployed, instance_id, deployed.history.events(instance_id))
     workflow = step.workflow
     keeping = state_format.Writer()
     assert keeping.write(workflow) == state_format.write(workflow)
@@ -82,12 +82,12 @@ def test_events_a_gateway_has_seen_read_back_with_their_definitions(engine, cloc
     """An event-based gateway keeps the events it has seen (SpiffWorkflow's objects) in
     its task: they are stored by kind and name and get their definitions from the spec."""
     files = collect_files([str(FIXTURES / "timerformer.bpmn")])
-    engine.deploy(files, actor="per")
+    engine.repository.deploy(files, actor="per")
     walk = random_walk.walk(engine, clock, "timerformer", seed=20260106,
                             hints=FIXTURE_HINTS)
     assert any("message svar-mottatt" in move for move in walk.moves)
     seen = 0
-    for step in replay_steps(engine, walk.instance_id, engine.history(walk.instance_id)):
+    for step in replay_steps(engine, walk.instance_id, engine.history.events(walk.instance_id)):
         assert step.problem is None
         text = state_format.write(step.workflow)
         seen += text.count('"$event"')
@@ -99,16 +99,16 @@ def test_events_a_gateway_has_seen_read_back_with_their_definitions(engine, cloc
 
 def test_the_hash_in_each_event_is_taken_over_the_state_in_this_format(deployed):
     instance_id = walk_six_step(deployed)
-    for step in replay_steps(deployed, instance_id, deployed.history(instance_id)):
+    for step in replay_steps(deployed, instance_id, deployed.history.events(instance_id)):
         assert step.event.state_format == state_format.FORMAT
         assert step.event.state_hash == history.sha256(state_format.write(step.workflow))
 
 
 def loaded(engine):
     """A six-step case just started, as a command restores it."""
-    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
+    instance = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
     with engine.db.reading() as session:
-        return engine._load(session, instance.id, lock=False)
+        return engine.core._load(session, instance.id, lock=False)
 
 
 def test_the_document_names_tasks_by_element_and_state_by_name(deployed):

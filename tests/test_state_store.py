@@ -110,10 +110,10 @@ def test_each_command_of_a_six_step_case_stores_a_state_that_hashes_as_its_event
                                .where(HistoryEvent.stream == instance_id)
                                .order_by(HistoryEvent.seq.desc()).limit(1)).one()
     assert final is not None and final.hash == last
-    shown = deployed.show(instance_id)
+    shown = deployed.history.show(instance_id)
     assert shown["status"] == "completed"
     assert shown["data"]["analyse_tittel"] == START_DATA["analyse_tittel"]
-    diagrams = deployed.progress(instance_id)
+    diagrams = deployed.history.progress(instance_id)
     assert diagrams[0]["process_key"] == "hendelsesanalyse-oppfolging"
     assert "End_HendelseLukket" in diagrams[0]["completed"]
     assert not any(d["active"] for d in diagrams)
@@ -122,8 +122,8 @@ def test_each_command_of_a_six_step_case_stores_a_state_that_hashes_as_its_event
 def test_a_snapshot_is_taken_again_and_the_rows_before_it_let_go(deployed):
     """Deltas are capped in number whatever their sizes; a restore reads one snapshot
     and the deltas after it."""
-    instance_id = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                                 data=START_DATA).id
+    instance_id = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                         data=START_DATA).id
     base = [[f"task-{n}", "READY", uuid.uuid4().hex] for n in range(1000)]  # compresses little
     with deployed.db.transaction() as session:
         conn = session.connection()

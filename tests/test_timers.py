@@ -50,7 +50,7 @@ def notes(engine):
 
 def fired(engine, instance_id) -> int:
     """Timers fired in this case (the management review's cycle may fire meanwhile)."""
-    return [e.type for e in engine.history(instance_id)].count("timer")
+    return [e.type for e in engine.history.events(instance_id)].count("timer")
 
 
 def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, clock, smtp):
@@ -60,7 +60,7 @@ def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, 
         add_user(session, "kirsten", ["leder-kir"], email="kirsten@sykehuset.example",
                  language="sv")
     instance_id = at_measure(engine)
-    assert engine.instance(instance_id).next_timer_at.replace(tzinfo=UTC) == \
+    assert engine.history.instance(instance_id).next_timer_at.replace(tzinfo=UTC) == \
         local_midnight(2026, 2, 22)
     assert sweep(engine).fired == 0
 
@@ -87,10 +87,10 @@ def test_the_owner_is_reminded_and_the_leader_told_after_the_deadline(deployed, 
 
     task = task_for(engine, "ola", "Task_GjennomforTiltak", instance_id)
     assert task.due_at.replace(tzinfo=UTC) < clock.now()
-    engine.complete(task.id, actor="ola", data={"gjennomfort_dato": "2026-03-02",
-                                                "gjennomfort_beskrivelse": "Innført nå"})
-    assert engine.instance(instance_id).next_timer_at is None
-    types = [e.type for e in engine.history(instance_id)]
+    engine.tasks.complete(task.id, actor="ola", data={"gjennomfort_dato": "2026-03-02",
+                                                      "gjennomfort_beskrivelse": "Innført nå"})
+    assert engine.history.instance(instance_id).next_timer_at is None
+    types = [e.type for e in engine.history.events(instance_id)]
     assert types.count("timer") == 2
 
 
@@ -119,7 +119,7 @@ def test_mail_that_cannot_be_sent_is_retried_with_backoff_then_marked_failed(dep
 
 
 def deploy_fixture(engine, name: str) -> None:
-    engine.deploy(collect_files([str(FIXTURES / name)]), actor="per")
+    engine.repository.deploy(collect_files([str(FIXTURES / name)]), actor="per")
 
 
 def test_a_failing_timer_becomes_an_incident_and_others_go_on(engine, clock):
@@ -127,20 +127,20 @@ def test_a_failing_timer_becomes_an_incident_and_others_go_on(engine, clock):
     deploy_fixture(engine, "kort-timer.bpmn")
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    bad = engine.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
-    good = engine.start("kort-timer", actor="system")
+    bad = engine.runtime.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
+    good = engine.runtime.start("kort-timer", actor="system")
     clock.advance(minutes=2)
     result = sweep(engine)
     assert result.due == 2 and result.fired == 1
-    shown = engine.show(bad.id)
+    shown = engine.history.show(bad.id)
     assert shown["status"] == "error" and "Script_Del" in (shown["error"] or "") + \
-        str([e.element_id for e in engine.history(bad.id)])
-    assert engine.show(good.id)["status"] == "completed"
-    assert [e.type for e in engine.history(bad.id)][-1] == "incident"
+        str([e.element_id for e in engine.history.events(bad.id)])
+    assert engine.history.show(good.id)["status"] == "completed"
+    assert [e.type for e in engine.history.events(bad.id)][-1] == "incident"
     assert sweep(engine).due == 0  # never retried in silence
-    engine.retry(bad.id, actor="per")
+    engine.runtime.retry(bad.id, actor="per")
     assert sweep(engine).due == 1
-    assert [e.type for e in engine.history(bad.id)][-2:] == ["retry", "incident"]
+    assert [e.type for e in engine.history.events(bad.id)][-2:] == ["retry", "incident"]
 
 
 def test_one_failing_timer_in_a_batch_leaves_the_others_fired_and_whole(engine, clock):
@@ -150,21 +150,21 @@ def test_one_failing_timer_in_a_batch_leaves_the_others_fired_and_whole(engine, 
     deploy_fixture(engine, "kort-timer.bpmn")
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    before = [engine.start("kort-timer", actor="system").id for _ in range(3)]  # due in 3 s
-    bad = engine.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
-    after = [engine.start("timer-feil", actor="system",
-                          data={"ventetid": "PT90S", "antall": 2}).id for _ in range(3)]
+    before = [engine.runtime.start("kort-timer", actor="system").id for _ in range(3)]  # due in 3 s
+    bad = engine.runtime.start("timer-feil", actor="system", data={"ventetid": "PT1M", "antall": 0})
+    after = [engine.runtime.start("timer-feil", actor="system",
+                                  data={"ventetid": "PT90S", "antall": 2}).id for _ in range(3)]
     clock.advance(minutes=2)
     # all in one batch, however slow the machine
-    assert engine.fire_due_timers(limit=100, budget=60) == (7, 6)
-    assert engine.show(bad.id)["status"] == "error"
+    assert engine.runtime.fire_due_timers(limit=100, budget=60) == (7, 6)
+    assert engine.history.show(bad.id)["status"] == "error"
     for instance_id in before + after:
-        assert engine.show(instance_id)["status"] == "completed"
-        assert [e.type for e in engine.history(instance_id)] == ["start", "timer"]
+        assert engine.history.show(instance_id)["status"] == "completed"
+        assert [e.type for e in engine.history.events(instance_id)] == ["start", "timer"]
         assert verify_instance(engine, instance_id).ok
-    assert [e.type for e in engine.history(bad.id)] == ["start", "incident"]
+    assert [e.type for e in engine.history.events(bad.id)] == ["start", "incident"]
     assert verify_instance(engine, bad.id).ok
-    assert engine.fire_due_timers() == (0, 0)
+    assert engine.runtime.fire_due_timers() == (0, 0)
 
 
 def test_a_batch_that_breaks_is_fired_again_one_by_one(engine, clock, monkeypatch):
@@ -173,31 +173,31 @@ def test_a_batch_that_breaks_is_fired_again_one_by_one(engine, clock, monkeypatc
     deploy_fixture(engine, "kort-timer.bpmn")
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    ids = [engine.start("kort-timer", actor="system").id for _ in range(5)]
+    ids = [engine.runtime.start("kort-timer", actor="system").id for _ in range(5)]
     clock.advance(seconds=10)
-    fire = engine._fire
+    fire = engine.runtime._fire
 
     def breaks_on_the_third(session, row):
         if row.id == ids[2]:
             raise RuntimeError("the disk is full")
         return fire(session, row)
 
-    monkeypatch.setattr(engine, "_fire", breaks_on_the_third)
-    assert engine.fire_due_timers(budget=60) == (5, 4)  # the batch breaks, not the budget
+    monkeypatch.setattr(engine.runtime, "_fire", breaks_on_the_third)
+    assert engine.runtime.fire_due_timers(budget=60) == (5, 4)  # the batch breaks, not the budget
     for instance_id in ids[:2] + ids[3:]:
-        assert engine.show(instance_id)["status"] == "completed"
-        assert [e.type for e in engine.history(instance_id)] == ["start", "timer"]
-    assert engine.show(ids[2])["status"] == "running"
+        assert engine.history.show(instance_id)["status"] == "completed"
+        assert [e.type for e in engine.history.events(instance_id)] == ["start", "timer"]
+    assert engine.history.show(ids[2])["status"] == "running"
     monkeypatch.undo()
-    assert engine.fire_due_timers() == (1, 1)
-    assert [e.type for e in engine.history(ids[2])] == ["start", "timer"]
+    assert engine.runtime.fire_due_timers() == (1, 1)
+    assert [e.type for e in engine.history.events(ids[2])] == ["start", "timer"]
 
 
 def test_concurrent_sweepers_fire_every_timer_exactly_once(engine, clock):
     deploy_fixture(engine, "kort-timer.bpmn")
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    ids = [engine.start("kort-timer", actor="system").id for _ in range(40)]
+    ids = [engine.runtime.start("kort-timer", actor="system").id for _ in range(40)]
     clock.advance(seconds=10)
     threads = [threading.Thread(target=sweep, args=(engine,)) for _ in range(4)]
     for t in threads:
@@ -205,7 +205,7 @@ def test_concurrent_sweepers_fire_every_timer_exactly_once(engine, clock):
     for t in threads:
         t.join()
     for instance_id in ids:
-        assert [e.type for e in engine.history(instance_id)].count("timer") == 1
+        assert [e.type for e in engine.history.events(instance_id)].count("timer") == 1
     with engine.db.transaction() as session:
         statuses = set(session.scalars(select(ProcessInstance.status)))
     assert statuses == {"completed"}
@@ -215,10 +215,10 @@ def test_timers_that_came_due_while_down_fire_at_the_next_start(engine, clock):
     deploy_fixture(engine, "kort-timer.bpmn")
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    instance = engine.start("kort-timer", actor="system")
+    instance = engine.runtime.start("kort-timer", actor="system")
     clock.advance(days=3)  # everything was down for three days
     assert sweep(engine).fired == 1
-    assert engine.show(instance.id)["status"] == "completed"
+    assert engine.history.show(instance.id)["status"] == "completed"
 
 
 def times_done(engine, instance_id: str, element_id: str) -> int:
@@ -235,31 +235,31 @@ def test_every_timer_form_the_modeler_writes(engine, clock, answer):
     deploy_fixture(engine, "timerformer.bpmn")
     with engine.db.transaction() as session:
         add_user(session, "frida", ["fagavdeling"])
-    instance = engine.start("timerformer", actor="frida", data={"frist": "PT4H30M",
-                                                                "purringer": 0})
-    assert engine.instance(instance.id).next_timer_at.replace(tzinfo=UTC) == \
+    instance = engine.runtime.start("timerformer", actor="frida", data={"frist": "PT4H30M",
+                                                                        "purringer": 0})
+    assert engine.history.instance(instance.id).next_timer_at.replace(tzinfo=UTC) == \
         datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
     clock.set(datetime(2026, 1, 6, 8, 0, 1, tzinfo=UTC))
     sweep(engine)
-    assert [t.element_id for t in engine.tasks(instance_id=instance.id)] == ["Task_Behandle"]
+    assert [t.element_id for t in engine.tasks.find(instance_id=instance.id)] == ["Task_Behandle"]
     for hour in (1, 2, 3, 4):
         clock.set(datetime(2026, 1, 6, 8 + hour, 0, 2, tzinfo=UTC))
         sweep(engine)
         assert times_done(engine, instance.id, "Script_Tell") == min(hour, 3)
-        assert engine.tasks(instance_id=instance.id)  # non-interrupting: still open
+        assert engine.tasks.find(instance_id=instance.id)  # non-interrupting: still open
     clock.set(datetime(2026, 1, 6, 12, 30, 2, tzinfo=UTC))
     sweep(engine)
-    assert engine.tasks(instance_id=instance.id) == []  # the deadline interrupted the task
+    assert engine.tasks.find(instance_id=instance.id) == []  # the deadline interrupted the task
     if answer:
-        engine.message("svar-mottatt", actor="system")
+        engine.runtime.message("svar-mottatt", actor="system")
         ended = "End_Svar"
     else:
         clock.advance(days=2, seconds=1)
         sweep(engine)
         ended = "End_Utlopt"
-    shown = engine.show(instance.id)
+    shown = engine.history.show(instance.id)
     assert shown["status"] == "completed"
-    [diagram] = engine.progress(instance.id)
+    [diagram] = engine.history.progress(instance.id)
     assert ended in diagram["completed"]
     assert ({"End_Svar", "End_Utlopt"} - {ended}).isdisjoint(diagram["completed"])
 
@@ -278,7 +278,7 @@ def test_a_timer_start_cycle_starts_one_instance_per_cycle_and_no_more(engine, c
     sweep(engine)
     sweep(engine)
     assert count_instances(engine, key) == 1
-    [task] = engine.tasks(actor="per")
+    [task] = engine.tasks.find(actor="per")
     assert task.element_id == "Task_Gjennomga"
     clock.advance(hours=10)  # two cycles missed while down: both start, then it ends
     sweep(engine)
@@ -286,7 +286,7 @@ def test_a_timer_start_cycle_starts_one_instance_per_cycle_and_no_more(engine, c
     clock.advance(days=1)
     sweep(engine)
     assert count_instances(engine, key) == 3
-    assert len(engine.tasks(actor="per")) == 3
+    assert len(engine.tasks.find(actor="per")) == 3
 
 
 def test_a_sweep_at_the_very_moment_a_timer_is_due_ends_and_fires_it_just_after(deployed,
@@ -295,14 +295,15 @@ def test_a_sweep_at_the_very_moment_a_timer_is_due_ends_and_fires_it_just_after(
     moment takes nothing (it once took the instance again and again, writing a timer
     event each time), and the next sweep fires it once."""
     engine = deployed
-    row = engine.start("avvikshandtering", actor="nora", data={
+    row = engine.runtime.start("avvikshandtering", actor="nora", data={
         "hva_skjedde": "Pasienten fikk feil dose insulin.", "hendelsesdato": "2026-01-04",
         "klinikk": "kir", "enhet": "kir-gastro", "anonym": False, "sensitiv": False})
-    due = engine.instance(row.id).next_timer_at.replace(tzinfo=UTC)
+    due = engine.history.instance(row.id).next_timer_at.replace(tzinfo=UTC)
     clock.set(due)
     assert sweep(engine).fired == 0
-    assert [e.type for e in engine.history(row.id)] == ["start"]
+    assert [e.type for e in engine.history.events(row.id)] == ["start"]
     clock.set(due + timedelta(seconds=1))
     assert sweep(engine).fired == 1
-    assert [e.type for e in engine.history(row.id)] == ["start", "timer"]
-    assert [t.element_id for t in engine.tasks(instance_id=row.id)] == ["Task_VurderingKlinikk"]
+    assert [e.type for e in engine.history.events(row.id)] == ["start", "timer"]
+    assert [t.element_id for t in engine.tasks.find(instance_id=row.id)] == \
+        ["Task_VurderingKlinikk"]

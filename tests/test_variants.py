@@ -18,7 +18,8 @@ VARIANT = (FIXTURES / "klinikk-oppfolging-kir.bpmn").read_text(encoding="utf-8")
 
 
 def deploy_variant(engine, text: str):
-    return engine.deploy({"klinikk-oppfolging-kir.bpmn": text.encode("utf-8")}, actor="per",
+    return engine.repository.deploy({"klinikk-oppfolging-kir.bpmn": text.encode("utf-8")},
+                                    actor="per",
                          tenant="kir")
 
 
@@ -64,26 +65,26 @@ def test_a_variant_exchanges_minutes_with_a_clinic_on_the_default_routine(deploy
     engine = deployed
     [variant] = deploy_variant(engine, VARIANT)
     assert variant.created
-    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                            data=dict(START_DATA, klinikker=["kir", "med"]))
+    instance = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                    data=dict(START_DATA, klinikker=["kir", "med"]))
     for clinic in ("kir", "med"):
         task = task_for(engine, SECRETARIAT[clinic], "Task_VurderTiltak", instance.id)
-        engine.complete(task.id, actor=SECRETARIAT[clinic],
-                        data={"tiltak_vurdering": review_rows(clinic)})
+        engine.tasks.complete(task.id, actor=SECRETARIAT[clinic],
+                              data={"tiltak_vurdering": review_rows(clinic)})
     risk = task_for(engine, SECRETARIAT["kir"], "Task_Risikovurdering", instance.id)
-    engine.complete(risk.id, actor=SECRETARIAT["kir"], data={"risiko_vurdert": True})
+    engine.tasks.complete(risk.id, actor=SECRETARIAT["kir"], data={"risiko_vurdert": True})
     for clinic in ("kir", "med"):  # step 3 and 4 in each clinic, the variant's and not
         task = task_for(engine, KPU[clinic], "Task_KpuBehandling", instance.id)
-        engine.complete(task.id, actor=KPU[clinic], data={
+        engine.tasks.complete(task.id, actor=KPU[clinic], data={
             "kpu_motedato": "2026-02-10", "kpu_innspill": "KPU støtter tiltakene",
             "kpu_slutter_seg_til": True})
         task = task_for(engine, SECRETARIAT[clinic], "Task_SendReferat", instance.id)
-        engine.complete(task.id, actor=SECRETARIAT[clinic],
-                        data={"kpu_referat": f"Referat fra KPU {clinic}"})
+        engine.tasks.complete(task.id, actor=SECRETARIAT[clinic],
+                              data={"kpu_referat": f"Referat fra KPU {clinic}"})
     received = {}
     for clinic in ("kir", "med"):
-        [task] = [t for t in engine.tasks(actor=SECRETARIAT[clinic], instance_id=instance.id)
+        [task] = [t for t in engine.tasks.find(actor=SECRETARIAT[clinic], instance_id=instance.id)
                   if t.element_id == "Task_MottaReferat"]
-        received[clinic] = engine.task_context(task)["kpu_referat"]
-        engine.complete(task.id, actor=SECRETARIAT[clinic], data={"referat_kvittert": True})
+        received[clinic] = engine.tasks.task_context(task)["kpu_referat"]
+        engine.tasks.complete(task.id, actor=SECRETARIAT[clinic], data={"referat_kvittert": True})
     assert received == {"kir": "Referat fra KPU med", "med": "Referat fra KPU kir"}

@@ -34,8 +34,8 @@ def sqlite_engine(tmp_path, quick):
     from engine.identity.users import add_user
     with engine.db.transaction() as session:
         add_user(session, "kari", ["bench"])
-    engine.deploy({"enkel.bpmn": (PROCESSES.parent / "bench" / "processes"
-                                  / "enkel-oppgave.bpmn").read_bytes()})
+    engine.repository.deploy({"enkel.bpmn": (PROCESSES.parent / "bench" / "processes"
+                                             / "enkel-oppgave.bpmn").read_bytes()})
     yield engine
     engine.db.dispose()
 
@@ -55,7 +55,7 @@ def instances_in_file_alone(tmp_path) -> int:
 def test_committed_cases_reach_the_database_file_with_no_command_copying_them(
         sqlite_engine, tmp_path):
     for _ in range(3):
-        sqlite_engine.start(SIMPLE, actor="kari")
+        sqlite_engine.runtime.start(SIMPLE, actor="kari")
     deadline = time.monotonic() + 5
     while instances_in_file_alone(tmp_path) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -69,17 +69,17 @@ def test_a_command_copies_the_log_back_only_as_a_backstop(sqlite_engine):
 
 
 def test_the_thread_ends_when_quiet_and_comes_back_with_the_next_commit(sqlite_engine):
-    sqlite_engine.start(SIMPLE, actor="kari")
+    sqlite_engine.runtime.start(SIMPLE, actor="kari")
     assert checkpointers()
     deadline = time.monotonic() + 5
     while checkpointers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not checkpointers()
-    sqlite_engine.start(SIMPLE, actor="kari")
+    sqlite_engine.runtime.start(SIMPLE, actor="kari")
     assert len(checkpointers()) == 1
 
 
 def test_closing_the_database_stops_its_thread(sqlite_engine):
-    sqlite_engine.start(SIMPLE, actor="kari")
+    sqlite_engine.runtime.start(SIMPLE, actor="kari")
     sqlite_engine.db.dispose()
     assert not checkpointers()

@@ -40,7 +40,7 @@ def walked(sqlite_url):
     engine = services.build_engine(sqlite_url, clock=clock)
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=False)
-    engine.deploy(collect_files([str(PROCESSES)]), actor="per")
+    engine.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     ids = [walk_six_step(engine)]
     model, world = Model.of_folder(PROCESSES), World.demo()
     for seed, process in enumerate(model.startable, 20261130):

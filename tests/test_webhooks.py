@@ -138,11 +138,11 @@ def test_an_incident_system_hears_the_measure_done_and_the_case_closed(
     assert sent.status_code == 200, sent.json
 
     task = task_for(engine, "ola", "Task_GjennomforTiltak", case)
-    engine.complete(task.id, actor="ola", data={
+    engine.tasks.complete(task.id, actor="ola", data={
         "gjennomfort_dato": date.today().isoformat(),
         "gjennomfort_beskrivelse": "Dobbeltkontroll innført på alle vakter"})
     control = task_for(engine, "sigrid", "Task_KontrollerTiltak", case)
-    engine.complete(control.id, actor="sigrid", data={"tiltak_godkjent": True})
+    engine.tasks.complete(control.id, actor="sigrid", data={"tiltak_godkjent": True})
     assert client.get(f"/api/instances/{case}", headers=bearer(token)).json["status"] == \
         "completed"
 
@@ -241,15 +241,16 @@ def test_each_webhook_hears_only_the_events_and_processes_it_asked_for(tiltak, d
     tiltak("deploy", str(FIXTURES / "kort-timer.bpmn"))
     engine = services.build_engine(database_url)
     due = (date.today() + timedelta(days=30)).isoformat()
-    case = engine.start("kvalitetsportal-tiltak", actor="kvalitetsportalen", business_key="KP-1",
+    case = engine.runtime.start("kvalitetsportal-tiltak", actor="kvalitetsportalen",
+                                business_key="KP-1",
                         data={
                             "tittel": "Dobbeltkontroll", "ansvarlig": "ola", "frist": due,
                             "klinikk": "kir"}).id
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    other = engine.start("kort-timer", actor="system").id
-    engine.cancel(other, actor="system", reason="feilregistrert")
-    engine.message("hendelse-bekreftet", actor="kvalitetsportalen", business_key="KP-1")
+    other = engine.runtime.start("kort-timer", actor="system").id
+    engine.runtime.cancel(other, actor="system", reason="feilregistrert")
+    engine.runtime.message("hendelse-bekreftet", actor="kvalitetsportalen", business_key="KP-1")
 
     with engine.db.reading() as session:
         queued = [(d.webhook_id, d.event_type, d.instance_id, json.loads(d.body)["type"])

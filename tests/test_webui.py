@@ -59,8 +59,8 @@ def test_every_response_carries_security_headers_and_forms_need_csrf(app):
 
 
 def test_an_auditor_reads_the_case_but_cannot_work_on_it(app, deployed):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
     client = app.test_client()
     login(client, "rita")
@@ -70,12 +70,12 @@ def test_an_auditor_reads_the_case_but_cannot_work_on_it(app, deployed):
     assert response.status_code == 403
     response = client.post(f"/api/tasks/{task.id}/claim", json={})
     assert response.status_code == 403
-    assert [e.type for e in deployed.history(instance.id)] == ["start"]
+    assert [e.type for e in deployed.history.events(instance.id)] == ["start"]
 
 
 def test_someone_outside_the_case_cannot_see_it(app, deployed):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     client = app.test_client()
     login(client, "ola")
     assert client.get(f"/instances/{instance.id}").status_code == 403
@@ -114,8 +114,8 @@ def test_the_api_works_the_same_tasks_with_the_same_checks(app, deployed):
 
 
 def test_documents_are_stored_with_a_hash_and_downloaded_safely(app, deployed):
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     task = task_for(deployed, "sigrid", "Task_VurderTiltak", instance.id)
     client = app.test_client()
     login(client, "sigrid")
@@ -125,7 +125,7 @@ def test_documents_are_stored_with_a_hash_and_downloaded_safely(app, deployed):
         "file": (io.BytesIO(b"<script>alert(1)</script>"), "../../referat.txt")},
         content_type="multipart/form-data")
     assert response.status_code == 302
-    [stored] = deployed.attachments(instance.id)
+    [stored] = deployed.history.attachments(instance.id)
     assert stored.filename == "referat.txt" and len(stored.sha256) == 64
     response = client.get(f"/attachments/{stored.id}")
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -134,7 +134,7 @@ def test_documents_are_stored_with_a_hash_and_downloaded_safely(app, deployed):
         "csrf_token": token(client, page),
         "file": (io.BytesIO(b"MZ..."), "verktoy.exe")},
         content_type="multipart/form-data")
-    assert len(deployed.attachments(instance.id)) == 1
+    assert len(deployed.history.attachments(instance.id)) == 1
     other = app.test_client()
     login(other, "ola")
     assert other.get(f"/attachments/{stored.id}").status_code == 403
@@ -158,8 +158,8 @@ def test_a_reminder_appears_in_the_app_and_only_process_owners_retry_incidents(a
     assert "Påminnelse" in page and "Sepsisscreening ved overflytting" in page
     assert not unread.search(client.get("/").get_data(as_text=True))  # read now
 
-    instance = deployed.start("hendelsesanalyse-oppfolging", actor="frida",
-                              data=dict(START_DATA, klinikker=["kir"]))
+    instance = deployed.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                      data=dict(START_DATA, klinikker=["kir"]))
     with deployed.db.transaction() as session:  # an incident, as a failing timer leaves it
         from engine.models import ProcessInstance
         row = session.get(ProcessInstance, instance.id)
@@ -176,7 +176,7 @@ def test_a_reminder_appears_in_the_app_and_only_process_owners_retry_incidents(a
     response = owner.post(f"/instances/{instance.id}/retry",
                           data={"csrf_token": token(owner, f"/instances/{instance.id}")})
     assert response.status_code == 302
-    assert deployed.show(instance.id)["status"] == "running"
+    assert deployed.history.show(instance.id)["status"] == "running"
 
 
 def test_the_api_answers_a_start_and_a_completion_with_the_case_as_it_now_stands(app):
@@ -208,7 +208,7 @@ def test_the_worklist_names_the_measure_the_clinic_and_who_may_take_a_task(app, 
     """A measure owner's row says which measure; clinics and groups are shown by name,
     never by their codes."""
     at_measure(deployed)
-    deployed.start("avvikshandtering", actor="nora", data={
+    deployed.runtime.start("avvikshandtering", actor="nora", data={
         "hva_skjedde": "Pasienten fikk feil dose insulin.", "hendelsesdato": "2026-01-04",
         "klinikk": "kir", "enhet": "kir-gastro", "anonym": False, "sensitiv": False})
     client = app.test_client()

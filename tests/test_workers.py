@@ -49,8 +49,8 @@ def test_every_timer_fires_exactly_once_across_processes(postgres_url, tmp_path,
     engine.db.create_schema()
     with engine.db.transaction() as session:
         add_user(session, "system", [])
-    engine.deploy(collect_files([str(FIXTURES / "kort-timer.bpmn")]), actor="system")
-    ids = [engine.start("kort-timer", actor="system").id for _ in range(TIMERS)]
+    engine.repository.deploy(collect_files([str(FIXTURES / "kort-timer.bpmn")]), actor="system")
+    ids = [engine.runtime.start("kort-timer", actor="system").id for _ in range(TIMERS)]
 
     port = free_port()
     processes = [spawn(postgres_url, tmp_path, "worker", "--interval", "0.2"),

@@ -32,10 +32,10 @@ def cases(engine, clock):
     with engine.db.transaction() as session:
         for name, groups in PEOPLE.items():
             add_user(session, name, sorted(groups))
-    engine.deploy(collect_files([str(FIXTURES / "arbeidsliste.bpmn")]), actor="per")
+    engine.repository.deploy(collect_files([str(FIXTURES / "arbeidsliste.bpmn")]), actor="per")
     rng = random.Random(7)
     for i in range(40):
-        engine.start("arbeidsliste", actor="per", business_key=f"SAK-{i:03d}", data={
+        engine.runtime.start("arbeidsliste", actor="per", business_key=f"SAK-{i:03d}", data={
             "grupper": rng.choice(["team-kir", "team-med", "team-kir,team-med",
                                    "team-psyk"]),
             "brukere": rng.choice(["", "", "cy", "ada"]),
@@ -43,9 +43,9 @@ def cases(engine, clock):
             "klinikk": rng.choice(["kir", "med"])})
         clock.advance(minutes=rng.choice([0, 1, 5]))  # equal creation times happen
     for actor, count in (("ada", 3), ("bo", 2)):
-        offered = [t for t in engine.tasks(actor=actor) if not t.assignee]
+        offered = [t for t in engine.tasks.find(actor=actor) if not t.assignee]
         for task in offered[:count]:
-            engine.claim(task.id, actor=actor)
+            engine.tasks.claim(task.id, actor=actor)
     return engine
 
 
@@ -63,11 +63,11 @@ def expected(engine, query: WorklistQuery) -> list[str]:
     keep = {"all": lambda t: t.assignee == actor or offered(t),
             "mine": lambda t: t.assignee == actor,
             "group": offered}[query.scope]
-    tasks = [t for t in engine.tasks() if keep(t)]
+    tasks = [t for t in engine.tasks.find() if keep(t)]
     if query.clinic:
         tasks = [t for t in tasks if t.clinic == query.clinic]
     if query.text:
-        titles = engine.case_titles(sorted({t.instance_id for t in tasks}))
+        titles = engine.history.case_titles(sorted({t.instance_id for t in tasks}))
         tasks = [t for t in tasks if query.text.lower() in t.name.lower()
                  or query.text.lower() in (t.business_key or "").lower()
                  or query.text.lower() in titles.get(t.instance_id, "").lower()]
@@ -85,7 +85,7 @@ def expected(engine, query: WorklistQuery) -> list[str]:
 def walk_pages(engine, **kwargs) -> tuple[list[str], list]:
     ids, pages, number = [], [], 1
     while True:
-        page = engine.worklist(WorklistQuery(page=number, per_page=7, **kwargs))
+        page = engine.tasks.worklist(WorklistQuery(page=number, per_page=7, **kwargs))
         pages.append(page)
         ids += [t.id for t in page.tasks]
         if not page.has_next:

@@ -33,7 +33,7 @@ START_DATA = {
 
 def task_for(engine: Engine, user: str, element_id: str, instance_id: str | None = None):
     """The one open task with this element id that `user` may work on."""
-    matches = [t for t in engine.tasks(actor=user)
+    matches = [t for t in engine.tasks.find(actor=user)
                if t.element_id == element_id
                and (instance_id is None or t.instance_id == instance_id)]
     assert matches, f"{user} has no open task {element_id}"
@@ -78,43 +78,46 @@ def walk_six_step(engine: Engine, clinics: tuple[str, ...] = ("kir", "med"),
             observe(step, clinic, instance.id)
 
     data = dict(START_DATA, klinikker=list(clinics))
-    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida", data=data,
-                            business_key=business_key)
+    instance = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=data,
+                                    business_key=business_key)
     for clinic in clinics:
         secretariat = SECRETARIAT[clinic]
         task = task_for(engine, secretariat, "Task_VurderTiltak", instance.id)
-        engine.claim(task.id, actor=secretariat)
-        engine.complete(task.id, actor=secretariat,
-                        data={"tiltak_vurdering": review_rows(clinic, deadline_year(engine))})
+        engine.tasks.claim(task.id, actor=secretariat)
+        engine.tasks.complete(task.id, actor=secretariat,
+                              data={"tiltak_vurdering": review_rows(clinic, deadline_year(engine))})
         seen("reviewed", clinic)
         task = task_for(engine, KPU[clinic], "Task_KpuBehandling", instance.id)
-        engine.complete(task.id, actor=KPU[clinic], data={
+        engine.tasks.complete(task.id, actor=KPU[clinic], data={
             "kpu_motedato": "2026-02-10", "kpu_innspill": "KPU støtter tiltakene",
             "kpu_slutter_seg_til": True})
         seen("kpu_reviewed", clinic)
         task = task_for(engine, secretariat, "Task_SendReferat", instance.id)
-        engine.complete(task.id, actor=secretariat, data={
+        engine.tasks.complete(task.id, actor=secretariat, data={
             "kpu_referat": f"Referat fra KPU {clinic}: tiltak 1 og 2 vedtatt, tiltak 3 ikke."})
         seen("minutes_sent", clinic)
     for clinic in clinics:
-        for task in [t for t in engine.tasks(actor=SECRETARIAT[clinic], instance_id=instance.id)
+        for task in [t for t in engine.tasks.find(actor=SECRETARIAT[clinic],
+                                                  instance_id=instance.id)
                      if t.element_id == "Task_MottaReferat"]:
-            engine.complete(task.id, actor=SECRETARIAT[clinic],
-                            data={"referat_kvittert": True})
+            engine.tasks.complete(task.id, actor=SECRETARIAT[clinic],
+                                  data={"referat_kvittert": True})
     seen("minutes_received")
     for clinic in clinics:
-        for task in [t for t in engine.tasks(actor=RESPONSIBLE[clinic], instance_id=instance.id)
+        for task in [t for t in engine.tasks.find(actor=RESPONSIBLE[clinic],
+                                                  instance_id=instance.id)
                      if t.element_id == "Task_GjennomforTiltak"]:
-            engine.complete(task.id, actor=RESPONSIBLE[clinic], data={
+            engine.tasks.complete(task.id, actor=RESPONSIBLE[clinic], data={
                 "gjennomfort_dato": date(2026, 2, 20).isoformat(),
                 "gjennomfort_beskrivelse": "Innført og kommunisert til alle vakter"})
-        for task in [t for t in engine.tasks(actor=SECRETARIAT[clinic], instance_id=instance.id)
+        for task in [t for t in engine.tasks.find(actor=SECRETARIAT[clinic],
+                                                  instance_id=instance.id)
                      if t.element_id == "Task_KontrollerTiltak"]:
-            engine.complete(task.id, actor=SECRETARIAT[clinic],
-                            data={"tiltak_godkjent": True})
+            engine.tasks.complete(task.id, actor=SECRETARIAT[clinic],
+                                  data={"tiltak_godkjent": True})
         seen("measures_done", clinic)
         task = task_for(engine, SECRETARIAT[clinic], "Task_BekreftAvslutning", instance.id)
-        engine.complete(task.id, actor=SECRETARIAT[clinic], data={"klinikk_avsluttet": True})
+        engine.tasks.complete(task.id, actor=SECRETARIAT[clinic], data={"klinikk_avsluttet": True})
         seen("clinic_closed", clinic)
     return instance.id
 
@@ -122,18 +125,19 @@ def walk_six_step(engine: Engine, clinics: tuple[str, ...] = ("kir", "med"),
 def at_measure(engine, frist: str | None = None, business_key: str | None = None) -> str:
     """One clinic, one measure for ola with a deadline (1 March); returns the instance id."""
     frist = frist or f"{deadline_year(engine)}-03-01"
-    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                            data=dict(START_DATA, klinikker=["kir"]), business_key=business_key)
+    instance = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                    data=dict(START_DATA, klinikker=["kir"]),
+                                    business_key=business_key)
     task = task_for(engine, "sigrid", "Task_VurderTiltak", instance.id)
-    engine.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+    engine.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
         {"gjennomfores": "ja", "konkretisering": "NEWS2 ved mottak", "ansvarlig": "ola",
          "frist": frist},
         {"gjennomfores": "nei", "begrunnelse": "Dekket"},
         {"gjennomfores": "nei", "begrunnelse": "Dekket"}]})
-    engine.complete(task_for(engine, "kari", "Task_KpuBehandling", instance.id).id,
-                    actor="kari", data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
-    engine.complete(task_for(engine, "sigrid", "Task_SendReferat", instance.id).id,
-                    actor="sigrid", data={"kpu_referat": "Referat"})
+    engine.tasks.complete(task_for(engine, "kari", "Task_KpuBehandling", instance.id).id,
+                          actor="kari", data={"kpu_motedato": "2026-02-10", "kpu_innspill": "OK"})
+    engine.tasks.complete(task_for(engine, "sigrid", "Task_SendReferat", instance.id).id,
+                          actor="sigrid", data={"kpu_referat": "Referat"})
     return instance.id
 
 
@@ -153,11 +157,11 @@ def workflow_of(engine: Engine, instance_id: str):
     from engine.history.replay import replay_steps
 
     with engine.db.reading() as session:
-        workflow = engine._load(session, instance_id, lock=False).workflow
+        workflow = engine.core._load(session, instance_id, lock=False).workflow
     if workflow is not None:
         return workflow
     step = None
-    for step in replay_steps(engine, instance_id, engine.history(instance_id)):
+    for step in replay_steps(engine, instance_id, engine.history.events(instance_id)):
         assert step.problem is None, step.problem
     return step.workflow
 

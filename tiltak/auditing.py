@@ -71,7 +71,7 @@ def cmd_verify(engine: Engine, args) -> int:
         else:
             known = earlier.instances
     if args.instance_id:
-        engine.instance(args.instance_id)  # NotFound (exit 4) for an id that is no instance
+        engine.history.instance(args.instance_id)  # NotFound (exit 4) for an id that is no instance
         verdicts = [verify_instance(engine, args.instance_id)]
     else:
         verdicts = verify_all(engine, _VerifyProgress(), jobs=args.jobs or default_jobs(),

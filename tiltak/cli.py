@@ -160,7 +160,8 @@ def cmd_init(engine: Engine, args) -> None:
 
 
 def cmd_deploy(engine: Engine, args) -> None:
-    results = engine.deploy(collect_files(args.paths), actor=args.actor, tenant=args.tenant)
+    results = engine.repository.deploy(collect_files(args.paths), actor=args.actor,
+                                       tenant=args.tenant)
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
         return
@@ -183,8 +184,8 @@ def cmd_lint(engine: Engine, args) -> int:
     if not deployed:
         print("note: no database (tiltak init): the files are checked against each other "
               "only, not against deployed forms and decisions", file=sys.stderr)
-    reports = engine.lint(files, groups=services.known_groups(), tenant=args.tenant,
-                          deployed=deployed)
+    reports = engine.repository.lint(files, groups=services.known_groups(), tenant=args.tenant,
+                                     deployed=deployed)
     errors = sum(len(r.errors) for r in reports.values())
     warnings = sum(len(r.warnings) for r in reports.values())
     if args.json:
@@ -203,14 +204,14 @@ def cmd_lint(engine: Engine, args) -> int:
 
 
 def cmd_start(engine: Engine, args) -> None:
-    row = engine.start(args.process_key, actor=args.actor, data=_data(args.data),
-                       business_key=args.business_key, tenant=args.tenant)
+    row = engine.runtime.start(args.process_key, actor=args.actor, data=_data(args.data),
+                               business_key=args.business_key, tenant=args.tenant)
     print(row.id if args.id else json.dumps({"instance_id": row.id,
                                               "business_key": row.business_key}))
 
 
 def cmd_tasks(engine: Engine, args) -> None:
-    tasks = engine.tasks(actor=args.actor, instance_id=args.instance)
+    tasks = engine.tasks.find(actor=args.actor, instance_id=args.instance)
     if args.ids:
         print("\n".join(t.id for t in tasks))
     elif args.json:
@@ -220,33 +221,33 @@ def cmd_tasks(engine: Engine, args) -> None:
 
 
 def cmd_claim(engine: Engine, args) -> None:
-    task = engine.claim(args.task_id, actor=args.actor)
+    task = engine.tasks.claim(args.task_id, actor=args.actor)
     print(f"claimed: {task.name} ({task.id})")
 
 
 def cmd_unclaim(engine: Engine, args) -> None:
-    task = engine.unclaim(args.task_id, actor=args.actor)
+    task = engine.tasks.unclaim(args.task_id, actor=args.actor)
     print(f"unclaimed: {task.name} ({task.id})")
 
 
 def cmd_complete(engine: Engine, args) -> None:
-    row = engine.complete(args.task_id, actor=args.actor, data=_data(args.data))
+    row = engine.tasks.complete(args.task_id, actor=args.actor, data=_data(args.data))
     print(json.dumps({"instance_id": row.id, "status": row.status}))
 
 
 def cmd_message(engine: Engine, args) -> None:
-    row = engine.message(args.name, actor=args.actor, business_key=args.business_key,
-                         data=_data(args.data))
+    row = engine.runtime.message(args.name, actor=args.actor, business_key=args.business_key,
+                                 data=_data(args.data))
     print(json.dumps({"instance_id": row.id, "status": row.status}))
 
 
 def cmd_cancel(engine: Engine, args) -> None:
-    row = engine.cancel(args.instance_id, actor=args.actor, reason=args.reason)
+    row = engine.runtime.cancel(args.instance_id, actor=args.actor, reason=args.reason)
     print(json.dumps({"instance_id": row.id, "status": row.status}))
 
 
 def cmd_show(engine: Engine, args) -> None:
-    shown = engine.show(args.instance_id)
+    shown = engine.history.show(args.instance_id)
     if args.json:
         print(json.dumps(shown, indent=2, ensure_ascii=False))
     else:
@@ -254,7 +255,7 @@ def cmd_show(engine: Engine, args) -> None:
 
 
 def cmd_history(engine: Engine, args) -> None:
-    events = engine.history(args.instance_id)
+    events = engine.history.events(args.instance_id)
     if args.json:
         print(json.dumps([{
             "seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at.isoformat(),
@@ -267,7 +268,7 @@ def cmd_history(engine: Engine, args) -> None:
 
 
 def cmd_retry(engine: Engine, args) -> None:
-    row = engine.retry(args.instance_id, actor=args.actor)
+    row = engine.runtime.retry(args.instance_id, actor=args.actor)
     print(json.dumps({"instance_id": row.id, "status": row.status}))
 
 

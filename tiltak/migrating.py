@@ -48,19 +48,19 @@ def add_commands(command) -> None:
 
 
 def cmd_plan(engine: Engine, args) -> None:
-    plan = engine.migration_plan(args.process_key, args.source, args.target, args.tenant)
+    plan = engine.migration.migration_plan(args.process_key, args.source, args.target, args.tenant)
     sys.stdout.write(plan.to_json())
 
 
 def cmd_run(engine: Engine, args) -> int:
     plan = plans.parse(_read(args.plan), args.plan)
     ids = args.instances if args.instances else \
-        engine.cases_at_version(plan.process_key, plan.source_version, plan.tenant)
+        engine.migration.cases_at_version(plan.process_key, plan.source_version, plan.tenant)
     if not ids:
         print(f"no running case is on {plan.process_key} version {plan.source_version}")
         return 0
     try:
-        report = engine.migrate(plan, ids, actor=args.actor, validate_only=args.validate)
+        report = engine.migration.migrate(plan, ids, actor=args.actor, validate_only=args.validate)
     except MigrationRefused as refused:
         _print(refused.report, args.json)
         raise
@@ -102,14 +102,15 @@ def _hold(engine: Engine, args, *, suspend: bool) -> None:
     if (args.instance_id is None) == (args.definition is None):
         raise InvalidInput("give either INSTANCE_ID or --definition KEY[:VERSION]")
     if args.instance_id is not None:
-        verb = engine.suspend if suspend else engine.activate
+        verb = engine.suspension.suspend if suspend else engine.suspension.activate
         row = verb(args.instance_id, actor=args.actor)
         print(json.dumps({"instance_id": row.id, "suspended": row.suspended}))
         return
     key, _, version = args.definition.partition(":")
     if version and not version.isdigit():
         raise InvalidInput({"--definition": f"{version!r} is not a version number"})
-    verb = engine.suspend_definition if suspend else engine.activate_definition
+    suspension = engine.suspension
+    verb = suspension.suspend_definition if suspend else suspension.activate_definition
     versions = verb(key, int(version) if version else None, actor=args.actor,
                     tenant=args.tenant)
     print(f"{key} version {', '.join(map(str, versions))}: {word}")

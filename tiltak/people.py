@@ -64,12 +64,12 @@ def cmd_users_add(engine: Engine, args) -> None:
 
 
 def cmd_users_end_sessions(engine: Engine, args) -> None:
-    engine.end_sessions(args.name)
+    engine.identity.end_sessions(args.name)
     print(f"user {args.name}: every session ended")
 
 
 def cmd_users_active(engine: Engine, args) -> None:
-    engine.set_active(args.name, args.active)
+    engine.identity.set_active(args.name, args.active)
     print(f"user {args.name}: {'enabled' if args.active else 'disabled, every session ended'}")
 
 

@@ -27,7 +27,7 @@ def add_commands(command) -> None:
 
 def cmd_demo(engine: Engine, args) -> None:
     engine.db.create_schema()
-    results = engine.deploy(collect_files([str(services.PROCESSES)]), actor="system")
+    results = engine.repository.deploy(collect_files([str(services.PROCESSES)]), actor="system")
     users = services.load_demo_users(engine)
     print(f"Database: {engine.db.engine.url.render_as_string(hide_password=True)}")
     cases = demo_cases.load(engine)
@@ -44,7 +44,7 @@ def cmd_demo(engine: Engine, args) -> None:
     for problem in cases.stuck:
         print(f"  left early: {problem}")
     print("\nOpen tasks:")
-    print_tasks(engine.tasks())
+    print_tasks(engine.tasks.find())
     if args.serve:
         cmd_serve(engine, args)
         return

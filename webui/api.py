@@ -136,7 +136,7 @@ def caller(scope: str) -> Caller:
 def _case_of(who: Caller, instance_id: str) -> str:
     """The case's process key, which the caller must cover; a case outside the token's
     processes is not found, as if it were not there."""
-    process_key = engine().instance(instance_id).process_key
+    process_key = engine().history.instance(instance_id).process_key
     if not who.covers(process_key):
         raise NotFound(f"no process instance '{instance_id}'")
     return process_key
@@ -144,7 +144,7 @@ def _case_of(who: Caller, instance_id: str) -> str:
 
 def _readable(who: Caller, instance_id: str) -> None:
     _case_of(who, instance_id)
-    if not engine().may_view(who.name, instance_id):
+    if not engine().history.may_view(who.name, instance_id):
         raise PermissionDenied(f"user '{who.name}' may not read this case")
 
 
@@ -194,15 +194,16 @@ def list_tasks(query: dict[str, Any]):
     who = caller("tasks")
     if query["instance"]:
         _readable(who, query["instance"])
-        found = engine().tasks(actor=who.name, instance_id=query["instance"])
+        found = engine().tasks.find(actor=who.name, instance_id=query["instance"])
     else:
-        found = engine().worklist(WorklistQuery(actor=who.name, per_page=200,
-                                                page=query["page"])).tasks
+        found = engine().tasks.worklist(WorklistQuery(actor=who.name, per_page=200,
+                                                      page=query["page"])).tasks
         if who.processes is not None:
             cases: dict[str, str] = {}
             for task in found:
                 if task.instance_id not in cases:
-                    cases[task.instance_id] = engine().instance(task.instance_id).process_key
+                    case = engine().history.instance(task.instance_id)
+                    cases[task.instance_id] = case.process_key
             found = [t for t in found if who.covers(cases[t.instance_id])]
     return [task_json(engine(), t) for t in found]
 
@@ -210,7 +211,7 @@ def list_tasks(query: dict[str, Any]):
 def _workable(who: Caller, task_id: str) -> None:
     """A token works only on tasks of its processes' cases."""
     if who.processes is not None:
-        _case_of(who, engine().open_task(task_id, actor=who.name).instance_id)
+        _case_of(who, engine().tasks.open_task(task_id, actor=who.name).instance_id)
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -218,8 +219,8 @@ def _workable(who: Caller, task_id: str) -> None:
 def claim(task_id: str):
     who = caller("work")
     _workable(who, task_id)
-    engine().claim(task_id, actor=who.name)
-    return task_json(engine(), engine().open_task(task_id, actor=who.name))
+    engine().tasks.claim(task_id, actor=who.name)
+    return task_json(engine(), engine().tasks.open_task(task_id, actor=who.name))
 
 
 @bp.post("/tasks/<task_id>/unclaim")
@@ -227,7 +228,7 @@ def claim(task_id: str):
 def unclaim(task_id: str):
     who = caller("work")
     _workable(who, task_id)
-    engine().unclaim(task_id, actor=who.name)
+    engine().tasks.unclaim(task_id, actor=who.name)
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -236,8 +237,8 @@ def unclaim(task_id: str):
 def complete(body: dict[str, Any], task_id: str):
     who = caller("work")
     _workable(who, task_id)
-    return _plain(engine().shown(engine().complete(task_id, actor=who.name,
-                                                   data=body["data"])))
+    return _plain(engine().history.shown(engine().tasks.complete(task_id, actor=who.name,
+                                                                 data=body["data"])))
 
 
 @bp.post("/processes/<process_key>/instances")
@@ -249,9 +250,9 @@ def start(body: dict[str, Any], process_key: str):
     who = caller("start")
     if not who.covers(process_key):
         raise PermissionDenied(f"this token may not act on process '{process_key}'")
-    return _plain(engine().shown(engine().start(process_key, actor=who.name,
-                                                data=body["data"],
-                                                business_key=body.get("business_key"))))
+    return _plain(engine().history.shown(engine().runtime.start(process_key, actor=who.name,
+                                                                data=body["data"],
+                                                                business_key=body.get("business_key"))))
 
 
 @bp.post("/messages")
@@ -261,8 +262,8 @@ def message(body: dict[str, Any]):
     """Deliver a message to the case waiting for it (by business key); for a token, a
     case of its processes. For integrations and the command line only."""
     who = caller("message")
-    row = engine().message(body["name"], actor=who.name, business_key=body["business_key"],
-                           data=body["data"], process_keys=who.processes)
+    row = engine().runtime.message(body["name"], actor=who.name, business_key=body["business_key"],
+                                   data=body["data"], process_keys=who.processes)
     return {"instance_id": row.id, "status": row.status}
 
 
@@ -271,7 +272,7 @@ def message(body: dict[str, Any]):
 def instance(instance_id: str):
     """The case: its status, data and open tasks."""
     _readable(caller("read"), instance_id)
-    return _plain(engine().show(instance_id))
+    return _plain(engine().history.show(instance_id))
 
 
 @bp.get("/instances/<instance_id>/history")
@@ -282,7 +283,7 @@ def instance_history(instance_id: str):
     return [{"seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at.isoformat(),
              "element_id": e.element_id, "task_id": e.task_id,
              "data": plain(data_from_json(e.data)), "hash": e.hash}
-            for e in engine().history(instance_id)]
+            for e in engine().history.events(instance_id)]
 
 
 @bp.post("/instances/<instance_id>/cancel")
@@ -293,7 +294,7 @@ def cancel(body: dict[str, Any], instance_id: str):
     owners may)."""
     who = caller("cancel")
     _case_of(who, instance_id)
-    row = engine().cancel(instance_id, actor=who.name, reason=body["reason"].strip())
+    row = engine().runtime.cancel(instance_id, actor=who.name, reason=body["reason"].strip())
     return {"instance_id": row.id, "status": row.status}
 
 

@@ -37,43 +37,43 @@ def readers_only():
 def search():
     wanted = _filter_from(request.args)
     page = limits.page_in_range(request.args.get("page", 1, type=int) or 1)
-    rows, total = engine().find_instances(wanted, limit=PAGE_SIZE,
-                                          offset=(page - 1) * PAGE_SIZE,
-                                          reader=current_user.name)
+    rows, total = engine().history.find_instances(wanted, limit=PAGE_SIZE,
+                                                  offset=(page - 1) * PAGE_SIZE,
+                                                  reader=current_user.name)
     return render_template("audit_search.html", rows=rows, total=total, page=page,
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
                            wanted=wanted, statuses=STATUSES,
-                           processes=engine().process_names(),
+                           processes=engine().repository.process_names(),
                            clinics=engine().context_variables().get("alle_klinikker", []))
 
 
 def _may_read(instance_id: str, what: str) -> None:
     """Sensitive cases: auditors yes, process owners no; every read of one is logged."""
-    if not engine().may_view(current_user.name, instance_id):
+    if not engine().history.may_view(current_user.name, instance_id):
         raise PermissionDenied(_("This case is sensitive: only its handlers and auditors "
                                  "may read it.")).coded("case_sensitive", case=instance_id)
-    engine().record_read(instance_id, actor=current_user.name, what=what)
+    engine().history.record_read(instance_id, actor=current_user.name, what=what)
 
 
 @bp.get("/<instance_id>")
 def case(instance_id: str):
     _may_read(instance_id, "audit")
-    events = engine().history(instance_id)
+    events = engine().history.events(instance_id)
     seq = request.args.get("step", len(events), type=int) or len(events)
     at = case_at(engine(), instance_id, seq)
     use_case(instance_id)
-    return render_template("audit_case.html", instance=engine().show(instance_id),
+    return render_template("audit_case.html", instance=engine().history.show(instance_id),
                            events=events, at=at, verdict=verify_instance(engine(), instance_id),
-                           reads=engine().reads(instance_id))
+                           reads=engine().history.reads(instance_id))
 
 
 @bp.get("/<instance_id>/report")
 def report(instance_id: str):
     _may_read(instance_id, "report")
-    events = engine().history(instance_id)
+    events = engine().history.events(instance_id)
     last = case_at(engine(), instance_id, len(events))
     use_case(instance_id)
-    return render_template("audit_report.html", instance=engine().show(instance_id),
+    return render_template("audit_report.html", instance=engine().history.show(instance_id),
                            events=events, names=last.names,
                            details=[_details(e) for e in events],
                            verdict=verify_instance(engine(), instance_id),
@@ -89,7 +89,7 @@ def export_case(instance_id: str, fmt: str):
 @bp.get("/export.<fmt>")
 def export_found(fmt: str):
     wanted = _filter_from(request.args)
-    return _export(engine().find_instance_ids(wanted, reader=current_user.name), fmt,
+    return _export(engine().history.find_instance_ids(wanted, reader=current_user.name), fmt,
                    "tiltak-cases")
 
 

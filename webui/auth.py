@@ -59,7 +59,7 @@ class WebUser(UserMixin):
 
     def get_id(self) -> str:
         """What the session cookie holds: the user and the epoch the session began in
-        (a session of an earlier epoch is refused: engine.end_sessions)."""
+        (a session of an earlier epoch is refused: engine.identity.end_sessions)."""
         return f"{self.session_epoch}:{self.name}"
 
     @property
@@ -91,7 +91,7 @@ class LoginForm(FlaskForm):
 @login_manager.user_loader
 def load_user(session_id: str) -> WebUser | None:
     epoch, _, name = session_id.partition(":")
-    user, groups = engine().user_and_groups(name)
+    user, groups = engine().identity.user_and_groups(name)
     if user is None or not user.active or str(user.session_epoch or 0) != epoch:
         return None
     return _web_user(user, groups)
@@ -108,11 +108,11 @@ def login():
     if not oidc.local_login() and request.method == "POST":
         return redirect(url_for("auth.login"))  # passwords are switched off
     if form.validate_on_submit():
-        user = engine().authenticate(form.username.data.strip(), form.password.data)
+        user = engine().identity.authenticate(form.username.data.strip(), form.password.data)
         if user is not None:
             session.clear()
             session.permanent = True
-            login_user(_web_user(user, engine().groups(user.name)))
+            login_user(_web_user(user, engine().identity.groups(user.name)))
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Wrong user name or password. After %(count)s failed attempts in a row, "
                 "signing in is paused for %(minutes)s minutes.",
@@ -126,7 +126,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    engine().end_sessions(current_user.name)  # a copy of the cookie is worth nothing now
+    engine().identity.end_sessions(current_user.name)  # a copy of the cookie is worth nothing now
     at_provider = oidc.logout_address()  # signed in there: signed out there too
     logout_user()
     session.clear()

@@ -58,7 +58,7 @@ def cases_behind():
     found = indicators.cases_behind(engine(), figure=figure, group=group, part=part,
                                     start=start, end=end, by=by)
     ids = [c.instance_id for c in found]
-    cases = engine().viewable(current_user.name, ids)
+    cases = engine().history.viewable(current_user.name, ids)
     shown = [c for c in found if c.instance_id in cases]
     return render_template("dashboard_cases.html", figure=figure, part=part, group=group,
                            label=_labels(by).get(group, group), by=by, counted=len(found),

@@ -102,7 +102,7 @@ def user_name(name: str | None) -> str:
         return "–"
     known = g.setdefault("display_names", {})
     if name not in known:
-        user = engine().user(name)
+        user = engine().identity.user(name)
         known[name] = user.display_name if user is not None and user.display_name else name
     return known[name]
 
@@ -110,7 +110,8 @@ def user_name(name: str | None) -> str:
 def people(groups: list[str] | None) -> list[tuple[str, str]]:
     """(user name, display name) of the active users a people picker offers."""
     from .auth import engine
-    return [(u.name, u.display_name or u.name) for u in engine().people(tuple(groups or ()))]
+    return [(u.name,
+             u.display_name or u.name) for u in engine().identity.people(tuple(groups or ()))]
 
 
 def today_iso() -> str:

@@ -55,12 +55,13 @@ def where(path: str, fields: list[Field]) -> str:
 
 
 def task_form(engine: Engine, task: HumanTask) -> Form | None:
-    return form_for(task.form or {}, lambda ref: engine.form_document(ref, task.definition_id))
+    return form_for(task.form or {},
+                    lambda ref: engine.repository.form_document(ref, task.definition_id))
 
 
 def start_form(engine: Engine, definition: ProcessDefinition) -> Form | None:
     return form_for(definition.start_form or {},
-                    lambda ref: engine.form_document(ref, definition.id))
+                    lambda ref: engine.repository.form_document(ref, definition.id))
 
 
 def form_view(make, context: dict[str, Any], data: dict[str, Any],

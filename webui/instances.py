@@ -16,7 +16,7 @@ bp = Blueprint("instances", __name__)
 
 
 def _may_view(instance_id: str) -> None:
-    if not engine().may_view(current_user.name, instance_id):
+    if not engine().history.may_view(current_user.name, instance_id):
         raise PermissionDenied("you may not see this case").coded("may_not_see_case",
                                                                   case=instance_id)
 
@@ -25,16 +25,16 @@ def _may_view(instance_id: str) -> None:
 @login_required
 def show(instance_id: str):
     _may_view(instance_id)
-    engine().record_read(instance_id, actor=current_user.name, what="case")
-    shown = engine().show(instance_id)
-    diagrams = engine().progress(instance_id)
-    events = engine().history(instance_id)
+    engine().history.record_read(instance_id, actor=current_user.name, what="case")
+    shown = engine().history.show(instance_id)
+    diagrams = engine().history.progress(instance_id)
+    events = engine().history.events(instance_id)
     use_case(instance_id)
     return render_template("instance.html", instance=shown, diagrams=diagrams, events=events,
-                           attachments=engine().attachments(instance_id),
-                           title=engine().case_titles([instance_id]).get(instance_id),
-                           following=engine().follows(instance_id, actor=current_user.name),
-                           suspended=bool(engine().suspended_among([instance_id])),
+                           attachments=engine().history.attachments(instance_id),
+                           title=engine().history.case_titles([instance_id]).get(instance_id),
+                           following=engine().history.follows(instance_id, actor=current_user.name),
+                           suspended=bool(engine().suspension.suspended_among([instance_id])),
                            may_hold=engine().roles.may_deploy(current_user.name,
                                                               current_user.groups))
 
@@ -43,19 +43,19 @@ def show(instance_id: str):
 @login_required
 def diagram(instance_id: str, definition_id: int):
     _may_view(instance_id)
-    row = engine().instance(instance_id)
+    row = engine().history.instance(instance_id)
     if definition_id != row.definition_id and definition_id not in row.bindings.values():
         raise NotFound("this diagram does not belong to the case")
-    return Response(engine().definition_xml(definition_id), mimetype="application/xml")
+    return Response(engine().repository.definition_xml(definition_id), mimetype="application/xml")
 
 
 @bp.get("/attachments/<int:attachment_id>")
 @login_required
 def download(attachment_id: int):
-    attachment = engine().attachment(attachment_id)
+    attachment = engine().history.attachment(attachment_id)
     _may_view(attachment.instance_id)
-    engine().record_read(attachment.instance_id, actor=current_user.name,
-                         what=f"document {attachment_id}")
+    engine().history.record_read(attachment.instance_id, actor=current_user.name,
+                                 what=f"document {attachment_id}")
     response = Response(attachment.content, mimetype=attachment.content_type)
     response.headers["Content-Disposition"] = _disposition(attachment.filename)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

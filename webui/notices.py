@@ -16,8 +16,8 @@ bp = Blueprint("notices", __name__)
 @bp.get("/notifications")
 @login_required
 def notifications():
-    notes = engine().notifications(current_user.name)
-    engine().mark_read(current_user.name)
+    notes = engine().identity.notifications(current_user.name)
+    engine().identity.mark_read(current_user.name)
     return render_template("notifications.html", notes=notes)
 
 
@@ -27,7 +27,7 @@ def retry(instance_id: str):
     if not engine().roles.may_retry(current_user.name, current_user.groups):
         raise PermissionDenied(_("Only process owners may retry a failed case.")).coded(
             "may_not_retry", case=instance_id)
-    engine().retry(instance_id, actor=current_user.name)
+    engine().runtime.retry(instance_id, actor=current_user.name)
     flash(_("The case will be tried again."), "success")
     return redirect(url_for("instances.show", instance_id=instance_id))
 
@@ -39,5 +39,5 @@ def init_app(app) -> None:
     def unread():
         if not current_user.is_authenticated:
             return {}
-        return {"unread_count": len(engine().notifications(current_user.name,
-                                                           unread_only=True, limit=99))}
+        return {"unread_count": len(engine().identity.notifications(current_user.name,
+                                                                    unread_only=True, limit=99))}

@@ -165,7 +165,7 @@ def callback():
     session.clear()
     session.permanent = True
     session[SESSION_TOKEN] = token["id_token"]  # the hint for logout at the provider
-    login_user(_web_user(user, engine().groups(user.name)))
+    login_user(_web_user(user, engine().identity.groups(user.name)))
     return redirect(target)
 
 
@@ -234,7 +234,7 @@ def _user_from(claims: dict[str, Any]):
                            mapping=current_app.extensions["tiltak_oidc"]["map"])
     display = claim(claims, settings["OIDC_NAME_CLAIM"])
     email = claim(claims, settings["OIDC_EMAIL_CLAIM"])
-    user = engine().sign_in_from_provider(
+    user = engine().identity.sign_in_from_provider(
         name, groups, display_name=display[:200] if isinstance(display, str) else "",
         email=email[:200] if isinstance(email, str) else None)
     if user is None:

@@ -111,7 +111,7 @@ def _looks_like_json(data: bytes) -> bool:
 
 def check(engine: Engine, files: dict[str, bytes]) -> Checked:
     """The lint report of every file and the difference of each to what is deployed."""
-    reports = engine.lint(files, groups=known_groups())
+    reports = engine.repository.lint(files, groups=known_groups())
     checked = []
     for name, data in files.items():
         kind = kind_of(name) or ""
@@ -120,7 +120,7 @@ def check(engine: Engine, files: dict[str, bytes]) -> Checked:
         found = FileCheck(name, kind, base64.b64encode(data).decode("ascii"),
                           [_finding("error", p, names) for p in report.errors]
                           + [_finding("warning", p, names) for p in report.warnings])
-        counterpart = engine.deployed_counterpart(name, data)
+        counterpart = engine.repository.deployed_counterpart(name, data)
         if counterpart is not None:
             found.replaces, deployed = counterpart
             if kind == "form":

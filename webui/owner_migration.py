@@ -57,7 +57,8 @@ class Page:
 @bp.get("/versions/<int:source_id>/migrate/<int:target_id>")
 def plan_page(source_id: int, target_id: int):
     source, target = _pair(source_id, target_id)
-    plan = engine().migration_plan(source.key, source.version, target.version, source.tenant)
+    plan = engine().migration.migration_plan(source.key, source.version, target.version,
+                                             source.tenant)
     return _render(source, target, plan, Page())
 
 
@@ -78,8 +79,8 @@ def check_or_run(source_id: int, target_id: int):
         return _render(source, target, plan, shown), 422
     run = request.form.get("action") == "run"
     try:
-        report = engine().migrate(plan, selected, actor=current_user.name,
-                                  validate_only=not run)
+        report = engine().migration.migrate(plan, selected, actor=current_user.name,
+                                            validate_only=not run)
     except MigrationRefused as refused:
         shown.report = refused.report
         return _render(source, target, plan, shown), 422
@@ -95,7 +96,8 @@ def check_or_run(source_id: int, target_id: int):
 
 
 def _pair(source_id: int, target_id: int):
-    source, target = engine().definition(source_id), engine().definition(target_id)
+    repository = engine().repository
+    source, target = repository.definition(source_id), repository.definition(target_id)
     if (source.key, source.tenant) != (target.key, target.tenant) or source_id == target_id:
         raise NotFound(_("Cases move only between two versions of the same process.")).coded(
             "versions_not_movable")
@@ -105,7 +107,7 @@ def _pair(source_id: int, target_id: int):
 def _plan_from_form(source, target) -> Plan:
     """The plan as posted: one select per source element, empty for not mapped."""
     instructions = {}
-    for element in engine().activities_of(source.id):
+    for element in engine().migration.activities_of(source.id):
         chosen = (request.form.get(f"map-{element}") or "").strip()
         if chosen:
             instructions[element] = chosen
@@ -114,18 +116,19 @@ def _plan_from_form(source, target) -> Plan:
 
 def _selected(source, shown: Page) -> list[str]:
     """The running cases of the source version, all or those at the chosen activities."""
-    running = engine().cases_at_version(source.key, source.version, source.tenant)
+    running = engine().migration.cases_at_version(source.key, source.version, source.tenant)
     if shown.which == "all":
         return running
-    positions = engine().case_positions(source.id).cases
+    positions = engine().repository.case_positions(source.id).cases
     there = {case.instance_id for element in shown.at for case in positions.get(element, ())}
     return [instance_id for instance_id in running if instance_id in there]
 
 
 def _render(source, target, plan: Plan, shown: Page):
-    kinds, offered = engine().activities_of(source.id), engine().activities_of(target.id)
+    migration = engine().migration
+    kinds, offered = migration.activities_of(source.id), migration.activities_of(target.id)
     labels, target_labels = _labels(source.id), _labels(target.id)
-    positions = engine().case_positions(source.id).cases
+    positions = engine().repository.case_positions(source.id).cases
     order = list(labels)
     rows = []
     for element in sorted(kinds, key=lambda e: (order.index(e) if e in order else len(order),
@@ -136,21 +139,21 @@ def _render(source, target, plan: Plan, shown: Page):
         rows.append(Mapping(element, labels.get(element, element), kinds[element],
                             plan.instructions.get(element, ""), choices, running))
     may_run = engine().roles.may_deploy(current_user.name, current_user.groups)
-    running = engine().cases_at_version(source.key, source.version, source.tenant)
+    running = engine().migration.cases_at_version(source.key, source.version, source.tenant)
     return render_template("owner_migration.html", source=source, target=target,
                            rows=rows, shown=shown, may_run=may_run, running=len(running),
                            cases=_case_names(source.id), labels=labels | target_labels)
 
 
 def _labels(definition_id: int) -> dict[str, str]:
-    return owner_checks.element_names(engine().definition_xml(definition_id))
+    return owner_checks.element_names(engine().repository.definition_xml(definition_id))
 
 
 def _case_names(*definition_ids: int) -> dict[str, str]:
     """Each open case of the versions by id: its business key, or the start of its id."""
     names = {}
     for definition_id in definition_ids:
-        positions = engine().case_positions(definition_id)
+        positions = engine().repository.case_positions(definition_id)
         for case in [c for found in positions.cases.values() for c in found] \
                 + positions.elsewhere:
             names[case.instance_id] = case.business_key or case.instance_id[:8]

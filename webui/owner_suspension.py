@@ -30,8 +30,9 @@ def activate_version(definition_id: int):
 
 def _hold_version(definition_id: int, *, suspend: bool):
     owner_only()
-    definition = engine().definition(definition_id)
-    change = engine().suspend_definition if suspend else engine().activate_definition
+    definition = engine().repository.definition(definition_id)
+    suspension = engine().suspension
+    change = suspension.suspend_definition if suspend else suspension.activate_definition
     change(definition.key, definition.version, actor=current_user.name,
            tenant=definition.tenant)
     flash(_("Version %(version)s is suspended: no new cases start on it. Its running "
@@ -54,7 +55,7 @@ def activate_case(instance_id: str):
 def _hold_case(instance_id: str, *, suspend: bool):
     owner_only()
     try:
-        (engine().suspend if suspend else engine().activate)(instance_id,
+        (engine().suspension.suspend if suspend else engine().suspension.activate)(instance_id,
                                                               actor=current_user.name)
     except Conflict as err:  # already so, or no longer running
         flash(said(err), "error")

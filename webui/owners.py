@@ -46,21 +46,21 @@ def owner_only() -> None:
 @bp.get("/")
 def overview():
     by_key: dict[str, list] = {}
-    for version in engine().versions():
+    for version in engine().repository.versions():
         by_key.setdefault(version.key, []).append(version)
     return render_template("owner_overview.html", by_key=by_key,
-                           deployments=engine().deployment_summaries(),
+                           deployments=engine().repository.deployment_summaries(),
                            may_deploy=engine().roles.may_deploy(current_user.name,
                                                                 current_user.groups))
 
 
 @bp.get("/versions/<int:definition_id>")
 def version(definition_id: int):
-    definition = engine().definition(definition_id)
-    versions = engine().versions(definition.key)
+    definition = engine().repository.definition(definition_id)
+    versions = engine().repository.versions(definition.key)
     shown = next(v for v in versions if v.id == definition_id)
-    positions = engine().case_positions(definition_id)
-    names = owner_checks.element_names(engine().definition_xml(definition_id))
+    positions = engine().repository.case_positions(definition_id)
+    names = owner_checks.element_names(engine().repository.definition_xml(definition_id))
     places = [(element, names.get(element, element), cases,
                positions.incidents.get(element, []))
               for element, cases in sorted(positions.cases.items(),
@@ -79,18 +79,19 @@ def _order(names: dict[str, str], element: str) -> tuple[int, str]:
 
 @bp.get("/versions/<int:definition_id>.bpmn")
 def diagram(definition_id: int):
-    return Response(engine().definition_xml(definition_id), mimetype="application/xml")
+    return Response(engine().repository.definition_xml(definition_id), mimetype="application/xml")
 
 
 @bp.get("/versions/<int:definition_id>/difference/<int:other_id>")
 def difference(definition_id: int, other_id: int):
     """From version `other_id` to version `definition_id` of the same process."""
-    after, before = engine().definition(definition_id), engine().definition(other_id)
+    repository = engine().repository
+    after, before = repository.definition(definition_id), repository.definition(other_id)
     if (after.key, after.tenant) != (before.key, before.tenant):
         raise NotFound(_("Versions of different processes cannot be compared.")).coded(
             "versions_not_comparable")
-    found = owner_checks.xml_difference(engine().definition_xml(other_id),
-                                        engine().definition_xml(definition_id),
+    found = owner_checks.xml_difference(engine().repository.definition_xml(other_id),
+                                        engine().repository.definition_xml(definition_id),
                                         after.resource_name)
     return render_template("owner_difference.html", before=before, after=after,
                            difference=found)
@@ -133,8 +134,8 @@ def deploy():
     name = (request.form.get("deployment_name") or "").strip()[:200] \
         or _deployment_name(files)
     try:
-        results = engine().deploy_as_user(files, actor=current_user.name, name=name,
-                                          source=SOURCE)
+        results = engine().repository.deploy_as_user(files, actor=current_user.name, name=name,
+                                                     source=SOURCE)
     except PermissionDenied:
         abort(403)
     except DefinitionError as err:

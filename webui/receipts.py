@@ -29,7 +29,7 @@ def lookup():
     missing = False
     if request.method == "POST" and form.validate_on_submit():
         try:
-            found = engine().receipt(form.code.data)
+            found = engine().history.receipt(form.code.data)
         except NotFound:
             missing = True
     return render_template("receipt.html", form=form, found=found, missing=missing), \

@@ -28,13 +28,14 @@ bp = Blueprint("start", __name__)
 @bp.get("/start")
 @login_required
 def choose():
-    return render_template("start_list.html", definitions=engine().startable(current_user.name))
+    return render_template("start_list.html",
+                           definitions=engine().repository.startable(current_user.name))
 
 
 @bp.route("/start/<process_key>", methods=["GET", "POST"])
 @login_required
 def start_page(process_key: str):
-    definition = engine().latest(process_key)
+    definition = engine().repository.latest(process_key)
     if not engine().roles.may_start(current_user.name, current_user.groups,
                                     definition.starter_groups):
         raise PermissionDenied(_("You may not start this process.")).coded(
@@ -49,8 +50,8 @@ def start_page(process_key: str):
         data = from_post(form.fields, request.form) if form else {}
         business_key = (request.form.get("business_key") or "").strip()[:200]
         try:
-            instance = engine().start(process_key, actor=current_user.name, data=data,
-                                      business_key=business_key or None)
+            instance = engine().runtime.start(process_key, actor=current_user.name, data=data,
+                                              business_key=business_key or None)
         except InvalidInput as err:
             errors = problems(err)
         else:
@@ -58,9 +59,9 @@ def start_page(process_key: str):
             for upload in request.files.getlist("file"):
                 if upload and upload.filename:
                     try:
-                        engine().attach(instance.id, actor=reporter,
-                                        filename=upload.filename, content=upload.read(),
-                                        field="dokumentasjon")
+                        engine().runtime.attach(instance.id, actor=reporter,
+                                                filename=upload.filename, content=upload.read(),
+                                                field="dokumentasjon")
                     except InvalidInput as err:
                         flash(_("The case was started, but a file was refused: %(why)s",
                                 why=said(err)), "error")

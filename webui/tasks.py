@@ -39,10 +39,10 @@ def worklist():
         due=args.get("due") if args.get("due") in DUE_FILTERS else None,
         sort=args.get("sort") if args.get("sort") in SORTS else "due",
         page=_page(args.get("page")), per_page=PER_PAGE, groups=current_user.groups)
-    page = engine().worklist(query)
+    page = engine().tasks.worklist(query)
     now = engine().clock.now()
-    titles = engine().case_titles([t.instance_id for t in page.tasks])
-    suspended = engine().suspended_among([t.instance_id for t in page.tasks])
+    titles = engine().history.case_titles([t.instance_id for t in page.tasks])
+    suspended = engine().suspension.suspended_among([t.instance_id for t in page.tasks])
     return render_template("worklist.html", page=page, query=query, now=now, titles=titles,
                            suspended=suspended,
                            soon=now + timedelta(days=3),
@@ -53,7 +53,7 @@ def worklist():
 @login_required
 def claim(task_id: str):
     try:
-        task = engine().claim(task_id, actor=current_user.name)
+        task = engine().tasks.claim(task_id, actor=current_user.name)
         flash(_("You took the task “%(name)s”.", name=task.name), "info")
     except Conflict as err:
         flash(said(err), "error")
@@ -64,7 +64,7 @@ def claim(task_id: str):
 @bp.post("/tasks/<task_id>/unclaim")
 @login_required
 def unclaim(task_id: str):
-    task = engine().unclaim(task_id, actor=current_user.name)
+    task = engine().tasks.unclaim(task_id, actor=current_user.name)
     flash(_("You gave back the task “%(name)s”.", name=task.name), "info")
     return redirect(url_for("tasks.worklist"))
 
@@ -73,11 +73,11 @@ def unclaim(task_id: str):
 @login_required
 def task_page(task_id: str):
     try:
-        task = engine().open_task(task_id, actor=current_user.name)
+        task = engine().tasks.open_task(task_id, actor=current_user.name)
     except TaskNotOpen as err:
         flash(said(err), "warning")
         return redirect(url_for("tasks.worklist"))
-    context = engine().task_context(task)
+    context = engine().tasks.task_context(task)
     errors: dict[str, str] = {}
     data: dict[str, Any] = context
     form_of_task = cache(lambda: task_form(engine(), task))  # resolved once per request
@@ -94,7 +94,7 @@ def task_page(task_id: str):
             abort(400, str(err))
         submitted = from_post(form.fields, request.form) if form else {}
         try:
-            instance = engine().complete(task_id, actor=current_user.name, data=submitted)
+            instance = engine().tasks.complete(task_id, actor=current_user.name, data=submitted)
         except TaskNotOpen as err:
             flash(said(err), "warning")
             return redirect(url_for("tasks.worklist"))
@@ -116,9 +116,9 @@ def task_page(task_id: str):
     own = {inner.name for outer in (view.form.fields if view.form else [])
            for inner in flatten(outer)}
     return render_template("task.html", task=task, view=view, data=context, skip=own,
-                           title=engine().case_titles([task.instance_id]).get(task.instance_id),
-                           attachments=engine().attachments(task.instance_id),
-                           suspended=bool(engine().suspended_among([task.instance_id])),
+                           title=engine().history.case_titles([task.instance_id]).get(task.instance_id),
+                           attachments=engine().history.attachments(task.instance_id),
+                           suspended=bool(engine().suspension.suspended_among([task.instance_id])),
                            documentation=(task.form or {}).get("documentation")), \
         (409 if "" in errors else 422) if errors else 200
 
@@ -135,15 +135,16 @@ def _fields_or_none(form_of_task) -> list:
 @bp.post("/tasks/<task_id>/attachments")
 @login_required
 def upload(task_id: str):
-    task = engine().open_task(task_id, actor=current_user.name)
+    task = engine().tasks.open_task(task_id, actor=current_user.name)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("Choose a file first."), "error")
     else:
         try:
-            stored = engine().attach(task.instance_id, actor=current_user.name,
-                                     filename=upload.filename, content=upload.read(),
-                                     task_id=task.id, field=request.form.get("kind") or None)
+            stored = engine().runtime.attach(task.instance_id, actor=current_user.name,
+                                             filename=upload.filename, content=upload.read(),
+                                             task_id=task.id,
+                                             field=request.form.get("kind") or None)
             flash(_("Attached “%(name)s”.", name=stored.filename), "success")
         except InvalidInput as err:
             flash(said(err), "error")

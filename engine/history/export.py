@@ -269,7 +269,7 @@ class _ActivityNames:
             definition = session.get(ProcessDefinition, definition_id)
             names = {}
             if definition is not None:
-                spec, embedded = self.engine.specs.get(definition)
+                spec, embedded = self.engine.core.specs.get(definition)
                 for process in (spec, *embedded.values()):
                     for task_spec in process.task_specs.values():
                         element = getattr(task_spec, "bpmn_id", None)

@@ -302,8 +302,8 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
                     data = data_from_json(event.data)
                     specs = _specs(engine, data["definition_id"], data["bindings"])
                     owner = specs[2]
-                    workflow = engine.begin(specs[0], specs[1], data["data"],
-                                            by_timer=bool(data.get("by_timer")))
+                    workflow = engine.runtime.begin(specs[0], specs[1], data["data"],
+                                                    by_timer=bool(data.get("by_timer")))
                     projection.take_notifications(workflow)
                     state = writers.fast(event)(workflow)
                     state_hash = history.sha256(state)
@@ -313,7 +313,7 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
                 elif specs is None:
                     raise ValueError("the history does not begin with a start")
                 elif event.type == "migrated":  # re-pointed as the engine did it
-                    workflow = restore_state(state, specs[0], specs[1], engine.script_engine)
+                    workflow = restore_state(state, specs[0], specs[1], engine.core.script_engine)
                     workflow, specs = _migrated(engine, workflow, specs, event)
                     owner = specs[2]
                     state = writers.reference(event)(workflow)
@@ -327,7 +327,7 @@ def replay_steps(engine, instance_id: str, events: list[HistoryEvent]) -> Iterat
                     else:  # as the engine did it: restore the state, run the command
                         ids.counter = counter
                         workflow = restore_state(state, specs[0], specs[1],
-                                                 engine.script_engine)
+                                                 engine.core.script_engine)
                         _apply(engine, workflow, event)
                         state = writers.reference(event)(workflow)
                         state_hash = history.sha256(state)
@@ -353,11 +353,11 @@ def _live(engine, workflow, write, event) -> tuple[str, str] | None:
 def _apply(engine, workflow, event) -> None:
     data = data_from_json(event.data)
     if event.type == "complete":
-        engine.complete_in(workflow, event.task_id, data["values"])
+        engine.runtime.complete_in(workflow, event.task_id, data["values"])
     elif event.type == "timer":
-        engine._advance(workflow)
+        engine.core._advance(workflow)
     elif event.type == "message":
-        engine.message_in(workflow, data["name"], data.get("data"))
+        engine.runtime.message_in(workflow, data["name"], data.get("data"))
     elif event.type == "cancel":
         workflow.cancel()
     else:
@@ -372,7 +372,7 @@ def _migrated(engine, workflow, specs: tuple, event) -> tuple[Any, tuple]:
     moved, _ = repoint.moved(workflow, specs[2], data["from"]["definition_id"],
                              data["instructions"],
                              repoint.Target(target[0], target[1], data["to"]["version"]),
-                             engine.script_engine)
+                             engine.core.script_engine)
     return moved, target
 
 
@@ -387,8 +387,8 @@ def _specs(engine, definition_id: int, bindings: dict[str, int]) -> tuple:
     found = cache.get(key)
     if found is None:
         with engine.db.reading() as session:
-            definition = engine._definition(session, definition_id)
-            found = cache[key] = engine._specs_for(session, definition, bindings)
+            definition = engine.core._definition(session, definition_id)
+            found = cache[key] = engine.core._specs_for(session, definition, bindings)
     return found
 
 

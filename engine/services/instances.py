@@ -60,32 +60,32 @@ class InstanceService(TaskAccess):
         try:
             return self._start(process_key, actor, submitted, business_key, tenant)
         except StaleDefinition:  # a newer version was deployed meanwhile, or it is suspended
-            self._latest.pop((process_key, tenant), None)
+            self.core._latest.pop((process_key, tenant), None)
             return self._start(process_key, actor, submitted, business_key, tenant,
                                read_suspension=True)
 
     def _start(self, process_key: str, actor: str, submitted: dict[str, Any],
                business_key: str | None, tenant: str, *,
                read_suspension: bool = False) -> ProcessInstance:
-        with self.db.transaction() as session:
-            groups = self._groups(actor)
-            self.roles.check_writer(actor, groups)
+        with self.core.db.transaction() as session:
+            groups = self.core._groups(actor)
+            self.core.roles.check_writer(actor, groups)
             latest = (process_key, tenant)
-            if latest not in self._latest:
-                self._latest[latest] = definitions.definition_id_to_start(
+            if latest not in self.core._latest:
+                self.core._latest[latest] = definitions.definition_id_to_start(
                     session, process_key, tenant)
-            definition = self._definition(session, self._latest[latest])
-            if not self.roles.may_start(actor, groups, definition.starter_groups):
+            definition = self.core._definition(session, self.core._latest[latest])
+            if not self.core.roles.may_start(actor, groups, definition.starter_groups):
                 raise PermissionDenied(
                     f"user '{actor}' may not start '{process_key}' (allowed groups: "
                     f"{', '.join(definition.starter_groups) or 'none'})").coded(
                     "may_not_start", name=definition.name or process_key,
                     groups=list(definition.starter_groups))
-            values = self._validate(session, definition, definition.start_form, submitted, {})
-            values, reporter, kept = self.hooks.reporter(values, actor)
+            values = self.core._validate(session, definition, definition.start_form, submitted, {})
+            values, reporter, kept = self.core.hooks.reporter(values, actor)
             row = self._create(session, definition, reporter, values, business_key,
                                started_as=latest, read_suspension=read_suspension)
-            self.hooks.started(session, row, kept, actor)
+            self.core.hooks.started(session, row, kept, actor)
             return row
 
     def _create(self, session: Session, definition: ProcessDefinition, actor: str,
@@ -106,18 +106,18 @@ class InstanceService(TaskAccess):
         initiator = (definition.start_form or {}).get("initiator")
         if initiator:  # camunda:initiator: who started it; nobody when a timer did
             values = {**values, initiator: None if by_timer else actor}
-        instance_id = self.new_id()
-        now = self.clock.now()
+        instance_id = self.core.new_id()
+        now = self.core.clock.now()
         row = InstanceRow(id=instance_id, definition_id=definition.id,
                           process_key=definition.key, business_key=business_key,
                           status="running", state="", bindings=bindings, id_counter=0,
                           started_at=now, started_by=actor, started_as=started_as)
-        spec, subprocess_specs, owner = self._specs_for(session, definition, bindings)
+        spec, subprocess_specs, owner = self.core._specs_for(session, definition, bindings)
         ids = IdSource(instance_id, 0)
-        with deterministic(ids, self.clock):
+        with deterministic(ids, self.core.clock):
             workflow = self.begin(spec, subprocess_specs, values, by_timer=by_timer)
         loaded = Loaded(row, workflow, owner, ids, store_projections.NOTHING)
-        self._save(session, loaded, "start", actor, {
+        self.core._save(session, loaded, "start", actor, {
             "process_key": definition.key, "version": definition.version,
             "definition_id": definition.id, "bindings": bindings,
             "business_key": business_key, "data": values, "by_timer": by_timer or None})
@@ -128,23 +128,23 @@ class InstanceService(TaskAccess):
     def begin(self, spec, subprocess_specs: dict[str, Any], values: dict[str, Any], *,
               by_timer: bool = False):
         """A new workflow run up to its first wait (also used by replay)."""
-        workflow = EngineWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow = EngineWorkflow(spec, subprocess_specs, script_engine=self.core.script_engine)
         start = workflow.get_next_task(state=TaskState.READY, spec_name="Start") or \
             workflow.task_tree
         start.data.update(values)
         if by_timer:
-            timer_starts.fired_once(workflow, self.clock.now())
-        self._advance(workflow)
+            timer_starts.fired_once(workflow, self.core.clock.now())
+        self.core._advance(workflow)
         if by_timer:  # the timer that started it has fired: pass its start event
             for task in projection.tasks_in(workflow, TaskState.WAITING):
                 if isinstance(task.task_spec, StartEvent):
                     task._ready()
-                    self._run(task)
+                    self.core._run(task)
                     if not task.children:  # a cycle adds its path only when it fires
                         for output in task.task_spec.outputs:
                             child = task._add_child(output, TaskState.FUTURE)
                             child.task_spec._update(child)
-            self._advance(workflow)
+            self.core._advance(workflow)
         return workflow
 
     def complete_in(self, workflow, task_id: str, values: dict[str, Any]) -> None:
@@ -152,8 +152,8 @@ class InstanceService(TaskAccess):
         spiff_task = ready_task(workflow, task_id)
         spiff_task.data.update(copy_of(values))
         multi_instance.note_written(spiff_task, values)
-        self._run(spiff_task)
-        self._advance(workflow)
+        self.core._run(spiff_task)
+        self.core._advance(workflow)
 
     def message_in(self, workflow, name: str, data: dict[str, Any] | None) -> None:
         try:
@@ -162,24 +162,24 @@ class InstanceService(TaskAccess):
         except WorkflowException as err:
             raise NotFound(str(err)).coded("message_not_caught", message=name,
                                            detail=str(err)) from None
-        self._advance(workflow)
+        self.core._advance(workflow)
 
     def fire_timer_start(self, schedule_id: int) -> bool:
         """Start the one instance a due timer start event asks for; False if not due or
         another worker has it."""
-        now, began = self.clock.now(), time.perf_counter()
-        with self.db.transaction() as session:
-            schedule = session.scalars(self.db.lock_free(select(TimerStart).where(
+        now, began = self.core.clock.now(), time.perf_counter()
+        with self.core.db.transaction() as session:
+            schedule = session.scalars(self.core.db.lock_free(select(TimerStart).where(
                 TimerStart.id == schedule_id, TimerStart.next_at <= now))).first()
             if schedule is None:
                 return False
-            definition = self._definition(session, schedule.definition_id)
+            definition = self.core._definition(session, schedule.definition_id)
             if session.connection().scalar(select(DEFINITIONS.c.suspended).where(
                     DEFINITIONS.c.id == definition.id)):
                 return False  # held while its definition is suspended, as Camunda's job
             self._create(session, definition, OPERATOR, {}, None, by_timer=True)
             timer_starts.move_on(session, schedule)
-        self.observe("fire_timer_start", time.perf_counter() - began, "ok")
+        self.core.observe("fire_timer_start", time.perf_counter() - began, "ok")
         return True
 
     @command
@@ -190,7 +190,7 @@ class InstanceService(TaskAccess):
         given, limits the instances that may receive it to cases of those processes."""
         limits.check_data(data or {})
         limits.check_business_key(business_key)
-        with self.db.transaction() as session:
+        with self.core.db.transaction() as session:
             query = select(MessageSubscription).where(MessageSubscription.message_name == name)
             if business_key is not None:
                 query = query.where(MessageSubscription.business_key == business_key)
@@ -203,22 +203,22 @@ class InstanceService(TaskAccess):
                 where = f" with business key '{business_key}'" if business_key else ""
                 raise NotFound(f"no instance{where} is waiting for message '{name}'").coded(
                     "no_case_waits", message=name, business_key=business_key)
-            loaded = self._load(session, subscription.instance_id)
+            loaded = self.core._load(session, subscription.instance_id)
             SuspensionService.refuse_if_suspended(loaded.row, f"message '{name}'")
-            with deterministic(loaded.ids, self.clock):
+            with deterministic(loaded.ids, self.core.clock):
                 self.message_in(loaded.workflow, name, data)
-            self._save(session, loaded, "message", actor, {"name": name, "data": data or {}},
-                       element_id=subscription.element_id)
+            self.core._save(session, loaded, "message", actor, {"name": name, "data": data or {}},
+                            element_id=subscription.element_id)
             return loaded.row
 
     @command
     def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> ProcessInstance:
-        with self.db.transaction() as session:
-            loaded = self._load(session, instance_id)
+        with self.core.db.transaction() as session:
+            loaded = self.core._load(session, instance_id)
             # the starter may be no user (an anonymous reporter): no groups, then
             groups = users.known_groups(session, actor)
-            self.roles.check_writer(actor, groups)
-            if not self.roles.may_cancel(actor, groups, loaded.row.started_by):
+            self.core.roles.check_writer(actor, groups)
+            if not self.core.roles.may_cancel(actor, groups, loaded.row.started_by):
                 raise PermissionDenied(f"user '{actor}' may not cancel this case: only the "
                                        "person who started it and process owners may"
                                        ).coded("may_not_cancel", case=instance_id)
@@ -226,10 +226,10 @@ class InstanceService(TaskAccess):
                 raise TaskNotOpen(f"instance {instance_id} is already {loaded.row.status}"
                                   ).coded("case_ended", case=instance_id,
                                           status=loaded.row.status)
-            with deterministic(loaded.ids, self.clock):
+            with deterministic(loaded.ids, self.core.clock):
                 loaded.workflow.cancel()
             loaded.row.status = "cancelled"
-            self._save(session, loaded, "cancel", actor, {"reason": reason})
+            self.core._save(session, loaded, "cancel", actor, {"reason": reason})
             return loaded.row
 
     @command
@@ -240,9 +240,9 @@ class InstanceService(TaskAccess):
         time re-read under the lock, so each timer fires exactly once however many workers
         sweep. A failure becomes an incident on the instance instead of a silent retry.
         """
-        now = self.clock.now()
+        now = self.core.clock.now()
         try:
-            with self.db.transaction() as session:
+            with self.core.db.transaction() as session:
                 row = instances.load(session.connection(), instance_id, lock="skip", where=(
                     instances.TABLE.c.status == "running",
                     instances.TABLE.c.next_timer_at < now))  # as instances.due
@@ -265,8 +265,8 @@ class InstanceService(TaskAccess):
         fired = 0
         taken: list[str] = []
         try:
-            with self.db.transaction() as session:
-                rows = instances.due(session.connection(), self.clock.now(), limit)
+            with self.core.db.transaction() as session:
+                rows = instances.due(session.connection(), self.core.clock.now(), limit)
                 taken = [row.id for row in rows]
                 deadline = time.monotonic() + budget
                 for row in rows:
@@ -279,7 +279,7 @@ class InstanceService(TaskAccess):
                         failed.append((row.id, err))
                         outcome = type(err).__name__
                     # each instance's timers are one command, as `fire_timers` alone
-                    self.observe("fire_timers", time.perf_counter() - began, outcome)
+                    self.core.observe("fire_timers", time.perf_counter() - began, outcome)
                     if time.monotonic() > deadline:
                         break
         except Exception:
@@ -302,44 +302,45 @@ class InstanceService(TaskAccess):
 
     def _fire(self, session: Session, row: InstanceRow) -> None:
         due = row.next_timer_at
-        loaded = self._load_row(session, row)
-        with deterministic(loaded.ids, self.clock):
-            self._advance(loaded.workflow)
-        self._save(session, loaded, "timer", OPERATOR,
-                   {"due": due.isoformat() if due else None})
+        loaded = self.core._load_row(session, row)
+        with deterministic(loaded.ids, self.core.clock):
+            self.core._advance(loaded.workflow)
+        self.core._save(session, loaded, "timer", OPERATOR,
+                        {"due": due.isoformat() if due else None})
 
     def _incident(self, instance_id: str, err: ExecutionError) -> None:
-        with self.db.transaction() as session:
-            row = self._lock_instance(session, instance_id)
+        with self.core.db.transaction() as session:
+            row = self.core._lock_instance(session, instance_id)
             if row.status != "running":
                 return
             row.status, row.error, row.next_timer_at = "error", str(err), None
-            self._record(session, row, "incident", OPERATOR,
-                         {"error": str(err), "element_id": err.element}, element_id=err.element)
+            self.core._record(session, row, "incident", OPERATOR,
+                              {"error": str(err), "element_id": err.element},
+                              element_id=err.element)
 
     @command
     def retry(self, instance_id: str, *, actor: str) -> ProcessInstance:
         """Put a failed instance back: its timers are due again at once."""
-        with self.db.transaction() as session:
-            groups = self._groups(actor)
-            if not self.roles.may_retry(actor, groups):
+        with self.core.db.transaction() as session:
+            groups = self.core._groups(actor)
+            if not self.core.roles.may_retry(actor, groups):
                 raise PermissionDenied(f"user '{actor}' may not retry an incident: process "
                                        "owners may").coded("may_not_retry", case=instance_id)
-            row = self._lock_instance(session, instance_id)
+            row = self.core._lock_instance(session, instance_id)
             if row.status != "error":
                 raise TaskNotOpen(f"instance {instance_id} has no incident to retry").coded(
                     "no_incident", case=instance_id, status=row.status)
-            loaded = self._load_row(session, row)
+            loaded = self.core._load_row(session, row)
             row.status, row.error = "running", None
-            row.next_timer_at = projection.next_timer(loaded.workflow) or self.clock.now()
-            self._record(session, row, "retry", actor, {})
+            row.next_timer_at = projection.next_timer(loaded.workflow) or self.core.clock.now()
+            self.core._record(session, row, "retry", actor, {})
             return row
 
     @command
     def attach(self, instance_id: str, *, actor: str, filename: str, content: bytes,
                task_id: str | None = None, field: str | None = None) -> Attachment:
-        with self.db.transaction() as session:
-            row = self._lock_instance(session, instance_id)
+        with self.core.db.transaction() as session:
+            row = self.core._lock_instance(session, instance_id)
             task = self._open_task(session, task_id) if task_id else None
             if task is not None:
                 if task.instance_id != instance_id:
@@ -352,9 +353,9 @@ class InstanceService(TaskAccess):
                                        ).coded("may_not_attach", case=instance_id)
             stored = attachments.store(
                 session, instance_id=instance_id, filename=filename, content=content,
-                actor=actor, at=self.clock.now(), task_id=task_id, field=field,
+                actor=actor, at=self.core.clock.now(), task_id=task_id, field=field,
                 element_id=task.element_id if task else None)
-            self._record(session, row, "attach", actor, {
+            self.core._record(session, row, "attach", actor, {
                 "attachment_id": stored.id, "filename": stored.filename, "size": stored.size,
                 "sha256": stored.sha256, "field": field},
                 element_id=stored.element_id, task_id=task_id)
@@ -368,7 +369,7 @@ class InstanceService(TaskAccess):
         names = (properties.get(CONTEXT_PROPERTY) or "").split()
         if not names:
             return {}
-        known = self.context_variables()
+        known = self.core.context_variables()
         missing = [name for name in names if name not in known]
         if missing:
             raise ExecutionError(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import definitions
-from ..core import OPERATOR, EngineCore, Loaded, command
+from ..core import OPERATOR, Loaded, Service, command
 from ..errors import InvalidInput, NotFound, PermissionDenied, TiltakError
 from ..execution import projection
 from ..execution.determinism import deterministic
@@ -78,11 +78,11 @@ class _Versions:
     target: ProcessDefinition
 
 
-class MigrationService(EngineCore):
+class MigrationService(Service):
     def migration_plan(self, process_key: str, source_version: int, target_version: int,
                        tenant: str = "") -> plans.Plan:
         """The generated plan: every activity present in both versions mapped to itself."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             versions = self._versions(session, process_key, source_version, target_version,
                                       tenant)
             return plans.same_ids(process_key, source_version, target_version,
@@ -91,13 +91,13 @@ class MigrationService(EngineCore):
 
     def activities_of(self, definition_id: int) -> dict[str, str]:
         """The elements of a version a plan may name, by id, with their kind."""
-        with self.db.reading() as session:
-            return self._activities(self._definition(session, definition_id))
+        with self.core.db.reading() as session:
+            return self._activities(self.core._definition(session, definition_id))
 
     def cases_at_version(self, process_key: str, version: int, tenant: str = ""
                          ) -> list[str]:
         """Running cases that run this version: started on it, or calling it."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             source = self._version(session, process_key, version, tenant)
             return self._running_on(session, source, process_key, tenant)
 
@@ -107,12 +107,12 @@ class MigrationService(EngineCore):
         """Validate the plan for every case, then (unless asked to validate only) move
         each in its own transaction. MigrationRefused when validation finds a case that
         cannot move: then none moves."""
-        if not self.roles.may_deploy(actor, self._groups(actor)):
+        if not self.core.roles.may_deploy(actor, self.core._groups(actor)):
             raise PermissionDenied(f"user '{actor}' may not migrate cases (process owners "
                                    "may)").coded("may_not_migrate")
         if not instance_ids:
             raise InvalidInput("no cases are selected").coded("no_cases_selected")
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             versions = self._versions(session, plan.process_key, plan.source_version,
                                       plan.target_version, plan.tenant)
             faults = plans.check_against(plan, self._activities(versions.source),
@@ -122,7 +122,7 @@ class MigrationService(EngineCore):
                                 }).coded("plan_faults", faults=faults)
         outcomes = []
         for start in range(0, len(instance_ids), BATCH):
-            with self.db.reading() as session:
+            with self.core.db.reading() as session:
                 for instance_id in instance_ids[start:start + BATCH]:
                     outcomes.append(Outcome(instance_id, False,
                                             self._try(session, plan, versions, instance_id)))
@@ -134,7 +134,7 @@ class MigrationService(EngineCore):
         report.executed = True
         for outcome in outcomes:
             try:
-                with self.db.transaction() as session:
+                with self.core.db.transaction() as session:
                     self._move(session, plan, versions, outcome.instance_id, actor)
                 outcome.moved = True
             except TiltakError as err:  # this case stays; the others go on
@@ -145,26 +145,26 @@ class MigrationService(EngineCore):
              instance_id: str) -> list[repoint.Problem]:
         """The problems of moving one case, found by doing it in memory."""
         try:
-            loaded = self._load(session, instance_id, lock=False)
+            loaded = self.core._load(session, instance_id, lock=False)
             target, bindings, top = self._target(session, loaded, plan, versions)
             found = repoint.problems(loaded.workflow, loaded.owner, versions.source.id,
                                      plan.instructions, target)
             if found:
                 return found
-            with deterministic(loaded.ids, self.clock):
+            with deterministic(loaded.ids, self.core.clock):
                 self._repointed(session, loaded, plan, versions, target, bindings, top)
         except TiltakError as err:
             return [_problem(err, getattr(err, "element", None) or "")]
         finally:
-            self._live.forget(instance_id)  # changed in memory: restored by the next
+            self.core._live.forget(instance_id)  # changed in memory: restored by the next
         return []
 
     def _move(self, session: Session, plan: plans.Plan, versions: _Versions,
               instance_id: str, actor: str) -> None:
-        loaded = self._load(session, instance_id)
+        loaded = self.core._load(session, instance_id)
         target, bindings, top = self._target(session, loaded, plan, versions)
         before = store_projections.stored(session.connection(), instance_id)
-        with deterministic(loaded.ids, self.clock):
+        with deterministic(loaded.ids, self.core.clock):
             views = self._repointed(session, loaded, plan, versions, target, bindings, top)
         row = loaded.row
         data = {"process_key": plan.process_key, "tenant": plan.tenant or None,
@@ -179,7 +179,7 @@ class MigrationService(EngineCore):
                                         before.tasks)
         writes.send(session.connection())
         loaded.projected = store_projections.Projected(before.tasks, before.subscriptions)
-        self._save(session, loaded, "migrated", actor, data)
+        self.core._save(session, loaded, "migrated", actor, data)
 
     def _target(self, session: Session, loaded: Loaded, plan: plans.Plan,
                 versions: _Versions) -> tuple[repoint.Target, dict[str, int], Any]:
@@ -193,7 +193,7 @@ class MigrationService(EngineCore):
         if row.definition_id == versions.source.id:
             top = versions.target
         elif row.bindings.get(called) == versions.source.id:
-            top = self._definition(session, row.definition_id)
+            top = self.core._definition(session, row.definition_id)
         else:
             raise InvalidInput(f"case {row.id} does not run {plan.process_key} version "
                                f"{plan.source_version}").coded(
@@ -204,7 +204,7 @@ class MigrationService(EngineCore):
         bindings = {**definitions.bind_called(session, versions.target), **row.bindings}
         if called in row.bindings:
             bindings[called] = versions.target.id
-        spec, subprocess_specs, _ = self._specs_for(session, top, bindings)
+        spec, subprocess_specs, _ = self.core._specs_for(session, top, bindings)
         return repoint.Target(spec, subprocess_specs, versions.target.version), bindings, top
 
     def _repointed(self, session: Session, loaded: Loaded, plan: plans.Plan,
@@ -214,15 +214,15 @@ class MigrationService(EngineCore):
         its open tasks as the target version shows them."""
         try:
             workflow, _ = repoint.moved(loaded.workflow, loaded.owner, versions.source.id,
-                                        plan.instructions, target, self.script_engine)
+                                        plan.instructions, target, self.core.script_engine)
         except (ValueError, KeyError) as err:
             raise InvalidInput(f"case {loaded.row.id}: {err}").coded(
                 "case_cannot_move", case=loaded.row.id, detail=str(err)) from None
-        _, _, owner = self._specs_for(session, top, bindings)
+        _, _, owner = self.core._specs_for(session, top, bindings)
         try:
-            views = projection.open_human_tasks(workflow, owner, self.script_engine.evaluate)
+            views = projection.open_human_tasks(workflow, owner, self.core.script_engine.evaluate)
         except WorkflowTaskException as err:
-            raise self._execution_error(err) from None
+            raise self.core._execution_error(err) from None
         except ValueError as err:
             raise InvalidInput(f"case {loaded.row.id}: bad due date on version "
                                f"{versions.target.version}: {err}").coded(
@@ -249,10 +249,10 @@ class MigrationService(EngineCore):
             raise NotFound(f"process '{key}' has no version {version}"
                            + (f" for tenant {tenant}" if tenant else "")).coded(
                 "no_version", key=key, version=version, tenant=tenant)
-        return self._definition(session, found.id)
+        return self.core._definition(session, found.id)
 
     def _activities(self, definition: ProcessDefinition) -> dict[str, str]:
-        spec, embedded = self.specs.get(definition)
+        spec, embedded = self.core.specs.get(definition)
         return plans.activities(spec, embedded)
 
     @staticmethod

@@ -12,13 +12,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..core import EngineCore
+from ..core import Service
 from ..errors import NotFound, PermissionDenied, TaskNotOpen
 from ..models import HistoryEvent, HumanTask
 from ..store.prepared import Prepared
 
 
-class TaskAccess(EngineCore):
+class TaskAccess(Service):
     """What the services that work on a task check before they do."""
 
     def _open_task(self, session: Session, task_id: str) -> HumanTask:
@@ -43,8 +43,8 @@ class TaskAccess(EngineCore):
                 "task_assigned_to", task=task.name, who=task.assignee)
 
     def _authorise(self, session: Session, task: HumanTask, actor: str) -> None:
-        groups = self._groups(actor, operator=False)
-        self.roles.check_writer(actor, groups)
+        groups = self.core._groups(actor, operator=False)
+        self.core.roles.check_writer(actor, groups)
         if task.assignee == actor or actor in task.candidate_users or \
                 groups & set(task.candidate_groups):
             return

@@ -8,11 +8,7 @@ from sqlalchemy import select
 from .. import (
     definitions,
 )
-from ..core import (
-    OPERATOR,
-    EngineCore,
-    command,
-)
+from ..core import OPERATOR, Service, command
 from ..errors import DefinitionError, NotFound, PermissionDenied
 from ..execution import timer_starts
 from ..identity.users import groups_of
@@ -26,53 +22,54 @@ from ..models import (
 from ..queries import case_positions, deployment_query, version_overview
 
 
-class RepositoryService(EngineCore):
+class RepositoryService(Service):
     @command
     def deploy(self, files: dict[str, bytes], *, actor: str = OPERATOR, tenant: str = "",
                name: str = "", source: str | None = None) -> list[definitions.Deployed]:
-        with self.db.transaction() as session:
-            results = definitions.deploy(session, files, actor=actor, at=self.clock.now(),
+        with self.core.db.transaction() as session:
+            results = definitions.deploy(session, files, actor=actor, at=self.core.clock.now(),
                                          tenant=tenant, name=name, source=source)
             for result in results:
                 if result.created and result.kind == "process":
-                    timer_starts.schedule(session, session.get(ProcessDefinition,
-                                                               result.definition_id), self.clock)
-        self._latest.clear()
+                    timer_starts.schedule(
+                        session, session.get(ProcessDefinition, result.definition_id),
+                        self.core.clock)
+        self.core._latest.clear()
         return results
 
     def startable(self, actor: str) -> list[ProcessDefinition]:
         """The latest version of each process the actor's groups may start."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             groups = groups_of(session, actor)
             latest: dict[str, ProcessDefinition] = {}
             for d in session.scalars(select(ProcessDefinition).where(
                     ProcessDefinition.tenant == "").order_by(ProcessDefinition.version)):
                 latest[d.key] = d
             return [d for d in latest.values()
-                    if self.roles.may_start(actor, groups, d.starter_groups)]
+                    if self.core.roles.may_start(actor, groups, d.starter_groups)]
 
     def process_names(self) -> dict[str, str]:
         """Each deployed process key with the name of its latest version."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return {d.key: d.name for d in session.scalars(
                 select(ProcessDefinition).order_by(ProcessDefinition.version))}
 
     def latest(self, process_key: str) -> ProcessDefinition:
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return definitions.definition_to_start(session, process_key, "")
 
     def latest_version(self, process_key: str, tenant: str = "") -> ProcessDefinition:
         """The latest version of a process for a tenant (its variant, else the default)."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return definitions.definition_to_start(session, process_key, tenant)
 
     def definition_xml(self, definition_id: int) -> str:
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return definitions.definition_xml(session, definition_id)
 
     def form_document(self, form_ref: str, definition_id: int | None = None) -> dict | None:
-        with self.db.reading() as session:
-            definition = self._definition(session, definition_id) if definition_id else None
+        with self.core.db.reading() as session:
+            definition = self.core._definition(session, definition_id) if definition_id else None
             return definitions.form_document(session, form_ref, definition.tenant
                                              if definition else "")
 
@@ -80,10 +77,10 @@ class RepositoryService(EngineCore):
                        name: str = "", source: str | None = None
                        ) -> list[definitions.Deployed]:
         """A deployment a user asks for over the network: process owners only."""
-        if not self.roles.may_deploy(actor, self._groups(actor)):
+        if not self.core.roles.may_deploy(actor, self.core._groups(actor)):
             raise PermissionDenied(f"user '{actor}' may not deploy: only members of "
-                                   f"'{self.roles.process_owners}' deploy processes").coded(
-                "may_not_deploy", group=self.roles.process_owners)
+                                   f"'{self.core.roles.process_owners}' deploy processes").coded(
+                "may_not_deploy", group=self.core.roles.process_owners)
         return self.deploy(files, actor=actor, tenant=tenant, name=name, source=source)
 
     def lint(self, files: dict[str, bytes], *, groups: set[str] | None = None,
@@ -92,10 +89,10 @@ class RepositoryService(EngineCore):
         deployed forms and decision tables count as there (unless not `deployed`: a
         database without a schema). `groups`: the installation's groups, to check
         candidate groups against; None checks none."""
-        known = linting.Known(groups=groups, variables=set(self.context_variables()))
+        known = linting.Known(groups=groups, variables=set(self.core.context_variables()))
         if not deployed:
             return linting.lint(files, known)
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             resources = session.execute(
                 select(Resource.name, Resource.kind, Resource.form_id, Resource.content)
                 .where(Resource.tenant.in_({tenant, ""})).order_by(Resource.id)).all()
@@ -116,11 +113,11 @@ class RepositoryService(EngineCore):
         return linting.lint(files, known)
 
     def deployments(self, query: deployment_query.DeploymentQuery) -> list[Deployment]:
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return deployment_query.find(session, query)
 
     def deployment(self, deployment_id: int) -> Deployment:
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             found = session.get(Deployment, deployment_id)
             if found is None:
                 raise NotFound(f"no deployment {deployment_id}").coded(
@@ -130,12 +127,12 @@ class RepositoryService(EngineCore):
     def deployment_contents(self, deployment_id: int
                             ) -> tuple[list[ProcessDefinition], list[Resource]]:
         """The process definition versions a deployment made, and the files it holds."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return (deployment_query.definitions_of(session, deployment_id),
                     deployment_query.resources_of(session, deployment_id))
 
     def definition(self, definition_id: int) -> ProcessDefinition:
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             found = session.get(ProcessDefinition, definition_id)
             if found is None:
                 raise NotFound(f"no process definition {definition_id}").coded(
@@ -144,19 +141,19 @@ class RepositoryService(EngineCore):
 
     def versions(self, process_key: str | None = None) -> list[version_overview.Version]:
         """Every definition version with who deployed it and its cases counted."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return version_overview.versions(session, process_key)
 
     def deployment_summaries(self, limit: int = 50
                              ) -> list[version_overview.DeploymentSummary]:
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return version_overview.deployments(session, limit)
 
     def case_positions(self, definition_id: int) -> case_positions.Positions:
         """Where the open cases of a version stand, per activity (Cockpit's counts)."""
-        with self.db.reading() as session:
-            return case_positions.positions(session, self._definition(session,
-                                                                      definition_id))
+        with self.core.db.reading() as session:
+            return case_positions.positions(session, self.core._definition(session,
+                                                                           definition_id))
 
     def deployed_counterpart(self, name: str, data: bytes, tenant: str = ""
                              ) -> tuple[str, str] | None:
@@ -164,7 +161,7 @@ class RepositoryService(EngineCore):
         the first process it holds (label, file text); for a DMN or form file the
         latest deployed file of the same name. None for a file new to the engine."""
         kind = definitions.kind_of(name)
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             if kind == "bpmn":
                 for key in _process_keys(name, data):
                     found = session.scalar(select(ProcessDefinition.id).where(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..core import OPERATOR, EngineCore, command
+from ..core import OPERATOR, Service, command
 from ..errors import Conflict, NotFound, PermissionDenied, Suspended
 from ..execution import projection
 from ..models import ProcessDefinition, ProcessInstance
@@ -16,7 +16,7 @@ from ..store.instances import InstanceRow
 DEFINITIONS = ProcessDefinition.__table__
 
 
-class SuspensionService(EngineCore):
+class SuspensionService(Service):
     @command
     def suspend_definition(self, process_key: str, version: int | None = None, *,
                            actor: str = OPERATOR, tenant: str = "") -> list[int]:
@@ -31,7 +31,7 @@ class SuspensionService(EngineCore):
     def _set_definition(self, key: str, version: int | None, tenant: str, actor: str,
                         suspended: bool) -> list[int]:
         self._check_owner(actor, "suspend or activate process definitions", "versions")
-        with self.db.transaction() as session:
+        with self.core.db.transaction() as session:
             where = [DEFINITIONS.c.key == key, DEFINITIONS.c.tenant == tenant]
             if version is not None:
                 where.append(DEFINITIONS.c.version == version)
@@ -49,40 +49,40 @@ class SuspensionService(EngineCore):
     def suspend(self, instance_id: str, *, actor: str = OPERATOR) -> InstanceRow:
         """Hold a running case: its timers wait and its tasks cannot be worked on."""
         self._check_owner(actor, "suspend cases", "cases")
-        with self.db.transaction() as session:
+        with self.core.db.transaction() as session:
             row = self._running(session, instance_id)
             if row.suspended:
                 raise Conflict(f"case {instance_id} is already suspended").coded(
                     "already_suspended")
             row.suspended, row.next_timer_at = True, None
-            self._record(session, row, "suspended", actor, {})
+            self.core._record(session, row, "suspended", actor, {})
             return row
 
     @command
     def activate(self, instance_id: str, *, actor: str = OPERATOR) -> InstanceRow:
         """Let a suspended case go on; a timer that came due meanwhile fires next."""
         self._check_owner(actor, "activate cases", "cases")
-        with self.db.transaction() as session:
+        with self.core.db.transaction() as session:
             row = self._running(session, instance_id)
             if not row.suspended:
                 raise Conflict(f"case {instance_id} is not suspended").coded("not_suspended")
-            loaded = self._load_row(session, row)
+            loaded = self.core._load_row(session, row)
             row.suspended = False
             row.next_timer_at = projection.next_timer(loaded.workflow)
-            self._record(session, row, "activated", actor, {})
+            self.core._record(session, row, "activated", actor, {})
             return row
 
     def suspended_among(self, instance_ids: list[str]) -> set[str]:
         """Which of these cases are suspended (for a worklist page, say)."""
         if not instance_ids:
             return set()
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             return set(session.scalars(select(ProcessInstance.id).where(
                 ProcessInstance.id.in_(set(instance_ids)),
                 ProcessInstance.suspended.is_(True))))
 
     def _running(self, session: Session, instance_id: str) -> InstanceRow:
-        row = self._lock_instance(session, instance_id)
+        row = self.core._lock_instance(session, instance_id)
         if row.status != "running":
             raise Conflict(f"case {instance_id} is {row.status}: only a running case can be "
                            "suspended or activated").coded("case_not_running")
@@ -90,7 +90,7 @@ class SuspensionService(EngineCore):
 
     def _check_owner(self, actor: str, what: str, held: str) -> None:
         """`held`: what is suspended or activated, versions or cases."""
-        if not self.roles.may_deploy(actor, self._groups(actor)):
+        if not self.core.roles.may_deploy(actor, self.core._groups(actor)):
             raise PermissionDenied(f"user '{actor}' may not {what} (process owners may)"
                                    ).coded("may_not_hold", held=held)
 

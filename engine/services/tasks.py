@@ -34,7 +34,7 @@ refuse_if_suspended = SuspensionService.refuse_if_suspended
 class TaskService(TaskAccess):
     @command
     def claim(self, task_id: str, *, actor: str) -> HumanTask:
-        with self.db.transaction() as session:
+        with self.core.db.transaction() as session:
             task = self._open_task(session, task_id)
             self._authorise(session, task, actor)
             if task.assignee and task.assignee != actor:
@@ -45,7 +45,7 @@ class TaskService(TaskAccess):
 
     @command
     def unclaim(self, task_id: str, *, actor: str) -> HumanTask:
-        with self.db.transaction() as session:
+        with self.core.db.transaction() as session:
             task = self._open_task(session, task_id)
             if task.assignee != actor:
                 raise PermissionDenied(f"task '{task.name}' is not claimed by {actor}").coded(
@@ -60,20 +60,20 @@ class TaskService(TaskAccess):
     def _hand_over(self, session: Session, task: HumanTask, assignee: str | None,
                    actor: str, event_type: str) -> HumanTask:
         """The task to `assignee` (None: back to its candidates), recorded as one event."""
-        row = self._lock_instance(session, task.instance_id)
+        row = self.core._lock_instance(session, task.instance_id)
         refuse_if_suspended(row, f"{event_type}ing a task")
         task.assignee = assignee
         session.flush()
         visibility.reassign(session.connection(), task)
-        self._record(session, row, event_type, actor, {}, element_id=task.element_id,
-                     task_id=task.id)
+        self.core._record(session, row, event_type, actor, {}, element_id=task.element_id,
+                          task_id=task.id)
         return task
 
     @command
     def complete(self, task_id: str, *, actor: str,
                  data: dict[str, Any] | None = None) -> ProcessInstance:
         limits.check_data(data or {})
-        with self.db.transaction() as session:
+        with self.core.db.transaction() as session:
             found = instances.locked_with_task(session.connection(), task_id)
             if found is None:
                 self._open_task(session, task_id)  # says why it is not open
@@ -81,28 +81,29 @@ class TaskService(TaskAccess):
             task = TaskRow(*found[0])
             refuse_if_suspended(found[1], "completing a task")
             self._authorise_work(session, task, actor)
-            loaded = self._load(session, task.instance_id, row=found[1])
-            with deterministic(loaded.ids, self.clock):
+            loaded = self.core._load(session, task.instance_id, row=found[1])
+            with deterministic(loaded.ids, self.core.clock):
                 spiff_task = ready_task(loaded.workflow, task.id)
-                definition = self._definition(session, task.definition_id)
-                values = self._validate(session, definition, task.form, dict(data or {}),
-                                        {**self._carried(session, task, spiff_task),
-                                         **spiff_task.data})
-                self.complete_in(loaded.workflow, task.id, values)
-            self._save(session, loaded, "complete", actor, {"values": values}, task=task)
-            self.hooks.completed(session, loaded.row, spiff_task, values, self.clock.now())
+                definition = self.core._definition(session, task.definition_id)
+                values = self.core._validate(session, definition, task.form, dict(data or {}),
+                                             {**self._carried(session, task, spiff_task),
+                                              **spiff_task.data})
+                self.engine.runtime.complete_in(loaded.workflow, task.id, values)
+            self.core._save(session, loaded, "complete", actor, {"values": values}, task=task)
+            self.core.hooks.completed(session, loaded.row, spiff_task, values,
+                                      self.core.clock.now())
             return loaded.row
 
-    def tasks(self, *, actor: str | None = None, instance_id: str | None = None
-              ) -> list[HumanTask]:
+    def find(self, *, actor: str | None = None, instance_id: str | None = None
+             ) -> list[HumanTask]:
         """Open tasks (of an instance, those `actor` may work on), the earliest due first;
         each as read, with a HumanTask's attributes."""
         if actor is None and instance_id is not None:
-            with self.db.reading(one_statement=True) as session:
+            with self.core.db.reading(one_statement=True) as session:
                 found = query_rows(session.connection(), INSTANCE_TASKS,
                                    {"instance_id": instance_id})
                 return [TaskRow(*r) for r in found]
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             query = select(TASKS)
             if instance_id is not None:
                 query = query.where(TASKS.c.instance_id == instance_id)
@@ -112,28 +113,28 @@ class TaskService(TaskAccess):
 
     def worklist(self, query: WorklistQuery) -> WorklistPage:
         limits.check_page(query.page)
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             groups = query.groups if query.groups is not None else \
                 groups_of(session, query.actor)
-            return worklist.worklist(session, query, groups, self.clock.now())
+            return worklist.worklist(session, query, groups, self.core.clock.now())
 
     def open_task(self, task_id: str, *, actor: str) -> HumanTask:
         """An open task the actor may work on; PermissionDenied or TaskNotOpen otherwise."""
-        with self.db.reading() as session:
+        with self.core.db.reading() as session:
             task = self._open_task(session, task_id)
             self._authorise(session, task, actor)
             return task
 
     def task_context(self, task: HumanTask) -> dict[str, Any]:
         """The data a task's form is filled in against (for rendering and defaults)."""
-        with self.db.reading() as session:
-            loaded = self._load(session, task.instance_id, lock=False)
+        with self.core.db.reading() as session:
+            loaded = self.core._load(session, task.instance_id, lock=False)
             if loaded.workflow is None:
                 raise TaskNotOpen(f"task {task.id} is no longer open: its case has finished"
                                   ).coded("case_finished")
             spiff_task = loaded.workflow.get_task_from_id(uuid.UUID(task.id))
             data = dict(spiff_task.data) if spiff_task is not None else {}
-            return {**self.context_variables(), **self._carried(session, task, spiff_task),
+            return {**self.core.context_variables(), **self._carried(session, task, spiff_task),
                     **data}
 
     def _carried(self, session: Session, task: HumanTask, spiff_task) -> dict[str, Any]:
@@ -141,4 +142,4 @@ class TaskService(TaskAccess):
         ext = getattr(getattr(spiff_task, "task_spec", None), "extensions", None) or {}
         return carry_over.values_for(session, ext.get("properties"),
                                      process_key=task.process_key, clinic=task.clinic,
-                                     before=self.clock.now())
+                                     before=self.core.clock.now())

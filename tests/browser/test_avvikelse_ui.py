@@ -76,8 +76,8 @@ def test_a_serious_deviation_from_anonymous_report_to_learning_in_swedish(people
                                                                           shoot):
     base_url, engine = live
     code = report(people[REPORTER], shoot)
-    [instance_id] = {t.instance_id for t in engine.tasks(actor=CHIEF)}
-    assert engine.instance(instance_id).started_by == "anonym"
+    [instance_id] = {t.instance_id for t in engine.tasks.find(actor=CHIEF)}
+    assert engine.history.instance(instance_id).started_by == "anonym"
 
     chief = people[CHIEF]
     open_task(chief, "Bedöm avvikelsen")
@@ -175,7 +175,7 @@ def test_a_serious_deviation_from_anonymous_report_to_learning_in_swedish(people
     chief.check("[name=spridning][value=klinik]")
     shoot(chief, "lardomar")
     submit(chief)
-    assert engine.show(instance_id)["status"] == "completed"
+    assert engine.history.show(instance_id)["status"] == "completed"
 
     reporter = people[REPORTER]
     reporter.goto("/kvittering/")
@@ -224,4 +224,5 @@ def test_a_red_deviation_asks_the_chief_for_a_measure_or_a_reason(people, live, 
                "Utrustningen är tagen ur bruk i hela regionen.")
     submit(chief)
     done(chief, "Besluta om åtgärder")
-    assert engine.show(row.id)["data"]["motivering_utan_atgarder"].startswith("Utrustningen")
+    data = engine.history.show(row.id)["data"]
+    assert data["motivering_utan_atgarder"].startswith("Utrustningen")

@@ -11,7 +11,8 @@ def test_a_clinic_manager_reads_the_indicators(people, live, shoot):
     base_url, engine = live
     now = datetime.now(UTC)
     cases = generate(2_000, now=now)
-    [definition] = [d for d in engine.startable("frida") if d.key == "hendelsesanalyse-oppfolging"]
+    [definition] = [d for d in engine.repository.startable("frida")
+                    if d.key == "hendelsesanalyse-oppfolging"]
     with engine.db.transaction() as session:
         write(session, cases, definition.id)
     kirsten = people["kirsten"]

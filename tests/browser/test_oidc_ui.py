@@ -32,7 +32,7 @@ def signed_in_through_provider(tmp_path, monkeypatch):
     engine = services.build_engine(f"sqlite:///{tmp_path / 'ui.sqlite3'}", clock=SystemClock())
     engine.db.create_schema()
     services.load_demo_users(engine, passwords=True)
-    engine.deploy(collect_files([str(PROCESSES)]), actor="per")
+    engine.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     served = {}
     server = make_server("127.0.0.1", 0, lambda env, start: served["app"](env, start),
                          threaded=True)
@@ -51,9 +51,9 @@ def signed_in_through_provider(tmp_path, monkeypatch):
 def test_a_secretariat_member_signs_in_at_the_provider_and_works_a_task(
         browser, signed_in_through_provider, shoot):
     base_url, engine = signed_in_through_provider
-    instance = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                            data=dict(START_DATA, klinikker=["kir"]),
-                            business_key="HA-2026-21")
+    instance = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                    data=dict(START_DATA, klinikker=["kir"]),
+                                    business_key="HA-2026-21")
     context = browser.new_context(base_url=base_url, locale="nb-NO")
     page = context.new_page()
     page.goto("/login")
@@ -68,8 +68,8 @@ def test_a_secretariat_member_signs_in_at_the_provider_and_works_a_task(
     page.click("button[type=submit]")
     page.wait_for_url(base_url + "/")
     assert "Siri Sekretær" in page.content()
-    assert engine.groups("siri.sekretaer") == {"kpu-sekretariat-kir"}
-    assert engine.user("siri.sekretaer").password_hash is None
+    assert engine.identity.groups("siri.sekretaer") == {"kpu-sekretariat-kir"}
+    assert engine.identity.user("siri.sekretaer").password_hash is None
 
     review(page, "kir", shoot)  # claims the review and completes it
     page.goto("/")

@@ -26,8 +26,8 @@ def test_a_process_owner_moves_cases_at_step_2_and_4_to_a_corrected_version(
     _, engine = live
     cases = {}
     for step, stop in (("HA-2026-62", STEP_2), ("HA-2026-64", STEP_4)):
-        case = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                            data=dict(START_DATA), business_key=step)
+        case = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                    data=dict(START_DATA), business_key=step)
         walk_until(engine, case.id, stop)
         cases[step] = case.id
     [(name, changed)] = changed_routine().items()
@@ -45,7 +45,7 @@ def test_a_process_owner_moves_cases_at_step_2_and_4_to_a_corrected_version(
     shoot(per, "lint-report-and-difference")
     per.click("#deploy")
     per.wait_for_url(re.compile(r"/owner/$"))
-    versions = {v.version: v.id for v in engine.versions(CLINIC)}
+    versions = {v.version: v.id for v in engine.repository.versions(CLINIC)}
     assert sorted(versions) == [1, 2]
 
     per.goto(f"/owner/versions/{versions[1]}")
@@ -61,7 +61,7 @@ def test_a_process_owner_moves_cases_at_step_2_and_4_to_a_corrected_version(
     per.click("#check-plan")
     per.wait_for_selector("#plan-fits")
     assert "2" in per.inner_text("#plan-fits")
-    assert sorted(engine.cases_at_version(CLINIC, 1)) == sorted(cases.values())
+    assert sorted(engine.migration.cases_at_version(CLINIC, 1)) == sorted(cases.values())
     shoot(per, "plan-checked")
     per.click("#run-plan")
     per.wait_for_selector("#moved")
@@ -69,7 +69,7 @@ def test_a_process_owner_moves_cases_at_step_2_and_4_to_a_corrected_version(
     assert "HA-2026-62" in moved and "HA-2026-64" in moved
     assert per.inner_text("#refused .count") == "0"
     shoot(per, "report")
-    assert engine.cases_at_version(CLINIC, 1) == []
+    assert engine.migration.cases_at_version(CLINIC, 1) == []
 
     per.goto(f"/owner/versions/{versions[2]}")
     per.wait_for_selector(".owner-diagram[data-rendered=true]")
@@ -77,12 +77,12 @@ def test_a_process_owner_moves_cases_at_step_2_and_4_to_a_corrected_version(
         .inner_text() == "1"
     shoot(per, "cases-on-the-new-version")
 
-    at_step_2 = engine.tasks(instance_id=cases["HA-2026-62"])
+    at_step_2 = engine.tasks.find(instance_id=cases["HA-2026-62"])
     assert {t.name for t in at_step_2} == {RENAMED}
-    assert {t.element_id for t in engine.tasks(instance_id=cases["HA-2026-64"])} == STEP_4
+    assert {t.element_id for t in engine.tasks.find(instance_id=cases["HA-2026-64"])} == STEP_4
     for case_id in cases.values():
-        assert engine.history(case_id)[-1].type == "migrated"
+        assert engine.history.events(case_id)[-1].type == "migrated"
         walk_until(engine, case_id, None)  # from where it stood to its end
-        assert engine.show(case_id)["status"] == "completed"
+        assert engine.history.show(case_id)["status"] == "completed"
         verdict = verify_instance(engine, case_id)
         assert verdict.ok, verdict.as_dict()

@@ -15,14 +15,15 @@ def test_a_process_owner_sees_the_cases_on_the_diagram_and_deploys_a_new_version
         people, live, shoot):
     _, engine = live
     for business_key in ("HA-2026-50", "HA-2026-51"):
-        engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                     data=dict(START_DATA, klinikker=["kir"]), business_key=business_key)
-    further = engine.start("hendelsesanalyse-oppfolging", actor="frida",
-                           data=dict(START_DATA, klinikker=["kir"]), business_key="HA-2026-52")
+        engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                             data=dict(START_DATA, klinikker=["kir"]), business_key=business_key)
+    further = engine.runtime.start("hendelsesanalyse-oppfolging", actor="frida",
+                                   data=dict(START_DATA, klinikker=["kir"]),
+                                   business_key="HA-2026-52")
     task = task_for(engine, "sigrid", "Task_VurderTiltak", further.id)
-    engine.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
+    engine.tasks.complete(task.id, actor="sigrid", data={"tiltak_vurdering": [
         {"gjennomfores": "nei", "begrunnelse": "Dekket"}] * 3})
-    clinic = engine.latest("klinikk-oppfolging")
+    clinic = engine.repository.latest("klinikk-oppfolging")
 
     per = people["per"]
     per.click("header nav a[href='/owner/']")
@@ -60,4 +61,4 @@ def test_a_process_owner_sees_the_cases_on_the_diagram_and_deploys_a_new_version
     assert "hendelsesanalyse-oppfolging" in per.inner_text(".flash")
     assert per.locator("a.version-card[data-version='2']").count() == 1
     shoot(per, "deployed")
-    assert engine.latest("hendelsesanalyse-oppfolging").version == 2
+    assert engine.repository.latest("hendelsesanalyse-oppfolging").version == 2

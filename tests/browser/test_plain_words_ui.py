@@ -104,12 +104,12 @@ def visit(people, engine, users, instance_id: str, seen, label: str) -> None:
     for user in users:
         page = people[user]
         read(page, "/", f"{label}/{user}", seen)
-        for task in engine.tasks(actor=user, instance_id=instance_id):
+        for task in engine.tasks.find(actor=user, instance_id=instance_id):
             read(page, f"/tasks/{task.id}", f"{label}/{user}", seen)
-        for task in engine.tasks(actor=user):
+        for task in engine.tasks.find(actor=user):
             if task.instance_id != instance_id and task.process_key == "tiltak":
                 read(page, f"/tasks/{task.id}", f"{label}/{user}", seen)
-        if engine.may_view(user, instance_id):
+        if engine.history.may_view(user, instance_id):
             read(page, f"/instances/{instance_id}", f"{label}/{user}", seen)
         read(page, "/mine", f"{label}/{user}", seen)
         read(page, "/cases?q=2026", f"{label}/{user}", seen)
@@ -129,7 +129,7 @@ def test_every_page_of_the_six_step_routine_speaks_plain_norwegian(people, live,
             owner = people["ola"]
             owner.goto("/")
             owner.screenshot(path=str(folder / "worklist.png"), full_page=True)
-            task = engine.tasks(actor="ola")[0]
+            task = engine.tasks.find(actor="ola")[0]
             owner.goto(f"/tasks/{task.id}")
             owner.screenshot(path=str(folder / "task.png"), full_page=True)
             owner.goto(f"/instances/{instance_id}")
@@ -150,7 +150,8 @@ def test_every_page_of_the_six_step_routine_speaks_plain_norwegian(people, live,
 def test_every_page_of_a_norwegian_deviation_speaks_plain_norwegian(people, live):
     _, engine = live
     seen: dict[str, list[str]] = {}
-    row = engine.start("avvikshandtering", actor="nora", business_key="AVVIK-2026-0001", data={
+    row = engine.runtime.start("avvikshandtering", actor="nora", business_key="AVVIK-2026-0001",
+                               data={
         "hva_skjedde": "Pasienten fikk dobbel dose insulin etter overflytting.",
         "hendelsesdato": engine.clock.now().date().isoformat(), "klinikk": "kir",
         "enhet": "kir-gastro", "hendelsestype": "legemiddel",
@@ -164,8 +165,8 @@ def test_every_page_of_a_norwegian_deviation_speaks_plain_norwegian(people, live
                                "sakkompetens": False, "hendelsesanalyse": False}),
     ]
     for element, data in steps:
-        task = next(t for t in engine.tasks(actor="ola", instance_id=row.id)
+        task = next(t for t in engine.tasks.find(actor="ola", instance_id=row.id)
                     if t.element_id == element)
-        engine.complete(task.id, actor="ola", data=data)
+        engine.tasks.complete(task.id, actor="ola", data=data)
         visit(people, engine, users, row.id, seen, element)
     assert not seen, json.dumps(seen, indent=1, ensure_ascii=False)

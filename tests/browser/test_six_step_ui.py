@@ -113,13 +113,13 @@ def test_the_routine_from_start_form_to_closed_incident(people, live, tmp_path, 
             open_task(secretariat, "Kontroller tiltak: ")
             secretariat.check("[name=tiltak_godkjent]")
             submit(secretariat)
-        assert engine.show(instance_id)["status"] == "running"
+        assert engine.history.show(instance_id)["status"] == "running"
         open_task(secretariat, "Bekreft at klinikkens tiltak er fulgt opp")
         secretariat.check("[name=klinikk_avsluttet]")
         shoot(secretariat, f"{clinic}-avslutter")
         submit(secretariat)
 
-    assert engine.show(instance_id)["status"] == "completed"
+    assert engine.history.show(instance_id)["status"] == "completed"
     page = people["frida"]
     page.goto(f"/instances/{instance_id}")
     page.wait_for_selector(".diagram[data-rendered=true]")
@@ -170,7 +170,7 @@ def test_a_task_completed_in_another_tab_gives_a_clear_message(people, live, tmp
 def test_nobody_opens_or_completes_a_task_that_is_not_theirs(people, live, tmp_path, shoot):
     base_url, engine = live
     start_case(people["frida"], tmp_path, shoot)
-    [task] = [t for t in engine.tasks(actor="sigrid") if t.element_id == "Task_VurderTiltak"]
+    [task] = [t for t in engine.tasks.find(actor="sigrid") if t.element_id == "Task_VurderTiltak"]
     intruder = people["ola"]
     response = intruder.goto(f"/tasks/{task.id}")
     assert response.status == 403
@@ -181,7 +181,7 @@ def test_nobody_opens_or_completes_a_task_that_is_not_theirs(people, live, tmp_p
     response = intruder.request.post(f"{base_url}/tasks/{task.id}/claim",
                                      form={"csrf_token": "x"})
     assert response.status == 400  # no valid CSRF token: refused before anything else
-    assert [e.type for e in engine.history(task.instance_id)] == ["start", "attach"]
+    assert [e.type for e in engine.history.events(task.instance_id)] == ["start", "attach"]
 
 
 @pytest.mark.parametrize("language, word", [("nb", "Arbeidsliste"), ("sv", "Arbetslista"),
@@ -196,7 +196,7 @@ def test_the_secretariat_ends_a_measure_only_with_a_reason(people, live, shoot):
     _, engine = live
     instance_id = at_measure(engine, frist="2027-03-01")
     task = task_for(engine, "ola", "Task_GjennomforTiltak", instance_id)
-    engine.complete(task.id, actor="ola", data={
+    engine.tasks.complete(task.id, actor="ola", data={
         "gjennomfort_dato": "2027-02-20", "gjennomfort_beskrivelse": "Forsøkt i mottak"})
     page = people["sigrid"]
     open_task(page, "Kontroller tiltak: ")
@@ -216,6 +216,6 @@ def test_the_secretariat_ends_a_measure_only_with_a_reason(people, live, shoot):
     shoot(page, "begrunnelse-mangler")
     page.fill("[name=avslutningsgrunn]", "Dekkes av ny regional prosedyre")
     submit(page)
-    [diagram] = [d for d in engine.progress(instance_id) if d["process_key"] == "tiltak"]
+    [diagram] = [d for d in engine.history.progress(instance_id) if d["process_key"] == "tiltak"]
     assert "End_TiltakAvsluttet" in diagram["completed"]
     assert task_for(engine, "sigrid", "Task_BekreftAvslutning", instance_id)

@@ -31,7 +31,7 @@ def signed_in() -> tuple[str, set[str], tokens.TokenHolder | None]:
         holder = tokens.holder(engine().db, credentials.strip())
         if holder is None:
             raise NotSignedIn("the API token is unknown, revoked or its user disabled")
-        return holder.user, engine().groups(holder.user), holder
+        return holder.user, engine().identity.groups(holder.user), holder
     if scheme.lower() != "basic" or not credentials or len(header) > MAX_HEADER:
         raise NotSignedIn("sign in with HTTP Basic: a Tiltak user's name and password")
     try:
@@ -41,11 +41,11 @@ def signed_in() -> tuple[str, set[str], tokens.TokenHolder | None]:
     name, colon, password = decoded.partition(":")
     if not colon:
         raise NotSignedIn("the Basic credentials are not base64 of name:password")
-    user = engine().authenticate(name.strip(), password)
+    user = engine().identity.authenticate(name.strip(), password)
     if user is None:
         raise NotSignedIn("wrong user name or password (after repeated failures, signing "
                           "in is paused for a while)")
-    return user.name, engine().groups(user.name), None
+    return user.name, engine().identity.groups(user.name), None
 
 
 def token_allows(holder: tokens.TokenHolder | None, scope: str,

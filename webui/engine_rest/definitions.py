@@ -41,12 +41,12 @@ class CamundaStartSchema(Schema):
 
 @bp.get("/process-definition/key/<key>")
 def definition_by_key(key: str):
-    return shapes.process_definition(engine().latest(key))
+    return shapes.process_definition(engine().repository.latest(key))
 
 
 @bp.get("/process-definition/key/<key>/tenant-id/<tenant>")
 def definition_by_key_and_tenant(key: str, tenant: str):
-    return shapes.process_definition(engine().latest_version(key, tenant))
+    return shapes.process_definition(engine().repository.latest_version(key, tenant))
 
 
 @bp.get("/process-definition/<definition_id>")
@@ -57,20 +57,20 @@ def definition_by_id(definition_id: str):
 @bp.post("/process-definition/key/<key>/start")
 @bp.arguments(CamundaStartSchema)
 def start_by_key(body: dict[str, Any], key: str):
-    return _start(engine().latest(key), body)
+    return _start(engine().repository.latest(key), body)
 
 
 @bp.post("/process-definition/key/<key>/tenant-id/<tenant>/start")
 @bp.arguments(CamundaStartSchema)
 def start_by_key_and_tenant(body: dict[str, Any], key: str, tenant: str):
-    return _start(engine().latest_version(key, tenant), body)
+    return _start(engine().repository.latest_version(key, tenant), body)
 
 
 @bp.post("/process-definition/<definition_id>/start")
 @bp.arguments(CamundaStartSchema)
 def start_by_id(body: dict[str, Any], definition_id: str):
     definition = _by_id(definition_id)
-    latest = engine().latest_version(definition.key, definition.tenant)
+    latest = engine().repository.latest_version(definition.key, definition.tenant)
     if latest.id != definition.id:
         raise InvalidInput(f"version {definition.version} of '{definition.key}' is not the "
                            f"latest ({latest.version}): new cases start on the latest "
@@ -80,10 +80,10 @@ def start_by_id(body: dict[str, Any], definition_id: str):
 
 @bp.get("/process-instance/<instance_id>")
 def process_instance(instance_id: str):
-    if len(instance_id) > 36 or not engine().may_view(g.rest_user, instance_id):
+    if len(instance_id) > 36 or not engine().history.may_view(g.rest_user, instance_id):
         raise NotFound(f"Process instance with id {instance_id} does not exist")
-    row = engine().instance(instance_id)
-    return shapes.process_instance(row, engine().definition(row.definition_id))
+    row = engine().history.instance(instance_id)
+    return shapes.process_instance(row, engine().repository.definition(row.definition_id))
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE"])
@@ -93,7 +93,7 @@ def not_covered(rest: str):
 
 
 def _by_id(text: str):
-    definition = engine().definition(shapes.row_of_definition_id(text))
+    definition = engine().repository.definition(shapes.row_of_definition_id(text))
     if shapes.definition_id(definition) != text:
         raise NotFound(f"No matching process definition with id {text}")
     return definition
@@ -109,13 +109,13 @@ def _start(definition, body: dict[str, Any]) -> dict[str, Any]:
                            "CREATE_INSTANCE", "ProcessDefinition", definition.key)
     data = {name: _value(name, variable) for name, variable in body["variables"].items()}
     try:
-        row = engine().start(definition.key, actor=g.rest_user, data=data,
-                             business_key=body.get("businessKey"),
-                             tenant=definition.tenant)
+        row = engine().runtime.start(definition.key, actor=g.rest_user, data=data,
+                                     business_key=body.get("businessKey"),
+                                     tenant=definition.tenant)
     except PermissionDenied as err:
         raise NotPermitted(str(err), "CREATE_INSTANCE", "ProcessDefinition",
                            definition.key) from None
-    return shapes.process_instance(row, engine().definition(row.definition_id))
+    return shapes.process_instance(row, engine().repository.definition(row.definition_id))
 
 
 def _value(name: str, variable: dict[str, Any]) -> Any:

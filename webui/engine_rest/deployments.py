@@ -69,7 +69,7 @@ def version():
 @bp.arguments(DeploymentQuerySchema, location="query")
 def list_deployments(query: dict[str, Any]):
     tenants = query.get("tenantIdIn")
-    rows = engine().deployments(DeploymentQuery(
+    rows = engine().repository.deployments(DeploymentQuery(
         id=query.get("id"), name=query.get("name"), name_like=query.get("nameLike"),
         source=query.get("source"), without_source=query["withoutSource"],
         tenants=tuple(t.strip() for t in tenants.split(",") if t.strip())
@@ -84,7 +84,7 @@ def list_deployments(query: dict[str, Any]):
 
 @bp.get("/deployment/<int:deployment_id>")
 def deployment(deployment_id: int):
-    return shapes.deployment(engine().deployment(deployment_id))
+    return shapes.deployment(engine().repository.deployment(deployment_id))
 
 
 @bp.post("/deployment/create")
@@ -102,7 +102,8 @@ def create_deployment(form: dict[str, Any]):
                            "CREATE", "Deployment")
     files = _resources()
     try:
-        results = engine().deploy_as_user(files, actor=g.rest_user, tenant=form["tenant_id"],
+        results = engine().repository.deploy_as_user(files, actor=g.rest_user,
+                                                     tenant=form["tenant_id"],
                                           name=form["deployment_name"],
                                           source=form["deployment_source"])
     except PermissionDenied as err:  # groups changed since this request signed in
@@ -110,10 +111,10 @@ def create_deployment(form: dict[str, Any]):
     except DefinitionError as err:
         raise NotDeployable(err, _reports(files, form["tenant_id"], err)) from None
     deployment_id = results[0].deployment_id
-    processes = [engine().definition(r.definition_id) for r in results
+    processes = [engine().repository.definition(r.definition_id) for r in results
                  if r.kind == "process"]
-    _, resources = engine().deployment_contents(deployment_id)
-    return shapes.deployment_with_definitions(engine().deployment(deployment_id),
+    _, resources = engine().repository.deployment_contents(deployment_id)
+    return shapes.deployment_with_definitions(engine().repository.deployment(deployment_id),
                                               processes, resources)
 
 
@@ -136,7 +137,7 @@ def _reports(files: dict[str, bytes], tenant: str, err: DefinitionError
              ) -> dict[str, Any]:
     """The linter's report per file; the engine's own reason where it found none (a
     problem between files, such as a clinic's variant that changes the interaction)."""
-    reports = {name: report.as_dict() for name, report in engine().lint(
+    reports = {name: report.as_dict() for name, report in engine().repository.lint(
         files, groups=known_groups(), tenant=tenant).items()}
     if not any(r["errors"] for r in reports.values()):
         name = err.file or ""
