@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,7 +25,7 @@ from installation import services
 from installation.webhooks import events, signing
 from webui import create_app
 
-from walks import FIXTURES, PROCESSES, task_for
+from walks import FIXTURES, PROCESSES, ROOT, task_for
 
 
 class Receiver:
@@ -98,6 +100,15 @@ def worker(tiltak, database_url, tmp_path):
     process.wait(timeout=30)
 
 
+def receivers_check():
+    """The signature check docs/WEBHOOKS.md gives an integrator, run as written there."""
+    text = (ROOT / "docs" / "WEBHOOKS.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"```python\n(.*?)```", text, re.S)
+    found: dict = {}
+    exec(compile(code, "docs/WEBHOOKS.md", "exec"), found)
+    return found["is_from_tiltak"]
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -152,7 +163,10 @@ def test_an_incident_system_hears_the_measure_done_and_the_case_closed(
     with receiver.lock:
         received = list(receiver.received)
     assert len(received) == 8
+    is_from_tiltak = receivers_check()
     for headers, body in received:
+        assert is_from_tiltak(secret, headers, body)
+        assert not is_from_tiltak(secret, headers, body.replace(b"KP-2026", b"KP-2027"))
         assert signing.verify(secret, headers[signing.TIMESTAMP_HEADER], body,
                               headers[signing.SIGNATURE_HEADER]), headers
         assert not signing.verify("whsec_another", headers[signing.TIMESTAMP_HEADER], body,
@@ -161,6 +175,9 @@ def test_an_incident_system_hears_the_measure_done_and_the_case_closed(
         shown = json.loads(body)
         assert headers[signing.EVENT_ID_HEADER] == shown["id"]
         assert headers[signing.EVENT_TYPE_HEADER] == shown["type"]
+    # the same post replayed ten minutes later
+    is_from_tiltak.__globals__["time"] = SimpleNamespace(time=lambda: time.time() + 600)
+    assert not any(is_from_tiltak(secret, headers, body) for headers, body in received)
     bodies = [json.loads(body) for _, body in received]
     first, retried = bodies[0], [b for b in bodies[1:] if b["id"] == bodies[0]["id"]]
     assert retried == [first]  # the same event, the same id and body, once more

@@ -19,9 +19,11 @@ def add_commands(command) -> None:
                 "print the worklist")
     p.add_argument("--serve", action="store_true", help="then start the web UI")
     _serve_options(p)
-    p = command("serve", cmd_serve, "the web UI (and the scheduler, on SQLite)")
+    p = command("serve", cmd_serve, "the web UI in gunicorn, and a scheduler "
+                "beside it unless TILTAK_SCHEDULER=0")
     _serve_options(p)
-    p = command("worker", cmd_worker, "the scheduler only: fires timers, sends mail")
+    p = command("worker", cmd_worker, "the scheduler only: fires timers, sends mail, "
+                "posts webhooks")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between sweeps")
 
 
