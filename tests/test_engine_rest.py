@@ -21,8 +21,11 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 
 import pytest
+import requests
+from werkzeug.serving import make_server
 
 from walks import PASSWORD, PROCESSES, START_DATA, app_with_users
 
@@ -44,10 +47,12 @@ def modeler_headers(user: str, password: str = PASSWORD) -> dict[str, str]:
 
 def modeler_deploy_body(name: str, diagram: tuple[str, bytes],
                         attachments: list[tuple[str, bytes]] = (),
-                        tenant: str | None = None) -> bytes:
-    """The multipart body a browser's FormData makes of Modeler's fields, in its order."""
+                        tenant: str | None = None,
+                        fields: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """The multipart body a browser's FormData makes of Modeler's fields, in its order
+    (`fields`: more of Camunda's, as other clients send them)."""
     fields = [("deployment-name", name), ("deployment-source", "Camunda Modeler"),
-              ("enable-duplicate-filtering", "true")]
+              ("enable-duplicate-filtering", "true"), *fields]
     if tenant:
         fields.append(("tenant-id", tenant))
     parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
@@ -61,9 +66,9 @@ def modeler_deploy_body(name: str, diagram: tuple[str, bytes],
 
 
 def deploy(client, user: str, diagram: tuple[str, bytes], password: str = PASSWORD,
-           **kwargs):
+           name: str = "Hendelsesanalyse", **kwargs):
     return client.post("/engine-rest/deployment/create", headers=modeler_headers(user, password),
-                       data=modeler_deploy_body("Hendelsesanalyse", diagram, **kwargs),
+                       data=modeler_deploy_body(name, diagram, **kwargs),
                        content_type=f"multipart/form-data; boundary={BOUNDARY}")
 
 
@@ -160,7 +165,7 @@ def test_a_broken_diagram_gets_the_error_modeler_shows_naming_file_and_element(a
     response = deploy(app.test_client(), "per", (name, broken))
     assert response.status_code == 400
     body = response.get_json()
-    assert body["type"] == "ParseException"
+    assert (body["type"], body["code"]) == ("ParseException", 0)
     assert body["message"].startswith("ENGINE-09005 Could not parse BPMN process.")
     assert f"resource {name}" in body["message"] and "Borte_" in body["message"]
     [error] = body["details"][name]["errors"]
@@ -214,6 +219,7 @@ def test_only_process_owners_deploy(app, deployed):
         assert response.status_code == 403
         body = response.get_json()
         assert body["type"] == "AuthorizationException" and body["userId"] == user
+        assert body["code"] == 0
         assert body["missingAuthorizations"] == [{"permissionName": "CREATE",
                                                   "resourceName": "Deployment",
                                                   "resourceId": None}]
@@ -239,3 +245,98 @@ def test_bad_requests_answer_in_camundas_words(app):
                         "start", headers=modeler_headers("frida"),
                         json={"variables": {"x": {"value": "rO0AB", "type": "Object"}}})
     assert typed.status_code == 400 and "Object" in typed.get_json()["message"]
+    assert typed.get_json()["message"].startswith("Cannot instantiate process definition "
+                                                  "hendelsesanalyse-oppfolging:1:")
+    # Camunda's exception codes (7.20 on): none for a request that does not fit
+    assert (bad.get_json()["code"], typed.get_json()["code"]) == (None, None)
+
+
+def test_a_decision_table_deployed_alone_twice_makes_one_new_version(app, deployed):
+    """Modeler's DMN tab deploys the table alone; a client that also sends
+    `deploy-changed-only` the same. The processes that use the table get a new version
+    once; the same table again makes none, and names the versions that run."""
+    text = (PROCESSES / "risikoklasse.dmn").read_text(encoding="utf-8")
+    changed = text.replace("<text>[1..3]</text>", "<text>[1..2]</text>", 1)
+    assert changed != text
+    table = ("risikoklasse.dmn", changed.encode("utf-8"))
+    client = app.test_client()
+    answers = [deploy(client, "per", table, name="risikoklasse",
+                      fields=(("deploy-changed-only", "true"),)) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    first, second = (a.get_json() for a in answers)
+    [decision] = first["deployedDecisionDefinitions"].values()
+    assert (decision["key"], decision["resource"]) == ("risikoklasse", "risikoklasse.dmn")
+    [(definition_id, definition)] = first["deployedProcessDefinitions"].items()
+    assert (definition["key"], definition["version"]) == ("avvikshandtering", 2)
+    assert definition["deploymentId"] == first["id"]
+    assert list(second["deployedProcessDefinitions"]) == [definition_id]
+    assert deployed.repository.latest("avvikshandtering").version == 2
+
+
+def test_a_suspended_version_shows_as_suspended_and_a_start_gets_camundas_refusal(
+        app, deployed):
+    """Camunda answers a start the engine refuses with 500 `RestException`, "Cannot
+    instantiate process definition ID: ...", which Modeler reports as the engine's error
+    (a 409 it would take for a wrong address)."""
+    client = app.test_client()
+    key = "hendelsesanalyse-oppfolging"
+    deployed.suspension.suspend_definition(key, actor="per")
+    definition = client.get(f"/engine-rest/process-definition/key/{key}",
+                            headers=modeler_headers("frida")).get_json()
+    assert definition["suspended"] is True
+    variables = {name: {"value": value if isinstance(value, str) else json.dumps(value),
+                        "type": "String" if isinstance(value, str) else "Json"}
+                 for name, value in START_DATA.items()}
+    body = {"businessKey": "HA-2026-41", "variables": variables}
+    refused = client.post(f"/engine-rest/process-definition/{definition['id']}/start",
+                          headers=modeler_headers("frida"), json=body)
+    assert refused.status_code == 500
+    answer = refused.get_json()
+    assert (answer["type"], answer["code"]) == ("RestException", 0)
+    assert answer["message"].startswith(
+        f"Cannot instantiate process definition {definition['id']}: ")
+    assert "suspended" in answer["message"]
+
+    deployed.suspension.activate_definition(key, actor="per")
+    started = client.post(f"/engine-rest/process-definition/{definition['id']}/start",
+                          headers=modeler_headers("frida"), json=body)
+    assert started.status_code == 200, started.get_data(as_text=True)
+    case = started.get_json()
+    assert case["suspended"] is False
+    deployed.suspension.suspend(case["id"], actor="per")
+    shown = client.get(f"/engine-rest/process-instance/{case['id']}",
+                       headers=modeler_headers("frida")).get_json()
+    assert shown["suspended"] is True
+
+
+def test_over_http_a_diagram_with_its_form_deployed_twice_makes_one_version(app, deployed):
+    """Through a socket, with an HTTP client's own multipart encoding: the clinic part of
+    the six-step routine and its form, `deploy-changed-only` as other clients send it,
+    twice in a row. The second makes no version and names the one the first made."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    text = (PROCESSES / "klinikk-oppfolging.bpmn").read_text(encoding="utf-8")
+    changed = text.replace('name="Behandle analysen og tiltakene i KPU"',
+                           'name="Behandle analysen og tiltakene i KPU-møtet"', 1)
+    assert changed != text
+    files = [("klinikk-oppfolging.bpmn", ("klinikk-oppfolging.bpmn", changed.encode(),
+                                          "text/xml")),
+             ("vurder-tiltak.form", ("vurder-tiltak.form",
+                                     (PROCESSES / "vurder-tiltak.form").read_bytes(),
+                                     "application/octet-stream"))]
+    fields = {"deployment-name": "klinikk-oppfolging", "deployment-source": "Camunda Modeler",
+              "enable-duplicate-filtering": "true", "deploy-changed-only": "true"}
+    try:
+        answers = [requests.post(
+            f"http://127.0.0.1:{server.server_port}/engine-rest/deployment/create",
+            data=fields, files=files, auth=("per", PASSWORD),
+            headers={"Accept": "application/json"}, timeout=30) for _ in range(2)]
+    finally:
+        server.shutdown()
+    assert [a.status_code for a in answers] == [200, 200], answers[0].text
+    first, second = (a.json() for a in answers)
+    [(definition_id, definition)] = first["deployedProcessDefinitions"].items()
+    assert (definition["key"], definition["version"]) == ("klinikk-oppfolging", 2)
+    assert second["id"] != first["id"]  # each request is recorded, as who deployed when
+    assert list(second["deployedProcessDefinitions"]) == [definition_id]
+    assert [v.version for v in deployed.repository.versions("klinikk-oppfolging")] == [1, 2]

@@ -226,3 +226,27 @@ def test_the_command_line_plans_migrates_suspends_and_activates(tiltak, tmp_path
     tiltak("activate", "--definition", "hendelsesanalyse-oppfolging")
     tiltak("start", "hendelsesanalyse-oppfolging", "--as", "frida", "--data",
            json.dumps(START_DATA))
+
+
+def test_a_plan_in_camundas_instruction_shape_reads_and_what_is_not_supported_is_refused():
+    """An instruction as Camunda's `/migration/generate` writes it (lists of one id)
+    reads as Tiltak's own; what Tiltak would silently not do (variables set while
+    migrating, updateEventTrigger, several activities in one instruction) is refused,
+    naming the instruction."""
+    def plan_with(instruction: dict, **more) -> str:
+        return json.dumps({"processKey": "klinikk-oppfolging", "sourceVersion": 1,
+                           "targetVersion": 2, "instructions": [instruction], **more})
+
+    camundas = {"sourceActivityIds": ["Task_KpuBehandling"],
+                "targetActivityIds": ["Task_KpuMote"], "updateEventTrigger": False}
+    assert plans.parse(plan_with(camundas)).instructions == {
+        "Task_KpuBehandling": "Task_KpuMote"}
+    for refused, words in (
+            (plan_with(dict(camundas, updateEventTrigger=True)),
+             "instruction 1: updateEventTrigger is not supported"),
+            (plan_with(camundas, variables={"x": {"value": 1}}),
+             "setting variables while migrating"),
+            (plan_with(dict(camundas, sourceActivityIds=["Task_A", "Task_B"])),
+             "instruction 1: sourceActivityIds must hold one id")):
+        with pytest.raises(InvalidInput, match=words):
+            plans.parse(refused)

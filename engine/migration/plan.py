@@ -78,6 +78,9 @@ def parse(text: str, where: str = "the plan") -> Plan:
     tenant = doc.get("tenant") or ""
     if not isinstance(tenant, str):
         raise InvalidInput(f"{where}: tenant must be text or null")
+    if doc.get("variables"):
+        raise InvalidInput(f"{where}: setting variables while migrating (Camunda's "
+                           "plan variables) is not supported")
     listed = doc.get("instructions")
     if not isinstance(listed, list):
         raise InvalidInput(f"{where}: instructions must be a list")
@@ -86,14 +89,30 @@ def parse(text: str, where: str = "the plan") -> Plan:
         spot = f"{where}, instruction {number}"
         if not isinstance(item, dict):
             raise InvalidInput(f"{spot} must be an object")
-        source, target = item.get("sourceActivityId"), item.get("targetActivityId")
-        for name, value in (("sourceActivityId", source), ("targetActivityId", target)):
-            if not isinstance(value, str) or not value:
-                raise InvalidInput(f"{spot}: {name} must name an element")
+        if item.get("updateEventTrigger"):
+            raise InvalidInput(f"{spot}: updateEventTrigger is not supported (a waiting "
+                               "timer keeps its due time, a message event its name)")
+        source, target = (_one_id(item, name, spot) for name in ("sourceActivityId",
+                                                                  "targetActivityId"))
         if source in instructions:
             raise InvalidInput(f"{spot}: {source} is mapped twice")
         instructions[source] = target
     return Plan(key, versions[0], versions[1], instructions, tenant)
+
+
+def _one_id(item: dict[str, Any], name: str, spot: str) -> str:
+    """The element an instruction names as `name`, or as Camunda's list `name + "s"`
+    with one id in it."""
+    value = item.get(name)
+    if value is None and isinstance(item.get(name + "s"), list):
+        listed = item[name + "s"]
+        if len(listed) != 1:
+            raise InvalidInput(f"{spot}: {name}s must hold one id: instructions with "
+                               "several source or target activities are not supported")
+        value = listed[0]
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{spot}: {name} must name an element")
+    return value
 
 
 def check_against(plan: Plan, source: dict[str, str], target: dict[str, str]

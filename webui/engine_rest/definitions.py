@@ -9,12 +9,12 @@ from flask import g
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from engine import limits
-from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 from ..auth import engine
 from . import auth, shapes
 from .blueprint import bp
-from .errors import NotPermitted
+from .errors import NotPermitted, NotStarted
 
 PLAIN_TYPES = {"string": (str,), "boolean": (bool,), "integer": (int,), "short": (int,),
                "long": (int,), "double": (int, float), "date": (str,)}
@@ -72,9 +72,9 @@ def start_by_id(body: dict[str, Any], definition_id: str):
     definition = _by_id(definition_id)
     latest = engine().repository.latest_version(definition.key, definition.tenant)
     if latest.id != definition.id:
-        raise InvalidInput(f"version {definition.version} of '{definition.key}' is not the "
-                           f"latest ({latest.version}): new cases start on the latest "
-                           "version only")
+        raise NotStarted(definition_id, InvalidInput(
+            f"version {definition.version} of '{definition.key}' is not the latest "
+            f"({latest.version}): new cases start on the latest version only"))
     return _start(definition, body)
 
 
@@ -100,21 +100,23 @@ def _by_id(text: str):
 
 
 def _start(definition, body: dict[str, Any]) -> dict[str, Any]:
-    if body.get("startInstructions"):
-        raise InvalidInput({"startInstructions": "starting elsewhere than at the start "
-                                                 "event is not supported"})
     if not auth.token_allows(g.rest_token, "start", definition.key):
         raise NotPermitted(f"The API token of '{g.rest_user}' may not start cases of "
                            f"'{definition.key}' (scope 'start' and its processes)",
                            "CREATE_INSTANCE", "ProcessDefinition", definition.key)
-    data = {name: _value(name, variable) for name, variable in body["variables"].items()}
     try:
+        if body.get("startInstructions"):
+            raise InvalidInput({"startInstructions": "starting elsewhere than at the "
+                                                     "start event is not supported"})
+        data = {name: _value(name, variable) for name, variable in body["variables"].items()}
         row = engine().runtime.start(definition.key, actor=g.rest_user, data=data,
                                      business_key=body.get("businessKey"),
                                      tenant=definition.tenant)
     except PermissionDenied as err:
         raise NotPermitted(str(err), "CREATE_INSTANCE", "ProcessDefinition",
                            definition.key) from None
+    except (InvalidInput, Conflict) as err:  # suspended, or changed meanwhile
+        raise NotStarted(shapes.definition_id(definition), err) from None
     return shapes.process_instance(row, engine().repository.definition(row.definition_id))
 
 

@@ -49,7 +49,7 @@ def process_definition(row: ProcessDefinition) -> dict[str, Any]:
     return {"id": definition_id(row), "key": row.key, "category": None,
             "description": None, "name": row.name, "version": row.version,
             "resource": row.resource_name, "deploymentId": str(row.deployment_id),
-            "diagram": None, "suspended": False, "tenantId": row.tenant or None,
+            "diagram": None, "suspended": bool(row.suspended), "tenantId": row.tenant or None,
             "versionTag": None, "historyTimeToLive": None, "startableInTasklist": True}
 
 
@@ -91,4 +91,4 @@ def process_instance(row: ProcessInstance, definition: ProcessDefinition) -> dic
             "id": row.id, "definitionId": definition_id(definition),
             "definitionKey": definition.key, "businessKey": row.business_key,
             "caseInstanceId": None, "ended": row.status in ("completed", "cancelled"),
-            "suspended": False, "tenantId": definition.tenant or None}
+            "suspended": bool(row.suspended), "tenantId": definition.tenant or None}
