@@ -8,6 +8,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 
 # pages (of 4 KB) after which a committing connection copies the log back itself: only
 # when no checkpointer has run for that long (processes that commit and exit at once)
@@ -32,27 +33,27 @@ class Checkpointer:
         self._committed = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._pid = 0
+        forked = weakref.WeakMethod(self._forked)
+        os.register_at_fork(after_in_child=lambda: (forked() or _nothing)())
 
     def committed(self, *_args) -> None:
+        """After every commit: the thread copies the log back soon, started if it is not
+        running (under the lock, so that a thread ending for quiet cannot miss it)."""
         self._committed.set()
-        thread = self._thread
-        if thread is None or not thread.is_alive() or self._pid != os.getpid():
-            self._start()
-
-    def _start(self) -> None:
         with self._lock:
-            if self._thread is not None and self._thread.is_alive() \
-                    and self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="wal-checkpointer",
-                                            daemon=True)
-            self._thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="wal-checkpointer",
+                                                daemon=True)
+                self._thread.start()
+
+    def _forked(self) -> None:
+        """A forked process has no thread of its parent's and starts its own."""
+        self._lock, self._thread = threading.Lock(), None
 
     def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
             self._committed.set()
             thread.join(timeout=5)
 
@@ -60,15 +61,23 @@ class Checkpointer:
         me = threading.current_thread()
         connection = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
         try:
-            while self._committed.wait(IDLE) and self._thread is me:
+            while self._thread is me:
+                if not self._committed.wait(IDLE):
+                    with self._lock:
+                        if not self._committed.is_set():  # quiet: end, let go the file
+                            if self._thread is me:
+                                self._thread = None
+                            return
+                    continue
                 self._committed.clear()
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.OperationalError:
                     pass  # busy with another checkpoint: the next commit asks again
-                time.sleep(INTERVAL)  # commits meanwhile are taken by the next one
+                time.sleep(INTERVAL)  # commits meanwhile are taken by the next round
         finally:
             connection.close()
-            with self._lock:
-                if self._thread is me:
-                    self._thread = None
+
+
+def _nothing() -> None:
+    pass

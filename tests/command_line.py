@@ -38,6 +38,7 @@ class CommandLine:
         self.env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TZ": "UTC"}
         self.cwd, self.clock = cwd, clock
         self.commands = 0
+        self.runtime, self.tasks, self.history = _Runtime(self), _Tasks(self), _History(self)
 
     def run(self, *args: str, stdin: str | None = None, ok: bool = True):
         command = [sys.executable, "-m", "tiltak.cli", *args]
@@ -50,6 +51,17 @@ class CommandLine:
             assert result.returncode == 0, f"tiltak {' '.join(args)}: {result.stderr}"
         return result
 
+    def verify(self, instance_id: str) -> None:
+        result = self.run("verify", instance_id, ok=False)
+        assert result.returncode == 0, f"{instance_id}: {result.stdout}{result.stderr}"
+
+
+class _Runtime:
+    """`tiltak start`, `message` and `cancel`, as the engine's runtime service."""
+
+    def __init__(self, cli: CommandLine):
+        self.run = cli.run
+
     def start(self, process_key: str, *, actor: str, data: dict[str, Any] | None = None,
               business_key: str | None = None) -> Listed:
         args = ["start", process_key, "--as", actor, "--data", "@-"]
@@ -58,7 +70,24 @@ class CommandLine:
         started = json.loads(self.run(*args, stdin=_json(data)).stdout)
         return Listed(started["instance_id"], started["instance_id"])
 
-    def tasks(self, *, actor: str, instance_id: str | None = None) -> list[Listed]:
+    def message(self, name: str, *, business_key: str | None = None,
+                data: dict[str, Any] | None = None, actor: str | None = None) -> None:
+        args = ["message", name, "--data", "@-"]
+        if business_key:
+            args += ["--business-key", business_key]
+        self.run(*args, stdin=_json(data))
+
+    def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> None:
+        self.run("cancel", instance_id, "--as", actor, "--reason", reason)
+
+
+class _Tasks:
+    """`tiltak tasks`, `claim`, `unclaim` and `complete`, as the engine's task service."""
+
+    def __init__(self, cli: CommandLine):
+        self.run = cli.run
+
+    def find(self, *, actor: str, instance_id: str | None = None) -> list[Listed]:
         args = ["tasks", "--as", actor, "--json"]
         if instance_id:
             args += ["--instance", instance_id]
@@ -74,19 +103,12 @@ class CommandLine:
     def complete(self, task_id: str, *, actor: str, data: dict[str, Any] | None = None) -> None:
         self.run("complete", task_id, "--as", actor, "--data", "@-", stdin=_json(data))
 
-    def message(self, name: str, *, business_key: str | None = None,
-                data: dict[str, Any] | None = None, actor: str | None = None) -> None:
-        args = ["message", name, "--data", "@-"]
-        if business_key:
-            args += ["--business-key", business_key]
-        self.run(*args, stdin=_json(data))
 
-    def cancel(self, instance_id: str, *, actor: str, reason: str = "") -> None:
-        self.run("cancel", instance_id, "--as", actor, "--reason", reason)
+class _History:
+    """`tiltak show`, as the engine's history service."""
 
-    def verify(self, instance_id: str) -> None:
-        result = self.run("verify", instance_id, ok=False)
-        assert result.returncode == 0, f"{instance_id}: {result.stdout}{result.stderr}"
+    def __init__(self, cli: CommandLine):
+        self.run = cli.run
 
     def show(self, instance_id: str) -> dict[str, Any]:
         return json.loads(self.run("show", instance_id, "--json").stdout)
@@ -96,16 +118,17 @@ class WalkedThroughCommandLine(ProcessPerCommand):
     """For the random walker: every command a person gives goes through the command line;
     timers fire in a worker, here a new engine per sweep; reads go to the database."""
 
-    COMMANDS = ("start", "claim", "unclaim", "complete", "message", "cancel")
+    COMMANDS = {("runtime", "start"), ("runtime", "message"), ("runtime", "cancel"),
+                ("tasks", "claim"), ("tasks", "unclaim"), ("tasks", "complete")}
 
     def __init__(self, engine: Engine, cli: CommandLine):
         super().__init__(engine)
         object.__setattr__(self, "cli", cli)
 
-    def __getattr__(self, name: str) -> Any:
-        if name in self.COMMANDS:
-            return getattr(self.cli, name)
-        return super().__getattr__(name)
+    def command(self, service: str, name: str):
+        if (service, name) in self.COMMANDS:
+            return getattr(getattr(self.cli, service), name)
+        return super().command(service, name)
 
 
 def _json(data: dict[str, Any] | None) -> str:

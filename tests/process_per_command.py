@@ -14,6 +14,8 @@ from engine.runtime import Engine
 COMMANDS = {"start", "claim", "unclaim", "complete", "message", "cancel", "fire_timers",
             "fire_timer_start", "retry", "attach", "migrate", "suspend", "activate",
             "suspend_definition", "activate_definition"}
+SERVICES = {"repository", "runtime", "tasks", "history", "identity", "migration",
+            "suspension"}
 
 
 class ProcessPerCommand:
@@ -24,15 +26,19 @@ class ProcessPerCommand:
 
     def fresh(self) -> Engine:
         """An engine as a new process builds it, on the same database and clock."""
-        base = self._engine
+        base = self._engine.core
         return Engine(base.db, clock=base.clock.base, validator=base.validator,
                       context_variables=base.context_variables, new_id=base.new_id,
                       roles=base.roles, hooks=base.hooks)
 
     def __getattr__(self, name: str) -> Any:
-        if name not in COMMANDS:
-            return getattr(self._engine, name)
-        command = getattr(self.fresh(), name)
+        if name in SERVICES:
+            return _Service(self, name)
+        return getattr(self._engine, name)
+
+    def command(self, service: str, name: str):
+        """A command of a service, run on a fresh engine (and its case verified)."""
+        command = getattr(getattr(self.fresh(), service), name)
 
         def run(*args, **kwargs):
             result = command(*args, **kwargs)
@@ -50,6 +56,19 @@ class ProcessPerCommand:
         verdict = verify_instance(self.fresh(), instance_id)
         assert verdict.ok, f"instance {instance_id} no longer verifies: {verdict.as_dict()}"
         object.__setattr__(self, "verified", self.verified + 1)
+
+
+class _Service:
+    """One of the engine's services as seen through the wrapper: its commands each run on
+    a fresh engine, its reads on the engine given."""
+
+    def __init__(self, owner: ProcessPerCommand, service: str):
+        self._owner, self._service = owner, service
+
+    def __getattr__(self, name: str) -> Any:
+        if name in COMMANDS:
+            return self._owner.command(self._service, name)
+        return getattr(getattr(self._owner._engine, self._service), name)
 
 
 def _instance_of(command: str, args: tuple, result: Any) -> str | None:

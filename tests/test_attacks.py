@@ -63,7 +63,8 @@ def test_the_command_line_answers_any_data_without_a_traceback(deployed, databas
                                                                monkeypatch, capsys, text):
     monkeypatch.setenv("TILTAK_DATABASE_URL", database_url)
     before = len(deployed.history.find_instance_ids())
-    code = cli.main(["start", "avvikshandtering", "--as", "system", "--data", text])
+    # as a script passes a value that may begin with "-": in one argument with its option
+    code = cli.main(["start", "avvikshandtering", "--as", "system", f"--data={text}"])
     out = capsys.readouterr()
     assert "Traceback" not in out.err
     if code == 0:

@@ -31,7 +31,7 @@ def test_the_six_step_routine_through_the_command_line_verifies_after_every_step
         steps.append(f"{step} {clinic}".strip())
 
     instance_id = walk_six_step(tiltak, observe=verified)
-    shown = tiltak.show(instance_id)
+    shown = tiltak.history.show(instance_id)
     assert shown["status"] == "completed"
     assert "klinikk" not in shown["data"] and "loopCounter" not in shown["data"]
     assert shown["data"]["klinikker"] == ["kir", "med"]
@@ -44,20 +44,20 @@ def test_a_multi_instance_sign_off_through_the_command_line_verifies(tiltak):
     for name, groups in (("nina", "ansatt,leder-nord"), ("sverre", "ansatt,leder-sor"),
                          ("ida", "ansatt")):
         tiltak.run("users", "add", name, "--groups", groups)
-    instance_id = tiltak.start("signering", actor="ida").id
+    instance_id = tiltak.runtime.start("signering", actor="ida").id
     tiltak.verify(instance_id)
-    [prepare] = tiltak.tasks(actor="ida", instance_id=instance_id)
+    [prepare] = tiltak.tasks.find(actor="ida", instance_id=instance_id)
     assert prepare.assignee == "ida"
-    tiltak.complete(prepare.id, actor="ida", data={"notat": "klar"})
+    tiltak.tasks.complete(prepare.id, actor="ida", data={"notat": "klar"})
     tiltak.verify(instance_id)
     for user, answer in (("nina", True), ("sverre", False)):
-        [sign] = tiltak.tasks(actor=user, instance_id=instance_id)
-        tiltak.complete(sign.id, actor=user, data={"godkjent": answer})
+        [sign] = tiltak.tasks.find(actor=user, instance_id=instance_id)
+        tiltak.tasks.complete(sign.id, actor=user, data={"godkjent": answer})
         tiltak.verify(instance_id)
-    data = tiltak.show(instance_id)["data"]
+    data = tiltak.history.show(instance_id)["data"]
     assert data["regioner"] == ["nord", "sor"] and data["godkjent"] is False
     assert "region" not in data
-    [revise] = tiltak.tasks(actor="ida", instance_id=instance_id)
+    [revise] = tiltak.tasks.find(actor="ida", instance_id=instance_id)
     assert revise.element_id == "Task_Revider"
 
 

@@ -84,7 +84,7 @@ def test_processes_with_stale_workflows_write_what_restoring_writes(database_url
     before every command: the same states, hash for hash, and the history verifies."""
     first = _engine(database_url)
     services.load_demo_users(first, passwords=False)
-    first.deploy(collect_files([str(PROCESSES)]), actor="per")
+    first.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     first.new_id = lambda: FIXED_ID
     turns = [first, *(_engine(database_url) for _ in range(2))]
     for engine in turns[1:]:
@@ -95,9 +95,9 @@ def test_processes_with_stale_workflows_write_what_restoring_writes(database_url
 
     alone = _engine(f"sqlite:///{tmp_path / 'restoring.sqlite3'}")
     services.load_demo_users(alone, passwords=False)
-    alone.deploy(collect_files([str(PROCESSES)]), actor="per")
+    alone.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     alone.new_id = first.new_id
-    alone._live = LiveWorkflows(size=0)  # keeps nothing: restores every time
+    alone.core._live = LiveWorkflows(size=0)  # keeps nothing: restores every time
     walk_six_step(alone)
     assert _hashes(alone, FIXED_ID) == taking_turns
     for engine in [*turns, alone]:
@@ -112,7 +112,7 @@ def test_a_start_takes_the_version_another_process_has_just_deployed(database_ur
     here.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
     first = here.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
     bpmn = (PROCESSES / "hendelsesanalyse-oppfolging.bpmn").read_bytes()
-    there.deploy({"hendelsesanalyse-oppfolging.bpmn": bpmn + b"<!-- version 2 -->\n"},
+    there.repository.deploy({"hendelsesanalyse-oppfolging.bpmn": bpmn + b"<!-- version 2 -->\n"},
                  actor="per")
     second = here.runtime.start("hendelsesanalyse-oppfolging", actor="frida", data=START_DATA)
     assert [here.history.show(i.id)["version"] for i in (first, second)] == [1, 2]

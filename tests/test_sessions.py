@@ -7,8 +7,8 @@ import pytest
 from command_line import CommandLine
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
 
+from engine import core
 from engine.identity.users import MAX_FAILED_LOGINS, add_user
-from engine.services import identity
 
 
 def session_cookie(client) -> str:
@@ -25,7 +25,7 @@ def replayed(app, cookie: str):  # noqa: F811
 @pytest.fixture
 def at_once(monkeypatch):
     """Other server processes read a changed user at once (they keep one for seconds)."""
-    monkeypatch.setattr(identity, "USER_SECONDS", 0.0)
+    monkeypatch.setattr(core, "USER_SECONDS", 0.0)
 
 
 def test_a_copied_cookie_is_refused_after_logout(app):  # noqa: F811

@@ -111,7 +111,7 @@ def test_filters_and_counts_agree_with_the_open_tasks(cases):
                     {"due": "overdue"}, {"due": "soon", "sort": "-due"}):
         ids, pages = walk_pages(cases, actor="ada", **filters)
         assert ids == expected(cases, WorklistQuery(actor="ada", **filters)), filters
-    counts = cases.worklist(WorklistQuery(actor="ada")).counts
+    counts = cases.tasks.worklist(WorklistQuery(actor="ada")).counts
     assert counts == {
         "mine": len(expected(cases, WorklistQuery(actor="ada", scope="mine"))),
         "group": len(expected(cases, WorklistQuery(actor="ada", scope="group"))),
@@ -123,19 +123,19 @@ def test_filters_and_counts_agree_with_the_open_tasks(cases):
 def test_a_task_offered_to_two_of_my_groups_is_listed_once(cases):
     ids, _ = walk_pages(cases, actor="ada")
     assert len(ids) == len(set(ids))
-    both = [t for t in cases.tasks(actor="ada")
+    both = [t for t in cases.tasks.find(actor="ada")
             if {"team-kir", "team-med"} <= set(t.candidate_groups) and not t.assignee]
     assert both and all(ids.count(t.id) == 1 for t in both)
 
 
 def test_a_claimed_task_leaves_the_group_and_comes_back_when_given_back(cases):
-    task = next(t for t in cases.worklist(WorklistQuery(actor="ada", scope="group")).tasks
+    task = next(t for t in cases.tasks.worklist(WorklistQuery(actor="ada", scope="group")).tasks
                 if "team-kir" in t.candidate_groups)
-    cases.claim(task.id, actor="ada")
-    assert task.id in [t.id for t in cases.worklist(WorklistQuery(actor="ada",
+    cases.tasks.claim(task.id, actor="ada")
+    assert task.id in [t.id for t in cases.tasks.worklist(WorklistQuery(actor="ada",
                                                                   scope="mine")).tasks]
     assert task.id not in walk_pages(cases, actor="ada", scope="group")[0]
-    cases.unclaim(task.id, actor="ada")
+    cases.tasks.unclaim(task.id, actor="ada")
     assert task.id in walk_pages(cases, actor="ada", scope="group")[0]
     assert task.id not in walk_pages(cases, actor="ada", scope="mine")[0]
 
@@ -158,8 +158,8 @@ def test_a_downgrade_and_upgrade_of_the_schema_keeps_every_case_working(cases):
         command.downgrade(alembic_config(connection), "0002")
     cases.db.create_schema()
     assert {actor: walk_pages(cases, actor=actor)[0] for actor in PEOPLE} == before
-    task = cases.worklist(WorklistQuery(actor="ada", scope="mine")).tasks[0]
-    cases.complete(task.id, actor="ada")
+    task = cases.tasks.worklist(WorklistQuery(actor="ada", scope="mine")).tasks[0]
+    cases.tasks.complete(task.id, actor="ada")
     assert task.id not in walk_pages(cases, actor="ada")[0]
     assert verify_instance(cases, task.instance_id).ok
 
