@@ -1,2 +1,3 @@
-"""The engine's services in Camunda's words: repository, instances (runtime), tasks,
-history and identity; each a part of `Engine` (engine/runtime.py) over one shared core."""
+"""The engine's services in Camunda's words (repository, runtime, tasks, history,
+identity, migration, suspension): each an object `Engine` (engine/runtime.py) hands out,
+over the one core they share (engine/core.py). May import everything in `engine` below."""
