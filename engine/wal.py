@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 import weakref
 
 # pages (of 4 KB) after which a committing connection copies the log back itself: only
@@ -33,6 +32,7 @@ class Checkpointer:
         self._committed = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._halt = threading.Event()
         forked = weakref.WeakMethod(self._forked)
         os.register_at_fork(after_in_child=lambda: (forked() or _nothing)())
 
@@ -42,8 +42,9 @@ class Checkpointer:
         self._committed.set()
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="wal-checkpointer",
-                                                daemon=True)
+                self._halt = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(self._halt,),
+                                                name="wal-checkpointer", daemon=True)
                 self._thread.start()
 
     def _forked(self) -> None:
@@ -51,17 +52,19 @@ class Checkpointer:
         self._lock, self._thread = threading.Lock(), None
 
     def stop(self) -> None:
+        """At once: the thread is woken from its wait and copies nothing more."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
-            self._committed.set()
+            self._halt.set()
+            self._committed.set()  # wakes it if it waits for a commit
             thread.join(timeout=5)
 
-    def _run(self) -> None:
+    def _run(self, halt: threading.Event) -> None:
         me = threading.current_thread()
         connection = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
         try:
-            while self._thread is me:
+            while not halt.is_set():
                 if not self._committed.wait(IDLE):
                     with self._lock:
                         if not self._committed.is_set():  # quiet: end, let go the file
@@ -69,12 +72,14 @@ class Checkpointer:
                                 self._thread = None
                             return
                     continue
+                if halt.is_set():
+                    return
                 self._committed.clear()
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.OperationalError:
                     pass  # busy with another checkpoint: the next commit asks again
-                time.sleep(INTERVAL)  # commits meanwhile are taken by the next round
+                halt.wait(INTERVAL)  # commits meanwhile are taken by the next round
         finally:
             connection.close()
 
