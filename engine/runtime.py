@@ -21,6 +21,20 @@ from .services.suspension import SuspensionService
 from .services.tasks import TaskService
 
 
+class _OfCore:
+    """An attribute of the engine that is its core's (read, and set by a test or a replay
+    that brings its own ids or organisation values)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, engine, owner=None):
+        return self if engine is None else getattr(engine.core, self.name)
+
+    def __set__(self, engine, value) -> None:
+        setattr(engine.core, self.name, value)
+
+
 class Engine:
     """The process engine, as Camunda's hands out its services:
 
@@ -33,6 +47,12 @@ class Engine:
     - `suspension`: suspend and activate definitions and cases.
     """
 
+    db = _OfCore()
+    clock = _OfCore()
+    roles = _OfCore()
+    context_variables = _OfCore()  # the organisation's values forms and expressions read
+    new_id = _OfCore()  # where new instance ids come from
+
     def __init__(self, database: Database, **settings):
         self.core = EngineCore(database, **settings)
         self.repository = RepositoryService(self.core, self)
@@ -42,33 +62,3 @@ class Engine:
         self.identity = IdentityService(self.core, self)
         self.migration = MigrationService(self.core, self)
         self.suspension = SuspensionService(self.core, self)
-
-    @property
-    def db(self) -> Database:
-        return self.core.db
-
-    @property
-    def clock(self):
-        return self.core.clock
-
-    @property
-    def roles(self):
-        return self.core.roles
-
-    @property
-    def context_variables(self):
-        """The organisation's values every form and expression may read."""
-        return self.core.context_variables
-
-    @context_variables.setter
-    def context_variables(self, read) -> None:
-        self.core.context_variables = read
-
-    @property
-    def new_id(self):
-        """Where new instance ids come from (a test or a replay sets its own)."""
-        return self.core.new_id
-
-    @new_id.setter
-    def new_id(self, make) -> None:
-        self.core.new_id = make

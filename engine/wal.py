@@ -33,8 +33,7 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
-        forked = weakref.WeakMethod(self._forked)
-        os.register_at_fork(after_in_child=lambda: (forked() or _nothing)())
+        _EVERY.add(self)
 
     def committed(self, *_args) -> None:
         """After every commit: the thread copies the log back soon, started if it is not
@@ -84,5 +83,12 @@ class Checkpointer:
             connection.close()
 
 
-def _nothing() -> None:
-    pass
+_EVERY: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for checkpointer in list(_EVERY):
+        checkpointer._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
