@@ -16,7 +16,7 @@ from engine.core import Directory
 from engine.database import Database
 from engine.errors import InvalidInput
 from engine.identity.permissions import Roles
-from engine.identity.users import add_user
+from engine.identity.users import add_user, hash_password
 from engine.notifications import SmtpSettings
 from engine.runtime import Engine
 from engine.timers import Scheduler
@@ -84,12 +84,14 @@ def demo_users() -> dict[str, Any]:
 
 
 def load_demo_users(engine: Engine, *, passwords: bool = True) -> list[dict[str, Any]]:
-    """Create the demo users (hashing their passwords is slow; tests may skip it)."""
+    """Create the demo users. They share one password, so it is hashed once (an argon2
+    hash costs a good fraction of a second, and there are thirty users); tests may skip
+    hashing altogether."""
     doc = demo_users()
+    hashed = hash_password(doc["password"]) if passwords else None
     with engine.db.transaction() as session:
         for user in doc["users"]:
-            add_user(session, user["name"], user["groups"],
-                     password=doc["password"] if passwords else None,
+            add_user(session, user["name"], user["groups"], password_hash=hashed,
                      display_name=user["display_name"], email=user.get("email"),
                      language=user.get("language", "nb"))
     return [{**u, "password": doc["password"]} for u in doc["users"]]

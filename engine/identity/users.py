@@ -40,9 +40,10 @@ RESERVED_NAMES = {"anonym"}
 
 
 def add_user(session: Session, name: str, groups: list[str], *, password: str | None = None,
-             display_name: str = "", email: str | None = None,
+             password_hash: str | None = None, display_name: str = "", email: str | None = None,
              language: str | None = None) -> User:
-    """Create the user or update their groups (and password, when one is given)."""
+    """Create the user or update their groups (and password, when one is given, or its
+    argon2 hash: many users given one password need it hashed only once)."""
     if not USER_NAME.fullmatch(name):
         raise InvalidInput({"name": "a user name is 1 to 100 letters (a-z), digits and . _ @ -, "
                                     "beginning with a letter or digit"})
@@ -60,9 +61,11 @@ def add_user(session: Session, name: str, groups: list[str], *, password: str | 
     elif display_name:
         user.display_name = display_name
     if password is not None:
+        password_hash = hash_password(password)
+    if password_hash is not None:
         if user.password_hash is not None:
             user.session_epoch = (user.session_epoch or 0) + 1  # a new password: sign in again
-        user.password_hash = hash_password(password)
+        user.password_hash = password_hash
     if email:
         user.email = email
     if language:
