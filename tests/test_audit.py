@@ -13,9 +13,7 @@ from engine.identity.users import add_user
 from engine.models import HistoryEvent
 from webui import create_app
 
-from walks import at_measure, walk_six_step
-
-PASSWORD = "riktig-passord"
+from walks import PASSWORD, at_measure, password_hash, walk_six_step
 
 
 @pytest.fixture
@@ -76,7 +74,7 @@ def app(deployed, tmp_path):
     with deployed.db.transaction() as session:
         for name, groups in (("rita", ["revisor"]), ("frida", ["fagavdeling"]),
                              ("sigrid", ["kpu-sekretariat-kir"])):
-            add_user(session, name, groups, password=PASSWORD)
+            add_user(session, name, groups, password_hash=password_hash())
     return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=deployed)
 
 

@@ -13,7 +13,7 @@ from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.identity.users import add_user
 from engine.models import HistoryEvent, Notification, OutboxMail, TaskRecord
 
-from walks import FIXTURES, task_for
+from walks import FIXTURES, password_hash, task_for
 
 REPORT = {"hva_skjedde": "Pasient falt på badet", "klinikk": "kir"}
 
@@ -137,7 +137,7 @@ def test_every_read_of_a_sensitive_case_is_logged_and_process_owners_cannot_audi
     from webui import create_app
     with reporting.db.transaction() as session:
         for name, groups in (("rita", ["revisor"]), ("per", ["prosesseier", "ansatt"])):
-            add_user(session, name, groups, password="riktig-passord")
+            add_user(session, name, groups, password_hash=password_hash())
     sensitive = reporting.runtime.start("melding", actor="ola", data=dict(REPORT, sensitiv=True))
     plain = reporting.runtime.start("melding", actor="ola", data=REPORT)
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=reporting)

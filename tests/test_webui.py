@@ -11,9 +11,7 @@ import pytest
 from engine.identity.users import add_user
 from webui import create_app
 
-from walks import START_DATA, at_measure, task_for
-
-PASSWORD = "riktig-passord"
+from walks import PASSWORD, START_DATA, at_measure, password_hash, task_for
 
 
 @pytest.fixture
@@ -21,7 +19,7 @@ def app(deployed, tmp_path):
     with deployed.db.transaction() as session:
         for name, groups in (("frida", ["fagavdeling"]), ("sigrid", ["kpu-sekretariat-kir"]),
                              ("rita", ["revisor"]), ("ola", ["leder-kir-gastro"])):
-            add_user(session, name, groups, password=PASSWORD)
+            add_user(session, name, groups, password_hash=password_hash())
     return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=deployed)
 
 

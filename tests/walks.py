@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -169,6 +170,14 @@ def workflow_of(engine: Engine, instance_id: str):
 PASSWORD = "riktig-passord"
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once for the whole run: every user signing in by it may share the
+    hash (each argon2 hash costs a good fraction of a second)."""
+    from engine.identity.users import hash_password
+    return hash_password(PASSWORD)
+
+
 def app_with_users(engine: Engine, tmp_path: Path, users: dict[str, list[str]]):
     """The web UI over `engine`, with these users (name -> groups) signing in by
     PASSWORD."""
@@ -177,5 +186,5 @@ def app_with_users(engine: Engine, tmp_path: Path, users: dict[str, list[str]]):
 
     with engine.db.transaction() as session:
         for name, groups in users.items():
-            add_user(session, name, groups, password=PASSWORD)
+            add_user(session, name, groups, password_hash=password_hash())
     return create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=engine)
