@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict
@@ -69,7 +69,6 @@ class Database:
                 event.listen(self.engine, "rollback", writers.release)
                 event.listen(self.engine, "reset",  # a connection back in the pool
                              lambda _dbapi, record, _state: WriterLock.let_go(record.info))
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite runs a statement outside BEGIN in a transaction of its own; PostgreSQL
         # does so in autocommit
         self._one_statement = {READ_ONLY: True, ONE_STATEMENT: True, **(
@@ -90,33 +89,35 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        session = self.sessions()
+        """One transaction that may write (see `Transaction`); committed when the block
+        ends, rolled back when it raises. Yields it as a Session for the callers' types."""
+        unit = Transaction(self.engine)
         try:
-            yield session
-            session.commit()
-            for then in session.info.pop(AFTER_COMMIT, ()):
+            yield unit  # type: ignore[misc]
+            unit.commit()
+            for then in unit.info.pop(AFTER_COMMIT, ()):
                 then()
         except StaleDataError:
-            session.rollback()
+            unit.rollback()
             raise Conflict("the instance was changed by someone else meanwhile; "
                            "reload and try again").coded("changed") from None
         except IntegrityError as err:
-            session.rollback()
+            unit.rollback()
             if "history_events" in str(err.orig) or "uq" in str(err.orig).lower() or \
                     "unique" in str(err.orig).lower():
                 raise Conflict("a concurrent change got there first; reload and try "
                                "again").coded("changed") from None
             raise
         except OperationalError as err:
-            session.rollback()
+            unit.rollback()
             if "locked" in str(err.orig):
                 raise Conflict(BUSY).coded("busy") from None
             raise
         except BaseException:
-            session.rollback()
+            unit.rollback()
             raise
         finally:
-            session.close()
+            unit.close()
 
     @contextmanager
     def reading(self, *, one_statement: bool = False) -> Iterator[Session]:
@@ -124,17 +125,16 @@ class Database:
         queue behind a writer's lock (WAL lets them read the last committed state).
         `one_statement`: the reader runs a single query, which then goes without BEGIN and
         COMMIT (a statement reads one snapshot either way)."""
-        session = self.sessions()
+        unit = Transaction(self.engine)
         try:
-            session.connection(execution_options=self._one_statement if one_statement
-                               else _READING)
-            yield session
-            session.commit()  # nothing to write; keeps what was read usable
+            unit.connection(self._one_statement if one_statement else _READING)
+            yield unit  # type: ignore[misc]
+            unit.commit()  # nothing to write; keeps what was read usable
         except BaseException:
-            session.rollback()
+            unit.rollback()
             raise
         finally:
-            session.close()
+            unit.close()
 
     def lock_free(self, query):
         """The query's rows locked for this transaction, skipping rows another worker holds
@@ -146,6 +146,66 @@ class Database:
         if self.checkpoints is not None:
             self.checkpoints.stop()
         self.engine.dispose()
+
+
+class Transaction:
+    """One transaction: a Core connection, begun when first asked for, and an ORM Session
+    over that same connection, made only when something asks for one.
+
+    A command's own reads and writes go through the connection alone (the prepared
+    statements of engine/store/prepared.py), so the path every command takes pays for no
+    Session: beginning, flushing and closing one cost more than the statements it sent.
+    Whatever needs the ORM (`get`, `scalars`, `add`, ...) finds the Session's methods
+    here, and the Session joins the connection's transaction without ending it."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._conn = None
+        self._session: Session | None = None
+        self.info: dict = {}  # what to do once committed (AFTER_COMMIT)
+
+    def connection(self, execution_options: dict | None = None):
+        """The transaction's connection; `execution_options` count only when it is the
+        first call (they decide how the transaction begins)."""
+        if self._conn is None:
+            conn = self._engine.connect()
+            if execution_options:
+                conn.execution_options(**execution_options)
+            try:
+                conn.begin()
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    @property
+    def orm(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.connection(), expire_on_commit=False,
+                                    join_transaction_mode="rollback_only")
+        return self._session
+
+    def __getattr__(self, name: str):
+        return getattr(self.orm, name)
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.commit()  # flushes; the connection's transaction goes on
+        if self._conn is not None:
+            self._conn.commit()
+
+    def rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+        if self._conn is not None:
+            self._conn.rollback()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        if self._conn is not None:
+            self._conn.close()
 
 
 def alembic_config(connection=None) -> Config:

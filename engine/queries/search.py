@@ -184,8 +184,10 @@ def _conditions(wanted: InstanceFilter) -> list:
 
 @contextmanager
 def _session(source) -> Iterator[Session]:
-    if isinstance(source, Session):
+    """`source`'s transaction: it is one, or it has a database (`db`) to begin one on."""
+    db = getattr(source, "db", None)
+    if db is None:
         yield source
         return
-    with source.db.transaction() as session:
+    with db.transaction() as session:
         yield session
