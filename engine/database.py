@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict
+from .store.prepared import run_plain
 from .wal import BACKSTOP_PAGES, LOG_LIMIT, Checkpointer
 
 try:
@@ -234,12 +235,12 @@ def _sqlite_begin(writers: WriterLock | None, conn) -> None:
     if options.get(ONE_STATEMENT):
         return
     if options.get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
+        run_plain(conn, "BEGIN")
         return
     if writers is not None:
         writers.acquire(conn)
     try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        run_plain(conn, "BEGIN IMMEDIATE")
     except BaseException:
         if writers is not None:
             writers.release(conn)
@@ -276,7 +277,13 @@ class WriterLock:
     def _wait(self, handle: int) -> None:
         """Queue in the kernel until the holder lets go, at most WAIT_SECONDS. The main
         thread (a web worker's request, a command) blocks with an alarm to bound it;
-        another thread (the embedded scheduler) tries again every 2 ms."""
+        another thread (the embedded scheduler) tries again every 2 ms. A free lock,
+        the common case, is taken at once, without setting up the alarm."""
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
         if threading.current_thread() is threading.main_thread() and \
                 hasattr(signal, "setitimer"):
             previous = signal.signal(signal.SIGALRM, _waited_too_long)

@@ -85,6 +85,15 @@ def query_rows(conn: Connection, statement: Prepared, values: Mapping[str, Any])
     return [compiled.row(r) for r in found]
 
 
+def run_plain(conn: Connection, sql: str) -> None:
+    """A statement without parameters or rows (a BEGIN), straight on the driver's cursor."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        _run(conn, cursor, sql, (), False)
+    finally:
+        cursor.close()
+
+
 def _first_together(conn: Connection, raw):
     if _pipelines(conn) and raw.info.transaction_status == _IDLE:
         return raw.pipeline()
