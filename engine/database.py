@@ -13,9 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -81,10 +78,14 @@ class Database:
 
     def create_schema(self) -> None:
         """Create or upgrade the schema to the newest Alembic revision."""
+        from alembic import command  # Alembic only where the schema is looked at
+
         with self.engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")
 
     def schema_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
@@ -209,7 +210,10 @@ class Transaction:
             self._conn.close()
 
 
-def alembic_config(connection=None) -> Config:
+def alembic_config(connection=None):
+    """Alembic's configuration for the migrations under engine/migrations/."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
 from .models import TimerStart
@@ -70,6 +68,11 @@ class Scheduler:
         # a sweep still running when the next is due is skipped on purpose; don't log it
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         logging.getLogger("apscheduler.executors.default").setLevel(logging.ERROR)
+        # APScheduler (and the asyncio it imports) only in a process that runs timers,
+        # not in every command-line command
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = kind(job_defaults={"coalesce": True, "max_instances": 1,
                                             "misfire_grace_time": None})

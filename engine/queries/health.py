@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +21,8 @@ LATE_AFTER = timedelta(minutes=1)
 
 
 def newest_revision() -> str:
+    from alembic.script import ScriptDirectory  # Alembic only when readiness is asked
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 from sqlalchemy import select
 
 from engine.database import Database
@@ -112,6 +111,8 @@ def _post(claimed: Claimed, settings: Settings) -> tuple[int | None, str | None,
                EVENT_ID_HEADER: claimed.event_id, EVENT_TYPE_HEADER: claimed.event_type,
                TIMESTAMP_HEADER: str(timestamp),
                SIGNATURE_HEADER: sign(claimed.secret, timestamp, claimed.body)}
+    import requests  # only a worker that delivers needs it
+
     began = time.perf_counter()
     try:
         answer = requests.post(claimed.url, data=claimed.body, headers=headers,
