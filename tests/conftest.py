@@ -8,9 +8,15 @@ a test where the two disagree.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,21 +64,48 @@ def postgres_schema():
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path, templates):
-    """A database URL for each backend: SQLite always, PostgreSQL when configured. Empty,
-    unless the test uses `engine` or `deployed`: then a copy of the database those start
-    from, built once for the run (`Templates`)."""
+    """A database URL for each backend: SQLite always, PostgreSQL (a database of its own,
+    dropped afterwards) when configured. Empty, unless the test uses `engine` or
+    `deployed`: then a copy of the database those start from (`Templates`)."""
     wanted = "deployed" if "deployed" in request.fixturenames else \
         "engine" if "engine" in request.fixturenames else None
+    build = functools.partial(_prepare, wanted=wanted)
+    more = request.node.get_closest_marker("deployed_with")
+    if wanted == "deployed" and more is not None:  # a module's own data on top
+        name, add = more.args
+        wanted, build = f"deployed_with_{name}", functools.partial(build, add=add)
     if request.param == "sqlite":
-        path = tmp_path / "tiltak.sqlite3"
+        url = f"sqlite:///{tmp_path / 'tiltak.sqlite3'}"
         if wanted:
-            shutil.copyfile(templates.sqlite(wanted), path)
-        yield f"sqlite:///{path}"
+            templates.fill(url, wanted, build)
+        yield url
         return
     if not POSTGRES_URL:
         pytest.skip("TILTAK_TEST_POSTGRES_URL is not set")
-    with templates.postgres_copy(wanted) if wanted else postgres_schema() as url:
+    with templates.postgres_database(wanted, build if wanted else None) as url:
         yield url
+
+
+@pytest.fixture
+def set_up_by_command_line(templates):
+    """`set_up(database_url, commands)`: the empty database at the URL as `tiltak`
+    command lines (argument tuples) leave it, each run as its own process. The commands
+    run once per run and backend, into a template; each test gets a copy."""
+
+    def set_up(url: str, commands: list[tuple[str, ...]]) -> None:
+        key = hashlib.sha256(repr(commands).encode()).hexdigest()[:16]
+
+        def build(template_url: str) -> None:
+            env = {**os.environ, "TILTAK_DATABASE_URL": template_url}
+            for args in commands:
+                result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
+                                        capture_output=True, text=True, timeout=300,
+                                        cwd=templates.directory)
+                assert result.returncode == 0, (args, result.stderr)
+
+        templates.fill(url, f"commands_{key}", build)
+
+    return set_up
 
 
 @pytest.fixture
@@ -109,23 +142,26 @@ def deployed(engine):
     return engine
 
 
-def _prepare(url: str, wanted: str) -> None:
+def _prepare(url: str, *, wanted: str, add: Callable | None = None) -> None:
     """What `engine` and `deployed` start from: the schema, the demo users and, for
     `deployed`, every file in processes/, deployed by the process owner at the fixed
-    clock's moment."""
+    clock's moment; then what `add(engine)` adds (the `deployed_with` marker)."""
     eng = services.build_engine(url, clock=FixedClock())
     eng.db.create_schema()
     services.load_demo_users(eng, passwords=False)
     if wanted == "deployed":
         eng.repository.deploy(collect_files([str(PROCESSES)]), actor="per")
+    if add is not None:
+        add(eng)
     eng.db.dispose()
 
 
 class Templates:
-    """The databases `engine` and `deployed` start from, built once for the run and
-    copied for each test: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on
+    """Databases tests start from, each built once for the run and copied for every test
+    that starts from it: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on
     PostgreSQL. Building them anew for every test (the migrations, thirty users, every
-    process parsed and checked) took most of the suite's time."""
+    process parsed and checked, or a handful of command-line processes) took most of the
+    suite's time."""
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -133,30 +169,45 @@ class Templates:
         self._postgres: dict[str, str] = {}
         self._admin = None
 
-    def sqlite(self, wanted: str) -> Path:
-        if wanted not in self._sqlite:
-            path = self.directory / f"{wanted}.sqlite3"
-            _prepare(f"sqlite:///{path}", wanted)
-            self._sqlite[wanted] = path
-        return self._sqlite[wanted]
+    def fill(self, url: str, name: str, build: Callable[[str], None]) -> None:
+        """Make the empty database at `url` a copy of template `name`, which `build`
+        (given an empty database's URL) makes the first time it is asked for."""
+        if url.startswith("sqlite"):
+            if name not in self._sqlite:
+                path = self.directory / f"{name}.sqlite3"
+                build(f"sqlite:///{path}")
+                with sqlite3.connect(path) as conn:  # everything in the file itself
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._sqlite[name] = path
+            shutil.copyfile(self._sqlite[name], url[len("sqlite:///"):])
+            return
+        database = make_url(url).database
+        with self._admin_engine().connect() as conn:
+            conn.execute(text(f"DROP DATABASE {database} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {database} TEMPLATE {self._template(name, build)}"))
 
     @contextmanager
-    def postgres_copy(self, wanted: str):
-        admin = self._admin_engine()
-        if wanted not in self._postgres:
-            name = f"tiltak_template_{uuid.uuid4().hex[:12]}"
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE DATABASE {name}"))
-            _prepare(_database_url(name), wanted)
-            self._postgres[wanted] = name
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {self._postgres[wanted]}"))
+    def postgres_database(self, name: str | None = None, build=None):
+        """A database of its own, a copy of template `name` (see `fill`) or empty; dropped
+        afterwards."""
+        database = f"t_{uuid.uuid4().hex[:12]}"
+        template = f" TEMPLATE {self._template(name, build)}" if name else ""
+        with self._admin_engine().connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {database}{template}"))
         try:
-            yield _database_url(name)
+            yield _database_url(database)
         finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+            with self._admin_engine().connect() as conn:
+                conn.execute(text(f"DROP DATABASE {database} WITH (FORCE)"))
+
+    def _template(self, name: str, build: Callable[[str], None]) -> str:
+        if name not in self._postgres:
+            database = f"tiltak_template_{uuid.uuid4().hex[:12]}"
+            with self._admin_engine().connect() as conn:
+                conn.execute(text(f"CREATE DATABASE {database}"))
+            self._postgres[name] = database  # dropped at the end even if building fails
+            build(_database_url(database))
+        return self._postgres[name]
 
     def _admin_engine(self):
         if self._admin is None:

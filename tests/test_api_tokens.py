@@ -25,7 +25,7 @@ PASSWORD = "riktig-passord"
 
 
 @pytest.fixture
-def tiltak(database_url, tmp_path):
+def tiltak(database_url, tmp_path, set_up_by_command_line):
     env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
 
     def run(*args: str, ok: bool = True):
@@ -34,10 +34,11 @@ def tiltak(database_url, tmp_path):
         if ok:
             assert result.returncode == 0, result.stderr
         return result
-    run("init")
-    run("deploy", str(FIXTURES / "kvalitetsportal.bpmn"), str(FIXTURES / "timerformer.bpmn"))
-    run("users", "add", "kvalitetsportalen", "--groups", "integrasjon")
-    run("users", "add", "frida", "--groups", "fagavdeling,ansatt")
+    set_up_by_command_line(database_url, [
+        ("init",),
+        ("deploy", str(FIXTURES / "kvalitetsportal.bpmn"), str(FIXTURES / "timerformer.bpmn")),
+        ("users", "add", "kvalitetsportalen", "--groups", "integrasjon"),
+        ("users", "add", "frida", "--groups", "fagavdeling,ansatt")])
     return run
 
 

@@ -18,7 +18,7 @@ from walks import FIXTURES, PROCESSES, START_DATA
 
 
 @pytest.fixture
-def tiltak(database_url, tmp_path):
+def tiltak(database_url, tmp_path, set_up_by_command_line):
     env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
 
     def run(*args: str, ok: bool = True, stdin: str | None = None):
@@ -28,11 +28,11 @@ def tiltak(database_url, tmp_path):
         if ok:
             assert result.returncode == 0, result.stderr
         return result
-    run("init")
-    run("deploy", str(PROCESSES))
-    for name, groups in (("frida", "fagavdeling"), ("sigrid", "kpu-sekretariat-kir"),
-                         ("kari", "kpu-kir"), ("ola", "leder-kir-gastro")):
-        run("users", "add", name, "--groups", groups)
+    set_up_by_command_line(database_url, [
+        ("init",), ("deploy", str(PROCESSES)),
+        *(("users", "add", name, "--groups", groups)
+          for name, groups in (("frida", "fagavdeling"), ("sigrid", "kpu-sekretariat-kir"),
+                               ("kari", "kpu-kir"), ("ola", "leder-kir-gastro")))])
     return run
 
 

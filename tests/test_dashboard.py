@@ -15,13 +15,20 @@ NOW = datetime(2026, 10, 15, tzinfo=UTC)
 PERIODS = [(None, None), (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))]
 
 
+def _ten_thousand_cases(engine) -> None:
+    with engine.db.transaction() as session:
+        definition_id = session.query(ProcessDefinition.id).first()[0]
+        write(session, generate(10_000, now=NOW), definition_id)
+
+
+# written once for the run, in the database every test here starts from
+pytestmark = pytest.mark.deployed_with("ten_thousand_cases", _ten_thousand_cases)
+
+
 @pytest.fixture
 def history(deployed):
-    cases = generate(10_000, now=NOW)
-    with deployed.db.transaction() as session:
-        definition_id = session.query(ProcessDefinition.id).first()[0]
-        write(session, cases, definition_id)
-    return deployed, cases
+    """The engine and the generated cases its database holds (the same seed)."""
+    return deployed, generate(10_000, now=NOW)
 
 
 def inside(moment, start, end) -> bool:

@@ -153,7 +153,7 @@ def test_only_process_owners_migrate_or_suspend(cases):
 
 
 @pytest.fixture
-def tiltak(database_url, tmp_path):
+def tiltak(database_url, tmp_path, set_up_by_command_line):
     """The command line on a database with the routines deployed, as test_cli.py has it."""
     env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
 
@@ -163,12 +163,12 @@ def tiltak(database_url, tmp_path):
                                 timeout=120)
         assert result.returncode == code, (result.stdout, result.stderr)
         return result
-    run("init")
-    run("deploy", str(PROCESSES))
-    for name, groups in (("frida", "fagavdeling"), ("sigrid", "kpu-sekretariat-kir"),
-                         ("kari", "kpu-kir"), ("per", "prosesseier"),
-                         (RESPONSIBLE["kir"], "ansatt")):  # the measures' owner
-        run("users", "add", name, "--groups", groups)
+    set_up_by_command_line(database_url, [
+        ("init",), ("deploy", str(PROCESSES)),
+        *(("users", "add", name, "--groups", groups)
+          for name, groups in (("frida", "fagavdeling"), ("sigrid", "kpu-sekretariat-kir"),
+                               ("kari", "kpu-kir"), ("per", "prosesseier"),
+                               (RESPONSIBLE["kir"], "ansatt")))])  # the measures' owner
     return run
 
 

@@ -69,7 +69,7 @@ def receiver():
 
 
 @pytest.fixture
-def tiltak(database_url, tmp_path):
+def tiltak(database_url, tmp_path, set_up_by_command_line):
     env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
 
     def run(*args: str, ok: bool = True):
@@ -78,12 +78,13 @@ def tiltak(database_url, tmp_path):
         if ok:
             assert result.returncode == 0, result.stderr
         return result
-    run("init")
-    run("deploy", str(FIXTURES / "kvalitetsportal-tiltak.bpmn"),
-        str(PROCESSES / "tiltak.bpmn"), str(PROCESSES / "tiltak-kontroll.form"))
-    run("users", "add", "kvalitetsportalen", "--groups", "integrasjon")
-    run("users", "add", "ola", "--groups", "ansatt")
-    run("users", "add", "sigrid", "--groups", "kpu-sekretariat-kir,ansatt")
+    set_up_by_command_line(database_url, [
+        ("init",),
+        ("deploy", str(FIXTURES / "kvalitetsportal-tiltak.bpmn"),
+         str(PROCESSES / "tiltak.bpmn"), str(PROCESSES / "tiltak-kontroll.form")),
+        ("users", "add", "kvalitetsportalen", "--groups", "integrasjon"),
+        ("users", "add", "ola", "--groups", "ansatt"),
+        ("users", "add", "sigrid", "--groups", "kpu-sekretariat-kir,ansatt")])
     return run
 
 
