@@ -272,6 +272,9 @@ def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, t
     lines = [line for line in output.splitlines() if line.startswith("{")]
     entries = [json.loads(line) for line in lines]
     assert any("Booting worker" in e["message"] for e in entries)
+    # the scheduler's process says it started in the same format
+    assert any(e["logger"] == "tiltak.worker" and "sweeping timers" in e["message"]
+               for e in entries)
     starts = [e for e in entries if e.get("path") == "/api/processes/kvalitetsportal/instances"]
     assert sorted(e["request_id"] for e in starts) == [f"kp-start-{n}" for n in range(6)]
     assert all(e["user"] == "kvalitetsportalen" and e["status"] == 201 for e in starts)

@@ -4,12 +4,15 @@ users and cases or the hospital's own."""
 from __future__ import annotations
 
 import argparse
+import logging
 
 from engine.definitions import collect_files
 from engine.runtime import Engine
 from installation import demo_cases, logs, services
 
 from .rendering import print_tasks
+
+log = logging.getLogger("tiltak.worker")
 
 
 def add_commands(command) -> None:
@@ -91,7 +94,8 @@ def cmd_serve(engine: Engine, args) -> None:
 
 def cmd_worker(engine: Engine, args) -> None:
     logs.configure()
-    print(f"worker: sweeping timers every {args.interval:g} s (Ctrl+C stops it)", flush=True)
+    # a log line, so that it comes in the format the other lines come in (JSON or text)
+    log.info("worker: sweeping timers every %g s (Ctrl+C stops it)", args.interval)
     try:
         services.scheduler(engine, interval=args.interval, blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
