@@ -189,6 +189,8 @@ class Transaction:
         return self._session
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # a probe for a private name makes no Session
+            raise AttributeError(name)
         return getattr(self.orm, name)
 
     def commit(self) -> None:

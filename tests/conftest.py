@@ -1,7 +1,8 @@
 """Shared fixtures: an engine on a fresh SQLite file and, when a URL is given, on PostgreSQL.
 
 PostgreSQL tests run when TILTAK_TEST_POSTGRES_URL is set (CI sets it); each test gets
-its own schema, or its own copy of a template database, dropped afterwards. Throughout
+its own database (`database_url`: empty, or a copy of a template) or schema
+(`postgres_url`), dropped afterwards. Throughout
 the suite the engine's fast task walks run beside SpiffWorkflow's own iterators and fail
 a test where the two disagree.
 """
@@ -67,13 +68,7 @@ def database_url(request, tmp_path, templates):
     """A database URL for each backend: SQLite always, PostgreSQL (a database of its own,
     dropped afterwards) when configured. Empty, unless the test uses `engine` or
     `deployed`: then a copy of the database those start from (`Templates`)."""
-    wanted = "deployed" if "deployed" in request.fixturenames else \
-        "engine" if "engine" in request.fixturenames else None
-    build = functools.partial(_prepare, wanted=wanted)
-    more = request.node.get_closest_marker("deployed_with")
-    if wanted == "deployed" and more is not None:  # a module's own data on top
-        name, add = more.args
-        wanted, build = f"deployed_with_{name}", functools.partial(build, add=add)
+    wanted, build = _starting_point(request)
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'tiltak.sqlite3'}"
         if wanted:
@@ -82,8 +77,23 @@ def database_url(request, tmp_path, templates):
         return
     if not POSTGRES_URL:
         pytest.skip("TILTAK_TEST_POSTGRES_URL is not set")
-    with templates.postgres_database(wanted, build if wanted else None) as url:
+    with templates.postgres_database(wanted, build) as url:
         yield url
+
+
+def _starting_point(request) -> tuple[str | None, Callable[[str], None] | None]:
+    """The template a test's database starts from and how to build it: none, `engine`'s,
+    `deployed`'s, or `deployed`'s with a module's own data on top (`deployed_with`)."""
+    wanted = "deployed" if "deployed" in request.fixturenames else \
+        "engine" if "engine" in request.fixturenames else None
+    if wanted is None:
+        return None, None
+    build = functools.partial(_prepare, wanted=wanted)
+    more = request.node.get_closest_marker("deployed_with")
+    if wanted == "deployed" and more is not None:
+        name, add = more.args
+        return f"deployed_with_{name}", functools.partial(build, add=add)
+    return wanted, build
 
 
 @pytest.fixture
@@ -167,6 +177,7 @@ class Templates:
         self.directory = directory
         self._sqlite: dict[str, Path] = {}
         self._postgres: dict[str, str] = {}
+        self._made: list[str] = []
         self._admin = None
 
     def fill(self, url: str, name: str, build: Callable[[str], None]) -> None:
@@ -175,6 +186,7 @@ class Templates:
         if url.startswith("sqlite"):
             if name not in self._sqlite:
                 path = self.directory / f"{name}.sqlite3"
+                path.unlink(missing_ok=True)  # what a build that failed before left
                 build(f"sqlite:///{path}")
                 with sqlite3.connect(path) as conn:  # everything in the file itself
                     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -205,8 +217,9 @@ class Templates:
             database = f"tiltak_template_{uuid.uuid4().hex[:12]}"
             with self._admin_engine().connect() as conn:
                 conn.execute(text(f"CREATE DATABASE {database}"))
-            self._postgres[name] = database  # dropped at the end even if building fails
+            self._made.append(database)  # dropped at the end even if building fails
             build(_database_url(database))
+            self._postgres[name] = database  # copied only once built
         return self._postgres[name]
 
     def _admin_engine(self):
@@ -220,7 +233,7 @@ class Templates:
         if self._admin is None:
             return
         with self._admin.connect() as conn:
-            for name in self._postgres.values():
+            for name in self._made:
                 conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         self._admin.dispose()
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..database import Transaction
 from ..errors import InvalidInput
 from ..limits import MAX_PAGE
 from ..models import CaseFacts, InstanceClinic, ProcessDefinition, ProcessInstance
@@ -184,10 +185,9 @@ def _conditions(wanted: InstanceFilter) -> list:
 
 @contextmanager
 def _session(source) -> Iterator[Session]:
-    """`source`'s transaction: it is one, or it has a database (`db`) to begin one on."""
-    db = getattr(source, "db", None)
-    if db is None:
+    """`source`'s transaction: it is one, or an engine to begin one on."""
+    if isinstance(source, Session | Transaction):
         yield source
         return
-    with db.transaction() as session:
+    with source.db.transaction() as session:
         yield session
