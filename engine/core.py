@@ -43,7 +43,7 @@ from .models import (
     User,
 )
 from .serialization import data_to_json, format_of, plain, restore_state
-from .store import instances, state_format, states
+from .store import instances, reads, state_format, states
 from .store import projections as store_projections
 from .store.instances import InstanceRow
 from .store.prepared import Writes
@@ -239,29 +239,39 @@ class EngineCore:
     def _lock_instance(self, session: Session, instance_id: str) -> InstanceRow:
         return instances.locked(session.connection(), instance_id)
 
+    def keeps_task(self, task_id: str) -> bool:
+        """Whether the task is open in a workflow this process keeps alive, so that a
+        command on it need not read the state to restore it (it may still have to)."""
+        return self._live.holds_task(task_id)
+
     def _load(self, session: Session, instance_id: str, *, lock: bool = True,
-              row: InstanceRow | None = None) -> Loaded:
+              found: reads.Found | None = None) -> Loaded:
         """The instance for a command: its workflow as the last command in this process
-        left it when that is still the stored version (engine/execution/live.py), else restored.
-        `row`: the instance's row as just read (locked), without its state."""
+        left it when that is still the stored version (engine/execution/live.py), else
+        restored. `found`: the instance as the command has just read it (locked)."""
         conn = session.connection()
-        kept = instance_id in self._live or row is not None
-        if row is None:
-            row = instances.load(conn, instance_id, lock=lock, with_state=not kept)
-        if row is None:
+        if found is None:
+            found = reads.instance(conn, instance_id, lock=lock,
+                                   restore=instance_id not in self._live)
+        if found is None:
             raise NotFound(f"no process instance '{instance_id}'").coded(
                 "no_case", case=instance_id)
-        found = self._live.take(instance_id, row.version) if kept else None
-        if found is not None:
-            workflow, row.stored, projected = found
+        row = found.row
+        kept = None if found.restored else self._live.take(instance_id, row.version)
+        if kept is not None:
+            workflow, row.stored, projected = kept
             row.state = row.stored.text
             state_format.as_restored(workflow)
             loaded = self._load_row(session, row, workflow)
             loaded.projected = projected
             return loaded
-        if kept:  # not kept at this version: the state was not read with the row
-            instances.read_state(conn, row)
-        return self._load_row(session, row)
+        if not found.restored or (not row.state and row.final is None):
+            # not kept at this version, or the task it was found by left meanwhile: read
+            # by the instance
+            found = reads.restore(conn, row)
+        loaded = self._load_row(session, row)
+        loaded.projected = found.projected
+        return loaded
 
     def _record(self, session: Session, row: InstanceRow, event_type: str, actor: str,
                 data: dict[str, Any], **where) -> None:
@@ -386,7 +396,7 @@ class EngineCore:
         if row.status == "running":  # kept for the next command, once this one committed
             after = store_projections.Projected(tasks, subscribed, facts)
             session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(
-                self._live.keep, row.id, row.version, (workflow, row.stored, after)))
+                self._live.keep, row.id, row.version, (workflow, row.stored, after), tasks))
         else:
             self._live.forget(row.id)
 

@@ -121,3 +121,20 @@ def test_a_start_takes_the_version_another_process_has_just_deployed(database_ur
     assert verify_instance(here, second.id).ok
     for engine in (here, there):
         engine.db.dispose()
+
+
+def test_a_kept_workflow_is_found_by_its_open_tasks_until_it_is_let_go():
+    live = LiveWorkflows(size=2)
+    live.keep("a", 1, "workflow a", frozenset({"t1", "t2"}))
+    live.keep("b", 1, "workflow b", frozenset({"t3"}))
+    assert live.holds_task("t1") and live.holds_task("t3")
+    live.keep("a", 2, "workflow a", frozenset({"t2", "t4"}))  # t1 completed
+    assert not live.holds_task("t1") and live.holds_task("t4")
+    assert live.take("b", 1) == "workflow b"
+    assert not live.holds_task("t3")  # taken out while a command runs on it
+    live.keep("c", 1, "workflow c", frozenset({"t5"}))
+    live.keep("d", 1, "workflow d", frozenset({"t6"}))  # the least recently kept goes
+    assert not live.holds_task("t2") and not live.holds_task("t4") and "a" not in live
+    assert live.take("c", 2) is None and not live.holds_task("t5")  # a stale version
+    live.forget("d")
+    assert not live.holds_task("t6")

@@ -23,7 +23,7 @@ from ..models import (
 )
 from ..queries import carry_over, worklist
 from ..queries.worklist import WorklistPage, WorklistQuery, visible_to
-from ..store import instances, visibility
+from ..store import reads, visibility
 from ..store.prepared import query_rows
 from .open_tasks import DUE_ORDER, INSTANCE_TASKS, TASKS, TaskAccess, TaskRow, ready_task
 from .suspension import SuspensionService
@@ -74,14 +74,15 @@ class TaskService(TaskAccess):
                  data: dict[str, Any] | None = None) -> ProcessInstance:
         limits.check_data(data or {})
         with self.core.db.transaction() as session:
-            found = instances.locked_with_task(session.connection(), task_id)
+            found = reads.task_with_instance(session.connection(), task_id,
+                                             restore=not self.core.keeps_task(task_id))
             if found is None:
                 self._open_task(session, task_id)  # says why it is not open
                 raise Conflict("the task opened meanwhile; try again").coded("changed")
-            task = TaskRow(*found[0])
-            refuse_if_suspended(found[1], "completing a task")
+            task = TaskRow(*found.task)
+            refuse_if_suspended(found.row, "completing a task")
             self._authorise_work(session, task, actor)
-            loaded = self.core._load(session, task.instance_id, row=found[1])
+            loaded = self.core._load(session, task.instance_id, found=found)
             with deterministic(loaded.ids, self.core.clock):
                 spiff_task = ready_task(loaded.workflow, task.id)
                 definition = self.core._definition(session, task.definition_id)

@@ -70,7 +70,7 @@ def load(conn: Connection, instance_id: str, *, lock: bool = False,
     transaction on PostgreSQL when `lock` is True or "skip" (another worker's row
     skipped); SQLite's BEGIN IMMEDIATE already serialises writers."""
     if not where:
-        found = query_rows(conn, _LOADS[with_state, lock], {"instance_id": instance_id})
+        found = query_rows(conn, LOADS[with_state, lock], {"instance_id": instance_id})
         return _loaded(found, with_state)
     if not with_state:
         query = select(*_SELECTED).where(TABLE.c.id == instance_id, *where)
@@ -90,7 +90,7 @@ def _loaded(found: list, with_state: bool) -> InstanceRow | None:
     width = len(_SELECTED)
     row = InstanceRow(*found[0][:width])
     if found[0][width] is not None:
-        _with_state(row, states.assembled(row.id, [r[width:] for r in found]))
+        given_state(row, states.assembled(row.id, [r[width:] for r in found]))
     return row
 
 
@@ -105,32 +105,24 @@ def _load_query(with_state: bool, lock: bool | str) -> Prepared:
     return Prepared(query)
 
 
-_LOADS = {(with_state, lock): _load_query(with_state, lock)
-          for with_state in (True, False) for lock in (False, True, "skip")}
+LOADS = {(with_state, lock): _load_query(with_state, lock)
+         for with_state in (True, False) for lock in (False, True, "skip")}
 
 
 TASKS = HumanTask.__table__
-_WITH_TASK = Prepared(select(TASKS, *_SELECTED).join(TABLE, TABLE.c.id == TASKS.c.instance_id)
+# an open task (its `human_tasks` columns) and its instance's row (without the state),
+# locked as `load` locks it
+WITH_TASK = Prepared(select(TASKS, *_SELECTED).join(TABLE, TABLE.c.id == TASKS.c.instance_id)
                       .where(TASKS.c.id == bindparam("task_id")).with_for_update(of=TABLE))
 
 
-def locked_with_task(conn: Connection, task_id: str) -> tuple[tuple, InstanceRow] | None:
-    """An open task (its `human_tasks` columns) and its instance's row (without the
-    state), locked as `load` locks it, in one query; None when the task is not open."""
-    found = query_rows(conn, _WITH_TASK, {"task_id": task_id})
-    if not found:
-        return None
+def task_and_row(found: tuple) -> tuple[tuple, InstanceRow]:
+    """A row of WITH_TASK as the task's columns and its instance's row."""
     width = len(TASKS.columns)
-    return found[0][:width], InstanceRow(*found[0][width:])
+    return found[:width], InstanceRow(*found[width:])
 
 
-def read_state(conn: Connection, row: InstanceRow) -> InstanceRow:
-    """The row given the state stored for it."""
-    found = states.read(conn, [row.id]).get(row.id)
-    return _with_state(row, found) if found is not None else row
-
-
-def _with_state(row: InstanceRow, stored: states.Stored) -> InstanceRow:
+def given_state(row: InstanceRow, stored: states.Stored) -> InstanceRow:
     row.stored, row.state, row.final = stored, stored.text, stored.final
     return row
 
@@ -145,7 +137,7 @@ def due(conn: Connection, now: datetime, limit: int) -> list[InstanceRow]:
         .order_by(TABLE.c.next_timer_at).limit(limit)
     rows = [InstanceRow(*found) for found in conn.execute(_locked(conn, query, "skip"))]
     found = states.read(conn, [row.id for row in rows])
-    return [_with_state(row, found[row.id]) if row.id in found else row for row in rows]
+    return [given_state(row, found[row.id]) if row.id in found else row for row in rows]
 
 
 def _locked(conn: Connection, query, lock: bool | str):

@@ -7,7 +7,7 @@ is raised as SQLAlchemy's (an IntegrityError stays an IntegrityError)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -75,14 +75,32 @@ class Prepared:
 def query_rows(conn: Connection, statement: Prepared, values: Mapping[str, Any]) -> list[tuple]:
     """The rows a query gives. On PostgreSQL, a transaction's first query goes out with its
     BEGIN in one round trip."""
-    compiled = statement.compiled(conn)
-    params = compiled.params(values)
+    return query_together(conn, [(statement, values)])[0]
+
+
+def query_together(conn: Connection, queries: Sequence[tuple[Prepared, Mapping[str, Any]]]
+                   ) -> list[list[tuple]]:
+    """The rows of each query, in order. On PostgreSQL they go out together, in one round
+    trip (with the transaction's BEGIN when nothing was sent before); each still runs
+    after the one before it, so a row the first locks is read locked by the next."""
     raw = conn.connection.dbapi_connection
-    cursor = raw.cursor()
-    with _first_together(conn, raw):
-        _run(conn, cursor, compiled.sql, params, False)
-        found = cursor.fetchall()
-    return [compiled.row(r) for r in found]
+    pipelined = _pipelines(conn) and (len(queries) > 1 or
+                                      raw.info.transaction_status == _IDLE)
+    ran = []
+    try:
+        with raw.pipeline() if pipelined else nullcontext():
+            for statement, values in queries:
+                compiled = statement.compiled(conn)
+                cursor = raw.cursor()
+                _run(conn, cursor, compiled.sql, compiled.params(values), False)
+                ran.append((compiled, cursor if pipelined else cursor.fetchall()))
+    except exc.DBAPIError:
+        raise
+    except conn.dialect.loaded_dbapi.Error as err:  # raised as the pipeline synced
+        raise exc.DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
+                                      dialect=conn.dialect) from err
+    return [[compiled.row(r) for r in (found.fetchall() if pipelined else found)]
+            for compiled, found in ran]
 
 
 def run_plain(conn: Connection, sql: str) -> None:
@@ -92,12 +110,6 @@ def run_plain(conn: Connection, sql: str) -> None:
         _run(conn, cursor, sql, (), False)
     finally:
         cursor.close()
-
-
-def _first_together(conn: Connection, raw):
-    if _pipelines(conn) and raw.info.transaction_status == _IDLE:
-        return raw.pipeline()
-    return nullcontext()
 
 
 _IDLE = 0  # libpq's PQTRANS_IDLE: no transaction begun yet
