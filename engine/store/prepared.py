@@ -94,8 +94,6 @@ def query_together(conn: Connection, queries: Sequence[tuple[Prepared, Mapping[s
                 cursor = raw.cursor()
                 _run(conn, cursor, compiled.sql, compiled.params(values), False)
                 ran.append((compiled, cursor if pipelined else cursor.fetchall()))
-    except exc.DBAPIError:
-        raise
     except conn.dialect.loaded_dbapi.Error as err:  # raised as the pipeline synced
         raise exc.DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
                                       dialect=conn.dialect) from err
