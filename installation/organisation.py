@@ -98,8 +98,9 @@ def _clinic_options(clinics) -> list[dict[str, str]]:
 
 
 def load(path: str | Path | None = None) -> Organisation:
-    file = Path(path or os.environ.get("TILTAK_ORGANISATION") or DEMO_FILE)
-    return _load(str(file))
+    """The organisation file (TILTAK_ORGANISATION, else the demo hospital's), read once;
+    asked for by every group and place name a page shows."""
+    return _load(str(path or os.environ.get("TILTAK_ORGANISATION") or DEMO_FILE))
 
 
 @lru_cache(maxsize=8)

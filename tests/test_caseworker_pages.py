@@ -250,3 +250,25 @@ def test_the_audit_pages_read_like_the_case_page_and_keep_the_raw_data(app, depl
     no_raw_data(report)
     assert "Referat med gjennomgang og konklusjoner" in report
 
+
+
+def test_a_deadline_shows_its_day_in_the_hospitals_zone_however_often_a_page_asks(app):
+    """Dates on a page are days in the hospital's zone (Oslo): a moment after local
+    midnight is the next day, even where UTC is still on the one before. A page asks for
+    the same days and groups row after row; each is worked out once per request, and a
+    day asked in another style or another zone's moment is not mixed up with it."""
+    from datetime import UTC, datetime
+
+    from webui.filters import group_name, local_date
+
+    with app.test_request_context(headers={"Accept-Language": "nb"}):
+        late_evening = local_date(datetime(2026, 1, 11, 22, 59, tzinfo=UTC))  # 23:59 in Oslo
+        just_after_midnight = local_date(datetime(2026, 1, 10, 23, 30, tzinfo=UTC))
+        next_day = local_date(datetime(2026, 1, 11, 23, 0, tzinfo=UTC))  # 00:00 on the 12th
+        as_text = local_date("2026-01-11T23:00:00+00:00")
+        short = local_date(datetime(2026, 1, 11, 12, 0, tzinfo=UTC), "short")
+        leaders = group_name("leder-kir")
+        assert late_evening == just_after_midnight and "11" in late_evening
+        assert next_day == as_text and "12" in next_day and next_day != late_evening
+        assert short != late_evening and "11" in short
+        assert group_name("leder-kir") == leaders != "leder-kir"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Flask
-from flask_babel import format_date, format_datetime, get_locale
+from flask import Flask, g, has_request_context
+from flask_babel import format_date, format_datetime, get_locale, get_timezone
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -23,9 +24,28 @@ def place_name(code: str | None) -> str:
     return (organisation.load().place_name(code) or code) if code else "–"
 
 
+_UNKNOWN = object()
+
+
+def _per_request(kind: str, key: Any, compute: Callable[[], str]) -> str:
+    """What `compute` gives, kept for the rest of the request: a list of tasks shows the
+    same few groups and days in every row, and the locale does not change within one."""
+    if not has_request_context():
+        return compute()
+    kept = g.setdefault(kind, {})
+    found = kept.get(key, _UNKNOWN)
+    if found is _UNKNOWN:
+        found = kept[key] = compute()
+    return found
+
+
 def group_name(group: str) -> str:
     """What a group is called on screen: the organisation file's name for the site's own
     groups; leaders, committees and secretariats by the clinic or unit they belong to."""
+    return _per_request("group_names", group, lambda: _group_name(group))
+
+
+def _group_name(group: str) -> str:
     org = organisation.load()
     named = org.group_name(group)
     if named:
@@ -77,10 +97,10 @@ def local_date(value: date | datetime | str | None, style: str = "medium") -> st
         return "–"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
+    if isinstance(value, datetime):  # its day where Flask-Babel's zone says
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return format_date(moment, style)  # Flask-Babel moves it to the configured zone
-    return format_date(value, style)
+        value = moment.astimezone(get_timezone()).date()
+    return _per_request("local_dates", (value, style), lambda: format_date(value, style))
 
 
 def local_datetime(value: datetime | str | None, style: str = "short") -> str:
