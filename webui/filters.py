@@ -115,16 +115,15 @@ def local_datetime(value: datetime | str | None, style: str = "short") -> str:
 
 def user_name(name: str | None) -> str:
     """A user's display name (the user name when there is none), once per request."""
-    from flask import g
 
     from .auth import engine
     if not name:
         return "–"
-    known = g.setdefault("display_names", {})
-    if name not in known:
+
+    def display_name() -> str:
         user = engine().identity.user(name)
-        known[name] = user.display_name if user is not None and user.display_name else name
-    return known[name]
+        return user.display_name if user is not None and user.display_name else name
+    return _per_request("display_names", name, display_name)
 
 
 def people(groups: list[str] | None) -> list[tuple[str, str]]:

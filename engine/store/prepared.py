@@ -95,8 +95,7 @@ def query_together(conn: Connection, queries: Sequence[tuple[Prepared, Mapping[s
                 _run(conn, cursor, compiled.sql, compiled.params(values), False)
                 ran.append((compiled, cursor if pipelined else cursor.fetchall()))
     except conn.dialect.loaded_dbapi.Error as err:  # raised as the pipeline synced
-        raise exc.DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
-                                      dialect=conn.dialect) from err
+        raise _as_sqlalchemy(conn, err) from err
     return [[compiled.row(r) for r in (found.fetchall() if pipelined else found)]
             for compiled, found in ran]
 
@@ -171,8 +170,7 @@ class Writes:
             if pipelined:
                 for item in items:
                     _check(item)
-            raise exc.DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
-                                          dialect=conn.dialect) from err
+            raise _as_sqlalchemy(conn, err) from err
         if pipelined:
             for item in items:
                 _check(item)
@@ -192,5 +190,11 @@ def _run(conn: Connection, cursor, sql: str, params, many: bool) -> None:
         else:
             cursor.execute(sql, params)
     except conn.dialect.loaded_dbapi.Error as err:
-        raise exc.DBAPIError.instance(sql, params, err, conn.dialect.loaded_dbapi.Error,
-                                      dialect=conn.dialect) from err
+        raise _as_sqlalchemy(conn, err, sql, params) from err
+
+
+def _as_sqlalchemy(conn: Connection, err: Exception, sql: str | None = None,
+                   params=None) -> exc.DBAPIError:
+    """A driver's error as SQLAlchemy raises it (an IntegrityError stays one)."""
+    return exc.DBAPIError.instance(sql, params, err, conn.dialect.loaded_dbapi.Error,
+                                   dialect=conn.dialect)

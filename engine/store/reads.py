@@ -48,7 +48,6 @@ _BY_INSTANCE = _restore_queries(bindparam("instance_id"))
 # the task's instance, found by the task: known before the task's row comes back
 _BY_TASK = _restore_queries(select(TASKS.c.instance_id)
                             .where(TASKS.c.id == bindparam("task_id")).scalar_subquery())
-_ROW = {lock: instances.LOADS[False, lock] for lock in (False, True)}
 
 
 def instance(conn: Connection, instance_id: str, *, lock: bool,
@@ -57,7 +56,7 @@ def instance(conn: Connection, instance_id: str, *, lock: bool,
     `restore` (a reader that does not lock it writes nothing: its state alone); None
     when there is no such instance."""
     values = {"instance_id": instance_id}
-    queries = [(_ROW[lock], values)]
+    queries = [(instances.LOADS[False, lock], values)]
     if restore:
         queries += [(query, values) for query in _BY_INSTANCE[:None if lock else 1]]
     found = query_together(conn, queries)
