@@ -111,5 +111,6 @@ class Scheduler:
     def start(self) -> None:
         self.scheduler.start()
 
-    def stop(self) -> None:
-        self.scheduler.shutdown(wait=True)
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop sweeping; `wait` for a running job to finish (not from inside a job)."""
+        self.scheduler.shutdown(wait=wait)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -116,14 +117,16 @@ def embedded_scheduler() -> bool:
     return os.environ.get("TILTAK_SCHEDULER", "1").strip() != "0"
 
 
-def scheduler(engine: Engine, *, interval: float = 1.0, blocking: bool = False) -> Scheduler:
-    """The timers, the mail outbox and the webhooks' outbox, on one scheduler."""
+def scheduler(engine: Engine, *, interval: float = 1.0, blocking: bool = False,
+              jobs: Iterable[tuple[str, Callable[[], None], float]] = ()) -> Scheduler:
+    """The timers, the mail outbox and the webhooks' outbox, on one scheduler, with the
+    caller's own `jobs` (name, function, seconds)."""
     settings = delivery.Settings.from_environment()
 
     def post_webhooks() -> None:
         delivery.deliver(engine.db, engine.clock.now(), settings, clock=engine.clock.now)
     return Scheduler(engine, interval=interval, smtp=smtp_settings(), blocking=blocking,
-                     jobs=[("webhooks", post_webhooks, WEBHOOK_INTERVAL)])
+                     jobs=[("webhooks", post_webhooks, WEBHOOK_INTERVAL), *jobs])
 
 
 WEBHOOK_INTERVAL = 2.0  # seconds between looks at the webhooks' outbox

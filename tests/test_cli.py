@@ -6,13 +6,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
+from local_servers import children, free_port, running, wait_until
 
 from walks import FIXTURES, PROCESSES, START_DATA
 
@@ -144,40 +143,58 @@ def test_choice_fields_list_the_options_the_organisation_gives(tiltak):
     assert "kir-gastro" in [o["value"] for o in fields["enhet"]["options"]]
 
 
+def _serve(database_url: str, tmp_path, workers: int) -> tuple[subprocess.Popen, int]:
+    """`tiltak serve` with the scheduler, once it answers and its web workers are up."""
+    port = free_port()
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TILTAK_SCHEDULER": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "serve", "--port",
+                               str(port), "--workers", str(workers)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/login",
+                                                  timeout=2).status == 200,
+                   what="the server answers")
+        # a loaded machine boots the last web worker later
+        wait_until(lambda: " ".join(children(server.pid).values()).count("tiltak.cli serve")
+                   >= workers, what="every web worker is up")
+    except BaseException:
+        server.kill()
+        raise
+    return server, port
+
+
 def test_serve_runs_a_production_server_with_several_workers_and_the_scheduler(tiltak,
                                                                                database_url,
                                                                                tmp_path):
     """`tiltak serve` is gunicorn with worker processes (not Flask's development server),
     and on the embedded default the timer worker runs beside it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TILTAK_SCHEDULER": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "serve", "--port",
-                               str(port), "--workers", "2"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server, port = _serve(database_url, tmp_path, workers=2)
     try:
-        answered = None
-        for _ in range(100):
-            try:
-                answered = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert answered is not None and answered.status == 200
+        answered = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2)
         assert "gunicorn" in answered.headers["Server"]
-        for _ in range(100):  # a loaded machine boots the second web worker later
-            processes = subprocess.run(["ps", "-o", "args=", "--ppid", str(server.pid)],
-                                       capture_output=True, text=True).stdout
-            if processes.count("tiltak.cli serve") >= 2:
-                break
-            time.sleep(0.2)
+        processes = " ".join(children(server.pid).values())
         assert "tiltak.cli worker" in processes  # the timers
         assert processes.count("tiltak.cli serve") >= 2  # the web workers
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert "Booting worker" in output and "Traceback" not in output
+
+
+def test_a_server_killed_outright_takes_its_timer_worker_along(tiltak, database_url,
+                                                               tmp_path):
+    """SIGKILL gives `tiltak serve` no chance to stop what it started: its timer worker
+    notices it has lost its server and stops by itself, as gunicorn's web workers do, so
+    that no orphan goes on firing timers beside the server started next."""
+    server, _ = _serve(database_url, tmp_path, workers=1)
+    started = children(server.pid)
+    timers = [pid for pid, args in started.items() if "tiltak.cli worker" in args]
+    assert len(timers) == 1
+    server.kill()
+    output = server.communicate(timeout=30)[0]
+    wait_until(lambda: not any(running(pid) for pid in started), seconds=20,
+               what=f"the processes the server started stop: {started}")
+    assert "Traceback" not in output
 
 
 def test_the_readmes_command_line_walk_runs_as_written(tiltak, database_url):

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import urllib.request
 from datetime import UTC, datetime
 
 import pytest
+from local_servers import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.database import Database
@@ -77,9 +77,7 @@ def test_health_answers_without_a_database_and_ready_checks_schema(database_url,
 
 
 def test_ready_says_when_the_database_cannot_be_reached(tmp_path):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     eng = services.build_engine(f"postgresql://nobody@127.0.0.1:{port}/none")
     client = create_app({"INSTANCE_PATH": str(tmp_path / "instance")}, engine=eng).test_client()
     assert client.get("/health").status_code == 200
@@ -217,9 +215,7 @@ def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, t
     tiltak("users", "add", "kvalitetsportalen", "--groups", "integrasjon")
     secret = tiltak("token", "create", "kvalitetsportalen", "--scope", "start,read",
                     "--process", "kvalitetsportal").strip()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "serve", "--port",
                                str(port), "--workers", "2"], env=env, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from local_servers import free_port, wait_until
 
 from oidc_provider import running_provider, sign_in_at_provider
 from walks import FIXTURES
@@ -119,22 +119,7 @@ def nginx() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
-
-def wait_until(check, seconds: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"not within {seconds:g} s: {what}")
 
 
 def test_two_servers_and_two_workers_behind_nginx_fire_each_timer_once(postgres_url,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
+from local_servers import free_port
 from sqlalchemy import select
 
 from engine.definitions import collect_files
@@ -32,9 +32,7 @@ class Inbox:
 @pytest.fixture
 def smtp():
     """A real SMTP server on loopback."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -99,9 +97,7 @@ def test_mail_that_cannot_be_sent_is_retried_with_backoff_then_marked_failed(dep
     at_measure(engine)
     clock.set(local_midnight(2026, 2, 22) + timedelta(seconds=1))
     sweep(engine)
-    with socket.socket() as probe:  # a port where nobody listens
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+    closed = free_port()  # a port where nobody listens
     nowhere = SmtpSettings(host="127.0.0.1", port=closed, timeout=2)
     assert deliver(engine.db, nowhere, clock.now()) == {"sent": 0, "failed": 0}
     with engine.db.transaction() as session:

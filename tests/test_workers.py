@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+from local_servers import free_port
 from sqlalchemy import func, select
 
 from engine.clock import SystemClock
@@ -35,11 +35,6 @@ def spawn(url: str, tmp_path, *args: str, **env: str) -> subprocess.Popen:
              "TILTAK_INSTANCE": str(tmp_path / "instance"), **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.postgres

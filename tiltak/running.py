@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from typing import TYPE_CHECKING
 
 from engine.definitions import collect_files
 from engine.runtime import Engine
 from installation import demo_cases, logs, services
 
 from .rendering import print_tasks
+
+if TYPE_CHECKING:
+    from engine.timers import Scheduler
 
 log = logging.getLogger("tiltak.worker")
 
@@ -28,6 +33,9 @@ def add_commands(command) -> None:
     p = command("worker", cmd_worker, "the scheduler only: fires timers, sends mail, "
                 "posts webhooks")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between sweeps")
+    p.add_argument("--parent", type=int, metavar="PID",
+                   help="stop when process PID is no longer this worker's parent "
+                   "(`tiltak serve` starts its worker so, to take it along when it dies)")
 
 
 def cmd_demo(engine: Engine, args) -> None:
@@ -96,8 +104,24 @@ def cmd_worker(engine: Engine, args) -> None:
     logs.configure()
     # a log line, so that it comes in the format the other lines come in (JSON or text)
     log.info("worker: sweeping timers every %g s (Ctrl+C stops it)", args.interval)
+    jobs = [] if args.parent is None else [("parent", lambda: _follow(args.parent, scheduler),
+                                            PARENT_INTERVAL)]
+    scheduler = services.scheduler(engine, interval=args.interval, blocking=True, jobs=jobs)
     try:
-        services.scheduler(engine, interval=args.interval, blocking=True).start()
+        scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+
+
+PARENT_INTERVAL = 1.0  # seconds between looks at whether the server is still there
+
+
+def _follow(parent: int, scheduler: Scheduler) -> None:
+    """Stop the worker once its server is gone, however it ended (a SIGKILL gives the server
+    no chance to stop it): the worker is then the child of another process. A sweep that
+    is running finishes first."""
+    if os.getppid() != parent:
+        log.warning("worker: the server that started it (process %d) is gone; stopping",
+                    parent)
+        scheduler.stop(wait=False)
 

@@ -70,7 +70,8 @@ def serve(host: str, port: int, workers: int, *, scheduler: bool) -> None:
 
     logs.configure()  # the workers are forked with it
     secret_key()  # one key for every worker, made before they start
-    timers = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "worker"]) \
+    timers = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "worker",
+                               "--parent", str(os.getpid())]) \
         if scheduler else None
     try:
         WebServer(database_url(), {
