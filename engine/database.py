@@ -61,7 +61,7 @@ class Database:
             event.listen(self.engine, "begin", functools.partial(_sqlite_begin, writers))
             if path and path != ":memory:":
                 self.checkpoints = Checkpointer(path)
-                event.listen(self.engine, "commit", self.checkpoints.committed)
+                event.listen(self.engine, "commit", _after_writing(self.checkpoints.committed))
             if writers is not None:
                 event.listen(self.engine, "commit", writers.release)
                 event.listen(self.engine, "rollback", writers.release)
@@ -220,6 +220,15 @@ def alembic_config(connection=None):
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
+
+
+def _after_writing(act):
+    """A commit listener that calls `act` after a transaction that may have written: a
+    reader's commit has nothing for the log."""
+    def committed(conn) -> None:
+        if not conn.get_execution_options().get(READ_ONLY):
+            act()
+    return committed
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

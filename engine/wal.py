@@ -1,5 +1,9 @@
 """SQLite's write-ahead log copied back into the database file by a thread of its own, so
 that no command waits for that copy and its fsyncs (docs/DESIGN.md, "Persistence").
+
+The thread holds off a fork while it is inside SQLite: a process forked then (a pool of
+`tiltak verify --all --jobs N`, gunicorn's workers) would inherit SQLite's own mutexes
+held by a thread it does not have, and hang at its first SQLite call.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
+        self._in_sqlite = threading.Lock()  # held by the thread while SQLite works for it
         _EVERY.add(self)
 
-    def committed(self, *_args) -> None:
+    def committed(self) -> None:
         """After every commit: the thread copies the log back soon, started if it is not
         running (under the lock, so that a thread ending for quiet cannot miss it)."""
         self._committed.set()
@@ -49,6 +54,7 @@ class Checkpointer:
     def _forked(self) -> None:
         """A forked process has no thread of its parent's and starts its own."""
         self._lock, self._thread = threading.Lock(), None
+        self._in_sqlite = threading.Lock()
 
     def stop(self) -> None:
         """At once: the thread is woken from its wait and copies nothing more."""
@@ -61,7 +67,8 @@ class Checkpointer:
 
     def _run(self, halt: threading.Event) -> None:
         me = threading.current_thread()
-        connection = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
+        with self._in_sqlite:
+            connection = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
         try:
             while not halt.is_set():
                 if not self._committed.wait(IDLE):
@@ -75,20 +82,38 @@ class Checkpointer:
                     return
                 self._committed.clear()
                 try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    with self._in_sqlite:
+                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.OperationalError:
                     pass  # busy with another checkpoint: the next commit asks again
                 halt.wait(INTERVAL)  # commits meanwhile are taken by the next round
         finally:
-            connection.close()
+            with self._in_sqlite:
+                connection.close()
 
 
 _EVERY: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 
 
-def _after_fork() -> None:
+_held: list[threading.Lock] = []  # the threads' locks, taken by the forking thread
+
+
+def _before_fork() -> None:
+    for checkpointer in list(_EVERY):
+        checkpointer._in_sqlite.acquire()
+        _held.append(checkpointer._in_sqlite)
+
+
+def _after_fork_in_parent() -> None:
+    while _held:
+        _held.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    _held.clear()
     for checkpointer in list(_EVERY):
         checkpointer._forked()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)

@@ -3,7 +3,9 @@ the command that happens to cross a threshold (engine/wal.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sqlite3
 import threading
 import time
@@ -86,3 +88,46 @@ def test_closing_the_database_stops_its_thread(sqlite_engine):
     sqlite_engine.runtime.start(SIMPLE, actor="kari")
     sqlite_engine.db.dispose()
     assert not checkpointers()
+
+
+def test_a_reader_wakes_no_checkpointer(sqlite_engine):
+    """Nothing was written: a reading command leaves the log alone, and starts no thread."""
+    row = sqlite_engine.runtime.start(SIMPLE, actor="kari")
+    sqlite_engine.db.checkpoints.stop()
+    assert sqlite_engine.tasks.find(instance_id=row.id)
+    assert sqlite_engine.history.show(row.id)["status"] == "running"
+    assert not checkpointers()
+    sqlite_engine.runtime.start(SIMPLE, actor="kari")
+    assert len(checkpointers()) == 1
+
+
+def _exits_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return True
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks a process")
+def test_a_process_forked_while_the_log_is_copied_back_can_use_sqlite(sqlite_engine,
+                                                                      tmp_path, monkeypatch):
+    """`tiltak verify --all --jobs N` forks its workers from a process whose checkpointer
+    may be inside SQLite at that moment, holding SQLite's own mutexes: a child must still
+    open the database and read it, not hang at its first SQLite call."""
+    monkeypatch.setattr(wal, "INTERVAL", 0)  # the thread copies after every commit
+    hung = 0
+    for _ in range(150):
+        sqlite_engine.runtime.start(SIMPLE, actor="kari")  # the thread wakes to copy it
+        pid = os.fork()
+        if pid == 0:  # the child: SQLite at once, as a verify worker does
+            try:
+                with sqlite3.connect(tmp_path / "tiltak.sqlite3") as connection:
+                    connection.execute("SELECT count(*) FROM process_instances")
+            finally:
+                os._exit(0)
+        hung += not _exits_within(pid, 10)
+    assert hung == 0
