@@ -190,9 +190,10 @@ def test_task_ids_are_the_uuid5_names_recorded_histories_hold():
 
 
 def test_call_activities_hand_over_copies_as_deepcopy_made_them():
-    """The data a call activity hands over is copied by pickling: equal to what
-    `deepcopy` gave when the histories were recorded, shared parts still shared, the
-    original untouched by changes to the copy, and what pickle refuses still copied."""
+    """The data a call activity hands over is copied: equal to what `deepcopy` gave when
+    the histories were recorded, shared parts still shared, the original untouched by
+    changes to the copy (also inside a list of dicts), and what only `deepcopy` knows
+    (a function) still copied."""
     from copy import deepcopy
     from datetime import date
     from decimal import Decimal
@@ -205,7 +206,13 @@ def test_call_activities_hand_over_copies_as_deepcopy_made_them():
     assert copied == deepcopy(data) == data
     assert copied["tiltak"] is copied["igjen"] and copied["tiltak"] is not shared
     copied["tiltak"][0]["tiltak"] = "endret"
-    assert shared[0]["tiltak"] == "Dobbeltkontroll"
+    copied["tiltak"].append("ny")
+    assert shared == [{"tiltak": "Dobbeltkontroll", "frist": date(2026, 3, 2)}]
+    assert copied["igjen"][-1] == "ny"  # still one list in the copy
+    looped: dict = {"navn": "sløyfe"}
+    looped["selv"] = looped
+    again = copy_of(looped)
+    assert again["selv"] is again and again is not looped
 
     def rule(value):
         return value

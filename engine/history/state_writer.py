@@ -12,7 +12,7 @@ from datetime import date
 from types import ModuleType
 from typing import Any
 
-from ..model.specs import copy_sharing
+from ..model.specs import copy_of
 from ..serialization import LEGACY_FORMAT, REGISTRY, _refuse, _sorted
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
@@ -244,7 +244,7 @@ def _copy(value: Any, like: Any, other: Any = None) -> Any:
         return other
     if not value:
         return _NO_DATA if type(value) is dict else type(value)()
-    return copy_sharing(value)
+    return copy_of(value)
 
 
 def _kept(value: Any) -> bool:

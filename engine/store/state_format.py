@@ -24,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from .. import values
 from ..execution import task_states
 from ..execution.walking import EngineSubWorkflow, EngineWorkflow
-from ..model.specs import copy_of, copy_sharing
+from ..model.specs import copy_of
 
 FORMAT = "tiltak-state/2"
 _HEAD = '{"format":"tiltak-state/2",'  # how a text in this format begins
@@ -216,7 +216,7 @@ def _copy(value: Any) -> Any:
     meets identical values; empty data share one copy."""
     if not value and type(value) is dict:
         return _EMPTY
-    return copy_sharing(value)
+    return copy_of(value)
 
 
 def _spec_key(top, sub) -> str:
