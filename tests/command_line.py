@@ -23,6 +23,23 @@ from engine.runtime import Engine
 FAKETIME = shutil.which("faketime")
 
 
+def tiltak_runner(database_url: str, cwd):
+    """`run(*args)`: one `tiltak` command in a process of its own on that database, its
+    result (text); it must end with exit code `code` (0 unless told), else the test fails
+    with what it printed."""
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
+
+    def run(*args: str, ok: bool = True, code: int = 0, stdin: str | None = None
+            ) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
+                                capture_output=True, text=True, input=stdin, cwd=cwd,
+                                timeout=120)
+        if ok:
+            assert result.returncode == code, (result.stdout, result.stderr)
+        return result
+    return run
+
+
 @dataclass
 class Listed:
     """What a walk reads of a task or an instance from the command line's JSON."""

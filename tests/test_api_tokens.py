@@ -6,12 +6,10 @@ and no page takes a token. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from command_line import tiltak_runner
 from sqlalchemy import select
 
 from engine.identity.users import add_user
@@ -26,14 +24,7 @@ PASSWORD = "riktig-passord"
 
 @pytest.fixture
 def tiltak(database_url, tmp_path, set_up_by_command_line):
-    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
-
-    def run(*args: str, ok: bool = True):
-        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
-                                capture_output=True, text=True, cwd=tmp_path, timeout=120)
-        if ok:
-            assert result.returncode == 0, result.stderr
-        return result
+    run = tiltak_runner(database_url, tmp_path)
     set_up_by_command_line(database_url, [
         ("init",),
         ("deploy", str(FIXTURES / "kvalitetsportal.bpmn"), str(FIXTURES / "timerformer.bpmn")),

@@ -11,6 +11,7 @@ import sys
 import urllib.request
 
 import pytest
+from command_line import tiltak_runner
 from local_servers import children, free_port, running, wait_until
 
 from walks import FIXTURES, PROCESSES, START_DATA
@@ -18,15 +19,7 @@ from walks import FIXTURES, PROCESSES, START_DATA
 
 @pytest.fixture
 def tiltak(database_url, tmp_path, set_up_by_command_line):
-    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
-
-    def run(*args: str, ok: bool = True, stdin: str | None = None):
-        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
-                                capture_output=True, text=True, input=stdin, cwd=tmp_path,
-                                timeout=120)
-        if ok:
-            assert result.returncode == 0, result.stderr
-        return result
+    run = tiltak_runner(database_url, tmp_path)
     set_up_by_command_line(database_url, [
         ("init",), ("deploy", str(PROCESSES)),
         *(("users", "add", name, "--groups", groups)

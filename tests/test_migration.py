@@ -4,11 +4,9 @@ databases, each command run by an engine restored from the database."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from command_line import tiltak_runner
 from migration_walks import RENAMED, changed_routine, clinic_of, walk_until, work
 from process_per_command import ProcessPerCommand
 
@@ -155,14 +153,7 @@ def test_only_process_owners_migrate_or_suspend(cases):
 @pytest.fixture
 def tiltak(database_url, tmp_path, set_up_by_command_line):
     """The command line on a database with the routines deployed, as test_cli.py has it."""
-    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
-
-    def run(*args: str, code: int = 0, stdin: str | None = None):
-        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
-                                capture_output=True, text=True, input=stdin, cwd=tmp_path,
-                                timeout=120)
-        assert result.returncode == code, (result.stdout, result.stderr)
-        return result
+    run = tiltak_runner(database_url, tmp_path)
     set_up_by_command_line(database_url, [
         ("init",), ("deploy", str(PROCESSES)),
         *(("users", "add", name, "--groups", groups)

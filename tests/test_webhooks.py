@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+from command_line import tiltak_runner
 
 from engine.identity.users import add_user
 from engine.models import Webhook, WebhookDelivery
@@ -70,14 +71,7 @@ def receiver():
 
 @pytest.fixture
 def tiltak(database_url, tmp_path, set_up_by_command_line):
-    env = {**os.environ, "TILTAK_DATABASE_URL": database_url}
-
-    def run(*args: str, ok: bool = True):
-        result = subprocess.run([sys.executable, "-m", "tiltak.cli", *args], env=env,
-                                capture_output=True, text=True, cwd=tmp_path, timeout=120)
-        if ok:
-            assert result.returncode == 0, result.stderr
-        return result
+    run = tiltak_runner(database_url, tmp_path)
     set_up_by_command_line(database_url, [
         ("init",),
         ("deploy", str(FIXTURES / "kvalitetsportal-tiltak.bpmn"),
