@@ -277,3 +277,44 @@ def test_each_webhook_hears_only_the_events_and_processes_it_asked_for(tiltak, d
 def webhook_rows(engine):
     with engine.db.reading() as session:
         return list(session.query(Webhook))
+
+
+def test_a_commands_events_are_queued_in_the_order_they_happened(tiltak, database_url,
+                                                                 monkeypatch):
+    """One statement queues a command's events for every webhook that wants them: the
+    rows come in the order the events happened, each webhook's in the order webhooks were
+    added, and the same when a command's events take several statements."""
+    tiltak("webhook", "add", "alt", "https://alt.example/", "--events",
+           "case.started,task.created,task.completed,case.closed")
+    tiltak("webhook", "add", "arkiv", "https://arkiv.example/", "--events",
+           "case.started,task.completed")
+    engine = services.build_engine(database_url)
+    due = (date.today() + timedelta(days=30)).isoformat()
+
+    def walked(business_key: str) -> list[tuple[str, str]]:
+        case = engine.runtime.start("kvalitetsportal-tiltak", actor="kvalitetsportalen",
+                                    business_key=business_key,
+                                    data={"tittel": "Dobbeltkontroll", "ansvarlig": "ola",
+                                          "frist": due, "klinikk": "kir"}).id
+        engine.runtime.message("hendelse-bekreftet", actor="kvalitetsportalen",
+                               business_key=business_key)
+        engine.tasks.complete(task_for(engine, "ola", "Task_GjennomforTiltak", case).id,
+                              actor="ola", data={
+                                  "gjennomfort_dato": date.today().isoformat(),
+                                  "gjennomfort_beskrivelse": "Innført på alle vakter"})
+        engine.tasks.complete(task_for(engine, "sigrid", "Task_KontrollerTiltak", case).id,
+                              actor="sigrid", data={"tiltak_godkjent": True})
+        with engine.db.reading() as session:
+            rows = session.query(WebhookDelivery).filter_by(instance_id=case) \
+                .order_by(WebhookDelivery.id).all()
+            return [(names[d.webhook_id], json.loads(d.body)["type"]) for d in rows]
+    names = {w.id: w.name for w in webhook_rows(engine)}
+    together = walked("KP-1")
+    assert together == [
+        ("alt", "case.started"), ("arkiv", "case.started"),  # start
+        ("alt", "task.created"),  # the message
+        ("alt", "task.completed"), ("arkiv", "task.completed"), ("alt", "task.created"),
+        ("alt", "task.completed"), ("arkiv", "task.completed"), ("alt", "case.closed")]
+    monkeypatch.setattr(events, "PER_STATEMENT", 1)
+    assert walked("KP-2") == together
+    engine.db.dispose()

@@ -1,17 +1,19 @@
 """The events a command causes, queued in the webhook outbox by the command's own writes
-(the engine's `CaseHooks.saved`): per event, one INSERT ... SELECT adds a row for each
-webhook whose topics want it, the body fixed as written. No webhook is read: a command
-pays a statement per event whether or not anyone listens, and no round trip. What a
-body holds, and why no more: docs/WEBHOOKS.md."""
+(the engine's `CaseHooks.saved`): one INSERT ... SELECT adds a row for each of the
+command's events and each webhook whose topics want it, the body fixed as written, in
+the order the events happened. No webhook is read: a command pays one statement whether
+or not anyone listens (however many events it caused), and no round trip. What a body
+holds, and why no more: docs/WEBHOOKS.md."""
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, insert, literal_column, select
+from sqlalchemy import String, bindparam, exists, insert, literal_column, select, true, union_all
 
 from engine.hooks import CaseChange
 from engine.models import Webhook, WebhookDelivery, WebhookTopic
@@ -22,33 +24,51 @@ VERSION = 1
 
 _HOOKS, _TOPICS, _OUTBOX = Webhook.__table__, WebhookTopic.__table__, WebhookDelivery.__table__
 _AT = _OUTBOX.c.created_at.type
-_QUEUE = Prepared(insert(_OUTBOX).from_select(
-    ["webhook_id", "event_id", "event_type", "instance_id", "body", "created_at", "status",
-     "attempts", "next_attempt_at"],
-    select(_HOOKS.c.id, bindparam("event_id", type_=String), bindparam("event_type", type_=String),
-           bindparam("instance_id", type_=String), bindparam("body", type_=String),
-           bindparam("at", type_=_AT), literal_column("'pending'"), literal_column("0"),
-           bindparam("at", type_=_AT)).where(
-        _HOOKS.c.removed_at.is_(None),
-        exists().where(_TOPICS.c.webhook_id == _HOOKS.c.id,
-                       _TOPICS.c.event_type == bindparam("event_type", type_=String),
-                       _TOPICS.c.process_key.is_(None)
-                       | _TOPICS.c.process_key.in_([bindparam("key", type_=String),
-                                                   bindparam("task_key", type_=String)])))))
+_FIELDS = ("event_id", "event_type", "body", "key", "task_key")
+PER_STATEMENT = 50  # events queued by one statement (a command opening hundreds of tasks
+# sends several, each well within the databases' limits on bound parameters)
+
+
+@functools.lru_cache(maxsize=PER_STATEMENT)
+def _queue(count: int) -> Prepared:
+    """The statement that queues `count` events: their fields are bound as `event_id0`,
+    `event_type0`, ... (`key`, `task_key`: the process keys a webhook's topic may name)."""
+    rows = [select(literal_column(str(n)).label("n"),
+                   *(bindparam(f"{name}{n}", type_=String).label(name) for name in _FIELDS))
+            for n in range(count)]
+    events = (union_all(*rows) if count > 1 else rows[0]).subquery("events")
+    return Prepared(insert(_OUTBOX).from_select(
+        ["webhook_id", "event_id", "event_type", "instance_id", "body", "created_at", "status",
+         "attempts", "next_attempt_at"],
+        select(_HOOKS.c.id, events.c.event_id, events.c.event_type,
+               bindparam("instance_id", type_=String), events.c.body, bindparam("at", type_=_AT),
+               literal_column("'pending'"), literal_column("0"), bindparam("at", type_=_AT))
+        .select_from(_HOOKS.join(events, true()))
+        .where(_HOOKS.c.removed_at.is_(None),
+               exists().where(_TOPICS.c.webhook_id == _HOOKS.c.id,
+                              _TOPICS.c.event_type == events.c.event_type,
+                              _TOPICS.c.process_key.is_(None)
+                              | _TOPICS.c.process_key.in_([events.c.key, events.c.task_key])))
+        .order_by(events.c.n, _HOOKS.c.id)))
 
 
 def record(change: CaseChange, writes: Writes) -> None:
     """Queue the change's events, with the command's writes, for the webhooks that want
     them."""
+    queued = []
     for event_type, keys, payload in events(change):
         event_id = str(uuid.uuid4())
         body = json.dumps({"id": event_id, "type": event_type, **payload},
                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         # one process key, or two: the case's and a called process's
         key, *other = sorted(keys)
-        writes.add(_QUEUE, {"event_id": event_id, "event_type": event_type,
-                            "instance_id": change.row.id, "body": body, "at": change.at,
-                            "key": key, "task_key": other[0] if other else key})
+        queued.append((event_id, event_type, body, key, other[0] if other else key))
+    for start in range(0, len(queued), PER_STATEMENT):
+        chunk = queued[start:start + PER_STATEMENT]
+        fields: dict[str, Any] = {"instance_id": change.row.id, "at": change.at}
+        for n, event in enumerate(chunk):
+            fields.update(zip((f"{name}{n}" for name in _FIELDS), event, strict=True))
+        writes.add(_queue(len(chunk)), fields)
 
 
 def events(change: CaseChange) -> Iterator[tuple[str, set[str], dict[str, Any]]]:
