@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from .errors import Conflict
+from .errors import Conflict, TiltakError
 from .store.prepared import run_plain
 from .wal import BACKSTOP_PAGES, LOG_LIMIT, Checkpointer
 
@@ -33,7 +33,30 @@ READ_ONLY = "tiltak_read_only"
 
 
 def database_url() -> str:
-    return os.environ.get("TILTAK_DATABASE_URL", DEFAULT_URL)
+    """TILTAK_DATABASE_URL, or the embedded default when it is unset or empty."""
+    return os.environ.get("TILTAK_DATABASE_URL", "").strip() or DEFAULT_URL
+
+
+_EXAMPLES = "sqlite:///PATH or postgresql://USER@HOST/DATABASE"
+
+
+def _driver_url(url: str) -> str:
+    """The URL SQLAlchemy is given: PostgreSQL through psycopg (`postgres://`, as many
+    hosting services write it, taken for `postgresql://`); a URL that is none, or names
+    a database Tiltak does not run on, refused by name (its password never shown)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            url = "postgresql+psycopg://" + url[len(scheme):]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise TiltakError(f"the database URL (TILTAK_DATABASE_URL) is not a URL: it "
+                          f"should look like {_EXAMPLES}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise TiltakError(f"the database URL {parsed.render_as_string(hide_password=True)} "
+                          f"names {parsed.get_backend_name()}, which Tiltak does not run "
+                          f"on: use {_EXAMPLES}")
+    return url
 
 
 AFTER_COMMIT = "after_commit"  # session.info: what to do once the transaction committed
@@ -43,9 +66,7 @@ _READING = {READ_ONLY: True}
 
 class Database:
     def __init__(self, url: str | None = None):
-        self.url = url or database_url()
-        if self.url.startswith("postgresql://"):
-            self.url = "postgresql+psycopg://" + self.url[len("postgresql://"):]
+        self.url = _driver_url(url or database_url())
         if self.url.startswith("sqlite:///") and not self.url.startswith("sqlite:///:memory:"):
             Path(self.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {"future": True}

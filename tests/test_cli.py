@@ -111,6 +111,33 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(tiltak):
     assert result.returncode != 0 and "finnes-ikke.bpmn" in result.stderr
 
 
+def test_a_database_that_is_wrong_or_not_ready_is_said_so_without_a_traceback(
+        database_url, tmp_path):
+    """An operator's first mistakes with TILTAK_DATABASE_URL, each told in one line: what
+    is no URL, a database Tiltak does not run on (its password not shown), one that cannot
+    be reached, and one that has no schema yet. `postgres://`, as hosting services write
+    it, is taken for `postgresql://`; an empty setting is the embedded default."""
+    def tiltak(url: str, *args: str):
+        return tiltak_runner(url, tmp_path)(*args, ok=False)
+    for url, said in [
+            ("nonsense", "is not a URL: it should look like sqlite:///PATH or postgresql://"),
+            ("mysql://drift:hemmelig@db.example/tiltak",
+             "mysql://drift:***@db.example/tiltak names mysql, which Tiltak does not run on"),
+            (f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+             "the database cannot be reached"),
+            (database_url, "the database has no schema yet: run `tiltak init`")]:
+        result = tiltak(url, "tasks")
+        assert result.returncode == 1, (url, result.stderr)
+        assert said in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert "hemmelig" not in result.stderr
+    result = tiltak("", "init")
+    assert result.returncode == 0 and (tmp_path / "instance" / "tiltak.sqlite3").exists()
+    if database_url.startswith("postgresql"):
+        as_hosts_write_it = "postgres://" + database_url.split("://", 1)[1]
+        assert tiltak(as_hosts_write_it, "init").returncode == 0
+        assert "(no open tasks)" in tiltak(as_hosts_write_it, "tasks").stdout
+
+
 def test_a_clinic_variant_is_deployed_with_a_tenant(tiltak):
     result = tiltak("deploy", str(FIXTURES / "klinikk-oppfolging-kir.bpmn"), "--tenant", "kir",
                     "--json")

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine import limits
 from engine.definitions import collect_files
 from engine.errors import InvalidInput, TiltakError
+from engine.queries import health
 from engine.runtime import Engine
 from engine.serialization import data_from_json, plain
 from installation import metrics, services
@@ -39,12 +40,21 @@ def main(argv: list[str] | None = None) -> int:
         # before any command is counted: the web workers and the scheduler this starts
         # count their commands together (installation/metrics.py)
         metrics.share_between_processes()
+    engine = None
     try:
         engine = services.build_engine()
         return args.handler(engine, args) or 0
     except TiltakError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except SQLAlchemyError:
+        # a database that cannot be reached, or has no schema (yet, or not the newest),
+        # is said so; anything else is a fault to be seen whole
+        reason = health.not_ready(engine.db) if engine is not None else None
+        if reason is None:
+            raise
+        print(f"error: {reason}", file=sys.stderr)
+        return 1
     except json.JSONDecodeError as err:
         print(f"error: --data is not valid JSON: {err.msg} at column {err.colno}",
               file=sys.stderr)
