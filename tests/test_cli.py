@@ -115,7 +115,8 @@ def test_a_database_that_is_wrong_or_not_ready_is_said_so_without_a_traceback(
         database_url, tmp_path):
     """An operator's first mistakes with TILTAK_DATABASE_URL, each told in one line: what
     is no URL, a database Tiltak does not run on (its password not shown), one that cannot
-    be reached, and one that has no schema yet. `postgres://`, as hosting services write
+    be reached, and one that has no schema yet (where no server or scheduler starts).
+    `postgres://`, as hosting services write
     it, is taken for `postgresql://`; an empty setting is the embedded default."""
     def tiltak(url: str, *args: str):
         return tiltak_runner(url, tmp_path)(*args, ok=False)
@@ -130,6 +131,9 @@ def test_a_database_that_is_wrong_or_not_ready_is_said_so_without_a_traceback(
         assert result.returncode == 1, (url, result.stderr)
         assert said in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert "hemmelig" not in result.stderr
+    for command in (["serve", "--port", str(free_port())], ["worker"]):  # not started
+        result = tiltak(database_url, *command)
+        assert result.returncode == 1 and "run `tiltak init`" in result.stderr, result.stderr
     result = tiltak("", "init")
     assert result.returncode == 0 and (tmp_path / "instance" / "tiltak.sqlite3").exists()
     if database_url.startswith("postgresql"):

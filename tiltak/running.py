@@ -9,6 +9,8 @@ import os
 from typing import TYPE_CHECKING
 
 from engine.definitions import collect_files
+from engine.errors import TiltakError
+from engine.queries import health
 from engine.runtime import Engine
 from installation import demo_cases, logs, services
 
@@ -77,7 +79,16 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
                    help="Flask's development server in one process, for development only")
 
 
+def _ready(engine: Engine) -> None:
+    """A server or scheduler starts only on a database it can serve: reachable, with its
+    schema at the newest migration."""
+    reason = health.not_ready(engine.db)
+    if reason is not None:
+        raise TiltakError(reason)
+
+
 def cmd_serve(engine: Engine, args) -> None:
+    _ready(engine)
     print(f"\nTiltak answers on http://{args.host}:{args.port}/  (Ctrl+C stops it)", flush=True)
     embedded = services.embedded_scheduler()
     if not args.dev:
@@ -102,6 +113,7 @@ def cmd_serve(engine: Engine, args) -> None:
 
 def cmd_worker(engine: Engine, args) -> None:
     logs.configure()
+    _ready(engine)
     # a log line, so that it comes in the format the other lines come in (JSON or text)
     log.info("worker: sweeping timers every %g s (Ctrl+C stops it)", args.interval)
     jobs = [] if args.parent is None else [("parent", lambda: _follow(args.parent, scheduler),
