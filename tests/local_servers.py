@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 
@@ -44,3 +46,24 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return fields[0] != "Z"
+
+
+def serve(env: dict[str, str], cwd, workers: int) -> tuple[subprocess.Popen, int]:
+    """`tiltak serve` on a free port with `env` (its output kept), once it answers and
+    all its web workers are up; stopped again if it does not get there."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "serve", "--port",
+                               str(port), "--workers", str(workers)], env=env, cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health",
+                                                  timeout=2).status == 200,
+                   what="the server answers")
+        # a loaded machine boots the last web worker later
+        wait_until(lambda: " ".join(children(server.pid).values()).count("tiltak.cli serve")
+                   >= workers, what="every web worker is up")
+    except BaseException:
+        server.kill()
+        server.communicate()
+        raise
+    return server, port

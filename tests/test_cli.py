@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 from command_line import tiltak_runner
-from local_servers import children, free_port, running, wait_until
+from local_servers import children, free_port, running, serve, wait_until
 
 from walks import FIXTURES, PROCESSES, START_DATA
 
@@ -169,22 +169,8 @@ def test_choice_fields_list_the_options_the_organisation_gives(tiltak):
 
 def _serve(database_url: str, tmp_path, workers: int) -> tuple[subprocess.Popen, int]:
     """`tiltak serve` with the scheduler, once it answers and its web workers are up."""
-    port = free_port()
     env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TILTAK_SCHEDULER": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "serve", "--port",
-                               str(port), "--workers", str(workers)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/login",
-                                                  timeout=2).status == 200,
-                   what="the server answers")
-        # a loaded machine boots the last web worker later
-        wait_until(lambda: " ".join(children(server.pid).values()).count("tiltak.cli serve")
-                   >= workers, what="every web worker is up")
-    except BaseException:
-        server.kill()
-        raise
-    return server, port
+    return serve(env, tmp_path, workers)
 
 
 def test_serve_runs_a_production_server_with_several_workers_and_the_scheduler(tiltak,

@@ -16,7 +16,7 @@ import urllib.request
 from datetime import UTC, datetime
 
 import pytest
-from local_servers import free_port
+from local_servers import children, free_port, serve
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.database import Database
@@ -215,10 +215,7 @@ def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, t
     tiltak("users", "add", "kvalitetsportalen", "--groups", "integrasjon")
     secret = tiltak("token", "create", "kvalitetsportalen", "--scope", "start,read",
                     "--process", "kvalitetsportal").strip()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tiltak.cli", "serve", "--port",
-                               str(port), "--workers", "2"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server, port = serve(env, tmp_path, workers=2)  # both web workers up: requests spread
     base = f"http://127.0.0.1:{port}"
 
     def call(path: str, body: dict | None = None, request_id: str | None = None):
@@ -231,18 +228,7 @@ def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, t
         with urllib.request.urlopen(sent, timeout=30) as answer:
             return answer.headers, answer.read()
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        for _ in range(100):  # both web workers up, so the requests are spread
-            processes = subprocess.run(["ps", "-o", "args=", "--ppid", str(server.pid)],
-                                       capture_output=True, text=True).stdout
-            if processes.count("tiltak.cli serve") >= 2:
-                break
-            time.sleep(0.2)
+        processes = " ".join(children(server.pid).values())
         for n in range(6):
             headers, _ = call("/api/processes/kvalitetsportal/instances",
                               {"business_key": f"KP-{n}", "data": {"tittel": f"Avvik {n}"}},

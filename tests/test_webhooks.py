@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 from command_line import tiltak_runner
+from local_servers import wait_until
 
 from engine.identity.users import add_user
 from engine.models import Webhook, WebhookDelivery
@@ -108,15 +109,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def wait_for(predicate, seconds: float = 60.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("not within the time")
-
-
 def test_an_incident_system_hears_the_measure_done_and_the_case_closed(
         tiltak, receiver, worker, database_url, tmp_path):
     added = tiltak("webhook", "add", "kvalitetsportalen", receiver.url, "--events",
@@ -153,7 +145,7 @@ def test_an_incident_system_hears_the_measure_done_and_the_case_closed(
         "completed"
 
     # seven events, one of them tried twice
-    wait_for(lambda: len(receiver.received) >= 8)
+    wait_until(lambda: len(receiver.received) >= 8)
     time.sleep(0.5)
     with receiver.lock:
         received = list(receiver.received)
