@@ -3,6 +3,9 @@ after a run of wrong passwords, in every server process alike."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 from command_line import CommandLine
 from test_webui import PASSWORD, app, login  # noqa: F401 - the app fixture
@@ -70,3 +73,43 @@ def test_sign_in_pauses_after_a_run_of_wrong_passwords(app, clock):  # noqa: F81
     assert unknown.status_code == 401
     clock.advance(minutes=6)
     assert login(client, "sigrid").status_code == 302
+
+
+def _set_session_cookie(response) -> str | None:
+    found = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    return found[0] if found else None
+
+
+def test_the_session_slides_but_its_cookie_is_signed_again_only_once_it_is_old(app):  # noqa: F811
+    client = app.test_client()
+    login(client, "frida")
+    client.get("/")  # the first page puts its form token in the session
+    first = client.get_cookie("session")
+    # a minute has not passed: the same cookie goes on, and it still signs in
+    for _ in range(3):
+        response = client.get("/")
+        assert response.status_code == 200
+        assert _set_session_cookie(response) is None
+    assert client.get_cookie("session").value == first.value
+    # once the cookie is older than the refresh interval, the next response signs it again
+    # with a later expiry (the session's lifetime counts from the last request)
+    app.config["SESSION_REFRESH_AFTER"] = timedelta(seconds=1)
+    time.sleep(1.1)  # the signature's time is in whole seconds
+    response = client.get("/")
+    assert response.status_code == 200 and _set_session_cookie(response) is not None
+    again = client.get_cookie("session")
+    assert again.value != first.value and again.expires > first.expires
+    assert client.get("/").status_code == 200
+    # a changed session is sent at once, whatever its age
+    app.config["SESSION_REFRESH_AFTER"] = timedelta(hours=1)
+    response = client.get("/?lang=sv")
+    assert _set_session_cookie(response) is not None
+
+
+def test_a_session_cookie_past_its_lifetime_signs_no_one_in(app):  # noqa: F811
+    client = app.test_client()
+    login(client, "frida")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=1)
+    time.sleep(2.1)
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.location

@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
         receipts,
         request_ids,
         security,
+        sessions,
         start,
         tasks,
         vendor,
@@ -47,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None, *, engine: Engine | None = 
     app.extensions["tiltak_engine"] = engine
     request_ids.init_app(app)
     security.init_app(app)
+    sessions.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
