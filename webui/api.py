@@ -186,7 +186,7 @@ class EventSchema(Schema):
 
 
 @bp.get("/tasks")
-@bp.arguments(PageSchema, location="query")
+@bp.arguments(PageSchema(), location="query")
 @bp.response(200, TaskSchema(many=True))
 def list_tasks(query: dict[str, Any]):
     """The open tasks the caller may work on (one case's with `instance`); a token sees
@@ -232,7 +232,7 @@ def unclaim(task_id: str):
 
 
 @bp.post("/tasks/<task_id>/complete")
-@bp.arguments(CompleteSchema)
+@bp.arguments(CompleteSchema())
 @bp.response(200, InstanceSchema)
 def complete(body: dict[str, Any], task_id: str):
     who = caller("work")
@@ -242,7 +242,7 @@ def complete(body: dict[str, Any], task_id: str):
 
 
 @bp.post("/processes/<process_key>/instances")
-@bp.arguments(StartSchema)
+@bp.arguments(StartSchema())
 @bp.response(201, InstanceSchema)
 def start(body: dict[str, Any], process_key: str):
     """Start a case of the process's newest version, with its business key (the
@@ -256,7 +256,7 @@ def start(body: dict[str, Any], process_key: str):
 
 
 @bp.post("/messages")
-@bp.arguments(MessageSchema)
+@bp.arguments(MessageSchema())
 @bp.response(200, DeliveredSchema)
 def message(body: dict[str, Any]):
     """Deliver a message to the case waiting for it (by business key); for a token, a
@@ -287,7 +287,7 @@ def instance_history(instance_id: str):
 
 
 @bp.post("/instances/<instance_id>/cancel")
-@bp.arguments(CancelSchema)
+@bp.arguments(CancelSchema())
 @bp.response(200, DeliveredSchema)
 def cancel(body: dict[str, Any], instance_id: str):
     """Cancel the case, with the reason kept in its history (its starter and process

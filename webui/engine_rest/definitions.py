@@ -55,19 +55,19 @@ def definition_by_id(definition_id: str):
 
 
 @bp.post("/process-definition/key/<key>/start")
-@bp.arguments(CamundaStartSchema)
+@bp.arguments(CamundaStartSchema())
 def start_by_key(body: dict[str, Any], key: str):
     return _start(engine().repository.latest(key), body)
 
 
 @bp.post("/process-definition/key/<key>/tenant-id/<tenant>/start")
-@bp.arguments(CamundaStartSchema)
+@bp.arguments(CamundaStartSchema())
 def start_by_key_and_tenant(body: dict[str, Any], key: str, tenant: str):
     return _start(engine().repository.latest_version(key, tenant), body)
 
 
 @bp.post("/process-definition/<definition_id>/start")
-@bp.arguments(CamundaStartSchema)
+@bp.arguments(CamundaStartSchema())
 def start_by_id(body: dict[str, Any], definition_id: str):
     definition = _by_id(definition_id)
     latest = engine().repository.latest_version(definition.key, definition.tenant)

@@ -66,7 +66,7 @@ def version():
 
 
 @bp.get("/deployment")
-@bp.arguments(DeploymentQuerySchema, location="query")
+@bp.arguments(DeploymentQuerySchema(), location="query")
 def list_deployments(query: dict[str, Any]):
     tenants = query.get("tenantIdIn")
     rows = engine().repository.deployments(DeploymentQuery(
@@ -88,7 +88,7 @@ def deployment(deployment_id: int):
 
 
 @bp.post("/deployment/create")
-@bp.arguments(DeploymentFormSchema, location="form")
+@bp.arguments(DeploymentFormSchema(), location="form")
 def create_deployment(form: dict[str, Any]):
     """Deployed as `tiltak deploy` deploys: the same checks, a new version for each
     changed process, nothing new for an unchanged one (always "changed only")."""
