@@ -27,7 +27,7 @@ class ProcessInstance(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(200), index=True)
-    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), index=True)
     bindings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     id_counter: Mapped[int] = mapped_column(Integer, default=0)
@@ -76,10 +76,11 @@ class HumanTask(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
-    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    # the worklist filters and sorts on task_visibility's indexes, not on these columns
+    process_key: Mapped[str] = mapped_column(String(200))
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300))
-    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(100))
     candidate_groups: Mapped[list[Any]] = mapped_column(default=list)
     candidate_users: Mapped[list[Any]] = mapped_column(default=list)
     due_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -89,7 +90,7 @@ class HumanTask(Base):
     created_at: Mapped[datetime]
     # copied for filtering and display, so the worklist never needs the instance's state
     business_key: Mapped[str | None] = mapped_column(String(200))
-    clinic: Mapped[str | None] = mapped_column(String(100), index=True)
+    clinic: Mapped[str | None] = mapped_column(String(100))
 
 
 class TaskVisibility(Base):
