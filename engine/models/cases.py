@@ -136,7 +136,8 @@ class HistoryEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     stream: Mapped[str] = mapped_column(String(60))
     seq: Mapped[int]
-    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # the instance's events are its stream (read by the stream's index); None: a deployment
+    instance_id: Mapped[str | None] = mapped_column(String(36))
     type: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(100), index=True)  # "Mine saker": took part
     at: Mapped[datetime]

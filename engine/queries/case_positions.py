@@ -135,11 +135,12 @@ def _incident_places(session: Session, failed: list[str]) -> dict[str, str]:
     """The element each failed case stopped at: its last incident's."""
     found: dict[str, str] = {}
     for chunk in _chunks(failed):
-        last = select(HistoryEvent.instance_id, func.max(HistoryEvent.id).label("last")) \
-            .where(HistoryEvent.instance_id.in_(chunk), HistoryEvent.type == "incident") \
-            .group_by(HistoryEvent.instance_id).subquery()
+        # an instance's events are its stream, read by the (stream, seq) index
+        last = select(HistoryEvent.stream, func.max(HistoryEvent.id).label("last")) \
+            .where(HistoryEvent.stream.in_(chunk), HistoryEvent.type == "incident") \
+            .group_by(HistoryEvent.stream).subquery()
         for instance_id, element in session.execute(select(
-                HistoryEvent.instance_id, HistoryEvent.element_id).join(
+                HistoryEvent.stream, HistoryEvent.element_id).join(
                 last, HistoryEvent.id == last.c.last)):
             if element:
                 found[instance_id] = element

@@ -77,9 +77,9 @@ def cases_of(session: Session, actor: str, limit: int = LIMIT) -> list[MyCase]:
     for case in cases.values():
         if case.started_by == actor:
             case.why.add("started")
-    for (instance_id,) in session.execute(select(HistoryEvent.instance_id).where(
+    for (instance_id,) in session.execute(select(HistoryEvent.stream).where(
             HistoryEvent.actor == actor, HistoryEvent.type == "complete",
-            HistoryEvent.instance_id.in_(wanted)).distinct()):
+            HistoryEvent.stream.in_(wanted)).distinct()):
         cases[instance_id].why.add("took_part")
     for (instance_id,) in session.execute(select(CaseFollow.instance_id).where(
             CaseFollow.user_name == actor, CaseFollow.instance_id.in_(wanted))):
