@@ -12,15 +12,28 @@ durable commit sets on each database (one INSERT and COMMIT on the driver alone,
 same round), with the ratio to bare SpiffWorkflow charged that floor for as many commits
 as the engine makes (each command is one durable transaction; nothing that keeps that
 promise can beat it); saves JSON under bench/results/.
+
+With `--instructions` (and valgrind on the machine), also the instructions each side
+executes per instance, counted by callgrind: bare SpiffWorkflow, and the engine on
+SQLite (whose own work runs in the same process). Counts do not depend on what else the
+machine is doing; the difference between a run of FEW and one of MANY instances, over
+MANY - FEW, is one instance's count without the setup. Time per instruction is not
+counted: system calls (the log's writes), cache misses and threads show in the times
+above, not here.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -126,6 +139,42 @@ def tiltak_engine(n: int, url: str) -> tuple[float, list[float], float, float]:
     return rate, each, statements[0] / counted, commits[0] / counted
 
 
+FEW, MANY = 20, 60  # instances in the two counted runs of each side
+
+
+def _counted_run(side: str, n: int, workdir: Path) -> int:
+    """Instructions callgrind counts in one run of `side` with n instances."""
+    out = workdir / f"callgrind-{side}-{n}.out"
+    found = subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+         __file__, "--one-side", side, "-n", str(n)],
+        capture_output=True, text=True, check=True, cwd=workdir,
+        env={**os.environ, "PYTHONHASHSEED": "0"})  # the same dict orders every run
+    return int(re.search(r"Collected : (\d+)", found.stderr).group(1))
+
+
+def instructions_per_instance(workdir: Path) -> dict:
+    """Each side's instructions per instance, and the engine's ratio to bare (runs in
+    parallel: counts do not depend on load)."""
+    runs = [(side, n) for side in ("bare", "sqlite") for n in (FEW, MANY)]
+    with ThreadPoolExecutor(len(runs)) as pool:
+        counts = dict(zip(runs, pool.map(lambda r: _counted_run(*r, workdir), runs),
+                          strict=True))
+    per = {side: (counts[side, MANY] - counts[side, FEW]) / (MANY - FEW)
+           for side in ("bare", "sqlite")}
+    return {"bare_spiffworkflow": round(per["bare"]), "tiltak_sqlite": round(per["sqlite"]),
+            "ratio": round(per["bare"] / per["sqlite"], 3)}
+
+
+def one_side(side: str, n: int) -> None:
+    """What a counted run runs: n instances of one side."""
+    if side == "bare":
+        bare_spiff(n)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tiltak_engine(n, f"sqlite:///{Path(tmp) / 'counted.sqlite3'}")
+
+
 def six_step(workdir: Path) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from walks import walk_six_step  # the same walk the tests use
@@ -153,7 +202,15 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=300, help="instances per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions per instance with valgrind")
+    parser.add_argument("--one-side", choices=("bare", "sqlite"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_side:
+        one_side(args.one_side, args.n)
+        return
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind")
     kinds = run_on(args.postgres)
     bare: list[float] = []
     ours: dict[str, dict[str, list]] = {
@@ -178,6 +235,7 @@ def main() -> None:
                 ours[kind]["commits"].append(commits)
                 ours[kind]["floor"].append(floor)
         six = six_step(workdir)
+        counted = instructions_per_instance(workdir) if args.instructions else None
     bare_median = statistics.median(bare)
     result = {
         "instances_per_round": args.n, "rounds": args.rounds,
@@ -207,6 +265,11 @@ def main() -> None:
               f"as many durable commits {shown['ratio_to_durable_bare_median']:.3f}")
     print(f"six-step instance:  {six['seconds']} s, state {six['state_bytes']} bytes, "
           f"history data {six['history_data_bytes']} bytes in {six['history_events']} events")
+    if counted is not None:
+        result["instructions_per_instance"] = counted
+        print(f"instructions per instance (callgrind): bare SpiffWorkflow "
+              f"{counted['bare_spiffworkflow']:,}, tiltak on sqlite "
+              f"{counted['tiltak_sqlite']:,}, ratio {counted['ratio']:.3f}")
     save_results("engine_throughput", result)
 
 
