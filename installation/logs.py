@@ -35,15 +35,16 @@ class RequestId(logging.Filter):
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object a line: time (UTC), level, logger, message, request id, the
-    record's extra fields, and the exception's traceback if there is one."""
+    """One JSON object a line: time (UTC), level, logger, message, the process (which of
+    the server's workers), request id, the record's extra fields, and the exception's
+    traceback if there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(
                 timespec="milliseconds"),
             "level": record.levelname, "logger": record.name,
-            "message": record.getMessage()}
+            "message": record.getMessage(), "pid": record.process}
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id and request_id != "-":
             entry["request_id"] = request_id

@@ -4,11 +4,13 @@ logs (text and JSON lines), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -261,6 +263,40 @@ def test_the_server_sums_its_workers_metrics_and_logs_json_lines(database_url, t
     assert sorted(e["request_id"] for e in starts) == [f"kp-start-{n}" for n in range(6)]
     assert all(e["user"] == "kvalitetsportalen" and e["status"] == 201 for e in starts)
     assert "Traceback" not in output
+
+
+def test_a_busy_web_worker_takes_no_second_connection(database_url, tmp_path):
+    """Each request gets a web worker of its own while there are workers: one that is
+    busy with a connection (here, a request still arriving) takes no other, so every
+    request meanwhile goes to the other worker, whose every answer closes its connection
+    (a client kept on a busy worker would share its one core with the request there)."""
+    env = {**os.environ, "TILTAK_DATABASE_URL": database_url, "TILTAK_LOG_FORMAT": "json",
+           "TILTAK_SCHEDULER": "0"}
+    subprocess.run([sys.executable, "-m", "tiltak.cli", "init"], env=env, cwd=tmp_path,
+                   check=True, capture_output=True, timeout=120)
+    server, port = serve(env, tmp_path, workers=2)
+    try:
+        arriving = socket.create_connection(("127.0.0.1", port), timeout=10)
+        arriving.sendall(b"GET /ready HTTP/1.1\r\nHost: tiltak\r\nX-Request-ID: arriving\r\n")
+        time.sleep(0.5)  # a worker has taken it and waits for the rest
+        for n in range(8):
+            client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            client.request("GET", "/health", headers={"X-Request-ID": f"meanwhile-{n}"})
+            answer = client.getresponse()
+            answer.read()
+            assert answer.status == 200 and answer.getheader("Connection") == "close"
+            client.close()
+        arriving.sendall(b"\r\n")
+        assert arriving.recv(64).startswith(b"HTTP/1.1 ")
+        arriving.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    served_by = {e["request_id"]: e["pid"] for e in entries if "path" in e}
+    assert "arriving" in served_by, output
+    meanwhile = {served_by[f"meanwhile-{n}"] for n in range(8)}
+    assert served_by["arriving"] not in meanwhile and len(meanwhile) == 1
 
 
 def test_the_database_reports_its_newest_migration(database_url):

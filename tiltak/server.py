@@ -1,6 +1,16 @@
 """`tiltak serve`: the web UI in a production WSGI server (gunicorn, several worker
 processes), with the timer scheduler beside it as its own `tiltak worker` process when
 the embedded default asks for it. Flask's development server only when asked for.
+
+Each worker process serves one connection at a time, and closes it after the response:
+a worker that is busy takes no new connection, so the next one goes to a free worker.
+Requests are mostly CPU (the engine's commands), and Python runs one thread of a process
+at a time: with several threads per worker, the clients whose kept-alive connections a
+worker happened to take shared one core between them while other workers idled (four
+clients on one worker of four: half the throughput, twice the p95). A connection per
+worker keeps every request in a process of its own, as the cores allow. A gthread
+worker with one thread (not a sync worker): its main thread keeps reporting to gunicorn
+while a long response (an audit export) streams, so no timeout ends it.
 """
 
 from __future__ import annotations
@@ -76,7 +86,8 @@ def serve(host: str, port: int, workers: int, *, scheduler: bool) -> None:
     try:
         WebServer(database_url(), {
             "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
-            "threads": 4, "accesslog": None, "logger_class": ServerLog, "timeout": 60,
+            "threads": 1, "worker_connections": 1, "keepalive": 0,
+            "accesslog": None, "logger_class": ServerLog, "timeout": 60,
             "graceful_timeout": 10, "child_exit": _worker_ended,
         }).run()
     finally:
