@@ -137,6 +137,25 @@ def test_metrics_follow_a_case_as_it_runs(app, engine, clock):
     assert fired[("tiltak_incidents", ())] == 0
 
 
+def test_a_timer_fired_in_a_sweep_is_counted_once_it_can_be_seen(engine, clock):
+    """The metrics hear of each timer a sweep fired once the sweep's transaction has
+    committed: a scrape in between counted a firing whose task it could not yet see."""
+    engine.repository.deploy(collect_files([str(FIXTURES / "timerformer.bpmn")]), actor="per")
+    case = engine.runtime.start("timerformer", actor="frida",
+                                data={"frist": "PT2H", "purringer": 0})
+    seen = []
+    told = engine.core.observe
+
+    def observe(name: str, seconds: float, outcome: str) -> None:
+        if name == "fire_timers":  # what a scrape would find in the database now
+            seen.append((outcome, len(engine.tasks.find(instance_id=case.id))))
+        told(name, seconds, outcome)
+    engine.core.observe = observe
+    clock.set(datetime(2026, 1, 6, 8, 5, tzinfo=UTC))
+    assert engine.runtime.fire_due_timers() == (1, 1)
+    assert seen == [("ok", 1)]
+
+
 def test_metrics_are_for_this_machine_or_a_bearer_of_the_metrics_token(app):
     client = app.test_client()
     assert client.get("/metrics").status_code == 200  # loopback
