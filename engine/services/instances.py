@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Collection
 from typing import Any
@@ -22,6 +23,7 @@ from ..core import (
     command,
     log,
 )
+from ..database import AFTER_COMMIT
 from ..errors import (
     ExecutionError,
     NotFound,
@@ -264,7 +266,6 @@ class InstanceService(TaskAccess):
         failed: list[tuple[str, ExecutionError]] = []
         fired = 0
         taken: list[str] = []
-        observed: list[tuple[float, str]] = []  # (seconds, outcome) of each instance's firing
         try:
             with self.core.db.transaction() as session:
                 rows = instances.due(session.connection(), self.core.clock.now(), limit)
@@ -279,8 +280,9 @@ class InstanceService(TaskAccess):
                     except ExecutionError as err:
                         failed.append((row.id, err))
                         outcome = type(err).__name__
-                    # each instance's timers are one command, as `fire_timers` alone
-                    observed.append((time.perf_counter() - began, outcome))
+                    # one command per instance, as `fire_timers`; told once the batch commits
+                    session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(
+                        self.core.observe, "fire_timers", time.perf_counter() - began, outcome))
                     if time.monotonic() > deadline:
                         break
         except Exception:
@@ -288,10 +290,6 @@ class InstanceService(TaskAccess):
                 raise
             log.exception("a batch of %d timers failed; firing them one by one", len(taken))
             return len(taken), self._fire_one_by_one(taken)
-        # told once the batch committed: a scrape meanwhile counted firings that the
-        # figures it reads from the database did not show yet
-        for seconds, outcome in observed:
-            self.core.observe("fire_timers", seconds, outcome)
         for instance_id, err in failed:
             self._incident(instance_id, err)
         return len(taken), fired
