@@ -36,16 +36,14 @@ class _KeyKeepingSigner(TimestampSigner):
 
     def derive_key(self, secret_key=None) -> bytes:
         secret_key = self.secret_keys[-1] if secret_key is None else secret_key
-        known = (secret_key, self.salt, self.key_derivation, self.digest_method)
-        found = _DERIVED.get(known)
-        if found is None:
-            if len(_DERIVED) >= 64:
-                _DERIVED.clear()
-            found = _DERIVED[known] = super().derive_key(secret_key)
-        return found
+        return _derived(secret_key, self.salt, self.key_derivation, self.digest_method)
 
 
-_DERIVED: dict[tuple, bytes] = {}
+@functools.lru_cache(maxsize=64)
+def _derived(secret_key, salt, derivation, digest) -> bytes:
+    """The key itsdangerous derives from these inputs (it depends on nothing else)."""
+    return TimestampSigner(secret_key, salt=salt, key_derivation=derivation,
+                           digest_method=digest).derive_key()
 
 
 class SessionCookies(SecureCookieSessionInterface):
