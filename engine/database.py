@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict, TiltakError
+from .store import libpq_pipeline
 from .store.prepared import run_plain
 from .wal import BACKSTOP_PAGES, LOG_LIMIT, Checkpointer
 
@@ -88,6 +89,8 @@ class Database:
                 event.listen(self.engine, "rollback", writers.release)
                 event.listen(self.engine, "reset",  # a connection back in the pool
                              lambda _dbapi, record, _state: WriterLock.let_go(record.info))
+        if self.engine.dialect.driver == "psycopg":
+            libpq_pipeline.watch(self.engine)
         # SQLite runs a statement outside BEGIN in a transaction of its own; PostgreSQL
         # does so in autocommit
         self._one_statement = {READ_ONLY: True, ONE_STATEMENT: True, **(

@@ -1,19 +1,21 @@
-"""Statements of a command's hot path, compiled once per dialect and run on the driver's
-cursor (no statement cache lookup, no ORM bookkeeping per call), and a command's writes
-sent together at its end: one after another on SQLite, in one pipeline (one round trip)
-on PostgreSQL. Each is still announced to SQLAlchemy's cursor events, and a driver error
-is raised as SQLAlchemy's (an IntegrityError stays an IntegrityError)."""
+"""Statements of a command's hot path, compiled once per dialect (no statement cache
+lookup, no ORM bookkeeping per call), and a command's writes sent together at its end:
+one after another on SQLite's cursor, in one message through libpq's pipeline on
+PostgreSQL (engine/store/libpq_pipeline.py: one round trip, the transaction's BEGIN
+included). Each is still announced to SQLAlchemy's cursor events, and a driver error is
+raised as SQLAlchemy's (an IntegrityError stays an IntegrityError)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
+
+from . import libpq_pipeline
 
 
 @dataclass
@@ -37,6 +39,16 @@ class _Compiled:
     def converting(self) -> list[tuple[int, Callable[[Any], Any]]]:
         return [(position, self.processors[name]) for position, name in enumerate(self.names)
                 if name in self.processors]
+
+    @functools.cached_property
+    def numbered(self) -> tuple[str, tuple[str, ...]]:
+        """The statement with libpq's `$n` parameters, and their names in that order."""
+        return libpq_pipeline.numbered(self.sql)
+
+    def values_in_order(self, values: Mapping[str, Any]) -> tuple:
+        """The values of `numbered`'s parameters, each converted as `params` converts it."""
+        given = self.params(values)
+        return tuple(given[name] for name in self.numbered[1])
 
     def row(self, found: tuple) -> tuple:
         return tuple(value if convert is None or value is None else convert(value)
@@ -83,21 +95,46 @@ def query_together(conn: Connection, queries: Sequence[tuple[Prepared, Mapping[s
     """The rows of each query, in order. On PostgreSQL they go out together, in one round
     trip (with the transaction's BEGIN when nothing was sent before); each still runs
     after the one before it, so a row the first locks is read locked by the next."""
+    if _pipelines(conn):
+        outcomes, failure = _in_one_message(
+            conn, [(statement, [values], False) for statement, values in queries])
+        if failure is not None:
+            raise failure
+        return [[compiled.row(r) for r in outcome.rows]
+                for (compiled, _), outcome in outcomes]
     raw = conn.connection.dbapi_connection
-    pipelined = _pipelines(conn) and (len(queries) > 1 or
-                                      raw.info.transaction_status == _IDLE)
-    ran = []
-    try:
-        with raw.pipeline() if pipelined else nullcontext():
-            for statement, values in queries:
-                compiled = statement.compiled(conn)
-                cursor = raw.cursor()
-                _run(conn, cursor, compiled.sql, compiled.params(values), False)
-                ran.append((compiled, cursor if pipelined else cursor.fetchall()))
-    except conn.dialect.loaded_dbapi.Error as err:  # raised as the pipeline synced
-        raise _as_sqlalchemy(conn, err) from err
-    return [[compiled.row(r) for r in (found.fetchall() if pipelined else found)]
-            for compiled, found in ran]
+    found = []
+    for statement, values in queries:
+        compiled = statement.compiled(conn)
+        cursor = raw.cursor()
+        _run(conn, cursor, compiled.sql, compiled.params(values), False)
+        found.append([compiled.row(r) for r in cursor.fetchall()])
+    return found
+
+
+def _in_one_message(conn: Connection, statements: Sequence[tuple[Prepared, list, bool]]
+                    ) -> tuple[list[tuple[tuple[_Compiled, Any], libpq_pipeline.Outcome]],
+                               exc.DBAPIError | None]:
+    """Statements (each with the values of its executions, and whether it is executed as
+    many) run on PostgreSQL in one round
+    trip (engine/store/libpq_pipeline.py), each still announced to SQLAlchemy's cursor
+    events: their outcomes, and the first one's error as SQLAlchemy's."""
+    sent = []
+    for statement, executions, many in statements:
+        compiled = statement.compiled(conn)
+        ordered = [compiled.values_in_order(v) for v in executions]
+        if conn.dispatch.before_cursor_execute:
+            conn.dispatch.before_cursor_execute(conn, None, compiled.sql,
+                                                ordered if many else ordered[0], None, many)
+        sent.append(((compiled, executions), (compiled.numbered[0], ordered)))
+    outcomes, failure = libpq_pipeline.run(conn.connection.dbapi_connection,
+                                           conn.connection.info, [s[1] for s in sent])
+    if failure is not None:
+        try:
+            raise _as_sqlalchemy(conn, failure) from failure
+        except exc.DBAPIError as err:  # raised once, so that it carries its cause
+            failure = err
+    return list(zip((s[0] for s in sent), outcomes, strict=True)), failure
 
 
 def run_plain(conn: Connection, sql: str) -> None:
@@ -109,11 +146,8 @@ def run_plain(conn: Connection, sql: str) -> None:
         cursor.close()
 
 
-_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction begun yet
-
-
 def _pipelines(conn: Connection) -> bool:
-    """Whether the driver sends statements in a pipeline (psycopg 3 on PostgreSQL)."""
+    """Whether statements go in libpq's pipeline (psycopg 3 on PostgreSQL)."""
     return conn.dialect.driver == "psycopg"
 
 
@@ -123,7 +157,6 @@ class _Write:
     values: Any  # a mapping, or a list of them (one statement, many rows)
     many: bool
     expect_one: Exception | None  # raised when the statement changes no row
-    cursor: Any = None
 
 
 class Writes:
@@ -147,38 +180,28 @@ class Writes:
         items, self._items = self._items, []
         if not items:
             return
+        if _pipelines(conn):
+            outcomes, failure = _in_one_message(
+                conn, [(item.statement, item.values if item.many else [item.values], item.many)
+                       for item in items])
+            for item, (_, outcome) in zip(items, outcomes, strict=True):
+                # an unmet expectation explains an error that followed it
+                if item.expect_one is not None and outcome.ran and outcome.rowcount == 0:
+                    raise item.expect_one
+            if failure is not None:
+                raise failure
+            return
         raw = conn.connection.dbapi_connection
-        pipelined = _pipelines(conn)
-        try:
-            with raw.pipeline() if pipelined else nullcontext():
-                for item in items:
-                    compiled = item.statement.compiled(conn)
-                    item.cursor = raw.cursor()
-                    if item.many:
-                        params = [compiled.params(v) for v in item.values]
-                    else:
-                        params = compiled.params(item.values)
-                    _run(conn, item.cursor, compiled.sql, params, item.many)
-                    if not pipelined:
-                        _check(item)
-        except exc.DBAPIError:
-            if pipelined:  # an unmet expectation explains an error that followed it
-                for item in items:
-                    _check(item)
-            raise
-        except conn.dialect.loaded_dbapi.Error as err:
-            if pipelined:
-                for item in items:
-                    _check(item)
-            raise _as_sqlalchemy(conn, err) from err
-        if pipelined:
-            for item in items:
-                _check(item)
-
-
-def _check(item: _Write) -> None:
-    if item.expect_one is not None and item.cursor is not None and item.cursor.rowcount == 0:
-        raise item.expect_one
+        for item in items:
+            compiled = item.statement.compiled(conn)
+            cursor = raw.cursor()
+            if item.many:
+                params = [compiled.params(v) for v in item.values]
+            else:
+                params = compiled.params(item.values)
+            _run(conn, cursor, compiled.sql, params, item.many)
+            if item.expect_one is not None and cursor.rowcount == 0:
+                raise item.expect_one
 
 
 def _run(conn: Connection, cursor, sql: str, params, many: bool) -> None:
