@@ -146,6 +146,23 @@ def test_the_prepared_statements_outlive_a_rollback_that_deallocates_them(deploy
     assert _prepared(deployed, "_tiltak_")
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_rollback_that_deallocates_nothing_leaves_the_statements_in_use(db):
+    """When psycopg prepared nothing of its own, a rollback deallocates nothing: ours are
+    used on as they are, not prepared a second time (which the server would refuse)."""
+    with db.reading() as session:
+        query_rows(session.connection(), READ, {"first": ""})
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        session.execute(text("SELECT 1"))
+        raise RuntimeError("rolled back")
+    for _ in range(2):
+        assert _stored(db) == []
+    with db.reading() as session:
+        assert session.scalar(text("SELECT count(*) FROM pg_prepared_statements "
+                                   "WHERE name LIKE '\\_tiltak\\_%'")) == 1
+
+
 def _prepared(engine, prefix: str) -> list[str]:
     """The connection's prepared statements named so (the pool holds one connection)."""
     with engine.db.reading() as session:

@@ -85,9 +85,9 @@ def watch(engine) -> None:
 
 def rolling_back(raw, record_info: dict) -> None:
     """Told before a connection's transaction is rolled back: psycopg then deallocates
-    every prepared statement of the connection (if it prepared any itself), ours too. Ours
-    are closed before their next use (closing one that is gone is no error) and prepared
-    again."""
+    every prepared statement of the connection if it prepared any of its own, ours too.
+    Before ours are used again, the server is asked which it still holds; the others are
+    prepared again."""
     kept = record_info.get(_STATES)
     if kept is not None and kept.prepared and not raw.closed and \
             raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
@@ -119,18 +119,14 @@ def run(raw, record_info: dict, statements: Sequence[tuple[str, Sequence[Sequenc
     order in one round trip, after a BEGIN if the transaction has not begun. Each
     statement's outcome (for several executions: their rows and changed rows together;
     empty for those not run), and the first statement's error as psycopg raises it."""
+    kept = _kept(record_info, raw)
+    if kept.doubtful:
+        _still_prepared(raw, kept)  # through psycopg, which takes the lock itself
     with raw.lock:
         pg = raw.pgconn
-        kept = _kept(record_info, raw)
         plan: list[tuple[str, Any]] = []  # what each queued command's results are for
         pg.enter_pipeline_mode()
         try:
-            if kept.doubtful:
-                for name in kept.prepared.values():
-                    pg.send_close_prepared(name)
-                    plan.append(("close", None))
-                kept.prepared.clear()
-                kept.doubtful = False
             if not raw.autocommit and pg.transaction_status == pq.TransactionStatus.IDLE:
                 pg.send_query_params(begin_statement(raw), None)
                 plan.append(("begin", None))
@@ -161,6 +157,14 @@ def run(raw, record_info: dict, statements: Sequence[tuple[str, Sequence[Sequenc
         return _outcomes(raw, kept, plan, results, len(statements))
 
 
+def _still_prepared(raw, kept: _Connection) -> None:
+    """Forget the statements the server no longer holds (one query, after a rollback)."""
+    held = {name.encode() for (name,) in raw.execute(
+        "SELECT name FROM pg_prepared_statements WHERE left(name, 8) = '_tiltak_'")}
+    kept.prepared = {key: name for key, name in kept.prepared.items() if name in held}
+    kept.doubtful = False
+
+
 def _outcomes(raw, kept: _Connection, plan, results, count: int
               ) -> tuple[list[Outcome], Exception | None]:
     outcomes = [Outcome([], 0) for _ in range(count)]
@@ -172,7 +176,7 @@ def _outcomes(raw, kept: _Connection, plan, results, count: int
                 kept.prepared.pop(what, None)
             if failure is None and status != pq.ExecStatus.PIPELINE_ABORTED:
                 failure = errors.error_from_result(result, encoding=raw.info.encoding)
-                if failure.sqlstate == _NO_SUCH_STATEMENT:  # let go of unseen: close, renew
+                if failure.sqlstate == _NO_SUCH_STATEMENT:  # let go of unseen: ask again
                     kept.doubtful = True
             continue
         if kind != "statement":
