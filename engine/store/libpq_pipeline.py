@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import select
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,21 @@ class _Connection:
         self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
         self.numbers = 0  # names given so far
         self.doubtful = False  # whether PostgreSQL may have let go of the statements
+        self.schema = 0  # the engine's schema changes when they were last known held
+
+
+_SCHEMA_CHANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> count
+
+
+def schema_changed(engine) -> None:
+    """Told after a migration ran on one of the engine's connections: psycopg deallocates
+    a connection's prepared statements after a DROP or ALTER it ran (if it prepared any of
+    its own), so each connection asks again before its next message."""
+    _SCHEMA_CHANGES[engine] = _SCHEMA_CHANGES.get(engine, 0) + 1
+
+
+def schema_changes(engine) -> int:
+    return _SCHEMA_CHANGES.get(engine, 0)
 
 
 def watch(engine) -> None:
@@ -113,13 +129,16 @@ def begin_statement(raw) -> bytes:
     return " ".join(parts).encode()
 
 
-def run(raw, record_info: dict, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]
-        ) -> tuple[list[Outcome], Exception | None]:
+def run(raw, record_info: dict, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]],
+        *, schema: int = 0) -> tuple[list[Outcome], Exception | None]:
     """Run `statements` ((SQL in libpq's `$n` style, the values of each execution)) in
     order in one round trip, after a BEGIN if the transaction has not begun. Each
     statement's outcome (for several executions: their rows and changed rows together;
-    empty for those not run), and the first statement's error as psycopg raises it."""
+    empty for those not run), and the first statement's error as psycopg raises it.
+    `schema`: the engine's `schema_changes`."""
     kept = _kept(record_info, raw)
+    if kept.schema != schema:
+        kept.doubtful, kept.schema = bool(kept.prepared), schema
     if kept.doubtful:
         _still_prepared(raw, kept)  # through psycopg, which takes the lock itself
     with raw.lock:
