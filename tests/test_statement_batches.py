@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    create_engine,
     exc,
     insert,
     literal_column,
@@ -175,3 +176,25 @@ def test_psycopg_style_statements_are_numbered_for_libpq():
         "UPDATE t SET a=%(a)s, b=%(b)s WHERE c LIKE '5%%' AND a=%(a)s AND d=%(d_1)s")
     assert sql == "UPDATE t SET a=$1, b=$2 WHERE c LIKE '5%' AND a=$1 AND d=$3"
     assert names == ("a", "b", "d_1")
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_connection_the_server_ended_fails_one_command_and_is_replaced(db):
+    """The server ends the connection between two commands (a restart, an administrator):
+    the next command fails with SQLAlchemy's error for it, and the one after runs on a
+    new connection."""
+    with db.reading() as session:
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        query_rows(session.connection(), READ, {"first": ""})
+    admin = create_engine(db.engine.url)  # a pool of its own
+    with admin.begin() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    with pytest.raises(exc.OperationalError), db.reading() as session:
+        query_rows(session.connection(), READ, {"first": ""})
+    writes = Writes()
+    writes.add(PUT, row("a"))
+    with db.transaction() as session:
+        writes.send(session.connection())
+    assert [r[0] for r in _stored(db)] == ["a"]

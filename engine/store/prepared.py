@@ -127,9 +127,13 @@ def _in_one_message(conn: Connection, statements: Sequence[tuple[Prepared, list,
             conn.dispatch.before_cursor_execute(conn, None, compiled.sql,
                                                 ordered if many else ordered[0], None, many)
         sent.append(((compiled, executions), (compiled.numbered[0], ordered)))
-    outcomes, failure = libpq_pipeline.run(
-        conn.connection.dbapi_connection, conn.connection.info, [s[1] for s in sent],
-        schema=libpq_pipeline.schema_changes(conn.engine))
+    try:
+        outcomes, failure = libpq_pipeline.run(
+            conn.connection.dbapi_connection, conn.connection.info, [s[1] for s in sent],
+            schema=libpq_pipeline.schema_changes(conn.engine))
+    except conn.dialect.loaded_dbapi.Error as err:  # the connection broke: let it go
+        conn.invalidate(err)
+        raise _as_sqlalchemy(conn, err) from err
     if failure is not None:
         try:
             raise _as_sqlalchemy(conn, failure) from failure
