@@ -3,7 +3,7 @@
 psycopg's own pipeline hands libpq one statement at a time and flushes each to the
 socket (a system call, and a wake-up of the server, per statement), and runs a BEGIN in
 a round trip of its own before the transaction's first statement. Measured on a command
-of eight INSERTs: 0.66-0.83 ms and 0.40-0.54 ms of the client's CPU through psycopg's
+of eight INSERTs: 0.66-0.89 ms and 0.40-0.59 ms of the client's CPU through psycopg's
 pipeline, 0.43-0.47 ms and 0.13-0.17 ms queued here and flushed once.
 
 Here the statements, a BEGIN when the transaction has not begun, and the prepared
