@@ -106,7 +106,7 @@ class Database:
 
         with self.engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")
-        libpq_pipeline.schema_changed(self.engine)
+        libpq_pipeline.migrated(self.engine)
 
     def schema_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

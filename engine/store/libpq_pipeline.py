@@ -26,6 +26,7 @@ from typing import Any
 
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
+from sqlalchemy import event
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 _SENT = pq.Format.TEXT  # rows come back as text, loaded as psycopg's cursor loads them
@@ -69,27 +70,26 @@ class _Connection:
         self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
         self.numbers = 0  # names given so far
         self.doubtful = False  # whether PostgreSQL may have let go of the statements
-        self.schema = 0  # the engine's schema changes when they were last known held
+        self.migrations = 0  # the engine's migrations when the statements were checked
 
 
-_SCHEMA_CHANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> count
+_MIGRATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> count
 
 
-def schema_changed(engine) -> None:
-    """Told after a migration ran on one of the engine's connections: psycopg deallocates
-    a connection's prepared statements after a DROP or ALTER it ran (if it prepared any of
-    its own), so each connection asks again before its next message."""
-    _SCHEMA_CHANGES[engine] = _SCHEMA_CHANGES.get(engine, 0) + 1
+def migrated(engine) -> None:
+    """Told after a migration ran on the engine: psycopg deallocates the prepared
+    statements of each connection that ran a DROP or ALTER, on whichever of the engine's
+    connections that was, so each of them checks before its next message."""
+    _MIGRATIONS[engine] = _MIGRATIONS.get(engine, 0) + 1
 
 
-def schema_changes(engine) -> int:
-    return _SCHEMA_CHANGES.get(engine, 0)
+def migrations(engine) -> int:
+    return _MIGRATIONS.get(engine, 0)
 
 
 def watch(engine) -> None:
     """Have `rolling_back` told of an engine's rollbacks: a transaction's, and the pool's
     when it takes back a connection."""
-    from sqlalchemy import event
 
     def rolled_back(conn) -> None:
         if not conn.invalidated:
@@ -101,12 +101,17 @@ def watch(engine) -> None:
 
 def rolling_back(raw, record_info: dict) -> None:
     """Told before a connection's transaction is rolled back: psycopg then deallocates
-    every prepared statement of the connection if it prepared any of its own, ours too.
-    Before ours are used again, the server is asked which it still holds; the others are
-    prepared again."""
+    every prepared statement of the connection if it prepared any of its own, ours too."""
+    if not raw.closed and raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        doubt(record_info)
+
+
+def doubt(record_info: dict) -> None:
+    """The server may have let go of the connection's prepared statements (a rollback, or
+    a DROP or ALTER, after which psycopg deallocates them all): before ours are used
+    again, the server is asked which it still holds; the others are prepared again."""
     kept = record_info.get(_STATES)
-    if kept is not None and kept.prepared and not raw.closed and \
-            raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+    if kept is not None and kept.prepared:
         kept.doubtful = True
 
 
@@ -130,15 +135,16 @@ def begin_statement(raw) -> bytes:
 
 
 def run(raw, record_info: dict, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]],
-        *, schema: int = 0) -> tuple[list[Outcome], Exception | None]:
+        *, migrations: int = 0) -> tuple[list[Outcome], Exception | None]:
     """Run `statements` ((SQL in libpq's `$n` style, the values of each execution)) in
     order in one round trip, after a BEGIN if the transaction has not begun. Each
     statement's outcome (for several executions: their rows and changed rows together;
     empty for those not run), and the first statement's error as psycopg raises it.
-    `schema`: the engine's `schema_changes`."""
+    `migrations`: the engine's count of them (`migrations`)."""
     kept = _kept(record_info, raw)
-    if kept.schema != schema:
-        kept.doubtful, kept.schema = bool(kept.prepared), schema
+    if kept.migrations != migrations:
+        kept.migrations = migrations
+        doubt(record_info)
     if kept.doubtful:
         _still_prepared(raw, kept)  # through psycopg, which takes the lock itself
     with raw.lock:
@@ -235,7 +241,8 @@ def _results(pg, commands: int) -> list[Any]:
             continue
         if result.status == pq.ExecStatus.PIPELINE_SYNC:
             break
-        current = result if current is None or result.status not in _OK else current
+        if current is None:  # a command's first result tells how it went
+            current = result
     if len(found) != commands:
         raise errors.InternalError(f"{len(found)} results for {commands} statements")
     return found

@@ -45,10 +45,16 @@ class _Compiled:
         """The statement with libpq's `$n` parameters, and their names in that order."""
         return libpq_pipeline.numbered(self.sql)
 
+    @functools.cached_property
+    def _numbered_converting(self) -> list[tuple[str, Callable[[Any], Any] | None]]:
+        return [(name, self.processors.get(name)) for name in self.numbered[1]]
+
     def values_in_order(self, values: Mapping[str, Any]) -> tuple:
         """The values of `numbered`'s parameters, each converted as `params` converts it."""
-        given = self.params(values)
-        return tuple(given[name] for name in self.numbered[1])
+        if self.fixed:
+            values = {**self.fixed, **values}
+        return tuple(values[name] if convert is None else convert(values[name])
+                     for name, convert in self._numbered_converting)
 
     def row(self, found: tuple) -> tuple:
         return tuple(value if convert is None or value is None else convert(value)
@@ -116,9 +122,9 @@ def _in_one_message(conn: Connection, statements: Sequence[tuple[Prepared, list,
                     ) -> tuple[list[tuple[tuple[_Compiled, Any], libpq_pipeline.Outcome]],
                                exc.DBAPIError | None]:
     """Statements (each with the values of its executions, and whether it is executed as
-    many) run on PostgreSQL in one round
-    trip (engine/store/libpq_pipeline.py), each still announced to SQLAlchemy's cursor
-    events: their outcomes, and the first one's error as SQLAlchemy's."""
+    many) run on PostgreSQL in one round trip (engine/store/libpq_pipeline.py), each
+    still announced to SQLAlchemy's cursor events: their outcomes, and the first one's
+    error as SQLAlchemy's."""
     sent = []
     for statement, executions, many in statements:
         compiled = statement.compiled(conn)
@@ -130,15 +136,14 @@ def _in_one_message(conn: Connection, statements: Sequence[tuple[Prepared, list,
     try:
         outcomes, failure = libpq_pipeline.run(
             conn.connection.dbapi_connection, conn.connection.info, [s[1] for s in sent],
-            schema=libpq_pipeline.schema_changes(conn.engine))
+            migrations=libpq_pipeline.migrations(conn.engine))
     except conn.dialect.loaded_dbapi.Error as err:  # the connection broke: let it go
         conn.invalidate(err)
         raise _as_sqlalchemy(conn, err) from err
     if failure is not None:
-        try:
-            raise _as_sqlalchemy(conn, failure) from failure
-        except exc.DBAPIError as err:  # raised once, so that it carries its cause
-            failure = err
+        converted = _as_sqlalchemy(conn, failure)
+        converted.__cause__ = failure  # as `raise ... from` would
+        failure = converted
     return list(zip((s[0] for s in sent), outcomes, strict=True)), failure
 
 
