@@ -1,12 +1,12 @@
 """Benchmark: the worklist page with 1,000, 10,000 and 100,000 open tasks.
 
-Fills the tables the worklist reads (open tasks and who may see them, written by the
-store's own code) with N open tasks spread over six groups, clinics, assignees and due
-dates, then times the logged-in worklist page through the real Flask app, as a user in
-three of the six groups: default view, overdue filter, text search, clinic filter with
-the latest deadlines first, page 20. Prints median and p95 per view and size, and the
-ratio of each size's p95 to the smallest size's; on SQLite and (with `--postgres URL`)
-PostgreSQL. Saves JSON under bench/results/.
+Fills the tables the worklist reads (open tasks, who may see them and the cases' titles,
+written by the store's own code) with N open tasks spread over six groups, clinics,
+assignees and due dates, then times the logged-in worklist page through the real Flask
+app, as a user in three of the six groups: default view, overdue filter, text search,
+clinic filter with the latest deadlines first, page 20. Prints median and p95 per view and
+size, and the ratio of each size's p95 to the smallest size's; on SQLite and (with
+`--postgres URL`) PostgreSQL. Saves JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from databases import database, p95, run_on, save_results  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.identity.users import add_user  # noqa: E402
-from engine.models import HumanTask, ProcessInstance  # noqa: E402
+from engine.models import CaseFacts, HumanTask, ProcessInstance  # noqa: E402
 from engine.store import visibility  # noqa: E402
 from installation import services  # noqa: E402
 
@@ -43,6 +43,8 @@ VIEWS = {
     "clinic": "/?clinic=med&sort=-due",
     "page_20": "/?page=20",
 }
+TITLES = ["Fall fra seng på natt", "Forsinket oppfølging av sepsis", "Feil dose insulin",
+          "Pasient utskrevet uten epikrise", "Forveksling av prøveglass"]
 BATCH = 5_000
 
 
@@ -50,7 +52,7 @@ def fill(engine, n: int, definition_id: int) -> None:
     rng = random.Random(17)
     now = datetime.now(UTC)
     for first in range(0, n, BATCH):
-        instances, tasks = [], []
+        instances, tasks, facts = [], [], []
         for i in range(first, min(n, first + BATCH)):
             instance_id = str(uuid.uuid4())
             clinic = rng.choice(CLINICS)
@@ -60,6 +62,10 @@ def fill(engine, n: int, definition_id: int) -> None:
                 "status": "running", "bindings": {}, "id_counter": 0,
                 "started_at": now, "started_by": "frida", "last_hash": "",
                 "event_count": 0, "version": 1})
+            title = f"{rng.choice(TITLES)} ({i})"
+            facts.append({"instance_id": instance_id, "process_key": "hendelsesanalyse-oppfolging",
+                          "clinic": clinic, "anonymous": False, "sensitive": False,
+                          "title": title})
             tasks.append({
                 "id": str(uuid.uuid4()), "instance_id": instance_id,
                 "definition_id": definition_id, "process_key": "klinikk-oppfolging",
@@ -76,7 +82,9 @@ def fill(engine, n: int, definition_id: int) -> None:
         with engine.db.transaction() as session:
             session.execute(ProcessInstance.__table__.insert(), instances)
             session.execute(HumanTask.__table__.insert(), tasks)
-            visibility.add(session.connection(), tasks)
+            session.execute(CaseFacts.__table__.insert(), facts)
+            visibility.add(session.connection(), tasks,
+                           {f["instance_id"]: f["title"] for f in facts})
     if engine.db.dialect == "postgresql":
         with engine.db.engine.begin() as conn:  # as autovacuum would have by now
             conn.exec_driver_sql("ANALYZE")

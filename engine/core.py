@@ -373,13 +373,14 @@ class EngineCore:
                                      data_to_json(row.variables),
                                      projection.progress(workflow, loaded.owner))
         instances.write(writes, row)
-        tasks = store_projections.sync_tasks(
-            writes, row, views, now,
-            (task_id, actor) if event_type == "complete" and task_id else None, before.tasks)
-        row.open_tasks = views
         facts = store_projections.record_case(writes, conn.dialect.name, row,
                                               self.hooks.case_facts(row.variables),
                                               before.facts)
+        tasks = store_projections.sync_tasks(
+            writes, row, views, now,
+            (task_id, actor) if event_type == "complete" and task_id else None, before.tasks,
+            facts["title"], before.facts is None or before.facts["title"] != facts["title"])
+        row.open_tasks = views
         subscribed = store_projections.sync_subscriptions(
             writes, row, projection.message_names(workflow), before.subscriptions)
         self.hooks.saved(session, CaseChange(

@@ -99,6 +99,10 @@ def count(engine, model) -> int:
      "or with camunda:expression and camunda:resultVariable"),
     ("feil-i-service.bpmn", process(SERVICE.format(
         attrs='camunda:expression="${dateTime(}" camunda:resultVariable="t"')), "Service_Tid"),
+    ("to-like.bpmn", process(SCRIPT.format(fmt="python", script="x = 1").replace(
+        'id="End_1"', 'id="Script_Beregn"').replace('targetRef="End_1"',
+                                                    'targetRef="Script_Beregn"')),
+     "element 'Script_Beregn': the id 'Script_Beregn' is used by 2 elements"),
 ])
 def test_a_bad_definition_is_refused_with_file_and_element(engine, name, content, message):
     with pytest.raises(DefinitionError) as err:
@@ -106,6 +110,28 @@ def test_a_bad_definition_is_refused_with_file_and_element(engine, name, content
     assert message in str(err.value)
     assert name in str(err.value)
     assert count(engine, ProcessDefinition) == 0
+
+
+def test_two_tasks_may_show_the_same_variable_in_their_forms(engine):
+    """A form field's id names a variable, not an element: Camunda Modeler lets a second
+    task's form show it again, and such a file deploys and runs."""
+    field = ('<bpmn:extensionElements><camunda:formData><camunda:formField id="tittel" '
+             'label="Tittel" type="string" /></camunda:formData></bpmn:extensionElements>')
+    engine.repository.deploy({"to-skjema.bpmn": process(
+        '<bpmn:startEvent id="StartEvent_1"/><bpmn:sequenceFlow id="F1" '
+        'sourceRef="StartEvent_1" targetRef="Task_A"/>'
+        f'<bpmn:userTask id="Task_A" camunda:candidateUsers="per">{field}</bpmn:userTask>'
+        '<bpmn:sequenceFlow id="F2" sourceRef="Task_A" targetRef="Task_B"/>'
+        f'<bpmn:userTask id="Task_B" camunda:candidateUsers="per">{field}</bpmn:userTask>'
+        '<bpmn:sequenceFlow id="F3" sourceRef="Task_B" targetRef="End_1"/>'
+        '<bpmn:endEvent id="End_1"/>').replace(
+        b'isExecutable="true"', b'isExecutable="true" camunda:candidateStarterGroups="ansatt"'
+    )}, actor="per")
+    instance = engine.runtime.start("prosess", actor="per")
+    for title in ("Første", "Andre"):
+        [task] = engine.tasks.find(actor="per")
+        engine.tasks.complete(task.id, actor="per", data={"tittel": title})
+    assert engine.history.show(instance.id)["data"]["tittel"] == "Andre"
 
 
 def test_the_line_of_a_syntax_error_is_named(engine):

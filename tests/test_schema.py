@@ -11,7 +11,7 @@ def test_init_twice_is_harmless_and_the_migrations_match_the_models(database_url
     db = Database(database_url)
     db.create_schema()
     db.create_schema()
-    assert db.schema_revision() == "0015"
+    assert db.schema_revision() == "0016"
     with db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []

@@ -23,6 +23,7 @@ from webui import create_app
 from walks import FIXTURES
 
 PEOPLE = {"ada": {"team-kir", "team-med"}, "bo": {"team-psyk"}, "cy": set()}
+TITLES = ("Fall fra seng", "Forsinket behandling av sepsis", "Feil dose")
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ def cases(engine, clock):
                                    "team-psyk"]),
             "brukere": rng.choice(["", "", "cy", "ada"]),
             "frist": (clock.now() + timedelta(days=rng.randint(-6, 20))).isoformat(),
-            "klinikk": rng.choice(["kir", "med"])})
+            "klinikk": rng.choice(["kir", "med"]),
+            "saktittel": f"{rng.choice(TITLES)} nr. {i}"})
         clock.advance(minutes=rng.choice([0, 1, 5]))  # equal creation times happen
     for actor, count in (("ada", 3), ("bo", 2)):
         offered = [t for t in engine.tasks.find(actor=actor) if not t.assignee]
@@ -108,6 +110,7 @@ def test_page_after_page_the_user_sees_what_they_may_work_on_in_the_order_asked(
 
 def test_filters_and_counts_agree_with_the_open_tasks(cases):
     for filters in ({"clinic": "med"}, {"text": "sak-01"}, {"text": "arkiv"},
+                    {"text": "SEPSIS"}, {"text": "nr. 3"},
                     {"due": "overdue"}, {"due": "soon", "sort": "-due"}):
         ids, pages = walk_pages(cases, actor="ada", **filters)
         assert ids == expected(cases, WorklistQuery(actor="ada", **filters)), filters
@@ -118,6 +121,43 @@ def test_filters_and_counts_agree_with_the_open_tasks(cases):
         "overdue": len(expected(cases, WorklistQuery(actor="ada", due="overdue"))),
         "soon": len(expected(cases, WorklistQuery(actor="ada", due="soon")))}
     assert counts["mine"] == 3 and counts["group"] > 0
+
+
+@pytest.mark.parametrize("read_back", [False, True], ids=["kept", "read-back"])
+def test_a_cases_new_title_is_found_on_the_task_that_stays_open(
+        cases, database_url, clock, read_back):
+    """One of a case's two tasks is completed with a new title; the other, still open,
+    is found by the new title and no longer by the old one, whether the command ran on
+    the case kept in memory or on the case read back from the database. Meanwhile the
+    case's data is what the completed branch left, not the empty data of the join that
+    waits for the other."""
+    from installation import services
+    task = cases.tasks.worklist(WorklistQuery(actor="ada", text="fall fra seng")).tasks[0]
+    [other] = [t for t in cases.tasks.find() if t.instance_id == task.instance_id
+               and t.id != task.id]
+    engine = services.build_engine(database_url, clock=clock) if read_back else cases
+    if task.element_id != "Task_Frist":
+        task, other = other, task
+    engine.tasks.claim(task.id, actor="ada")
+    engine.tasks.complete(task.id, actor="ada", data={"saktittel": "Legemiddel forvekslet"})
+    data = cases.history.show(task.instance_id)["data"]
+    assert data["saktittel"] == "Legemiddel forvekslet" and data["grupper"]
+    for actor in ("ada", "bo", "cy"):
+        if other.id in expected(cases, WorklistQuery(actor=actor)):
+            break
+    found = walk_pages(cases, actor=actor, text="forvekslet")[0]
+    assert found == [other.id]
+    assert other.id not in walk_pages(cases, actor=actor, text="fall fra seng")[0]
+    assert found == expected(cases, WorklistQuery(actor=actor, text="forvekslet"))
+
+
+def test_a_claimed_task_keeps_its_cases_title(cases):
+    task = next(t for t in cases.tasks.worklist(WorklistQuery(actor="ada", scope="group",
+                                                              text="sepsis")).tasks)
+    cases.tasks.claim(task.id, actor="ada")
+    assert task.id in walk_pages(cases, actor="ada", scope="mine", text="sepsis")[0]
+    cases.tasks.unclaim(task.id, actor="ada")
+    assert task.id in walk_pages(cases, actor="ada", scope="group", text="sepsis")[0]
 
 
 def test_a_task_offered_to_two_of_my_groups_is_listed_once(cases):
@@ -162,6 +202,21 @@ def test_a_downgrade_and_upgrade_of_the_schema_keeps_every_case_working(cases):
     cases.tasks.complete(task.id, actor="ada")
     assert task.id not in walk_pages(cases, actor="ada")[0]
     assert verify_instance(cases, task.instance_id).ok
+
+
+def test_the_upgrade_that_carries_titles_finds_the_open_tasks_by_their_cases_title(cases):
+    """Migration 0016: from the schema before the worklist rows carried the case's title,
+    the open tasks are found by it again, claimed or not."""
+    def seen():
+        return {(actor, scope): walk_pages(cases, actor=actor, scope=scope, text="sepsis")[0]
+                for actor in PEOPLE for scope in ("mine", "group")}
+
+    before = seen()
+    assert before[("ada", "mine")] and before[("ada", "group")]
+    with cases.db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0015")
+    cases.db.create_schema()
+    assert seen() == before
 
 
 def test_the_page_shows_capped_counts_and_leads_on_page_by_page(cases, tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 from .. import clock
@@ -197,10 +198,13 @@ def variables(workflow) -> dict[str, Any]:
         return dict(workflow.last_task.data)
     latest = None
     # not cancelled tasks: a boundary timer cancelled by the command that completed its
-    # task changes state last but holds the data from before the task
+    # task changes state last but holds the data from before the task; nor a join
+    # waiting for its other branches, which holds no data until they have all come
     for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.ERROR
                                    | TaskState.READY | TaskState.WAITING | TaskState.STARTED,
                                    skip_subprocesses=True):
+        if task.state == TaskState.WAITING and isinstance(task.task_spec, Join):
+            continue
         if latest is None or task.last_state_change >= latest.last_state_change:
             latest = task
     if latest is None:

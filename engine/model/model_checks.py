@@ -15,6 +15,8 @@ from . import carry_over, expressions
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+UNIQUE_ID_NAMESPACES = {BPMN_NS, "http://www.omg.org/spec/BPMN/20100524/DI",
+                        "http://www.omg.org/spec/DD/20100524/DI"}
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/",
                   "http://www.omg.org/spec/DMN/20180521/MODEL/",
                   "http://www.omg.org/spec/DMN/20151101/dmn.xsd")
@@ -65,8 +67,13 @@ def bpmn_problems(root: etree._Element, filename: str) -> Iterator[DefinitionErr
 
     ids = Counter(n.get("id") for n in root.iter()
                   if isinstance(n.tag, str) and n.get("id"))
+    # BPMN's and its diagram's ids are unique in the file; an extension's are not
+    # (a form field's id names a variable, which two tasks' forms may both show)
+    unique = Counter(n.get("id") for n in root.iter()
+                     if isinstance(n.tag, str) and n.get("id")
+                     and etree.QName(n).namespace in UNIQUE_ID_NAMESPACES)
     for ident, count in ids.items():
-        if count > 1:
+        if (count := unique[ident]) > 1:
             yield refuse(f"the id '{ident[:80]}' is used by {count} elements", ident[:80],
                          "duplicate_id", id=ident[:80], count=count)
         if len(ident) > MAX_ID:

@@ -116,6 +116,9 @@ class TaskVisibility(Base):
     process_key: Mapped[str] = mapped_column(String(200))
     clinic: Mapped[str | None] = mapped_column(String(100))
     business_key: Mapped[str | None] = mapped_column(String(200))
+    # the case's title (case_facts.title), kept with the row so that the text search
+    # reads no other table
+    title: Mapped[str | None] = mapped_column(String(200))
 
 
 class MessageSubscription(Base):

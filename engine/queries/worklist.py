@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, literal, or_, select, text, union
+from sqlalchemy import bindparam, func, literal, or_, select, text, union
 from sqlalchemy.orm import Session
 
-from ..models import CaseFacts, HumanTask, ProcessDefinition, TaskVisibility
+from ..models import HumanTask, ProcessDefinition, TaskVisibility
 from ..store.visibility import principals
 
 V = TaskVisibility.__table__.c
@@ -113,10 +113,7 @@ _CONDITIONS = {  # the filters, on bound parameters, so each shape of query is b
     "clinic": V.clinic == bindparam("clinic"),
     "text": or_(func.lower(V.name).like(bindparam("like")),
                 func.lower(V.business_key).like(bindparam("like")),
-                # the case's title, as the worklist row shows it
-                exists().where(HumanTask.id == V.task_id,
-                               CaseFacts.instance_id == HumanTask.instance_id,
-                               func.lower(CaseFacts.title).like(bindparam("like")))),
+                func.lower(V.title).like(bindparam("like"))),  # as the row shows it
     "overdue": V.due_key < bindparam("now"),
     "soon": V.due_key.between(bindparam("now"), bindparam("soon_end")),
 }

@@ -18,7 +18,7 @@ from ..execution.projection import TaskView
 from ..models import CaseFacts, HumanTask, MessageSubscription, TaskRecord
 from . import visibility
 from .instances import InstanceRow
-from .prepared import Prepared, Writes, query_rows
+from .prepared import Prepared, Writes, query_rows, query_together
 
 TASKS = HumanTask.__table__
 RECORDS = TaskRecord.__table__
@@ -62,7 +62,11 @@ _ADD_TASK = Prepared(insert(TASKS).values(_values(TASKS, _TASK_COLUMNS)))
 _ADD_RECORD = Prepared(insert(RECORDS).values(_values(RECORDS, _RECORD_COLUMNS)))
 _ADD_VISIBILITY = Prepared(insert(visibility.VISIBILITY).values(_values(
     visibility.VISIBILITY, ("principal", "task_id", "due_key", "created_at", "name",
-                            "process_key", "clinic", "business_key"))))
+                            "process_key", "clinic", "business_key", "title"))))
+_RETITLE = Prepared(update(visibility.VISIBILITY).where(
+    visibility.VISIBILITY.c.task_id == bindparam("task_id"),
+    visibility.VISIBILITY.c.title.is_distinct_from(bindparam("new_title"))).values(
+    title=bindparam("new_title")))
 _SUBSCRIBE = Prepared(insert(SUBSCRIPTIONS).values(_values(
     SUBSCRIPTIONS, ("instance_id", "message_name", "business_key", "element_id"))))
 _UNSUBSCRIBE = Prepared(delete(SUBSCRIPTIONS).where(
@@ -81,11 +85,16 @@ def stored(conn: Connection, instance_id: str) -> Projected:
 
 
 def sync_tasks(writes: Writes, row: InstanceRow, views: list[TaskView], now: datetime,
-               completed: tuple[str, str] | None, existing: frozenset[str]) -> frozenset[str]:
+               completed: tuple[str, str] | None, existing: frozenset[str],
+               title: str | None, retitle: bool) -> frozenset[str]:
     """Open tasks that left are deleted and their records closed (the one the command
-    completed as completed, others as cancelled); new ones inserted and recorded.
-    Returns the open tasks' ids."""
+    completed as completed, others as cancelled); new ones inserted and recorded, with
+    the case's `title`, which the tasks that stay get too when it may have changed
+    (`retitle`). Returns the open tasks' ids."""
     wanted = frozenset(v.id for v in views)
+    if retitle:
+        writes.add_many(_RETITLE, ({"task_id": task_id, "new_title": title}
+                                   for task_id in sorted(existing & wanted)))
     gone = sorted(existing - wanted)
     if gone:
         writes.add_many(_DROP_TASK, ({"task_id": task_id} for task_id in gone))
@@ -106,7 +115,8 @@ def sync_tasks(writes: Writes, row: InstanceRow, views: list[TaskView], now: dat
         "created_at": now, "business_key": row.business_key, "clinic": v.clinic}
         for v in added]
     writes.add_many(_ADD_TASK, tasks)
-    writes.add_many(_ADD_VISIBILITY, (r for task in tasks for r in visibility.rows(task)))
+    writes.add_many(_ADD_VISIBILITY, (r for task in tasks
+                                      for r in visibility.rows(task, title)))
     writes.add_many(_ADD_RECORD, ({
         "id": v.id, "instance_id": row.id, "process_key": v.process_key,
         "element_id": v.element_id, "name": v.name, "indicator": v.indicator,
@@ -166,6 +176,7 @@ def record_case(writes: Writes, dialect: str, row: InstanceRow, given: dict[str,
 
 _KEPT_OF_TASK = Prepared(select(TASKS.c.id, TASKS.c.assignee, TASKS.c.created_at).where(
     TASKS.c.instance_id == bindparam("instance_id")))
+_TITLE = Prepared(select(FACTS.c.title).where(FACTS.c.instance_id == bindparam("instance_id")))
 _RENAME_RECORD = Prepared(update(RECORDS).where(RECORDS.c.id == bindparam("task_id")).values(
     process_key=bindparam("process_key"), element_id=bindparam("element_id"),
     name=bindparam("name"), indicator=bindparam("indicator"), due_at=bindparam("due_at")))
@@ -177,7 +188,10 @@ def refresh_tasks(writes: Writes, conn: Connection, row: InstanceRow, views: lis
     the new version shows them (name, candidates, deadline, form), each keeping who
     holds it and when it opened; their records renamed. Tasks that came or went are
     left to `sync_tasks`."""
-    kept = {r[0]: r for r in query_rows(conn, _KEPT_OF_TASK, {"instance_id": row.id})}
+    kept_rows, titled = query_together(conn, [(_KEPT_OF_TASK, {"instance_id": row.id}),
+                                              (_TITLE, {"instance_id": row.id})])
+    kept = {r[0]: r for r in kept_rows}
+    title = titled[0][0] if titled else None
     staying = [v for v in views if v.id in existing and v.id in kept]
     if not staying:
         return
@@ -191,7 +205,8 @@ def refresh_tasks(writes: Writes, conn: Connection, row: InstanceRow, views: lis
         "created_at": kept[v.id][2], "business_key": row.business_key,
         "clinic": v.clinic} for v in staying]
     writes.add_many(_ADD_TASK, tasks)
-    writes.add_many(_ADD_VISIBILITY, (r for task in tasks for r in visibility.rows(task)))
+    writes.add_many(_ADD_VISIBILITY, (r for task in tasks
+                                      for r in visibility.rows(task, title)))
     writes.add_many(_RENAME_RECORD, ({
         "task_id": v.id, "process_key": v.process_key, "element_id": v.element_id,
         "name": v.name, "indicator": v.indicator, "due_at": v.due_at} for v in staying))

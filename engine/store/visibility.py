@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from ..models import HumanTask, TaskVisibility
@@ -15,6 +15,8 @@ from ..models import HumanTask, TaskVisibility
 VISIBILITY = TaskVisibility.__table__
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
 _ADD = VISIBILITY.insert()
+_TITLE = select(VISIBILITY.c.title).where(VISIBILITY.c.task_id == bindparam("task_id")) \
+    .limit(1)
 _DROP = delete(VISIBILITY).where(VISIBILITY.c.task_id.in_(bindparam("ids", expanding=True)))
 
 
@@ -38,13 +40,14 @@ def principals(actor: str, groups: Iterable[str]) -> list[str]:
     return [assignee(actor), user(actor), *(group(g) for g in sorted(set(groups)))]
 
 
-def rows(task: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rows for one open task, given as the columns of `human_tasks`: its assignee
-    alone when claimed, otherwise each candidate group and user once."""
+def rows(task: Mapping[str, Any], title: str | None) -> list[dict[str, Any]]:
+    """The rows for one open task, given as the columns of `human_tasks`, of a case
+    with that title: its assignee alone when claimed, otherwise each candidate group and
+    user once."""
     keys = {"task_id": task["id"], "due_key": task["due_at"] or NO_DEADLINE,
             "created_at": task["created_at"], "name": task["name"],
             "process_key": task["process_key"], "clinic": task["clinic"],
-            "business_key": task["business_key"]}
+            "business_key": task["business_key"], "title": title}
     if task["assignee"]:
         return [{"principal": assignee(task["assignee"]), **keys}]
     who = [*(group(g) for g in task["candidate_groups"]),
@@ -52,8 +55,10 @@ def rows(task: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"principal": p, **keys} for p in dict.fromkeys(who)]
 
 
-def add(conn: Connection, tasks: Iterable[Mapping[str, Any]]) -> None:
-    values = [r for task in tasks for r in rows(task)]
+def add(conn: Connection, tasks: Iterable[Mapping[str, Any]],
+        titles: Mapping[str, str | None]) -> None:
+    """Rows for open tasks; `titles`: their cases' titles by instance id."""
+    values = [r for task in tasks for r in rows(task, titles.get(task["instance_id"]))]
     if values:
         conn.execute(_ADD, values)
 
@@ -63,6 +68,9 @@ def drop(conn: Connection, task_ids: list[str]) -> None:
 
 
 def reassign(conn: Connection, task: HumanTask) -> None:
-    """After a claim or a give-back: the task's rows follow its new assignee."""
+    """After a claim or a give-back: the task's rows follow its new assignee, keeping
+    the case's title they carry."""
+    title = conn.scalar(_TITLE, {"task_id": task.id})
     drop(conn, [task.id])
-    add(conn, [{c.key: getattr(task, c.key) for c in HumanTask.__table__.columns}])
+    add(conn, [{c.key: getattr(task, c.key) for c in HumanTask.__table__.columns}],
+        {task.instance_id: title})
