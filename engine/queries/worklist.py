@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, or_, select, text, union
+from sqlalchemy import bindparam, func, literal, literal_column, select, text, union
 from sqlalchemy.orm import Session
 
 from ..models import HumanTask, ProcessDefinition, TaskVisibility
@@ -80,40 +80,55 @@ def visible_to(actor: str, groups: set[str]):
 
 def worklist(session: Session, query: WorklistQuery, groups: set[str],
              now: datetime) -> WorklistPage:
-    if session.get_bind().dialect.name == "postgresql":
-        # Plans for the shape, not the values: with the values PostgreSQL guesses that a
-        # text filter keeps few rows and reads a whole principal's range to sort it,
-        # where the range read in index order stops after one page.
-        session.execute(_GENERIC_PLANS)
+    filters, values = _filters(query, now)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    searching = "text" in filters
+    if postgres:
+        # Plans for the shape, not the values, where the shape decides: a principal's
+        # range read in index order stops after one page. A text search is planned for
+        # its words: a common word reads the range in order, a case number the few
+        # rows the trigram index finds (migration 0017).
+        session.execute(_CUSTOM_PLANS if searching else _GENERIC_PLANS)
     everyone = principals(query.actor, groups)
     who = {"mine": (0, 1), "group": (1, len(everyone))}.get(query.scope, (0, len(everyone)))
     page = max(1, query.page)
     per_page = min(max(1, query.per_page), 200)
     sort = query.sort if query.sort in SORTS else "due"
-    filters, values = _filters(query, now)
     params = {**{f"p{i}": p for i, p in enumerate(everyone)}, **values,
-              "depth": page * per_page + 1, "skip": (page - 1) * per_page,
+              "reach": max(page * per_page + 1, COUNT_CAP + 1), "skip": (page - 1) * per_page,
               "take": per_page + 1, "now": now, "soon_end": now + SOON, "cap": COUNT_CAP + 1}
-    ids = list(session.scalars(_page(len(everyone), who, sort, filters), params))
-    has_next = len(ids) > per_page
-    ids = ids[:per_page]
+    rows = session.execute(_page(len(everyone), who, sort, filters), params).all()
+    ids = [row.task_id for row in rows[:per_page]]
+    has_next = len(rows) > per_page
+    if rows:
+        total = rows[0].total
+    elif page == 1:  # nothing in any range
+        total = 0
+    else:  # past the last page: counted on its own
+        total = session.scalar(_counts(len(everyone), who, filters, tabs=False), params)
+    if postgres and searching:  # the tabs are planned by their shape
+        session.execute(_GENERIC_PLANS)
+    tabs = session.execute(_counts(len(everyone), who, (), total=False), params).one()
     found = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
-    figures = session.execute(_counts(len(everyone), who, filters), params).one()
     names = dict(session.execute(_NAMES).all())
-    return WorklistPage([found[i] for i in ids if i in found], figures[0], page, per_page,
-                        dict(zip(("mine", "group", "overdue", "soon"), figures[1:],
-                                 strict=True)), names, has_next)
+    return WorklistPage([found[i] for i in ids if i in found], total, page, per_page,
+                        dict(zip(("mine", "group", "overdue", "soon"), tabs, strict=True)),
+                        names, has_next)
 
 
 _GENERIC_PLANS = text("SET LOCAL plan_cache_mode = force_generic_plan")
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+_SPACE, _NOTHING = literal_column("' '"), literal_column("''")
+# what the text search reads, as the index of migration 0017 is built on it
+SEARCHED = (func.lower(V.name).concat(_SPACE)
+            .concat(func.coalesce(func.lower(V.business_key), _NOTHING)).concat(_SPACE)
+            .concat(func.coalesce(func.lower(V.title), _NOTHING)))
 _NAMES = select(ProcessDefinition.key, ProcessDefinition.name).order_by(
     ProcessDefinition.version)
 _CONDITIONS = {  # the filters, on bound parameters, so each shape of query is built once
     "process": V.process_key == bindparam("process_key"),
     "clinic": V.clinic == bindparam("clinic"),
-    "text": or_(func.lower(V.name).like(bindparam("like")),
-                func.lower(V.business_key).like(bindparam("like")),
-                func.lower(V.title).like(bindparam("like"))),  # as the row shows it
+    "text": SEARCHED.like(bindparam("like")),  # the name, case number and title
     "overdue": V.due_key < bindparam("now"),
     "soon": V.due_key.between(bindparam("now"), bindparam("soon_end")),
 }
@@ -137,29 +152,37 @@ def _filters(query: WorklistQuery, now: datetime) -> tuple[tuple[str, ...], dict
 
 @functools.lru_cache(maxsize=512)
 def _page(principal_count: int, who: tuple[int, int], sort: str, filters: tuple[str, ...]):
-    """The page's task ids: each principal's range in the page's order, as deep as the
-    page, merged, ordered again and cut (one more than the page, to know of a next)."""
+    """The page's task ids (one more than the page, to know of a next) and, on each, the
+    total: each principal's range is read once in the page's order, as deep as the page
+    or the count's cap, whichever is deeper; the ranges merged are ordered again and cut
+    for the page, and counted up to the cap. A task in several ranges counts once. A
+    range with fewer tasks than the cap is read whole, so the count is exact below it."""
     keys = [*SORTS[sort], "task_id"]
     conditions = [_CONDITIONS[f] for f in filters]
     ranges = [select(*(V[k] for k in keys))
               .where(V.principal == bindparam(f"p{i}"), *conditions)
-              .order_by(*_ordered(V, keys, sort)).limit(bindparam("depth")).subquery()
+              .order_by(*_ordered(V, keys, sort)).limit(bindparam("reach")).subquery()
               for i in range(*who)]
-    merged = _merged(ranges)
-    return select(merged.c.task_id).order_by(*_ordered(merged.c, keys, sort)) \
+    reached = (union(*(select(*r.c) for r in ranges)) if len(ranges) > 1
+               else select(*ranges[0].c)).cte("reached").prefix_with("MATERIALIZED")
+    total = select(func.count()).select_from(
+        select(reached.c.task_id).limit(bindparam("cap")).subquery()).scalar_subquery()
+    return select(reached.c.task_id, total.label("total")) \
+        .order_by(*_ordered(reached.c, keys, sort)) \
         .offset(bindparam("skip")).limit(bindparam("take"))
 
 
 @functools.lru_cache(maxsize=512)
-def _counts(principal_count: int, who: tuple[int, int], filters: tuple[str, ...]):
-    """The page's total and the tabs' counts, each read from at most COUNT_CAP + 1 index
-    entries per principal."""
+def _counts(principal_count: int, who: tuple[int, int], filters: tuple[str, ...], *,
+            total: bool = True, tabs: bool = True):
+    """The page's total and the tabs' counts (either or both), each read from at most
+    COUNT_CAP + 1 index entries per principal."""
     everyone = (0, principal_count)
     conditions = [_CONDITIONS[f] for f in filters]
-    return select(_capped(who, conditions), _capped((0, 1), []),
-                  _capped((1, principal_count), []),
-                  _capped(everyone, [_CONDITIONS["overdue"]]),
-                  _capped(everyone, [_CONDITIONS["soon"]]))
+    return select(*([_capped(who, conditions)] if total else []),
+                  *([_capped((0, 1), []), _capped((1, principal_count), []),
+                     _capped(everyone, [_CONDITIONS["overdue"]]),
+                     _capped(everyone, [_CONDITIONS["soon"]])] if tabs else []))
 
 
 def _ordered(columns, keys: list[str], sort: str) -> list[Any]:
