@@ -32,7 +32,7 @@ from engine.clock import SystemClock  # noqa: E402
 from engine.definitions import collect_files  # noqa: E402
 from engine.identity.users import add_user  # noqa: E402
 from engine.models import CaseFacts, HumanTask, ProcessInstance  # noqa: E402
-from engine.store import visibility  # noqa: E402
+from engine.store import task_search, visibility  # noqa: E402
 from installation import services  # noqa: E402
 
 CLINICS = ["kir", "med", "psyk"]
@@ -85,8 +85,10 @@ def fill(engine, n: int, definition_id: int) -> None:
             session.execute(ProcessInstance.__table__.insert(), instances)
             session.execute(HumanTask.__table__.insert(), tasks)
             session.execute(CaseFacts.__table__.insert(), facts)
-            visibility.add(session.connection(), tasks,
-                           {f["instance_id"]: f["title"] for f in facts})
+            titles = {f["instance_id"]: f["title"] for f in facts}
+            visibility.add(session.connection(), tasks, titles)
+            if task_search.kept(session.connection()):
+                task_search.add_now(session.connection(), tasks, titles)
     if engine.db.dialect == "postgresql":
         # as autovacuum would have by now: statistics taken, and (after so many inserts)
         # the table vacuumed, which also moves the search index's pending entries in

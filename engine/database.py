@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict, TiltakError
-from .store import libpq_pipeline
+from .store import libpq_pipeline, task_search
 from .store.prepared import run_plain
 from .wal import BACKSTOP_PAGES, LOG_LIMIT, Checkpointer
 
@@ -107,6 +107,7 @@ class Database:
         with self.engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")
         libpq_pipeline.migrated(self.engine)
+        task_search.migrated(self.engine)
 
     def schema_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

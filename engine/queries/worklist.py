@@ -14,11 +14,13 @@ from sqlalchemy import bindparam, func, literal, literal_column, select, text, u
 from sqlalchemy.orm import Session
 
 from ..models import HumanTask, ProcessDefinition, TaskVisibility
+from ..store import task_search
 from ..store.visibility import principals
 
 V = TaskVisibility.__table__.c
 SOON = timedelta(days=3)
 COUNT_CAP = 100  # counts above this show as "100+", like a badge
+NARROW = 4000  # SQLite: at most this many tasks found by the search index are read by id
 SORTS = {  # each an index's columns, read forwards or (with "-") backwards
     "due": ("due_key", "created_at"),
     "-due": ("due_key", "created_at"),
@@ -83,6 +85,13 @@ def worklist(session: Session, query: WorklistQuery, groups: set[str],
     filters, values = _filters(query, now)
     postgres = session.get_bind().dialect.name == "postgresql"
     searching = "text" in filters
+    if searching and not postgres:
+        # SQLite: the tasks that hold the words, when few, from its trigram index; then
+        # each range is read among them only
+        among = task_search.matching(session.connection(), query.text.lower(), NARROW + 1)
+        if among is not None and len(among) <= NARROW:
+            filters += ("among",)
+            values["among"] = among
     if postgres:
         # Plans for the shape, not the values, where the shape decides: a principal's
         # range read in index order stops after one page. A text search is planned for
@@ -128,7 +137,8 @@ _NAMES = select(ProcessDefinition.key, ProcessDefinition.name).order_by(
 _CONDITIONS = {  # the filters, on bound parameters, so each shape of query is built once
     "process": V.process_key == bindparam("process_key"),
     "clinic": V.clinic == bindparam("clinic"),
-    "text": SEARCHED.like(bindparam("like")),  # the name, case number and title
+    "text": SEARCHED.like(bindparam("like"), escape="\\"),  # name, case number, title
+    "among": V.task_id.in_(bindparam("among", expanding=True)),
     "overdue": V.due_key < bindparam("now"),
     "soon": V.due_key.between(bindparam("now"), bindparam("soon_end")),
 }
@@ -144,7 +154,8 @@ def _filters(query: WorklistQuery, now: datetime) -> tuple[tuple[str, ...], dict
         values["clinic"] = query.clinic
     if query.text:
         filters.append("text")
-        values["like"] = f"%{query.text.lower()}%"
+        words = query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        values["like"] = f"%{words}%"  # what was typed, wildcards included, is looked for
     if query.due in DUE_FILTERS:
         filters.append(query.due)
     return tuple(filters), values
@@ -159,12 +170,20 @@ def _page(principal_count: int, who: tuple[int, int], sort: str, filters: tuple[
     range with fewer tasks than the cap is read whole, so the count is exact below it."""
     keys = [*SORTS[sort], "task_id"]
     conditions = [_CONDITIONS[f] for f in filters]
-    ranges = [select(*(V[k] for k in keys))
-              .where(V.principal == bindparam(f"p{i}"), *conditions)
-              .order_by(*_ordered(V, keys, sort)).limit(bindparam("reach")).subquery()
-              for i in range(*who)]
-    reached = (union(*(select(*r.c) for r in ranges)) if len(ranges) > 1
-               else select(*ranges[0].c)).cte("reached").prefix_with("MATERIALIZED")
+    if "among" in filters:  # few tasks, by id: their rows, whoever they are offered to
+        # (the principals compared as text, so that SQLite reads each task's rows by its
+        # id rather than each principal's rows for every id)
+        found = select(*(V[k] for k in keys)).distinct().where(
+            V.principal.concat("").in_([bindparam(f"p{i}") for i in range(*who)]),
+            *conditions)
+    else:
+        ranges = [select(*(V[k] for k in keys))
+                  .where(V.principal == bindparam(f"p{i}"), *conditions)
+                  .order_by(*_ordered(V, keys, sort)).limit(bindparam("reach")).subquery()
+                  for i in range(*who)]
+        found = union(*(select(*r.c) for r in ranges)) if len(ranges) > 1 \
+            else select(*ranges[0].c)
+    reached = found.cte("reached").prefix_with("MATERIALIZED")
     total = select(func.count()).select_from(
         select(reached.c.task_id).limit(bindparam("cap")).subquery()).scalar_subquery()
     return select(reached.c.task_id, total.label("total")) \

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ..execution.projection import TaskView
 from ..models import CaseFacts, HumanTask, MessageSubscription, TaskRecord
-from . import visibility
+from . import task_search, visibility
 from .instances import InstanceRow
 from .prepared import Prepared, Writes, query_rows, query_together
 
@@ -86,18 +86,26 @@ def stored(conn: Connection, instance_id: str) -> Projected:
 
 def sync_tasks(writes: Writes, row: InstanceRow, views: list[TaskView], now: datetime,
                completed: tuple[str, str] | None, existing: frozenset[str],
-               title: str | None, retitle: bool) -> frozenset[str]:
+               title: str | None, retitle: bool, *, indexed: bool) -> frozenset[str]:
     """Open tasks that left are deleted and their records closed (the one the command
     completed as completed, others as cancelled); new ones inserted and recorded, with
     the case's `title`, which the tasks that stay get too when it may have changed
-    (`retitle`). Returns the open tasks' ids."""
+    (`retitle`). `indexed`: the database keeps SQLite's search index (task_search.py).
+    Returns the open tasks' ids."""
     wanted = frozenset(v.id for v in views)
     if retitle:
+        staying = sorted(existing & wanted)
         writes.add_many(_RETITLE, ({"task_id": task_id, "new_title": title}
-                                   for task_id in sorted(existing & wanted)))
+                                   for task_id in staying))
+        if indexed:
+            names = {v.id: v.name for v in views}
+            task_search.rewrite(writes, ((task_id, names[task_id], row.business_key)
+                                         for task_id in staying), title)
     gone = sorted(existing - wanted)
     if gone:
         writes.add_many(_DROP_TASK, ({"task_id": task_id} for task_id in gone))
+        if indexed:
+            task_search.drop(writes, gone)
         done_id, actor = completed if completed else (None, None)
         writes.add_many(_CLOSE_RECORD, (
             {"task_id": task_id, "at": now,
@@ -117,6 +125,8 @@ def sync_tasks(writes: Writes, row: InstanceRow, views: list[TaskView], now: dat
     writes.add_many(_ADD_TASK, tasks)
     writes.add_many(_ADD_VISIBILITY, (r for task in tasks
                                       for r in visibility.rows(task, title)))
+    if indexed:
+        task_search.add(writes, tasks, title)
     writes.add_many(_ADD_RECORD, ({
         "id": v.id, "instance_id": row.id, "process_key": v.process_key,
         "element_id": v.element_id, "name": v.name, "indicator": v.indicator,
@@ -207,6 +217,9 @@ def refresh_tasks(writes: Writes, conn: Connection, row: InstanceRow, views: lis
     writes.add_many(_ADD_TASK, tasks)
     writes.add_many(_ADD_VISIBILITY, (r for task in tasks
                                       for r in visibility.rows(task, title)))
+    if task_search.kept(conn):  # the row stays, with the name of the new version
+        task_search.rewrite(writes, ((v.id, v.name, row.business_key) for v in staying),
+                            title)
     writes.add_many(_RENAME_RECORD, ({
         "task_id": v.id, "process_key": v.process_key, "element_id": v.element_id,
         "name": v.name, "indicator": v.indicator, "due_at": v.due_at} for v in staying))
