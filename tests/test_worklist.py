@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
+import uuid
 from contextlib import closing
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from engine.history.replay import verify_instance
 from engine.identity.users import add_user
 from engine.queries import worklist as worklist_module
 from engine.queries.worklist import SORTS, WorklistQuery
+from engine.store import task_search
 from engine.store.visibility import NO_DEADLINE
 from webui import create_app
 
@@ -110,12 +112,12 @@ def test_page_after_page_the_user_sees_what_they_may_work_on_in_the_order_asked(
         assert pages[0].pages == max(1, -(-len(want) // 7))
 
 
-@pytest.mark.parametrize("narrow", [worklist_module.NARROW, 0],
+@pytest.mark.parametrize("narrow", [worklist_module.NARROW_FACTOR, 0],
                          ids=["search-index", "row-by-row"])
 def test_filters_and_counts_agree_with_the_open_tasks(cases, monkeypatch, narrow):
     """Also with a text search read row by row on SQLite, as when its index finds more
     tasks than it narrows to; what is typed is looked for as typed (`_` and `%` too)."""
-    monkeypatch.setattr(worklist_module, "NARROW", narrow)
+    monkeypatch.setattr(worklist_module, "NARROW_FACTOR", narrow)
     for filters in ({"clinic": "med"}, {"text": "sak-01"}, {"text": "arkiv"},
                     {"text": "SEPSIS"}, {"text": "nr. 3"}, {"text": "r_ 1"}, {"text": "s%"},
                     {"due": "overdue"}, {"due": "soon", "sort": "-due"}):
@@ -267,3 +269,26 @@ def test_the_page_shows_capped_counts_and_leads_on_page_by_page(cases, tmp_path,
             break
         number += 1
     assert seen == expected(cases, WorklistQuery(actor="ada"))
+
+
+def test_sqlite_search_index_tells_few_matches_from_many_before_reading_them(engine):
+    """From the first keys of what matches, the index estimates how many tasks match,
+    and hands them over only when they are no more than asked: 600 of 2,000 tasks hold
+    the word, which is too many when 450 are the most and few enough when 800 are."""
+    if engine.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL's planner chooses with its own statistics")
+    rng = random.Random(3)
+    tasks = [{"id": str(uuid.UUID(int=rng.getrandbits(128))), "instance_id": "i",
+              "name": "Vurder" if i % 10 < 7 else "Sepsis: bekreft", "business_key": None}
+             for i in range(2000)]
+    with engine.db.transaction() as session:
+        task_search.add_now(session.connection(), tasks, {"i": None})
+    with engine.db.transaction() as session:
+        conn = session.connection()
+        opened = []
+        assert task_search.matching(conn, "sepsis", lambda n: opened.append(n) or 450) is None
+        assert 1800 <= opened[0] <= 2200  # the open tasks, estimated too
+        found = task_search.matching(conn, "sepsis", lambda n: 800)
+        assert sorted(found) == sorted(t["id"] for t in tasks if t["name"].startswith("S"))
+        assert task_search.matching(conn, "bekreft!", lambda n: 0) == []  # none: said so
+        assert task_search.matching(conn, "se", lambda n: 800) is None  # too short to say

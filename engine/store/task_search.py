@@ -13,7 +13,7 @@ no table, and its search reads the rows as before.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +30,12 @@ _ADD = Prepared(text(f"INSERT INTO {TABLE} (rowid, task_id, searched) "
 _DROP = Prepared(text(f"DELETE FROM {TABLE} WHERE rowid = :key").bindparams(bindparam("key")))
 _SET = Prepared(text(f"UPDATE {TABLE} SET searched = :searched WHERE rowid = :key")
                 .bindparams(bindparam("key"), bindparam("searched")))
+SAMPLE = 256
+KEYS = 2 ** 63  # keys are task ids' first 63 bits
+# FTS5 keeps a row per document in a table of its own, keyed as the documents are
+_SAMPLE_OPEN = text(f"SELECT id FROM {TABLE}_docsize ORDER BY id LIMIT 1 OFFSET :skip")
+_FIRST_MATCHING = text(f"SELECT rowid, task_id FROM {TABLE} WHERE {TABLE} MATCH :phrase "
+                       "ORDER BY rowid LIMIT :most")
 _MATCHING = text(f"SELECT task_id FROM {TABLE} WHERE {TABLE} MATCH :phrase LIMIT :most")
 _found: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
@@ -87,11 +93,28 @@ def rewrite(writes: Writes, tasks: Iterable[tuple[str, str, str | None]],
                            for task_id, name, bk in tasks))
 
 
-def matching(conn: Connection, words: str, most: int) -> list[str] | None:
-    """The open tasks whose text holds `words`, at most `most` of them; None when the
-    index cannot say (no index here, or fewer letters than it finds). The caller still
-    applies its own condition: the index only narrows."""
+def matching(conn: Connection, words: str, most: Callable[[int], int]) -> list[str] | None:
+    """The open tasks whose text holds `words`, if no more than `most(open tasks)`; None
+    when there are more, or the index cannot say (no index here, or fewer letters than
+    it finds). The caller still applies its own condition: the index only narrows.
+
+    How many there are is estimated before they are read, from the first few in key
+    order: the keys are spread evenly over their range (a task id's bits), so where the
+    SAMPLE-th key falls tells how many there are in all, as it does for the open tasks
+    (within a few per cent, for SAMPLE = 256)."""
     if len(words) < SHORTEST or not kept(conn):
         return None
     phrase = '"' + words.replace('"', '""') + '"'  # the letters in this order, as typed
-    return list(conn.scalars(_MATCHING, {"phrase": phrase, "most": most}))
+    first = conn.execute(_FIRST_MATCHING, {"phrase": phrase, "most": SAMPLE}).all()
+    if len(first) < SAMPLE:
+        return [task_id for _key, task_id in first]
+    limit = most(_spread(conn.scalar(_SAMPLE_OPEN, {"skip": SAMPLE - 1})))
+    if _spread(first[-1][0]) > limit:
+        return None
+    found = list(conn.scalars(_MATCHING, {"phrase": phrase, "most": limit + 1}))
+    return found if len(found) <= limit else None
+
+
+def _spread(key: int | None) -> int:
+    """How many keys there are, if the SAMPLE-th lowest is `key` (None: fewer)."""
+    return SAMPLE if key is None else SAMPLE * KEYS // (key + 1)
