@@ -106,6 +106,8 @@ class Database:
 
         with self.engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")
+            if self.dialect == "postgresql":  # if it could not be made before
+                task_search.ensure_trigram_index(connection)
         libpq_pipeline.migrated(self.engine)
         task_search.migrated(self.engine)
 

@@ -1,4 +1,6 @@
-"""SQLite's index for the worklist's text search: one row per open task in `task_search`,
+"""The indexes of the worklist's text search.
+
+SQLite's: one row per open task in `task_search`,
 an FTS5 table with the trigram tokenizer over the task's name, case number and case
 title (migration 0018), so that a case number or a rare word is found among the few tasks
 that hold it, not by reading every row a user may see. PostgreSQL has its trigram index
@@ -8,16 +10,21 @@ A row's key is the task id's first 63 bits: the table's rowid, which VACUUM keep
 renumbers rowids it was not given). Rows are written with the task, by the same command,
 and only where the table exists: an SQLite built without FTS5's trigram tokenizer gets
 no table, and its search reads the rows as before.
+
+PostgreSQL's: a trigram index (`pg_trgm`) on the expression the query compares, made by
+migration 0017 and, where the extension could not be created then, by any later schema
+upgrade that finds it can (`ensure_trigram_index`).
 """
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, exc, text
 from sqlalchemy.engine import Connection, Engine
 
 from .prepared import Prepared, Writes
@@ -38,6 +45,37 @@ _FIRST_MATCHING = text(f"SELECT rowid, task_id FROM {TABLE} WHERE {TABLE} MATCH 
                        "ORDER BY rowid LIMIT :most")
 _MATCHING = text(f"SELECT task_id FROM {TABLE} WHERE {TABLE} MATCH :phrase LIMIT :most")
 _found: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+TRIGRAM_INDEX = "ix_task_visibility_search"
+# the text the worklist compares (engine/queries/worklist.py, SEARCHED), which the
+# planner must find the same in the index
+_SEARCHED_SQL = ("(lower(name) || ' ' || coalesce(lower(business_key), '') || ' ' || "
+                 "coalesce(lower(title), ''))")
+
+
+def ensure_trigram_index(conn: Connection) -> bool:
+    """PostgreSQL: the trigram index, made if it is missing and the `pg_trgm` extension
+    can be had (it ships with PostgreSQL and is trusted: a database's owner may create
+    it); a warning if not, and nothing else changed. Returns whether the index is there."""
+    if conn.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": TRIGRAM_INDEX}):
+        return True
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            # the operator class where the extension lives, which may be a schema
+            # outside the search path
+            schema = conn.scalar(text("SELECT extnamespace::regnamespace::text "
+                                      "FROM pg_extension WHERE extname = 'pg_trgm'"))
+            conn.execute(text(f"CREATE INDEX {TRIGRAM_INDEX} ON task_visibility "
+                              f"USING gin ({_SEARCHED_SQL} {schema}.gin_trgm_ops)"))
+    except exc.DBAPIError as err:
+        logging.getLogger("tiltak.schema").warning(
+            "the worklist's text search is left without its index, and reads every row a "
+            "user may see: the pg_trgm extension could not be used (%s)",
+            str(err.orig).strip().splitlines()[0])
+        return False
+    return True
 
 
 def key(task_id: str) -> int:
