@@ -35,7 +35,10 @@ _ADD = Prepared(text(f"INSERT INTO {TABLE} (rowid, task_id, searched) "
                      "VALUES (:key, :task_id, :searched)").bindparams(
     bindparam("key"), bindparam("task_id"), bindparam("searched")))
 _DROP = Prepared(text(f"DELETE FROM {TABLE} WHERE rowid = :key").bindparams(bindparam("key")))
-_SET = Prepared(text(f"UPDATE {TABLE} SET searched = :searched WHERE rowid = :key")
+# (a row whose text is the same is not written: a command that cannot tell whether the
+# title changed, one run on a case read back from the database, asks for every task)
+_SET = Prepared(text(f"UPDATE {TABLE} SET searched = :searched WHERE rowid = :key "
+                     "AND searched IS NOT :searched")
                 .bindparams(bindparam("key"), bindparam("searched")))
 SAMPLE = 256
 KEYS = 2 ** 63  # keys are task ids' first 63 bits
