@@ -65,14 +65,14 @@ def bpmn_problems(root: etree._Element, filename: str) -> Iterator[DefinitionErr
     def refuse(message: str, element: str | None, code: str, **params) -> DefinitionError:
         return DefinitionError(message, file=filename, element=element).coded(code, **params)
 
-    ids = Counter(n.get("id") for n in root.iter()
-                  if isinstance(n.tag, str) and n.get("id"))
+    ids = dict.fromkeys(n.get("id") for n in root.iter()  # each once, in document order
+                        if isinstance(n.tag, str) and n.get("id"))
     # BPMN's and its diagram's ids are unique in the file; an extension's are not
     # (a form field's id names a variable, which two tasks' forms may both show)
     unique = Counter(n.get("id") for n in root.iter()
                      if isinstance(n.tag, str) and n.get("id")
                      and etree.QName(n).namespace in UNIQUE_ID_NAMESPACES)
-    for ident, count in ids.items():
+    for ident in ids:
         if (count := unique[ident]) > 1:
             yield refuse(f"the id '{ident[:80]}' is used by {count} elements", ident[:80],
                          "duplicate_id", id=ident[:80], count=count)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, literal_column, select, text, union
+from sqlalchemy import bindparam, func, literal, select, text, union
 from sqlalchemy.orm import Session
 
 from ..models import HumanTask, ProcessDefinition, TaskVisibility
@@ -119,10 +119,10 @@ def worklist(session: Session, query: WorklistQuery, groups: set[str],
     elif page == 1:  # nothing in any range
         total = 0
     else:  # past the last page: counted on its own
-        total = session.scalar(_counts(len(everyone), who, filters, tabs=False), params)
+        total = session.scalar(_total(len(everyone), who, filters), params)
     if postgres and searching:  # the tabs are planned by their shape
         session.execute(_GENERIC_PLANS)
-    tabs = session.execute(_counts(len(everyone), who, (), total=False), params).one()
+    tabs = session.execute(_tabs(len(everyone)), params).one()
     found = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
     names = dict(session.execute(_NAMES).all())
     return WorklistPage([found[i] for i in ids if i in found], total, page, per_page,
@@ -132,17 +132,12 @@ def worklist(session: Session, query: WorklistQuery, groups: set[str],
 
 _GENERIC_PLANS = text("SET LOCAL plan_cache_mode = force_generic_plan")
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
-_SPACE, _NOTHING = literal_column("' '"), literal_column("''")
-# what the text search reads, as the index of migration 0017 is built on it
-SEARCHED = (func.lower(V.name).concat(_SPACE)
-            .concat(func.coalesce(func.lower(V.business_key), _NOTHING)).concat(_SPACE)
-            .concat(func.coalesce(func.lower(V.title), _NOTHING)))
 _NAMES = select(ProcessDefinition.key, ProcessDefinition.name).order_by(
     ProcessDefinition.version)
 _CONDITIONS = {  # the filters, on bound parameters, so each shape of query is built once
     "process": V.process_key == bindparam("process_key"),
     "clinic": V.clinic == bindparam("clinic"),
-    "text": SEARCHED.like(bindparam("like"), escape="\\"),  # name, case number, title
+    "text": task_search.SEARCHED.like(bindparam("like"), escape="\\"),
     "among": V.task_id.in_(bindparam("among", expanding=True)),
     "overdue": V.due_key < bindparam("now"),
     "soon": V.due_key.between(bindparam("now"), bindparam("soon_end")),
@@ -201,16 +196,19 @@ def _page(principal_count: int, who: tuple[int, int], sort: str, filters: tuple[
 
 
 @functools.lru_cache(maxsize=512)
-def _counts(principal_count: int, who: tuple[int, int], filters: tuple[str, ...], *,
-            total: bool = True, tabs: bool = True):
-    """The page's total and the tabs' counts (either or both), each read from at most
-    COUNT_CAP + 1 index entries per principal."""
+def _total(principal_count: int, who: tuple[int, int], filters: tuple[str, ...]):
+    """The tasks the filters keep, counted from at most COUNT_CAP + 1 index entries per
+    principal."""
+    return select(_capped(who, [_CONDITIONS[f] for f in filters]))
+
+
+@functools.lru_cache(maxsize=64)
+def _tabs(principal_count: int):
+    """The tabs' counts (mine, my groups', overdue, due soon), each the same way."""
     everyone = (0, principal_count)
-    conditions = [_CONDITIONS[f] for f in filters]
-    return select(*([_capped(who, conditions)] if total else []),
-                  *([_capped((0, 1), []), _capped((1, principal_count), []),
-                     _capped(everyone, [_CONDITIONS["overdue"]]),
-                     _capped(everyone, [_CONDITIONS["soon"]])] if tabs else []))
+    return select(_capped((0, 1), []), _capped((1, principal_count), []),
+                  _capped(everyone, [_CONDITIONS["overdue"]]),
+                  _capped(everyone, [_CONDITIONS["soon"]]))
 
 
 def _ordered(columns, keys: list[str], sort: str) -> list[Any]:

@@ -24,10 +24,20 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, exc, text
+from sqlalchemy import bindparam, exc, func, literal_column, text
 from sqlalchemy.engine import Connection, Engine
 
+from ..models import TaskVisibility
 from .prepared import Prepared, Writes
+
+_V = TaskVisibility.__table__.c
+_SPACE, _NOTHING = literal_column("' '"), literal_column("''")
+# what the worklist's text search compares: the task's name, case number and case
+# title, lowercased and joined; PostgreSQL's trigram index is made on this expression,
+# so that the planner finds it there, and SQLite's rows hold its text (`searched`)
+SEARCHED = (func.lower(_V.name).concat(_SPACE)
+            .concat(func.coalesce(func.lower(_V.business_key), _NOTHING)).concat(_SPACE)
+            .concat(func.coalesce(func.lower(_V.title), _NOTHING)))
 
 TABLE = "task_search"
 SHORTEST = 3  # letters the trigram index can find: shorter words are looked for row by row
@@ -48,13 +58,7 @@ _FIRST_MATCHING = text(f"SELECT rowid, task_id FROM {TABLE} WHERE {TABLE} MATCH 
                        "ORDER BY rowid LIMIT :most")
 _MATCHING = text(f"SELECT task_id FROM {TABLE} WHERE {TABLE} MATCH :phrase LIMIT :most")
 _found: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
-
-
 TRIGRAM_INDEX = "ix_task_visibility_search"
-# the text the worklist compares (engine/queries/worklist.py, SEARCHED), which the
-# planner must find the same in the index
-_SEARCHED_SQL = ("(lower(name) || ' ' || coalesce(lower(business_key), '') || ' ' || "
-                 "coalesce(lower(title), ''))")
 
 
 def ensure_trigram_index(conn: Connection) -> bool:
@@ -70,8 +74,9 @@ def ensure_trigram_index(conn: Connection) -> bool:
             # outside the search path
             schema = conn.scalar(text("SELECT extnamespace::regnamespace::text "
                                       "FROM pg_extension WHERE extname = 'pg_trgm'"))
+            expression = SEARCHED.compile(dialect=conn.dialect)
             conn.execute(text(f"CREATE INDEX {TRIGRAM_INDEX} ON task_visibility "
-                              f"USING gin ({_SEARCHED_SQL} {schema}.gin_trgm_ops)"))
+                              f"USING gin (({expression}) {schema}.gin_trgm_ops)"))
     except exc.DBAPIError as err:
         logging.getLogger("tiltak.schema").warning(
             "the worklist's text search is left without its index, and reads every row a "
@@ -86,7 +91,7 @@ def key(task_id: str) -> int:
 
 
 def searched(name: str, business_key: str | None, title: str | None) -> str:
-    """What the search reads of a task, as PostgreSQL's index reads it."""
+    """`SEARCHED`'s text for a task."""
     return f"{name} {business_key or ''} {title or ''}".lower()
 
 
@@ -109,18 +114,20 @@ def migrated(engine: Engine) -> None:
 
 def add(writes: Writes, tasks: Iterable[Mapping[str, Any]], title: str | None) -> None:
     """Rows for new open tasks (given as the columns of `human_tasks`) of one case."""
-    writes.add_many(_ADD, ({"key": key(t["id"]), "task_id": t["id"],
-                            "searched": searched(t["name"], t["business_key"], title)}
-                           for t in tasks))
+    writes.add_many(_ADD, (_row(task, title) for task in tasks))
 
 
 def add_now(conn: Connection, tasks: Iterable[Mapping[str, Any]],
             titles: Mapping[str, str | None]) -> None:
     """The same, for tasks of many cases, written at once (`titles` by instance id)."""
     writes = Writes()
-    for task in tasks:
-        add(writes, [task], titles.get(task["instance_id"]))
+    writes.add_many(_ADD, (_row(task, titles.get(task["instance_id"])) for task in tasks))
     writes.send(conn)
+
+
+def _row(task: Mapping[str, Any], title: str | None) -> dict[str, Any]:
+    return {"key": key(task["id"]), "task_id": task["id"],
+            "searched": searched(task["name"], task["business_key"], title)}
 
 
 def drop(writes: Writes, task_ids: Iterable[str]) -> None:
