@@ -88,7 +88,9 @@ def fill(engine, n: int, definition_id: int) -> None:
             titles = {f["instance_id"]: f["title"] for f in facts}
             visibility.add(session.connection(), tasks, titles)
             if task_search.kept(session.connection()):
-                task_search.add_now(session.connection(), tasks, titles)
+                task_search.index_now(session.connection(), {
+                    row["id"]: task_search.case_text(row["business_key"], titles[row["id"]])
+                    for row in instances})
     if engine.db.dialect == "postgresql":
         # as autovacuum would have by now: statistics taken, and (after so many inserts)
         # the table vacuumed, which also moves the search index's pending entries in

@@ -43,7 +43,7 @@ from .models import (
     User,
 )
 from .serialization import data_to_json, format_of, plain, restore_state
-from .store import instances, reads, state_format, states, task_search
+from .store import instances, reads, state_format, states
 from .store import projections as store_projections
 from .store.instances import InstanceRow
 from .store.prepared import Writes
@@ -379,8 +379,9 @@ class EngineCore:
         tasks = store_projections.sync_tasks(
             writes, row, views, now,
             (task_id, actor) if event_type == "complete" and task_id else None, before.tasks,
-            facts["title"], before.facts is None or before.facts["title"] != facts["title"],
-            indexed=task_search.kept(conn))
+            facts["title"], before.facts is None or before.facts["title"] != facts["title"])
+        searched = store_projections.sync_search(writes, conn, row, facts["title"],
+                                                 before.searched)
         row.open_tasks = views
         subscribed = store_projections.sync_subscriptions(
             writes, row, projection.message_names(workflow), before.subscriptions)
@@ -396,7 +397,7 @@ class EngineCore:
             writes)
         writes.send(conn)
         if row.status == "running":  # kept for the next command, once this one committed
-            after = store_projections.Projected(tasks, subscribed, facts)
+            after = store_projections.Projected(tasks, subscribed, facts, searched)
             session.info.setdefault(AFTER_COMMIT, []).append(functools.partial(
                 self._live.keep, row.id, row.version, (workflow, row.stored, after), tasks))
         else:

@@ -201,7 +201,9 @@ class Templates:
     @contextmanager
     def postgres_database(self, name: str | None = None, build=None):
         """A database of its own, a copy of template `name` (see `fill`) or empty; dropped
-        afterwards."""
+        afterwards. Skips the test where no PostgreSQL is given."""
+        if not POSTGRES_URL:
+            pytest.skip("TILTAK_TEST_POSTGRES_URL is not set")
         database = f"t_{uuid.uuid4().hex[:12]}"
         template = f" TEMPLATE {self._template(name, build)}" if name else ""
         with self._admin_engine().connect() as conn:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
+from sqlalchemy import text
 
 from engine.database import alembic_config
 from engine.definitions import collect_files
@@ -273,25 +274,64 @@ def test_the_page_shows_capped_counts_and_leads_on_page_by_page(cases, tmp_path,
 
 def test_sqlite_search_index_tells_few_matches_from_many_before_reading_them(tmp_path):
     """SQLite's search index (PostgreSQL's planner chooses by its own statistics): from
-    the first keys of what matches it estimates how many tasks match, and hands them
-    over only when they are no more than asked. 600 of 2,000 tasks hold the word, which
-    is too many when 450 are the most and few enough when 800 are."""
+    the first keys of the cases that match it estimates how many there are, and hands
+    their tasks over only when they are no more than asked. 600 of 2,000 cases, a task
+    each, hold the word in their title, which is too many when 450 are the most and few
+    enough when 800 are. What a task's name holds it leaves to the rows, read in order."""
     from engine.database import Database
     engine = Database(f"sqlite:///{tmp_path / 'search.sqlite3'}")
     engine.create_schema()
     rng = random.Random(3)
-    tasks = [{"id": str(uuid.UUID(int=rng.getrandbits(128))), "instance_id": "i",
-              "name": "Vurder" if i % 10 < 7 else "Sepsis: bekreft", "business_key": None}
-             for i in range(2000)]
-    with engine.transaction() as session:
-        task_search.add_now(session.connection(), tasks, {"i": None})
+    cases = {str(uuid.UUID(int=rng.getrandbits(128), version=4)):
+             "Sepsis ikke oppdaget" if i % 10 < 3 else "Fall fra seng" for i in range(2000)}
+    tasks = [{"id": str(uuid.UUID(int=rng.getrandbits(128), version=5)), "instance_id": case}
+             for case in cases]
+    engine.dispose()
+    with closing(sqlite3.connect(engine.engine.url.database)) as conn, conn:  # only the rows
+        conn.executemany(  # the search reads (no foreign keys asked for)
+            "INSERT INTO human_tasks (id, instance_id, definition_id, process_key, element_id,"
+            " name, candidate_groups, candidate_users, priority, form, created_at) VALUES "
+            "(:id, :instance_id, 1, 'p', 'T', 'Vurder tiltak', '[]', '[]', 50, '{}', "
+            "'2026-01-01 00:00:00')", tasks)
+        conn.executemany("INSERT INTO case_search (rowid, instance_id, searched) "
+                         "VALUES (?, ?, ?)",
+                         [(task_search.key(case), case, task_search.case_text(f"SAK-{n}", title))
+                          for n, (case, title) in enumerate(cases.items())])
     with engine.transaction() as session:
         conn = session.connection()
         opened = []
         assert task_search.matching(conn, "sepsis", lambda n: opened.append(n) or 450) is None
         assert 1800 <= opened[0] <= 2200  # the open tasks, estimated too
         found = task_search.matching(conn, "sepsis", lambda n: 800)
-        assert sorted(found) == sorted(t["id"] for t in tasks if t["name"].startswith("S"))
-        assert task_search.matching(conn, "bekreft!", lambda n: 0) == []  # none: said so
+        assert sorted(found) == sorted(t["id"] for t in tasks
+                                       if cases[t["instance_id"]].startswith("S"))
+        numbers = {case: f"sak-{n} " for n, case in enumerate(cases)}
+        assert sorted(task_search.matching(conn, "sak-17", lambda n: 0)) == sorted(
+            t["id"] for t in tasks  # sak-17, -170 to -179, -1700 to -1799: few, said so
+            if numbers[t["instance_id"]].startswith("sak-17"))
+        assert task_search.matching(conn, "bekreft!", lambda n: 0) == []  # none
         assert task_search.matching(conn, "se", lambda n: 800) is None  # too short to say
+        assert task_search.matching(conn, "tiltak", lambda n: 800) is None  # a name's
+        assert task_search.matching(conn, "tiltak sak-3", lambda n: 800) is None  # and on
     engine.dispose()
+
+
+def test_sqlite_search_index_holds_each_running_case_once_and_no_ended_one(cases):
+    """One row per case that has not ended, with its number and title as they are now:
+    a new title rewrites it, a cancelled case leaves it, through commands on cases kept
+    in memory and read back alike."""
+    if cases.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL's index is on the worklist's rows themselves")
+    task = cases.tasks.worklist(WorklistQuery(actor="ada", scope="mine")).tasks[0]
+    cases.tasks.complete(task.id, actor="ada", data={"saktittel": "Legemiddel forvekslet"})
+    ended = next(t.instance_id for t in cases.tasks.find() if t.instance_id != task.instance_id)
+    cases.runtime.cancel(ended, actor="per", reason="registrert to ganger")
+    with cases.db.reading() as session:
+        held = dict(session.execute(text(f"SELECT instance_id, searched FROM "
+                                         f"{task_search.TABLE}")).all())
+        running = session.execute(text(
+            "SELECT id, business_key, title FROM process_instances JOIN case_facts "
+            "ON instance_id = id WHERE status = 'running'")).all()
+    assert held == {case: task_search.case_text(number, title)
+                    for case, number, title in running}
+    assert ended not in held and "legemiddel forvekslet" in held[task.instance_id]

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from ..execution.projection import TaskView
 from ..models import CaseFacts, HumanTask, MessageSubscription, TaskRecord
 from . import task_search, visibility
-from .instances import InstanceRow
+from .instances import FINISHED, InstanceRow
 from .prepared import Prepared, Writes, query_rows, query_together
 
 TASKS = HumanTask.__table__
@@ -30,14 +30,17 @@ FACTS = CaseFacts.__table__
 class Projected:
     """What the projections of an instance hold, as its last command wrote them: kept
     with a live workflow, so that the next command writes the difference without
-    reading them first. `facts`: the case's facts as last upserted (None: not known)."""
+    reading them first. `facts`: the case's facts as last upserted; `searched`: the
+    case's text in SQLite's search index ('' for none; engine/store/task_search.py).
+    None: not known."""
 
     tasks: frozenset[str] = frozenset()
     subscriptions: frozenset[tuple[str, str]] = frozenset()
     facts: dict[str, Any] | None = None
+    searched: str | None = None
 
 
-NOTHING = Projected()  # a new instance's
+NOTHING = Projected(searched="")  # a new instance's
 
 
 def _values(table, names) -> dict:
@@ -86,26 +89,19 @@ def stored(conn: Connection, instance_id: str) -> Projected:
 
 def sync_tasks(writes: Writes, row: InstanceRow, views: list[TaskView], now: datetime,
                completed: tuple[str, str] | None, existing: frozenset[str],
-               title: str | None, retitle: bool, *, indexed: bool) -> frozenset[str]:
+               title: str | None, retitle: bool) -> frozenset[str]:
     """Open tasks that left are deleted and their records closed (the one the command
     completed as completed, others as cancelled); new ones inserted and recorded, with
     the case's `title`, which the tasks that stay get too when it may have changed
-    (`retitle`). `indexed`: the database keeps SQLite's search index (task_search.py).
-    Returns the open tasks' ids."""
+    (`retitle`). Returns the open tasks' ids."""
     wanted = frozenset(v.id for v in views)
     if retitle:
         staying = sorted(existing & wanted)
         writes.add_many(_RETITLE, ({"task_id": task_id, "new_title": title}
                                    for task_id in staying))
-        if indexed:
-            names = {v.id: v.name for v in views}
-            task_search.rewrite(writes, ((task_id, names[task_id], row.business_key)
-                                         for task_id in staying), title)
     gone = sorted(existing - wanted)
     if gone:
         writes.add_many(_DROP_TASK, ({"task_id": task_id} for task_id in gone))
-        if indexed:
-            task_search.drop(writes, gone)
         done_id, actor = completed if completed else (None, None)
         writes.add_many(_CLOSE_RECORD, (
             {"task_id": task_id, "at": now,
@@ -125,14 +121,26 @@ def sync_tasks(writes: Writes, row: InstanceRow, views: list[TaskView], now: dat
     writes.add_many(_ADD_TASK, tasks)
     writes.add_many(_ADD_VISIBILITY, (r for task in tasks
                                       for r in visibility.rows(task, title)))
-    if indexed:
-        task_search.add(writes, tasks, title)
     writes.add_many(_ADD_RECORD, ({
         "id": v.id, "instance_id": row.id, "process_key": v.process_key,
         "element_id": v.element_id, "name": v.name, "indicator": v.indicator,
         "clinic": v.clinic, "unit": v.unit, "created_at": now, "due_at": v.due_at}
         for v in added))
     return wanted
+
+
+def sync_search(writes: Writes, conn: Connection, row: InstanceRow, title: str | None,
+                before: str | None) -> str | None:
+    """SQLite's search index (task_search.py): the case's row holds its number and
+    `title` until the case ends, and is gone then; written only where that changed
+    from `before` (None: not known, read). Returns what the index holds (None: there is
+    no index)."""
+    if not task_search.kept(conn):
+        return None
+    if before is None:
+        before = task_search.indexed(conn, row.id)
+    now = "" if row.status in FINISHED else task_search.case_text(row.business_key, title)
+    return task_search.index_case(writes, row.id, now, before)
 
 
 def sync_subscriptions(writes: Writes, row: InstanceRow, wanted: list[tuple[str, str]],
@@ -217,9 +225,6 @@ def refresh_tasks(writes: Writes, conn: Connection, row: InstanceRow, views: lis
     writes.add_many(_ADD_TASK, tasks)
     writes.add_many(_ADD_VISIBILITY, (r for task in tasks
                                       for r in visibility.rows(task, title)))
-    if task_search.kept(conn):  # the row stays, with the name of the new version
-        task_search.rewrite(writes, ((v.id, v.name, row.business_key) for v in staying),
-                            title)
     writes.add_many(_RENAME_RECORD, ({
         "task_id": v.id, "process_key": v.process_key, "element_id": v.element_id,
         "name": v.name, "indicator": v.indicator, "due_at": v.due_at} for v in staying))
