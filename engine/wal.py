@@ -13,9 +13,11 @@ import sqlite3
 import threading
 import weakref
 
-# pages (of 4 KB) after which a committing connection copies the log back itself: only
-# when no checkpointer has run for that long (processes that commit and exit at once)
-BACKSTOP_PAGES = 20000
+# bytes of a new database's page (engine/database.py says why)
+PAGE_SIZE = 2048
+# pages (80 MB of them) after which a committing connection copies the log back itself:
+# only when no checkpointer has run for that long (processes that commit and exit at once)
+BACKSTOP_PAGES = 80 * 1024 * 1024 // PAGE_SIZE
 # bytes the log file is cut back to once copied
 LOG_LIMIT = 64 * 1024 * 1024
 # seconds between checkpoints while commits come in, and of quiet before the thread ends.

@@ -68,11 +68,19 @@ def _commands() -> tuple[Any, Any]:
         return _instruments
 
 
+# each (command, outcome)'s two series, found once: prometheus_client looks a label's
+# series up under a lock, and every command is observed
+_series: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
 def observe(name: str, seconds: float, outcome: str) -> None:
     """The engine's CommandObserver."""
-    counted, timed = _commands()
-    counted.labels(name, outcome).inc()
-    timed.labels(name).observe(seconds)
+    series = _series.get((name, outcome))
+    if series is None:
+        counted, timed = _commands()
+        series = _series[name, outcome] = (counted.labels(name, outcome), timed.labels(name))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 class CaseFigures:

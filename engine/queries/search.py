@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ..database import Transaction
@@ -99,9 +99,12 @@ def clinics_of(values: dict[str, Any]) -> list[str]:
 
 
 def record_clinics(session: Session, instance_id: str, values: dict[str, Any]) -> None:
-    """Store the clinics of a new instance (called in the transaction that creates it)."""
-    session.add_all(InstanceClinic(instance_id=instance_id, clinic=code)
-                    for code in clinics_of(values))
+    """Store the clinics of a new instance (called in the transaction that creates it,
+    once its row is written); a case that names none costs nothing."""
+    codes = clinics_of(values)
+    if codes:
+        session.connection().execute(insert(InstanceClinic.__table__), [
+            {"instance_id": instance_id, "clinic": code} for code in codes])
 
 
 def find_instances(source, filter: InstanceFilter | None = None, *, limit: int = 50,

@@ -138,6 +138,15 @@ def _ratio(body: bytes, text: str) -> float:
     return len(body) / max(1, len(text))
 
 
+def compressed(data: bytes, level: int) -> bytes:
+    """`zlib.compress(data, level)` with a window no larger than the data: as small (a
+    window that holds the whole text finds every match the full one would), but zlib
+    need not clear a 32 KB window for a small text, which took longer than compressing
+    it (a 3 KB state: 35 µs instead of 95). `zlib.decompress` reads either."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, max(9, min(15, len(data).bit_length())))
+    return packer.compress(data) + packer.flush()
+
+
 _INSERT = Prepared(insert(TABLE).values(
     {name: bindparam(name) for name in ("instance_id", "seq", "snapshot", "body")}))
 _FORGET = Prepared(delete(TABLE).where(TABLE.c.instance_id == bindparam("instance_id"),
@@ -155,20 +164,20 @@ def write(writes: Writes, instance_id: str, before: Stored | None, text: str, *,
                              "variables": final.variables, "progress": final.progress},
                             ensure_ascii=False, separators=(",", ":"))
         writes.add(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": True,
-                             "body": zlib.compress(record.encode("utf-8"), 9)})
+                             "body": compressed(record.encode("utf-8"), 9)})
         if before is not None:
             writes.add(_FORGET, {"instance_id": instance_id, "seq": seq})
         return Stored("", [], seq, 0.0, 0, 0, final)
     pieces = cut(text)
     if before is not None and before.deltas < MAX_DELTAS:
-        body = zlib.compress(json.dumps(delta(before.pieces, pieces), ensure_ascii=False,
+        body = compressed(json.dumps(delta(before.pieces, pieces), ensure_ascii=False,
                                         separators=(",", ":")).encode("utf-8"), 6)
         if before.delta_bytes + len(body) <= DELTA_SHARE * before.ratio * len(text):
             writes.add(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": False,
                                  "body": body})
             return Stored(text, pieces, seq, before.ratio, before.delta_bytes + len(body),
                           before.deltas + 1)
-    body = zlib.compress(text.encode("utf-8"), 6)
+    body = compressed(text.encode("utf-8"), 6)
     writes.add(_INSERT, {"instance_id": instance_id, "seq": seq, "snapshot": True,
                          "body": body})
     if before is not None:
