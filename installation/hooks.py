@@ -15,4 +15,4 @@ from .webhooks import events
 
 class InstallationHooks(RoutineHooks):
     def saved(self, session: Session, change: CaseChange, writes: Writes) -> None:
-        events.record(change, writes)
+        events.record(change, writes, session.connection())
