@@ -272,7 +272,8 @@ def test_the_page_shows_capped_counts_and_leads_on_page_by_page(cases, tmp_path,
     assert seen == expected(cases, WorklistQuery(actor="ada"))
 
 
-def test_sqlite_search_index_tells_few_matches_from_many_before_reading_them(tmp_path):
+def test_sqlite_search_index_tells_few_matches_from_many_before_reading_them(
+        tmp_path, monkeypatch):
     """SQLite's search index (PostgreSQL's planner chooses by its own statistics): from
     the first keys of the cases that match it estimates how many there are, and hands
     their tasks over only when they are no more than asked. 600 of 2,000 cases, a task
@@ -313,6 +314,13 @@ def test_sqlite_search_index_tells_few_matches_from_many_before_reading_them(tmp
         assert task_search.matching(conn, "se", lambda n: 800) is None  # too short to say
         assert task_search.matching(conn, "tiltak", lambda n: 800) is None  # a name's
         assert task_search.matching(conn, "tiltak sak-3", lambda n: 800) is None  # and on
+        # names written from each case's data can be as many as the tasks: past the
+        # most it reads, any name may hold the words
+        monkeypatch.setattr(task_search, "MOST_NAMES", 0)
+        assert task_search.names(conn) is None
+        assert task_search.matching(conn, "sepsis", lambda n: 800) is None
+        monkeypatch.setattr(task_search, "MOST_NAMES", 1)
+        assert task_search.names(conn) == ["Vurder tiltak"]
     engine.dispose()
 
 

@@ -63,11 +63,13 @@ _FIRST_MATCHING = text(f"SELECT rowid, instance_id FROM {TABLE} WHERE {TABLE} MA
 _MATCHING = text(f"SELECT instance_id FROM {TABLE} WHERE {TABLE} MATCH :phrase LIMIT :most")
 _TASKS_OF = text("SELECT id FROM human_tasks WHERE instance_id IN :cases LIMIT :most"
                  ).bindparams(bindparam("cases", expanding=True))
-# every distinct name of an open task, one step down the name index each
+# the distinct names of the open tasks, one step down the name index each, up to
+# MOST_NAMES + 1 (names a routine writes from its data can be as many as the tasks)
+MOST_NAMES = 500
 _NAMES = text("WITH RECURSIVE names(name) AS ("
               "SELECT min(name) FROM human_tasks UNION ALL "
               "SELECT (SELECT min(name) FROM human_tasks WHERE name > names.name) "
-              "FROM names WHERE names.name IS NOT NULL) "
+              "FROM names WHERE names.name IS NOT NULL LIMIT :most) "
               "SELECT name FROM names WHERE name IS NOT NULL")
 _found: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 TRIGRAM_INDEX = "ix_task_visibility_search"
@@ -151,9 +153,10 @@ def index_now(conn: Connection, texts: Mapping[str, str]) -> None:
     writes.send(conn)
 
 
-def names(conn: Connection) -> list[str]:
-    """The distinct names of the open tasks."""
-    return list(conn.scalars(_NAMES))
+def names(conn: Connection) -> list[str] | None:
+    """The distinct names of the open tasks; None when there are more than MOST_NAMES."""
+    found = list(conn.scalars(_NAMES, {"most": MOST_NAMES + 2}))
+    return found if len(found) <= MOST_NAMES else None
 
 
 def _in_names(words: str, lowered: list[str]) -> bool:
@@ -169,8 +172,8 @@ def _in_names(words: str, lowered: list[str]) -> bool:
 def matching(conn: Connection, words: str, most: Callable[[int], int]) -> list[str] | None:
     """The open tasks whose text may hold `words`, if no more than `most(open tasks)`;
     None when there are more, or the index cannot say (no index here, fewer letters than
-    it finds, or words some task's name holds). The caller still applies its own
-    condition: the index only narrows.
+    it finds, words some task's name holds, or more names than it reads). The caller
+    still applies its own condition: the index only narrows.
 
     How many cases hold the words is estimated before they are read, from the first few
     in key order: the keys are spread evenly over their range (a hash's bits), so where
@@ -178,8 +181,9 @@ def matching(conn: Connection, words: str, most: Callable[[int], int]) -> list[s
     the same way from their ids (within a few per cent, for SAMPLE = 256)."""
     if len(words) < SHORTEST or not kept(conn):
         return None
-    if _in_names(words, [name.casefold() for name in names(conn)]):
-        return None
+    known = names(conn)
+    if known is None or _in_names(words, [name.casefold() for name in known]):
+        return None  # (so many names: each may hold them, as far as the index knows)
     phrase = '"' + words.replace('"', '""') + '"'  # the letters in this order, as typed
     first = conn.execute(_FIRST_MATCHING, {"phrase": phrase, "most": SAMPLE}).all()
     if len(first) < SAMPLE:  # few enough, whatever the open tasks
