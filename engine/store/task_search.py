@@ -92,12 +92,29 @@ def ensure_trigram_index(conn: Connection) -> bool:
             conn.execute(text(f"CREATE INDEX {TRIGRAM_INDEX} ON task_visibility "
                               f"USING gin (({expression}) {schema}.gin_trgm_ops)"))
     except exc.DBAPIError as err:
-        logging.getLogger("tiltak.schema").warning(
-            "the worklist's text search is left without its index, and reads every row a "
-            "user may see: the pg_trgm extension could not be used (%s)",
-            str(err.orig).strip().splitlines()[0])
+        _left_without("the pg_trgm extension", err)
         return False
     return True
+
+
+def make_fts_table(conn: Connection, ddl: str) -> bool:
+    """SQLite: the search's FTS5 table that `ddl` creates, in a savepoint; a warning
+    where SQLite lacks FTS5's trigram tokenizer (before 3.34), and nothing changed.
+    Returns whether the table was made."""
+    try:
+        with conn.begin_nested():
+            conn.execute(text(ddl))
+    except exc.DBAPIError as err:
+        _left_without("SQLite's FTS5 trigram tokenizer", err)
+        return False
+    return True
+
+
+def _left_without(what: str, err: exc.DBAPIError) -> None:
+    logging.getLogger("tiltak.schema").warning(
+        "the worklist's text search is left without its index, and reads every row a "
+        "user may see: %s could not be used (%s)", what,
+        str(err.orig).strip().splitlines()[0])
 
 
 def key(instance_id: str) -> int:

@@ -8,11 +8,12 @@ Revision ID: 0018
 Revises: 0017
 """
 
-import logging
 from uuid import UUID
 
 import sqlalchemy as sa
 from alembic import op
+
+from engine.store import task_search
 
 revision = "0018"
 down_revision = "0017"
@@ -24,15 +25,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
-    try:
-        with bind.begin_nested():
-            bind.execute(sa.text("CREATE VIRTUAL TABLE task_search USING "
-                                 "fts5(searched, task_id UNINDEXED, tokenize='trigram')"))
-    except sa.exc.DBAPIError as err:
-        logging.getLogger("tiltak.schema").warning(
-            "the worklist's text search is left without its index, and reads every row a "
-            "user may see: SQLite's FTS5 trigram tokenizer could not be used (%s)",
-            str(err.orig).strip().splitlines()[0])
+    if not task_search.make_fts_table(bind, "CREATE VIRTUAL TABLE task_search USING "
+                                      "fts5(searched, task_id UNINDEXED, tokenize='trigram')"):
         return
     tasks = bind.execute(sa.text(
         "SELECT id, name, business_key, (SELECT title FROM task_visibility "

@@ -9,17 +9,16 @@ Revises: 0018
 """
 
 import importlib
-import logging
 
 import sqlalchemy as sa
 from alembic import op
+
+from engine.store import task_search
 
 revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
-
-NAMES = "ix_human_tasks_name"
 
 
 def upgrade() -> None:
@@ -27,18 +26,11 @@ def upgrade() -> None:
     if bind.dialect.name != "sqlite":
         return
     op.execute("DROP TABLE IF EXISTS task_search")
-    op.execute(f"CREATE INDEX {NAMES} ON human_tasks (name)")
-    try:
-        with bind.begin_nested():
-            bind.execute(sa.text("CREATE VIRTUAL TABLE case_search USING "
-                                 "fts5(searched, instance_id UNINDEXED, tokenize='trigram')"))
-    except sa.exc.DBAPIError as err:
-        logging.getLogger("tiltak.schema").warning(
-            "the worklist's text search is left without its index, and reads every row a "
-            "user may see: SQLite's FTS5 trigram tokenizer could not be used (%s)",
-            str(err.orig).strip().splitlines()[0])
+    op.execute(f"CREATE INDEX {task_search.NAME_INDEX} ON human_tasks (name)")
+    if not task_search.make_fts_table(
+            bind, f"CREATE VIRTUAL TABLE {task_search.TABLE} USING "
+                  "fts5(searched, instance_id UNINDEXED, tokenize='trigram')"):
         return
-    from engine.store import task_search
     cases = bind.execute(sa.text(
         "SELECT process_instances.id, business_key, title FROM process_instances "
         "LEFT JOIN case_facts ON case_facts.instance_id = process_instances.id "
@@ -50,6 +42,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    op.execute("DROP TABLE IF EXISTS case_search")
-    op.execute(f"DROP INDEX IF EXISTS {NAMES}")
+    op.execute(f"DROP TABLE IF EXISTS {task_search.TABLE}")
+    op.execute(f"DROP INDEX IF EXISTS {task_search.NAME_INDEX}")
     importlib.import_module("engine.migrations.versions.0018_sqlite_task_search").upgrade()
